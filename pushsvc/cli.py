@@ -1,0 +1,113 @@
+"""The ``pushsvc`` command: serve, migrate, import boundaries, and (as domains arrive) more."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from pushsvc.config import MLIT_BOUNDARY_CREDIT, get_settings
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group()
+def main() -> None:
+    """pushsvc: location-targeted disaster and area notifications by Web Push."""
+    _setup_logging()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP API (migrates the database and loads PUSHSVC_BOUNDARIES first if needed)."""
+    import uvicorn
+
+    from pushsvc.main import load_boundaries_if_empty
+    from pushsvc.migrate import upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    load_boundaries_if_empty(settings, make_sessionmaker(engine))
+    engine.dispose()
+    uvicorn.run("pushsvc.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower())
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending Alembic migration."""
+    from pushsvc.migrate import upgrade
+
+    upgrade(make_engine(get_settings().database_url))
+    click.echo("database is at the latest migration")
+
+
+@main.group()
+def boundaries() -> None:
+    """Municipal boundaries (MLIT N03 行政区域)."""
+
+
+@boundaries.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--prefecture", default=None, help="two-digit code to keep (default: PUSHSVC_PREFECTURE)")
+def boundaries_import(path: Path, prefecture: str | None) -> None:
+    """Load an N03 GeoJSON file or the official N03 zip; replaces that prefecture's set atomically."""
+    from pushsvc.geo import service
+    from pushsvc.geo.n03 import BoundaryDataError, load_boundaries
+    from pushsvc.migrate import upgrade
+
+    settings = get_settings()
+    try:
+        parsed = load_boundaries(path, prefecture=prefecture or settings.prefecture)
+    except BoundaryDataError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with (
+        session_scope(make_sessionmaker(engine)) as session,
+        click.progressbar(length=len(parsed), label="importing municipalities", file=sys.stderr) as bar,
+    ):
+        result = service.import_boundaries(session, parsed, source=str(path), progress=bar.update)
+    for code in result.repaired:
+        click.echo(f"warning: repaired an invalid boundary of {code}", err=True)
+    click.echo(
+        f"imported {result.municipalities} municipalities of prefecture {result.prefecture_code} "
+        f"(replaced {result.replaced})"
+    )
+    click.echo(f"credit: {MLIT_BOUNDARY_CREDIT}")
+
+
+@main.command()
+@click.argument("lat", type=float)
+@click.argument("lon", type=float)
+def locate(lat: float, lon: float) -> None:
+    """Print the municipality at LAT LON."""
+    from pushsvc.errors import ProblemError
+    from pushsvc.geo import service
+
+    settings = get_settings()
+    with session_scope(make_sessionmaker(make_engine(settings.database_url))) as session:
+        try:
+            found = service.locate(session, lat, lon, tolerance_m=settings.coastal_tolerance_m)
+        except ProblemError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(1)
+    p = found.place
+    click.echo(f"{p.code} {p.prefecture}{p.district or ''}{p.name} ({found.match}, {found.distance_m:.0f} m)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The one settings object. Every knob is an environment variable with the ``PUSHSVC_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MLIT_BOUNDARY_CREDIT = "「国土数値情報（行政区域データ）」（国土交通省）を加工して作成"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PUSHSVC_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./pushsvc.db",
+        description="SQLAlchemy URL. SQLite file (embedded default) or postgresql+psycopg://… (PostGIS).",
+    )
+    prefecture: str = Field(default="39", description="Two-digit prefecture code served (39 = Kochi).")
+    boundaries: Path | None = Field(
+        default=None,
+        description="MLIT N03 GeoJSON or zip loaded at start when the boundary table is empty.",
+    )
+    coastal_tolerance_m: float = Field(
+        default=2000.0,
+        ge=0,
+        description="A point outside every municipality but this close to one resolves to it as 'coastal'.",
+    )
+    max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
+    log_level: str = Field(default="INFO")
+
+    @field_validator("prefecture")
+    @classmethod
+    def _two_digits(cls, v: str) -> str:
+        if not (len(v) == 2 and v.isdigit() and 1 <= int(v) <= 47):
+            raise ValueError("prefecture must be a two-digit JIS code 01–47")
+        return v
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Municipal boundaries and the one question everything asks: which municipality is this point in?"""

@@ -1,0 +1,114 @@
+"""The one app factory. Engines are built here from settings, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pushsvc import __version__
+from pushsvc.config import Settings, get_settings
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.deps import SessionDep
+from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
+from pushsvc.geo import service as geo_service
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit with 413 before the app reads them, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes", field="body")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await problem_response(too_large.to_problem(scope.get("path")))(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def load_boundaries_if_empty(settings: Settings, factory: Any) -> None:
+    """The server loads ``PUSHSVC_BOUNDARIES`` at start when the table is empty, so a fresh deploy works."""
+    if not settings.boundaries:
+        return
+    from pushsvc.geo.n03 import load_boundaries
+
+    with session_scope(factory) as session:
+        if geo_service.count_municipalities(session, settings.prefecture):
+            return
+        boundaries = load_boundaries(settings.boundaries, prefecture=settings.prefecture)
+        result = geo_service.import_boundaries(session, boundaries, source=str(settings.boundaries))
+        log.info("loaded %d municipalities from %s", result.municipalities, settings.boundaries)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            from pushsvc.migrate import upgrade
+
+            upgrade(engine)
+        load_boundaries_if_empty(settings, factory)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="pushsvc",
+        version=__version__,
+        description="Location-targeted disaster and area notifications by Web Push.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    from pushsvc.geo.api import router as geo_router
+
+    app.include_router(geo_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(db_session: SessionDep) -> JSONResponse:
+        try:
+            db_session.execute(text("SELECT 1"))
+            count = geo_service.count_municipalities(db_session, settings.prefecture)
+        except Exception as exc:  # the database being down is the one thing this must report
+            log.warning("health check failed: %s", exc)
+            return problem_response({
+                "type": "about:blank", "title": "Database unavailable", "status": 503,
+                "detail": "the database did not answer", "database": engine.dialect.name,
+            })
+        status = "ok" if count else "degraded"
+        return JSONResponse({"status": status, "database": engine.dialect.name, "municipalities": count})
+
+    return app

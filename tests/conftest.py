@@ -1,0 +1,132 @@
+"""Test fixtures: every test that uses ``db`` runs once on SQLite and once on PostgreSQL/PostGIS.
+
+Each backend's database is built by running the Alembic migrations (never ``create_all``) and loaded
+with the real Kochi boundaries from ``../shared``. After each test, every table but the boundaries is
+emptied, so tests can commit freely and other processes (workers) see the same data.
+
+PostgreSQL: ``PUSHSVC_TEST_PG_URL`` (default: the local server, trust auth). A throwaway database per
+run is created and dropped. With ``PUSHSVC_TEST_REQUIRE_PG=1`` (CI) an unreachable server is an error,
+not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pushsvc.config import Settings
+from pushsvc.db import Base, make_engine, make_sessionmaker, session_scope
+from pushsvc.geo import service as geo_service
+from pushsvc.geo.n03 import load_boundaries
+from pushsvc.main import create_app
+from pushsvc.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PUSHSVC_SHARED", ROOT.parent / "shared"))
+BOUNDARIES = Path(
+    os.environ.get("PUSHSVC_TEST_BOUNDARIES", SHARED / "municipal_boundaries" / "N03-21_39_210101.json")
+)
+PG_URL = os.environ.get("PUSHSVC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("PUSHSVC_TEST_REQUIRE_PG") == "1"
+KEEP_TABLES = {"municipalities", "alembic_version"}
+
+
+@dataclass
+class TestDatabase:
+    backend: str
+    url: str
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+
+    def settings(self, **overrides: object) -> Settings:
+        values: dict[str, object] = {"database_url": self.url, "boundaries": None}
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    def clean(self) -> None:
+        with self.engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in KEEP_TABLES:
+                    conn.execute(delete(table))
+
+
+def _create_pg_database() -> tuple[str, Engine] | None:
+    admin_url = make_url(PG_URL)
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if REQUIRE_PG:
+            raise RuntimeError(f"PostgreSQL required but unreachable at {PG_URL}: {exc}") from exc
+        return None
+    name = f"pushsvc_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return admin_url.set(database=name).render_as_string(hide_password=False), admin
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    admin: Engine | None = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pushsvc.db'}"
+    else:
+        created = _create_pg_database()
+        if created is None:
+            pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set PUSHSVC_TEST_REQUIRE_PG=1 to fail instead)")
+        url, admin = created
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with session_scope(factory) as session:
+        geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
+    yield TestDatabase(request.param, url, engine, factory)
+    engine.dispose()
+    if admin is not None:
+        name = make_url(url).database
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database: TestDatabase) -> Iterator[TestDatabase]:
+    yield database
+    database.clean()
+
+
+@pytest.fixture
+def session(db: TestDatabase) -> Iterator[Session]:
+    s = db.sessionmaker()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+@pytest.fixture
+def settings(db: TestDatabase, tmp_path: Path) -> Settings:
+    return db.settings()
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
