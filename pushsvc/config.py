@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MLIT_BOUNDARY_CREDIT = "「国土数値情報（行政区域データ）」（国土交通省）を加工して作成"
@@ -28,6 +28,21 @@ class Settings(BaseSettings):
         ge=0,
         description="A point outside every municipality but this close to one resolves to it as 'coastal'.",
     )
+    vapid_key_file: Path = Field(
+        default=Path("./pushsvc-vapid.pem"),
+        description="VAPID P-256 private key (PEM, mode 0600), created on first start.",
+    )
+    vapid_private_key: SecretStr | None = Field(
+        default=None, description="VAPID private key given directly (PEM or raw base64url); wins over the file."
+    )
+    vapid_subject: str | None = Field(
+        default=None,
+        description="VAPID 'sub' claim: a real mailto: or https: contact (Apple rejects others). Needed to send.",
+    )
+    push_allowed_hosts: str = Field(
+        default="fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com",
+        description="Comma-separated push-service hosts subscriptions may point at ('*.' = any subdomain).",
+    )
     max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
     log_level: str = Field(default="INFO")
 
@@ -37,6 +52,21 @@ class Settings(BaseSettings):
         if not (len(v) == 2 and v.isdigit() and 1 <= int(v) <= 47):
             raise ValueError("prefecture must be a two-digit JIS code 01–47")
         return v
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _real_subject(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not (v.startswith("mailto:") and "@" in v) and not v.startswith("https://"):
+            raise ValueError("vapid_subject must be a mailto: address or an https: URL")
+        if v.endswith(("@example.com", "@localhost")) or v in {"mailto:", "https://"}:
+            raise ValueError("vapid_subject is a placeholder; push services reject it: give a real contact")
+        return v
+
+    @property
+    def allowed_push_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.push_allowed_hosts.split(",") if h.strip()]
 
     @property
     def is_sqlite(self) -> bool:

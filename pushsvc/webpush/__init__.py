@@ -1,0 +1,1 @@
+"""Web Push plumbing shared by subscriptions (public key) and delivery (signing, encryption)."""
