@@ -1,0 +1,73 @@
+"""The normalised shapes the notifier consumes: per-municipality status, and the events worth sending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pushsvc.feeds.jma.common import Telegram
+
+Category = Literal["weather", "landslide", "river", "quake_tsunami"]
+Severity = Literal["info", "advisory", "warning", "emergency"]
+Change = Literal["issued", "upgraded", "downgraded", "lifted", "cancel"]
+
+
+@dataclass(frozen=True)
+class AreaStatus:
+    """What one telegram says is in force for one municipality on one topic (rank 0 is never stored)."""
+
+    n03_code: str
+    topic: str  # weather:大雨, landslide, river:<予報区域>, quake:<EventID>, tsunami
+    category: Category
+    kind_name: str
+    kind_en: str
+    kind_code: str
+    rank: int  # higher = more severe within the topic
+    severity: Severity
+    detail_ja: str = ""
+    detail_en: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A telegram reduced to statuses, plus what it is authoritative for.
+
+    A previous status of a covered municipality on an in-scope topic that the telegram no longer lists has
+    been lifted. ``covered=None`` means every municipality (tsunami, river forecasts list all of theirs).
+    """
+
+    telegram: Telegram
+    event_id: str
+    statuses: tuple[AreaStatus, ...]
+    covered: frozenset[str] | None
+    scope_prefix: str  # "" = implies no lifting (quake information only ever adds)
+    scope_topics: frozenset[str] | None = None
+
+    def in_scope(self, n03_code: str, topic: str) -> bool:
+        if not self.scope_prefix or not topic.startswith(self.scope_prefix):
+            return False
+        if self.scope_topics is not None and topic not in self.scope_topics:
+            return False
+        return self.covered is None or n03_code in self.covered
+
+
+@dataclass(frozen=True)
+class AreaEvent:
+    """One notification to send: the same change for one or more municipalities of the prefecture."""
+
+    municipalities: tuple[str, ...]  # N03 codes
+    category: Category
+    severity: Severity
+    change: Change
+    topic: str
+    kind_name: str
+    previous_kind_name: str
+    title_ja: str
+    title_en: str
+    body_ja: str
+    body_en: str
+    event_id: str  # Head/EventID, or a stable office/kind key when JMA leaves it empty (warnings)
+    telegram_id: str
+    report_datetime: datetime
+    correction: bool = False  # Head/InfoType 訂正

@@ -1,0 +1,144 @@
+"""Telegram → :class:`Snapshot`: per-municipality statuses of the configured prefecture, with severities."""
+
+from __future__ import annotations
+
+from pushsvc.feeds.jma.areas import AreaResolver
+from pushsvc.feeds.jma.common import Telegram
+from pushsvc.feeds.jma.flood import FloodForecastTelegram
+from pushsvc.feeds.jma.model import AreaStatus, Category, Severity, Snapshot
+from pushsvc.feeds.jma.quake import QuakeTelegram, intensity_ja, intensity_rank
+from pushsvc.feeds.jma.tsunami import TsunamiTelegram
+from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram, hazard_of
+
+HAZARD_EN = {
+    "大雨": "heavy rain", "洪水": "flood", "土砂災害": "landslide", "高潮": "storm surge", "暴風": "storm",
+    "暴風雪": "snowstorm", "波浪": "high waves", "大雪": "heavy snow", "雷": "thunderstorm", "融雪": "snowmelt",
+    "濃霧": "dense fog", "乾燥": "dry air", "なだれ": "avalanche", "低温": "low temperature", "霜": "frost",
+    "着雪": "snow accretion", "着氷": "ice accretion",
+}
+LEVEL_EN = {1: "advisory", 2: "warning", 3: "danger warning", 4: "emergency warning"}
+TSUNAMI_EN = {1: "Tsunami forecast (slight sea-level change)", 2: "Tsunami advisory", 3: "Tsunami warning",
+              4: "Major tsunami warning"}
+WEATHER_SEVERITY: dict[int, Severity] = {1: "advisory", 2: "warning", 3: "warning", 4: "emergency"}
+RIVER_SEVERITY: dict[int, Severity] = {2: "advisory", 3: "warning", 4: "warning", 5: "emergency"}
+TSUNAMI_SEVERITY: dict[int, Severity] = {1: "info", 2: "advisory", 3: "warning", 4: "emergency"}
+
+
+def quake_severity(rank: int) -> Severity:
+    """震度1–3 info, 4 advisory, 5弱/5強 warning, 6弱 and above emergency."""
+    return "info" if rank <= 3 else "advisory" if rank == 4 else "warning" if rank <= 6 else "emergency"
+
+
+def event_key(t: Telegram) -> str:
+    """EventID, or a stable key when JMA leaves it empty (気象警報), so a 取消 can still find its alerts."""
+    return t.head.event_id or f"{t.control.editorial_office}/{t.head.info_kind}"
+
+
+def weather_kind_en(name: str) -> str:
+    family, level = hazard_of(name)
+    return f"{HAZARD_EN.get(family, family).capitalize()} {LEVEL_EN.get(level, 'warning')}"
+
+
+def _status(n03: str, topic: str, category: Category, name: str, en: str, code: str, rank: int,
+            severity: Severity, detail_ja: str = "", detail_en: str = "") -> AreaStatus:
+    return AreaStatus(n03, topic, category, name, en, code, rank, severity, detail_ja, detail_en)
+
+
+def _weather(t: WeatherWarningTelegram, r: AreaResolver) -> Snapshot:
+    best: dict[tuple[str, str], AreaStatus] = {}
+    covered: set[str] = set()
+    for area in t.municipalities:
+        n03 = r.municipality(area.code)
+        if n03 is None:
+            continue
+        covered.add(n03)
+        for k in area.kinds:
+            if k.level == 0 or (t.scope is not None and k.family not in t.scope):
+                continue
+            topic = f"weather:{k.family}"
+            st = _status(n03, topic, "weather", k.name, weather_kind_en(k.name), k.code, k.level,
+                         WEATHER_SEVERITY[k.level])
+            if (n03, topic) not in best or best[(n03, topic)].rank < st.rank:
+                best[(n03, topic)] = st
+    topics = None if t.scope is None else frozenset(f"weather:{f}" for f in t.scope)
+    return Snapshot(t, event_key(t), tuple(best.values()), frozenset(covered), "weather:", topics)
+
+
+def _landslide(t: LandslideTelegram, r: AreaResolver) -> Snapshot:
+    statuses, covered = [], set()
+    for area in t.areas:
+        n03 = r.municipality(area.code)
+        if n03 is None:
+            continue
+        covered.add(n03)
+        if any(k.code == "3" and k.status != "解除" for k in area.kinds):
+            statuses.append(_status(n03, "landslide", "landslide", "土砂災害警戒情報", "Landslide alert", "3", 2,
+                                    "warning"))
+    return Snapshot(t, event_key(t), tuple(statuses), frozenset(covered), "landslide")
+
+
+def _river(t: FloodForecastTelegram, r: AreaResolver) -> Snapshot:
+    topic = f"river:{t.forecast_area[0] or t.forecast_area[1]}"
+    river = "・".join(name for _, name in t.rivers) or t.forecast_area[1]
+    statuses: dict[str, AreaStatus] = {}
+    if t.level:
+        detail = t.main_text[0] if t.main_text else t.head.headline
+        for fa in t.flood_areas:
+            n03 = r.municipality(fa.city_code)
+            if n03:
+                statuses[n03] = _status(
+                    n03, topic, "river", t.kind_name or t.head.title,
+                    f"Flood forecast level {t.level} for {river}", t.kind_code, t.level,
+                    RIVER_SEVERITY.get(t.level, "warning"), detail, f"River {river}: alert level {t.level}.")
+    return Snapshot(t, event_key(t), tuple(statuses.values()), None, "river:", frozenset({topic}))
+
+
+def _quake(t: QuakeTelegram, r: AreaResolver) -> Snapshot:
+    topic = f"quake:{event_key(t)}"
+    cities = [(r.resolve(i.code), i.max_int) for i in t.intensities if i.level == "city"]
+    areas = [(r.quake_area(i.code), i.max_int) for i in t.intensities if i.level == "area"]
+    best: dict[str, str] = {}
+    for codes, value in (cities if any(c for c, _ in cities) else areas):
+        for n03 in codes:
+            if intensity_rank(value) > intensity_rank(best.get(n03, "")):
+                best[n03] = value
+    hypo = t.hypocentre.name if t.hypocentre else ""
+    mag = f"M{t.magnitude:.1f}" if t.magnitude is not None else ""
+    statuses = tuple(
+        _status(n03, topic, "quake_tsunami", intensity_ja(v), f"Earthquake, seismic intensity {v}", v,
+                intensity_rank(v), quake_severity(intensity_rank(v)),
+                f"震源 {hypo} {mag}".strip(), f"Epicentre {hypo} {mag}".strip())
+        for n03, v in sorted(best.items()) if intensity_rank(v) > 0
+    )
+    return Snapshot(t, event_key(t), statuses, None, "")
+
+
+def _tsunami(t: TsunamiTelegram, r: AreaResolver) -> Snapshot:
+    statuses: dict[str, AreaStatus] = {}
+    for f in t.forecasts:
+        if f.level == 0:
+            continue
+        when = f.arrival_time.strftime("%H:%M") if f.arrival_time else f.arrival_condition
+        height = f.max_height_text or (f"{f.max_height_m}m" if f.max_height_m is not None else "")
+        for n03 in r.tsunami_area(f.area_code):
+            if n03 not in statuses or statuses[n03].rank < f.level:
+                statuses[n03] = _status(
+                    n03, "tsunami", "quake_tsunami", f.kind_name, TSUNAMI_EN[f.level], f.kind_code, f.level,
+                    TSUNAMI_SEVERITY[f.level], f"{f.area_name} 予想高さ {height} 到達 {when}".strip(),
+                    f"{f.area_name}: expected height {height}, arrival {when}".strip())
+    return Snapshot(t, event_key(t), tuple(statuses.values()), None, "tsunami")
+
+
+def snapshot(t: Telegram, resolver: AreaResolver) -> Snapshot | None:
+    """The statuses a telegram sets in the resolver's prefecture; ``None`` for kinds we do not notify."""
+    if isinstance(t, WeatherWarningTelegram):
+        return _weather(t, resolver)
+    if isinstance(t, LandslideTelegram):
+        return _landslide(t, resolver)
+    if isinstance(t, FloodForecastTelegram):
+        return _river(t, resolver)
+    if isinstance(t, QuakeTelegram):
+        return _quake(t, resolver)
+    if isinstance(t, TsunamiTelegram):
+        return _tsunami(t, resolver)
+    return None
