@@ -103,6 +103,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # pre_ping costs a round trip per checkout, but a restarted database must not turn the next
+    # request into a 500.
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -21,7 +21,7 @@ def locate(
     found = service.locate(db_session, lat, lon, tolerance_m=settings.coastal_tolerance_m)
     p = found.place
     return LocateOut(code=p.code, name=p.name, prefecture=p.prefecture, district=p.district,
-                     match=found.match, distance_m=round(found.distance_m, 1))  # type: ignore[arg-type]
+                     match=found.match, distance_m=round(found.distance_m, 1))
 
 
 @router.get("/municipalities", response_model=MunicipalityFeatureCollection)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from pushsvc.geo.n03 import MunicipalityBoundary
 
 _lock = threading.Lock()
 _index_cache: dict[tuple[str, float], tuple[tuple[Any, ...], MunicipalityIndex]] = {}
+_checked_at: dict[tuple[str, float], float] = {}
+INDEX_RECHECK_S = 1.0  # how stale the in-process index may be after another process re-imports
 _geojson_cache: dict[tuple[str, tuple[Any, ...], float], dict[str, Any]] = {}
 
 
@@ -48,8 +51,9 @@ def import_boundaries(
     prefs = sorted({b.prefecture_code for b in boundaries})
     replaced = 0
     for pref in prefs:
-        res = db_session.execute(delete(Municipality).where(Municipality.prefecture_code == pref))
-        replaced += res.rowcount or 0
+        existing = count_municipalities(db_session, pref)
+        db_session.execute(delete(Municipality).where(Municipality.prefecture_code == pref))
+        replaced += existing
     for b in boundaries:
         db_session.add(
             Municipality(
@@ -65,6 +69,7 @@ def import_boundaries(
         if progress:
             progress(1)
     db_session.flush()
+    _checked_at.clear()  # this process sees its own import at once
     return ImportResult(
         prefecture_code=",".join(prefs),
         municipalities=len(boundaries),
@@ -94,8 +99,12 @@ def _cache_key(db_session: Session) -> str:
 def get_index(db_session: Session, *, tolerance_m: float) -> MunicipalityIndex:
     """The in-process index for this database, rebuilt when the boundary table changes."""
     key = (_cache_key(db_session), tolerance_m)
-    version = _version(db_session)
     cached = _index_cache.get(key)
+    now = time.monotonic()
+    if cached and now - _checked_at.get(key, 0.0) < INDEX_RECHECK_S:
+        return cached[1]
+    version = _version(db_session)
+    _checked_at[key] = now
     if cached and cached[0] == version:
         return cached[1]
     with _lock:
@@ -178,9 +187,18 @@ def _find_postgis(db_session: Session, lat: float, lon: float, tolerance_m: floa
         return Located(Place(*row), "inside", 0.0)
     if tolerance_m <= 0:
         return None
-    # KNN on the GiST index gives candidates by planar distance; rank them by true metres.
-    near = select(Municipality).order_by(Municipality.geom.op("<->")(pt)).limit(3).subquery()
-    metres = func.ST_Distance(cast(near.c.geom, Geography), cast(pt, Geography)).label("d")
+    # Open sea is most of the bounding box: a GiST-indexed planar DWithin (degrees, with a margin for
+    # longitude shrinking at this latitude) drops far points before any costly geodesic distance, and
+    # ST_ClipByBox2D keeps the geodesic part to the stretch of boundary near the point.
+    deg = tolerance_m / EARTH_M_PER_DEG / max(math.cos(math.radians(abs(lat))), 0.2)
+    window = func.ST_Expand(pt, deg)
+    near = (
+        select(Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district,
+               func.ST_ClipByBox2D(Municipality.geom, window).label("part"))
+        .where(func.ST_DWithin(Municipality.geom, pt, deg))
+        .subquery()
+    )
+    metres = func.ST_Distance(cast(near.c.part, Geography), cast(pt, Geography)).label("d")
     rows = db_session.execute(
         select(near.c.code, near.c.name, near.c.prefecture, near.c.district, metres).order_by("d")
     ).all()
