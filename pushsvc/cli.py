@@ -29,17 +29,25 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--rotate-vapid", is_flag=True,
+              help="accept a changed VAPID key (every existing subscriber must subscribe again)")
+def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
     """Run the HTTP API (migrates the database and loads PUSHSVC_BOUNDARIES first if needed)."""
     import uvicorn
 
     from pushsvc.main import load_boundaries_if_empty
     from pushsvc.migrate import upgrade
+    from pushsvc.subscriptions import identity as vapid_identity
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
     load_boundaries_if_empty(settings, make_sessionmaker(engine))
+    try:
+        vapid_identity.start(settings, make_sessionmaker(engine), rotate=rotate_vapid)
+    except vapid_identity.VapidKeyChanged as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     engine.dispose()
     uvicorn.run("pushsvc.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower())
@@ -107,6 +115,21 @@ def locate(lat: float, lon: float) -> None:
             sys.exit(1)
     p = found.place
     click.echo(f"{p.code} {p.prefecture}{p.district or ''}{p.name} ({found.match}, {found.distance_m:.0f} m)")
+
+
+@main.group()
+def vapid() -> None:
+    """The server's VAPID identity (Web Push application server key)."""
+
+
+@vapid.command("show")
+def vapid_show() -> None:
+    """Print the public key browsers subscribe with (creates the key file on first use)."""
+    from pushsvc.subscriptions.identity import load_identity
+
+    identity = load_identity(get_settings())
+    click.echo(f"public key:  {identity.public_key_b64url}")
+    click.echo(f"fingerprint: {identity.fingerprint}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default="fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com",
         description="Comma-separated push-service hosts subscriptions may point at ('*.' = any subdomain).",
     )
+    current_location_ttl_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30,
+        description="A resident's current location is forgotten this long after it was last sent.",
+    )
     max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
     log_level: str = Field(default="INFO")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +19,7 @@ from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.deps import SessionDep
 from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
+from pushsvc.subscriptions import identity as vapid_identity
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
             upgrade(engine)
         load_boundaries_if_empty(settings, factory)
+        app.state.vapid = vapid_identity.start(settings, factory)
         yield
         engine.dispose()
 
@@ -96,6 +99,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from pushsvc.geo.api import router as geo_router
 
     app.include_router(geo_router)
+
+    from pushsvc.subscriptions.api import router as subscriptions_router
+    from pushsvc.subscriptions.page import STATIC
+    from pushsvc.subscriptions.page import router as page_router
+
+    app.include_router(subscriptions_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz(db_session: SessionDep) -> JSONResponse:

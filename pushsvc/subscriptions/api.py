@@ -1,0 +1,90 @@
+"""HTTP routes for residents: thin wrappers over ``service``; the request boundary commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response, status
+
+from pushsvc.deps import SessionDep, SettingsDep
+from pushsvc.subscriptions import service
+from pushsvc.subscriptions.schemas import (
+    Choices,
+    CurrentLocationOut,
+    LocationIn,
+    SubscriptionCreated,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionPatch,
+    VapidPublicKey,
+)
+from pushsvc.webpush.vapid import VapidIdentity
+
+router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
+
+Authorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
+SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no bearer token"}, 403: {"description": "wrong token"},
+    404: {"description": "no such subscription"},
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.get("/push/vapid-public-key", response_model=VapidPublicKey)
+def vapid_public_key(request: Request) -> VapidPublicKey:
+    identity: VapidIdentity = request.app.state.vapid
+    return VapidPublicKey(public_key=identity.public_key_b64url)
+
+
+@router.get("/subscriptions/choices", response_model=Choices)
+def choices(db_session: SessionDep, settings: SettingsDep) -> Choices:
+    return service.choices(db_session, settings)
+
+
+@router.post("/subscriptions", response_model=SubscriptionCreated, status_code=status.HTTP_201_CREATED,
+             responses={413: {"description": "body too large"}, 422: {"description": "invalid input"}})
+def subscribe(body: SubscriptionIn, db_session: SessionDep, settings: SettingsDep) -> SubscriptionCreated:
+    now = _now()
+    sub, token = service.subscribe(db_session, body, settings=settings, now=now)
+    return SubscriptionCreated(**service.to_out(db_session, sub, now=now).model_dump(), token=token)
+
+
+@router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
+def get_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
+                     authorization: Authorization = None) -> SubscriptionOut:
+    sub = service.authorize(db_session, subscription_id, authorization)
+    return service.to_out(db_session, sub, now=_now())
+
+
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
+def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch, db_session: SessionDep,
+                        settings: SettingsDep, authorization: Authorization = None) -> SubscriptionOut:
+    sub = service.authorize(db_session, subscription_id, authorization)
+    now = _now()
+    service.update_subscription(db_session, sub, body, settings=settings, now=now)
+    return service.to_out(db_session, sub, now=now)
+
+
+@router.put("/subscriptions/{subscription_id}/location", response_model=CurrentLocationOut,
+            responses={**PROBLEMS, 409: {"description": "not following the current location"}})
+def put_location(subscription_id: SubscriptionId, body: LocationIn, db_session: SessionDep,
+                 settings: SettingsDep, authorization: Authorization = None) -> CurrentLocationOut:
+    sub = service.authorize(db_session, subscription_id, authorization)
+    now = _now()
+    service.set_current_location(db_session, sub, body, settings=settings, now=now)
+    current = service.to_out(db_session, sub, now=now).current_location
+    assert current is not None  # just written, expires in the future
+    return current
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEMS)
+def delete_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
+                        authorization: Authorization = None) -> Response:
+    service.authorize(db_session, subscription_id, authorization)
+    service.delete_subscription(db_session, subscription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,438 @@
+"""Subscriptions: sign-up, the resident's own view and changes, and who receives an alert.
+
+Every function takes the session as ``db_session`` and never commits: the request (or the delivery
+job) commits, so a refused request leaves nothing half-written. Geography goes through
+``pushsvc.geo.service``; this module never reads the boundary table itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import shapely
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from pushsvc.config import Settings
+from pushsvc.db import is_postgres
+from pushsvc.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
+from pushsvc.geo import service as geo_service
+from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
+from pushsvc.subscriptions.schemas import (
+    CATEGORIES,
+    LANGUAGES,
+    MAX_PLACES,
+    Choices,
+    CurrentLocationOut,
+    LocationIn,
+    MunicipalityChoice,
+    PlaceIn,
+    PlaceOut,
+    QuietHours,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionPatch,
+    parse_hhmm,
+    round_coord,
+)
+from pushsvc.webpush.hosts import endpoint_problem
+
+TOKEN_BYTES = 24  # 192 bits
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """What the sender needs for one subscription, and nothing more."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+    lang: str
+    quiet_start: time | None
+    quiet_end: time | None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A place after lookup, before it is written: resolving every place first keeps errors atomic."""
+
+    label: str | None
+    code: str
+    match: str
+    lat: float | None
+    lon: float | None
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """sha256 suffices: the token is random and long, so there is nothing to brute-force."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authorize(db_session: Session, subscription_id: int, authorization: str | None) -> Subscription:
+    """The subscription, if ``Authorization: Bearer <token>`` is its token (constant-time compare)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <token>' as returned when subscribing",
+                           field="authorization", headers={"WWW-Authenticate": "Bearer"})
+    sub = db_session.get(Subscription, subscription_id, options=[selectinload(Subscription.places)])
+    if sub is None:
+        raise NotFound(f"subscription {subscription_id} does not exist", field="id")
+    if not hmac.compare_digest(hash_token(token.strip()), sub.token_hash):
+        raise Forbidden("the token does not belong to this subscription", field="authorization")
+    return sub
+
+
+# --- validation and place resolution ------------------------------------------------------------
+
+def category_mask(categories: Iterable[str]) -> int:
+    mask = 0
+    for c in categories:
+        if c not in CATEGORIES:
+            raise ValueError(f"unknown category {c!r}")
+        mask |= 1 << CATEGORIES.index(c)
+    return mask
+
+
+def categories_of(mask: int) -> list[str]:
+    return [c for i, c in enumerate(CATEGORIES) if mask & (1 << i)]
+
+
+def check_endpoint(endpoint: str, settings: Settings) -> None:
+    problem = endpoint_problem(endpoint, settings.allowed_push_hosts)
+    if problem:
+        raise ValidationProblem(problem, field="endpoint")
+
+
+def _resolve_places(db_session: Session, places: Sequence[PlaceIn], settings: Settings) -> list[_Resolved]:
+    if len(places) > MAX_PLACES:
+        raise ValidationProblem(f"at most {MAX_PLACES} places", field="places")
+    out: list[_Resolved] = []
+    codes = geo_service.places_by_code(
+        db_session, [p.municipality_code for p in places if p.municipality_code]
+    )
+    for i, p in enumerate(places):
+        where = f"places[{i}]"
+        if p.municipality_code is not None:
+            if p.lat is not None or p.lon is not None:
+                raise ValidationProblem("give lat and lon, or municipality_code, not both",
+                                        field=f"{where}.municipality_code")
+            place = codes.get(p.municipality_code)
+            if place is None or not place.code.startswith(settings.prefecture):
+                raise ValidationProblem(f"unknown municipality code {p.municipality_code!r}",
+                                        field=f"{where}.municipality_code")
+            out.append(_Resolved(p.label, place.code, "code", None, None))
+            continue
+        if p.lat is None or p.lon is None:
+            missing = "lat" if p.lat is None else "lon"
+            raise ValidationProblem("give lat and lon, or municipality_code", field=f"{where}.{missing}")
+        out.append(_locate(db_session, p.lat, p.lon, settings, p.label, where=f"{where}."))
+    return out
+
+
+def _locate(db_session: Session, lat: float, lon: float, settings: Settings, label: str | None,
+            *, where: str) -> _Resolved:
+    """The municipality from the exact point; only the rounded point is kept."""
+    found = geo_service.locate(db_session, lat, lon, tolerance_m=settings.coastal_tolerance_m,
+                               lat_field=f"{where}lat", lon_field=f"{where}lon")
+    return _Resolved(label, found.place.code, found.match, round_coord(lat), round_coord(lon))
+
+
+def _place_row(r: _Resolved, kind: str, position: int, expires_at: datetime | None = None) -> SubscriptionPlace:
+    geom = Point(r.lon, r.lat) if r.lat is not None and r.lon is not None else None
+    return SubscriptionPlace(kind=kind, position=position, label=r.label, municipality_code=r.code,
+                             match=r.match, lat=r.lat, lon=r.lon, geom=geom, expires_at=expires_at)
+
+
+def _quiet(q: QuietHours | None) -> tuple[time | None, time | None]:
+    if q is None:
+        return None, None
+    if q.start == q.end:
+        raise ValidationProblem("quiet hours start and end must differ", field="quiet_hours.end")
+    return parse_hhmm(q.start), parse_hhmm(q.end)
+
+
+def _utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _expiry(now: datetime, settings: Settings) -> datetime:
+    return _utc(now) + timedelta(hours=settings.current_location_ttl_hours)
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
+              now: datetime) -> tuple[Subscription, str]:
+    """Create, or update the one row for this endpoint; returns it and a fresh token (shown once).
+
+    Re-posting an endpoint replaces its settings and token: holding the endpoint (a secret capability
+    URL issued to that browser) is what proves it is the same browser.
+    """
+    check_endpoint(data.endpoint, settings)
+    resolved = _resolve_places(db_session, data.places, settings)
+    if data.current_location is not None and not data.follow_current_location:
+        raise ValidationProblem("current_location needs follow_current_location: true",
+                                field="current_location")
+    current = (
+        _locate(db_session, data.current_location.lat, data.current_location.lon, settings, None,
+                where="current_location.")
+        if data.current_location else None
+    )
+    quiet_start, quiet_end = _quiet(data.quiet_hours)
+    token = new_token()
+    fields: dict[str, Any] = {
+        "p256dh": data.keys.p256dh, "auth": data.keys.auth, "token_hash": hash_token(token),
+        "lang": data.lang, "categories_mask": category_mask(data.categories),
+        "follow_current_location": data.follow_current_location, "test_device": data.test_device,
+        "quiet_start": quiet_start, "quiet_end": quiet_end, "updated_at": _utc(now),
+    }
+    sub = _find_by_endpoint(db_session, data.endpoint)
+    if sub is None:
+        try:
+            with db_session.begin_nested():
+                sub = Subscription(endpoint=data.endpoint, created_at=_utc(now), **fields)
+                db_session.add(sub)
+                db_session.flush()
+        except IntegrityError:  # the same browser posted twice at once: the other insert won
+            sub = _find_by_endpoint(db_session, data.endpoint)
+            if sub is None:
+                raise
+    for key, value in fields.items():
+        setattr(sub, key, value)
+    old_current = next((p for p in sub.places if p.kind == CURRENT), None)
+    sub.places.clear()
+    db_session.flush()
+    sub.places.extend(_place_row(r, REGISTERED, i) for i, r in enumerate(resolved))
+    if current is not None:
+        sub.places.append(_place_row(current, CURRENT, 0, _expiry(now, settings)))
+    elif old_current is not None and data.follow_current_location:
+        sub.places.append(_place_row(_as_resolved(old_current), CURRENT, 0, old_current.expires_at))
+    db_session.flush()
+    return sub, token
+
+
+def _as_resolved(p: SubscriptionPlace) -> _Resolved:
+    return _Resolved(p.label, p.municipality_code, p.match, p.lat, p.lon)
+
+
+def _find_by_endpoint(db_session: Session, endpoint: str) -> Subscription | None:
+    return db_session.execute(
+        select(Subscription).where(Subscription.endpoint == endpoint).options(selectinload(Subscription.places))
+    ).scalar_one_or_none()
+
+
+def update_subscription(db_session: Session, sub: Subscription, patch: SubscriptionPatch, *,
+                        settings: Settings, now: datetime) -> Subscription:
+    """Change only what was sent; validate everything before touching the row."""
+    given = patch.model_fields_set
+    resolved = _resolve_places(db_session, patch.places, settings) if patch.places is not None else None
+    quiet = _quiet(patch.quiet_hours) if "quiet_hours" in given else None
+    for name in ("follow_current_location", "lang", "test_device"):
+        value = getattr(patch, name)
+        if name in given and value is None:
+            raise ValidationProblem(f"{name} cannot be null", field=name)
+        if value is not None:
+            setattr(sub, name, value)
+    if "categories" in given:
+        if patch.categories is None:
+            raise ValidationProblem("categories cannot be null", field="categories")
+        sub.categories_mask = category_mask(patch.categories)
+    if quiet is not None:
+        sub.quiet_start, sub.quiet_end = quiet
+    if resolved is not None:
+        for p in [p for p in sub.places if p.kind == REGISTERED]:
+            sub.places.remove(p)
+        db_session.flush()
+        sub.places.extend(_place_row(r, REGISTERED, i) for i, r in enumerate(resolved))
+    if not sub.follow_current_location:
+        _forget_current(sub)
+    sub.updated_at = _utc(now)
+    db_session.flush()
+    return sub
+
+
+def _forget_current(sub: Subscription) -> None:
+    for p in [p for p in sub.places if p.kind == CURRENT]:
+        sub.places.remove(p)
+
+
+def set_current_location(db_session: Session, sub: Subscription, loc: LocationIn, *,
+                         settings: Settings, now: datetime) -> SubscriptionPlace:
+    """Replace the current location; it expires ``current_location_ttl_hours`` from now."""
+    if not sub.follow_current_location:
+        raise Conflict("this subscription does not follow the current location; PATCH "
+                       "follow_current_location: true first", field="follow_current_location")
+    resolved = _locate(db_session, loc.lat, loc.lon, settings, None, where="")
+    _forget_current(sub)
+    db_session.flush()
+    row = _place_row(resolved, CURRENT, 0, _expiry(now, settings))
+    sub.places.append(row)
+    sub.updated_at = _utc(now)
+    db_session.flush()
+    return row
+
+
+def delete_subscription(db_session: Session, subscription_id: int) -> bool:
+    """Erase a subscription and every location it stored (also used on push-service 404/410)."""
+    db_session.execute(delete(SubscriptionPlace).where(SubscriptionPlace.subscription_id == subscription_id))
+    result = db_session.execute(delete(Subscription).where(Subscription.id == subscription_id))
+    db_session.expire_all()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def purge_expired_locations(db_session: Session, *, now: datetime) -> int:
+    """Delete current locations past their expiry, so an old whereabouts is not even kept."""
+    result = db_session.execute(
+        delete(SubscriptionPlace).where(SubscriptionPlace.kind == CURRENT,
+                                        SubscriptionPlace.expires_at <= _utc(now))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+def to_out(db_session: Session, sub: Subscription, *, now: datetime) -> SubscriptionOut:
+    """Everything stored about ``sub``, municipality names included, as the resident sees it."""
+    names = {p.code: p.name for p in geo_service.places_by_code(
+        db_session, [p.municipality_code for p in sub.places]).values()}
+
+    def place(p: SubscriptionPlace) -> dict[str, Any]:
+        return {"label": p.label, "municipality_code": p.municipality_code,
+                "municipality_name": names.get(p.municipality_code, ""), "match": p.match,
+                "lat": p.lat, "lon": p.lon}
+
+    current = next((p for p in sub.places if p.kind == CURRENT and p.expires_at is not None
+                    and _utc(p.expires_at) > _utc(now)), None)
+    quiet = (
+        QuietHours(start=sub.quiet_start.strftime("%H:%M"), end=sub.quiet_end.strftime("%H:%M"))
+        if sub.quiet_start is not None and sub.quiet_end is not None else None
+    )
+    return SubscriptionOut(
+        id=sub.id, endpoint=sub.endpoint, keys={"p256dh": sub.p256dh, "auth": sub.auth},
+        places=[PlaceOut(**place(p)) for p in sub.places if p.kind == REGISTERED],
+        follow_current_location=sub.follow_current_location,
+        current_location=(CurrentLocationOut(**place(current), expires_at=_utc(current.expires_at))
+                          if current is not None and current.expires_at is not None else None),
+        categories=categories_of(sub.categories_mask), lang=sub.lang, quiet_hours=quiet,
+        test_device=sub.test_device, created_at=_utc(sub.created_at), updated_at=_utc(sub.updated_at),
+    )
+
+
+def choices(db_session: Session, settings: Settings) -> Choices:
+    return Choices(
+        municipalities=[MunicipalityChoice(code=p.code, name=p.name, district=p.district)
+                        for p in geo_service.list_places(db_session) if p.code.startswith(settings.prefecture)],
+        categories=list(CATEGORIES), languages=list(LANGUAGES), max_places=MAX_PLACES,
+        current_location_ttl_hours=settings.current_location_ttl_hours,
+    )
+
+
+# --- targeting (called by delivery) -------------------------------------------------------------
+
+def _matching_places(
+    db_session: Session, *, municipality_codes: Collection[str], area: BaseGeometry | None,
+    category: str, test_only: bool, now: datetime,
+) -> set[tuple[int, str]]:
+    """(subscription id, municipality code) of every live place that the target reaches."""
+    bit = category_mask([category])
+    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    base = (
+        select(SubscriptionPlace.subscription_id, SubscriptionPlace.municipality_code)
+        .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+        .where(Subscription.categories_mask.op("&")(bit) != 0, live)
+    )
+    if test_only:
+        base = base.where(Subscription.test_device.is_(True))
+    conditions: list[Any] = []
+    if municipality_codes:
+        conditions.append(SubscriptionPlace.municipality_code.in_(set(municipality_codes)))
+    found: set[tuple[int, str]] = set()
+    if area is not None and not area.is_empty:
+        # A place registered as a whole municipality is reached when the area touches that municipality.
+        touched = [p.code for p, geom in geo_service.list_places_with_geoms(db_session) if geom.intersects(area)]
+        if touched:
+            conditions.append(and_(SubscriptionPlace.geom.is_(None),
+                                   SubscriptionPlace.municipality_code.in_(touched)))
+        if is_postgres(db_session):
+            conditions.append(func.ST_Intersects(SubscriptionPlace.geom,
+                                                 func.ST_GeomFromText(area.wkt, 4326)))
+        else:
+            minx, miny, maxx, maxy = area.bounds
+            candidates = db_session.execute(
+                base.add_columns(SubscriptionPlace.lat, SubscriptionPlace.lon)
+                .where(SubscriptionPlace.lat.between(miny, maxy), SubscriptionPlace.lon.between(minx, maxx))
+            ).all()
+            shapely.prepare(area)
+            found.update((sid, code) for sid, code, lat, lon in candidates if area.intersects(Point(lon, lat)))
+    if conditions:
+        found.update((sid, code) for sid, code in db_session.execute(base.where(or_(*conditions))).all())
+    return found
+
+
+def find_recipients(
+    db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
+    category: str, test_only: bool = False, now: datetime,
+) -> list[int]:
+    """Ids of subscriptions with a registered place or unexpired current location in the target.
+
+    Each subscription appears once, however many of its places match. Unknown categories raise
+    ValueError: a typo in delivery must not silently reach nobody.
+    """
+    pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
+                             category=category, test_only=test_only, now=now)
+    return sorted({sid for sid, _ in pairs})
+
+
+def count_recipients_by(
+    db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
+    category: str, test_only: bool = False, now: datetime,
+) -> dict[str, Any]:
+    """Operators' preview: total, unique subscriptions per municipality, and per language."""
+    pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
+                             category=category, test_only=test_only, now=now)
+    by_code: dict[str, set[int]] = defaultdict(set)
+    for sid, code in pairs:
+        by_code[code].add(sid)
+    ids = sorted({sid for sid, _ in pairs})
+    by_lang: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(ids):
+        for lang, n in db_session.execute(
+            select(Subscription.lang, func.count()).where(Subscription.id.in_(chunk)).group_by(Subscription.lang)
+        ):
+            by_lang[lang] += int(n)
+    return {"total": len(ids), "by_municipality": {c: len(s) for c, s in sorted(by_code.items())},
+            "by_lang": dict(sorted(by_lang.items()))}
+
+
+def get_push_targets(db_session: Session, ids: Collection[int]) -> list[PushTarget]:
+    """Endpoint, keys, language and quiet hours for each id that still exists (ordered by id)."""
+    out: list[PushTarget] = []
+    cols = (Subscription.id, Subscription.endpoint, Subscription.p256dh, Subscription.auth,
+            Subscription.lang, Subscription.quiet_start, Subscription.quiet_end)
+    for chunk in _chunks(sorted(set(ids))):
+        out.extend(PushTarget(*row) for row in db_session.execute(select(*cols).where(Subscription.id.in_(chunk))))
+    return sorted(out, key=lambda t: t.id)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]
