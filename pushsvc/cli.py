@@ -62,6 +62,18 @@ def migrate() -> None:
     click.echo("database is at the latest migration")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, show_default=True, type=int, help="0 = any free port (printed)")
+@click.option("--mode", type=click.Choice(["full", "count"]), default="full", show_default=True,
+              help="full: verify VAPID and decrypt; count: accept and count only (benchmarks)")
+def devpush(host: str, port: int, mode: str) -> None:
+    """Run the local RFC 8030 push service for tests, the demo and benchmarks (never expose it)."""
+    from pushsvc.devpush.runner import serve as serve_devpush
+
+    serve_devpush(host, port, "count" if mode == "count" else "full")
+
+
 @main.group()
 def boundaries() -> None:
     """Municipal boundaries (MLIT N03 行政区域)."""

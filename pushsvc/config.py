@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
     log_level: str = Field(default="INFO")
+    push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
+    push_per_origin_concurrency: int = Field(
+        default=64, gt=0, description="Requests in flight at once to one push service (per worker process)."
+    )
+    push_max_rate_limit_wait_s: float = Field(
+        default=30.0, ge=0,
+        description="After a 429, wait this long at most in-line; longer pauses go back to the worker to retry.",
+    )
 
     @field_validator("prefecture")
     @classmethod

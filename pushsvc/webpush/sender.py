@@ -1,0 +1,241 @@
+"""Send one encrypted, VAPID-signed Web Push message and say what the push service made of it.
+
+The sender makes exactly one attempt and classifies the answer; retrying across attempts (and
+deleting gone subscriptions) is the delivery worker's job, with ``backoff_delay`` as its clock.
+What the sender does own is politeness per push-service origin: a cap on concurrent requests and
+a "not before" time after a 429, so one throttled service never slows the others down.
+
+HTTP client: aiohttp, on the strength of encode/httpx#3215 (httpx.AsyncClient several times slower
+under concurrency); ``bench/push_client.py`` measures both on this path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal, get_args
+
+import http_ece
+from pywebpush import WebPusher, WebPushException
+
+from pushsvc.webpush.auth import VapidSigner, origin_of
+from pushsvc.webpush.hosts import endpoint_problem
+from pushsvc.webpush.payload import topic_for
+from pushsvc.webpush.transport import ClientName, Limits, Transport, TransportError, make_transport
+from pushsvc.webpush.vapid import VapidIdentity
+
+if TYPE_CHECKING:
+    from pushsvc.config import Settings
+
+log = logging.getLogger(__name__)
+
+Urgency = Literal["very-low", "low", "normal", "high"]
+URGENCIES: frozenset[str] = frozenset(get_args(Urgency))
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """Where and to whom: a browser's PushSubscription (keys as base64url strings)."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # 201/202: the push service took it
+    GONE = "gone"  # 404/410: the subscription is dead; delete it
+    PAYLOAD_ERROR = "payload_error"  # 413: retrying cannot help
+    RATE_LIMITED = "rate_limited"  # 429 (or this origin is still paused): retry after ``retry_after``
+    RETRY = "retry"  # 5xx, timeout, connection error: retry with backoff
+    REJECTED = "rejected"  # other 4xx (bad VAPID, bad request): record, do not retry
+    REFUSED = "refused"  # never sent: endpoint not allowlisted or subscription keys unusable
+
+
+RETRYABLE = frozenset({Outcome.RATE_LIMITED, Outcome.RETRY})
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: Outcome
+    status: int | None  # None when no HTTP answer came (or no request was made)
+    reason: str
+    retry_after: float | None = None  # seconds, from Retry-After or the origin's pause
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome in RETRYABLE
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify(status: int, text: str = "", retry_after: str | None = None) -> PushResult:
+    reason = f"{status} {text.strip()[:200]}".strip()
+    if 200 <= status < 300:
+        return PushResult(Outcome.SENT, status, reason)
+    if status in (404, 410):
+        return PushResult(Outcome.GONE, status, reason)
+    if status == 413:
+        return PushResult(Outcome.PAYLOAD_ERROR, status, reason)
+    if status == 429:
+        return PushResult(Outcome.RATE_LIMITED, status, reason, parse_retry_after(retry_after))
+    if status >= 500:
+        return PushResult(Outcome.RETRY, status, reason, parse_retry_after(retry_after))
+    return PushResult(Outcome.REJECTED, status, reason)
+
+
+def backoff_delay(
+    attempt: int, *, base_s: float = 2.0, cap_s: float = 900.0, rng: random.Random | None = None
+) -> float:
+    """Delay before retry number ``attempt`` (1, 2, …): exponential, capped, half of it jittered.
+
+    The jitter keeps a batch of failures from coming back at the push service in one burst.
+    """
+    ceiling = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
+    jitter = rng.uniform(0, ceiling / 2) if rng is not None else random.uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter
+
+
+def encrypt(target: PushTarget, payload: bytes) -> bytes:
+    """RFC 8291 aes128gcm ciphertext for this subscriber (fresh ephemeral key and salt each time)."""
+    info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
+    body: bytes = WebPusher(info).encode(payload, content_encoding="aes128gcm")["body"]
+    return body
+
+
+class PushSender:
+    """One per worker process: owns the pooled client, the JWT cache and the per-origin pauses."""
+
+    def __init__(
+        self,
+        identity: VapidIdentity,
+        subject: str,
+        *,
+        allowed_hosts: Sequence[str],
+        limits: Limits = Limits(),
+        client: ClientName = "aiohttp",
+        transport: Transport | None = None,
+        max_wait_s: float = 30.0,
+        default_retry_after_s: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.signer = VapidSigner(identity, subject)
+        self.allowed_hosts = list(allowed_hosts)
+        self.limits = limits
+        self.transport = transport or make_transport(client, limits)
+        self.max_wait_s = max_wait_s
+        self.default_retry_after_s = default_retry_after_s
+        self._monotonic = monotonic
+        self._not_before: dict[str, float] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, identity: VapidIdentity, **kwargs: object) -> PushSender:
+        if not settings.vapid_subject:
+            raise ValueError("PUSHSVC_VAPID_SUBJECT must be set (a real mailto: or https: contact) to send")
+        limits = Limits(
+            timeout_s=settings.push_timeout_s,
+            connect_timeout_s=min(settings.push_timeout_s, 5.0),
+            per_origin=settings.push_per_origin_concurrency,
+        )
+        return cls(
+            identity,
+            settings.vapid_subject,
+            allowed_hosts=settings.allowed_push_hosts,
+            limits=limits,
+            max_wait_s=settings.push_max_rate_limit_wait_s,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def __aenter__(self) -> PushSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def paused_for(self, endpoint: str) -> float:
+        """Seconds until this endpoint's push service may be sent to again (0 when it may now)."""
+        until = self._not_before.get(origin_of(endpoint))
+        return 0.0 if until is None else max(0.0, until - self._monotonic())
+
+    def pause_origin(self, endpoint: str, seconds: float) -> None:
+        origin = origin_of(endpoint)
+        until = self._monotonic() + seconds
+        self._not_before[origin] = max(until, self._not_before.get(origin, 0.0))
+
+    async def send(
+        self,
+        target: PushTarget,
+        payload: bytes,
+        *,
+        ttl: int,
+        urgency: Urgency = "normal",
+        topic: str | None = None,
+    ) -> PushResult:
+        """One attempt. ``ttl`` is required: pywebpush's default of 0 drops messages to offline phones."""
+        if ttl < 0:
+            raise ValueError("ttl must be >= 0 seconds")
+        if urgency not in URGENCIES:
+            raise ValueError(f"urgency must be one of {sorted(URGENCIES)}")
+        problem = endpoint_problem(target.endpoint, self.allowed_hosts)
+        if problem is not None:
+            return PushResult(Outcome.REFUSED, None, problem)
+        origin = origin_of(target.endpoint)
+        wait = self.paused_for(target.endpoint)
+        if wait > self.max_wait_s:
+            return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting us", wait)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            body = encrypt(target, payload)
+        except (WebPushException, ValueError, http_ece.ECEException) as exc:
+            return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
+        headers = {
+            "Authorization": self.signer.authorization(target.endpoint),
+            "TTL": str(ttl),
+            "Urgency": urgency,
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+        }
+        if topic is not None:
+            headers["Topic"] = topic_for(topic)
+        slots = self._slots.get(origin)
+        if slots is None:
+            slots = self._slots[origin] = asyncio.Semaphore(self.limits.per_origin)
+        async with slots:
+            try:
+                resp = await self.transport.post(target.endpoint, headers, body)
+            except TransportError as exc:
+                return PushResult(Outcome.RETRY, None, str(exc))
+        result = classify(resp.status, resp.text, resp.retry_after)
+        if result.outcome is Outcome.RATE_LIMITED:
+            delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s
+            self.pause_origin(target.endpoint, delay)
+            log.info("push service %s answered 429; pausing it for %.0f s", origin, delay)
+            if result.retry_after is None:
+                result = PushResult(result.outcome, result.status, result.reason, delay)
+        return result

@@ -1,0 +1,125 @@
+"""The pooled HTTP client behind the sender, in two interchangeable flavours.
+
+Both exist so ``bench/push_client.py`` can measure them on the real hot path; the sender defaults to
+aiohttp because it was the faster one there (numbers in ``sender.py`` and docs/BENCHMARKS.md). Either
+one turns every network failure into ``TransportError`` so the sender classifies just one exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import aiohttp
+import httpx
+
+ClientName = Literal["aiohttp", "httpx"]
+_REASON_BYTES = 512  # enough of an error body to explain it; never read a huge one
+
+
+@dataclass(frozen=True)
+class TransportResponse:
+    status: int
+    retry_after: str | None
+    text: str
+
+
+class TransportError(Exception):
+    """The request never got an HTTP answer (connect error, reset, timeout)."""
+
+
+class Transport(Protocol):
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    per_origin: int = 50
+    total: int = 500
+
+
+class AiohttpTransport:
+    """One ``ClientSession`` (keep-alive pool, per-host connection cap), made lazily inside the loop."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.total, limit_per_host=self.limits.per_origin, ttl_dns_cache=300
+            )
+            timeout = aiohttp.ClientTimeout(total=self.limits.timeout_s, connect=self.limits.connect_timeout_s)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return self._session
+
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
+        try:
+            async with self._client().post(url, data=body, headers=dict(headers)) as resp:
+                text = (await resp.content.read(_REASON_BYTES)).decode("utf-8", "replace")
+                return TransportResponse(resp.status, resp.headers.get("Retry-After"), text)
+        except TimeoutError as exc:
+            raise TransportError(f"timed out after {self.limits.timeout_s:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class HttpxTransport:
+    """One ``httpx.AsyncClient``; kept for the benchmark and for anyone who must avoid aiohttp."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+        self._client: httpx.AsyncClient | None = None
+
+    def _get(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=self.limits.total, max_keepalive_connections=self.limits.total),
+                timeout=httpx.Timeout(self.limits.timeout_s, connect=self.limits.connect_timeout_s),
+            )
+        return self._client
+
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
+        try:
+            resp = await self._get().post(url, content=body, headers=dict(headers))
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timed out after {self.limits.timeout_s:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return TransportResponse(resp.status_code, resp.headers.get("Retry-After"), resp.text[:_REASON_BYTES])
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def make_transport(name: ClientName = "aiohttp", limits: Limits = Limits()) -> Transport:
+    if name == "aiohttp":
+        return AiohttpTransport(limits)
+    if name == "httpx":
+        return HttpxTransport(limits)
+    raise ValueError(f"unknown HTTP client {name!r}")
+
+
+__all__ = [
+    "AiohttpTransport",
+    "ClientName",
+    "HttpxTransport",
+    "Limits",
+    "Transport",
+    "TransportError",
+    "TransportResponse",
+    "make_transport",
+]
