@@ -79,6 +79,10 @@ def _events(found: list[tuple[Change, AreaStatus, str]], snap: Snapshot, names: 
     return tuple(out)
 
 
+def _pruned(state: State) -> State:
+    return {n03: topics for n03, topics in state.items() if topics}
+
+
 def _cancel(prev: State, snap: Snapshot, names: AreaResolver) -> ChangeSet:
     state = copy.deepcopy(prev)
     found: list[tuple[Change, AreaStatus, str]] = []
@@ -87,7 +91,7 @@ def _cancel(prev: State, snap: Snapshot, names: AreaResolver) -> ChangeSet:
             if e.get("event_id") == snap.event_id:
                 found.append(("cancel", _as_status(n03, topic, e), ""))
                 del state[n03][topic]
-    return ChangeSet(_events(found, snap, names), state, cancelled_event_id=snap.event_id)
+    return ChangeSet(_events(found, snap, names), _pruned(state), cancelled_event_id=snap.event_id)
 
 
 def detect_changes(prev: State, telegram: Telegram, resolver: AreaResolver) -> ChangeSet:
@@ -118,5 +122,4 @@ def detect_changes(prev: State, telegram: Telegram, resolver: AreaResolver) -> C
             if (n03, topic) not in seen and snap.in_scope(n03, topic):
                 found.append(("lifted", _as_status(n03, topic, e), ""))
                 del state[n03][topic]
-    state = {n03: topics for n03, topics in state.items() if topics}
-    return ChangeSet(_events(found, snap, resolver), state)
+    return ChangeSet(_events(found, snap, resolver), _pruned(state))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from pushsvc.feeds.jma.common import Telegram
-from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, text
+from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, number, text
 
 # Kind codes of 指定河川洪水予報: 10 解除系, 20 氾濫注意 (Lv2), 30 氾濫警戒 (Lv3), 40 氾濫危険 (Lv4), 50 氾濫発生 (Lv5)
 FLOOD_LEVELS = {"1": 0, "2": 2, "3": 3, "4": 4, "5": 5}
@@ -76,13 +76,6 @@ def _main_text(body: Element | None, ns: str) -> tuple[str, ...]:
     )
 
 
-def _float(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 def _stations(body: Element | None, ns: str) -> tuple[StationLevel, ...]:
     out: list[StationLevel] = []
     for infos in children(body, ns, "MeteorologicalInfos"):
@@ -99,7 +92,7 @@ def _stations(body: Element | None, ns: str) -> tuple[StationLevel, ...]:
                 code=text(station, ns, "Code"),
                 name=text(station, ns, "Name"),
                 location=text(station, ns, "Location"),
-                level_m=_float(text(level)) if level is not None else None,
+                level_m=number(text(level)) if level is not None else None,
                 condition=level.get("condition", "") if level is not None else "",
                 stage=int(text(stage)) if stage is not None and text(stage).isdigit() else None,
             ))

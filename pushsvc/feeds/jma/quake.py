@@ -7,7 +7,7 @@ from datetime import datetime
 from xml.etree.ElementTree import Element
 
 from pushsvc.feeds.jma.common import Telegram, parse_datetime
-from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, text
+from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, number, text
 
 INTENSITY_ORDER = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 INTENSITY_JA = {"5-": "5弱", "5+": "5強", "6-": "6弱", "6+": "6強"}
@@ -54,13 +54,7 @@ def _magnitude(quake: Element | None) -> tuple[float | None, str]:
     mag = child(quake, NS_EB, "Magnitude")
     if mag is None:
         return None, ""
-    try:
-        value: float | None = float(text(mag))
-    except ValueError:
-        value = None
-    if value is not None and value != value:  # NaN
-        value = None
-    return value, mag.get("description", "")
+    return number(text(mag)), mag.get("description", "")
 
 
 def _intensities(obs: Element | None, ns: str) -> tuple[AreaIntensity, ...]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from xml.etree.ElementTree import Element
 
 from pushsvc.feeds.jma.common import Telegram, parse_datetime
-from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, text
+from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, number, text
 
 # 警報等情報要素／津波警報・注意報・予報: 52/53 大津波警報, 51 津波警報, 62 津波注意報, 71–73 津波予報,
 # 50 警報解除, 60 注意報解除, 00 なし
@@ -42,13 +42,7 @@ def _height(item: Element, ns: str) -> tuple[float | None, str]:
     el = child(h, NS_EB, "TsunamiHeight")
     if el is None:
         return None, text(h, ns, "Condition")
-    try:
-        value: float | None = float(text(el))
-    except ValueError:
-        value = None
-    if value is not None and value != value:
-        value = None
-    return value, el.get("description", "") or text(el)
+    return number(text(el)), el.get("description", "") or text(el)
 
 
 def parse_tsunami(base: Telegram, body: Element | None, ns: str) -> TsunamiTelegram:

@@ -73,6 +73,15 @@ def text(el: Element | None, ns: str = "", *path: str) -> str:
     return (target.text or "").strip() if target is not None else ""
 
 
+def number(value: str) -> float | None:
+    """A JMA number, ``None`` for empty, unparsable or NaN values (JMA writes NaN for 不明)."""
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return None if result != result else result
+
+
 def require(el: Element | None, what: str) -> Element:
     if el is None:
         raise TelegramError(f"missing {what}")
