@@ -10,6 +10,8 @@ from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, number, text
 
 # Kind codes of 指定河川洪水予報: 10 解除系, 20 氾濫注意 (Lv2), 30 氾濫警戒 (Lv3), 40 氾濫危険 (Lv4), 50 氾濫発生 (Lv5)
 FLOOD_LEVELS = {"1": 0, "2": 2, "3": 3, "4": 4, "5": 5}
+# Pre-2013 telegrams (はん濫注意情報, Code 00) only say it in words
+FLOOD_WORDS = (("発生", 5), ("危険", 4), ("警戒", 3), ("注意", 2))
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class FloodForecastTelegram(Telegram):
         """警戒レベル 2–5, or 0 when this telegram lifts the forecast."""
         if "解除" in self.kind_name:
             return 0
-        return FLOOD_LEVELS.get(self.kind_code[:1], 0)
+        by_code = FLOOD_LEVELS.get(self.kind_code[:1], 0)
+        return by_code or next((level for word, level in FLOOD_WORDS if word in self.kind_name), 0)
 
 
 def _flood_areas(body: Element | None, ns: str) -> tuple[FloodArea, ...]:

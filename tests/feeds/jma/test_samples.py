@@ -101,6 +101,8 @@ def test_flood_forecast_reads_kind_cities_and_station_levels() -> None:
     assert isinstance(new, FloodForecastTelegram)
     assert (new.kind_name, new.level) == ("レベル２氾濫注意報", 2)
     assert {a.city_code for a in new.flood_areas} >= {"1620900", "1620200"}
+    old = parse_telegram(sample("flood/70_16_01_100806_kasenkozui1.xml"))
+    assert isinstance(old, FloodForecastTelegram) and (old.kind_code, old.level) == ("00", 2)
 
 
 def test_quake_reads_hypocentre_magnitude_and_intensities() -> None:
