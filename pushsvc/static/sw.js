@@ -1,1 +1,43 @@
+/* Service worker: shows each push as a notification and opens the alert's page on click.
+   Message fields (see pushsvc/webpush/payload.py): id, title, body, category, severity, url, lang, sent_at.
+   The tag comes from the message so an updated alert replaces the old notification. */
+"use strict";
 
+const URGENT = new Set(["warning", "emergency"]);
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+function parse(data) {
+  if (!data) return {};
+  try { return data.json(); } catch (e) { return { body: data.text() }; }
+}
+
+self.addEventListener("push", (event) => {
+  const msg = parse(event.data);
+  const title = msg.title || (msg.lang === "en" ? "Kochi Prefecture alert" : "高知県 防災情報");
+  const tag = msg.tag || msg.id || undefined;
+  event.waitUntil(self.registration.showNotification(title, {
+    body: msg.body || "",
+    icon: msg.icon || "/static/icon-192.png",
+    badge: "/static/badge-72.png",
+    lang: msg.lang || "ja",
+    tag,
+    renotify: Boolean(tag),
+    requireInteraction: URGENT.has(msg.severity),
+    timestamp: msg.sent_at ? Date.parse(msg.sent_at) : Date.now(),
+    data: { url: msg.url || "/" },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    for (const client of windows) {
+      if (client.url === url && "focus" in client) return client.focus();
+    }
+    return self.clients.openWindow(url);
+  })());
+});

@@ -1,0 +1,142 @@
+"""The resident page in real headless Chromium: subscribe at 高知県庁 with the current location, then unsubscribe.
+
+Only ``pushManager.subscribe`` is replaced (the vendor's push service is not reachable here): it returns a
+subscription built from real test keys, so the server validates it exactly as it would a browser's.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from pushsvc.main import create_app
+from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
+from tests.conftest import TestDatabase
+from tests.subscriptions.conftest import KOCHI_PREF_OFFICE, browser_keys, new_endpoint
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(db: TestDatabase, tmp_path: Path) -> Iterator[str]:
+    app = create_app(db.settings(vapid_key_file=tmp_path / "vapid.pem"))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+FAKE_PUSH = """
+(() => {
+  const sub = %s;
+  let active = null;
+  PushManager.prototype.subscribe = async function (options) {
+    window.__subscribeOptions = options;
+    active = { endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => { active = null; return true; } };
+    return active;
+  };
+  PushManager.prototype.getSubscription = async function () { return active; };
+})();
+"""
+
+
+def _rows(db: TestDatabase) -> tuple[int, int]:
+    with db.sessionmaker() as s:
+        return (s.execute(select(func.count()).select_from(Subscription)).scalar_one(),
+                s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one())
+
+
+def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestDatabase) -> None:
+    fake = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(
+            locale="ja-JP", geolocation={"latitude": KOCHI_PREF_OFFICE[0], "longitude": KOCHI_PREF_OFFICE[1]},
+            permissions=["geolocation", "notifications"],
+        )
+        context.add_init_script(FAKE_PUSH % json.dumps(fake))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            assert page.locator("html").get_attribute("lang") == "ja"
+            assert page.get_by_role("heading", level=1).inner_text() == "高知県 防災プッシュ通知"
+
+            # English switch, and back: every visible label follows.
+            page.get_by_role("button", name="English").click()
+            assert page.locator("html").get_attribute("lang") == "en"
+            assert page.get_by_label("Also alert me for the municipality I am in (use my location)").is_visible()
+            page.get_by_role("button", name="日本語").click()
+
+            page.get_by_label("今いる市町村の情報も受け取る（現在地を使う）").check()
+            page.get_by_label("名前（例：自宅）").fill("自宅")
+            page.get_by_label("市町村", exact=True).select_option("39202")
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
+                page.get_by_role("button", name="通知を受け取る").click()
+            response = posted.value
+            assert response.status == 201, response.text()
+            body = response.json()
+            assert body["current_location"]["municipality_code"] == "39201"
+            assert [p["municipality_code"] for p in body["places"]] == ["39202"]
+            assert body["endpoint"] == fake["endpoint"]
+            # The browser subscribed with the server's VAPID key.
+            key_len = page.evaluate("window.__subscribeOptions.applicationServerKey.byteLength")
+            assert key_len == 65
+
+            settings_view = page.get_by_role("region", name="登録内容")
+            settings_view.wait_for()
+            assert page.locator("#current-municipality").inner_text() == "高知市"
+            assert "室戸市" in page.locator("#registered-places").inner_text()
+            assert page.evaluate("JSON.parse(localStorage.getItem('pushsvc.subscription')).id") == body["id"]
+            assert _rows(db) == (1, 2)
+
+            with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+                page.get_by_role("button", name="通知を解除してデータを削除").click()
+            assert deleted.value.status == 204
+            page.get_by_role("status").filter(has_text="削除しました").wait_for()
+            assert page.evaluate("localStorage.getItem('pushsvc.subscription')") is None
+            assert _rows(db) == (0, 0)
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_service_worker_and_manifest_are_served(server: str) -> None:
+    import httpx
+
+    sw = httpx.get(server + "/sw.js")
+    assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
+    assert "showNotification" in sw.text and "requireInteraction" in sw.text
+    manifest = httpx.get(server + "/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone" and any(i["sizes"] == "192x192" for i in manifest["icons"])
+    assert httpx.get(server + manifest["icons"][0]["src"]).headers["content-type"] == "image/png"
