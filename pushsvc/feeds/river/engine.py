@@ -179,27 +179,27 @@ def step(station: Station, state: StationState, reading: Reading, rules: AlertRu
         if state.held_level is not None and state.held_at is not None
         else None
     )
-    if reading.level is None:  # below start level: a fall is always believed
-        if held is not None:
-            out.discarded.append(held)
-        new, alerts = _accept(station, state, reading, rules)
-        out.alerts.extend(alerts)
-        return new
-    newest = max((t for t in (state.at if state.level is not None else None, state.held_at) if t), default=None)
-    if newest is not None and reading.observed_at <= newest:
-        return state  # the feed repeated an observation we already have
-    base = state.level if state.level is not None else station.thresholds.start
-    reason = rules.spike.implausible(station, reading.level, reading.observed_at, base, state.at)
-    if (
-        reason is not None
-        and held is not None
-        and rules.spike.implausible(station, reading.level, reading.observed_at, held.level, held.observed_at) is None
-    ):
-        out.confirmed.append(held)
-        reason = None
-    if reason is not None:
-        out.held.append(HeldReading(station.code, reading.observed_at, reading.level, reason))
-        return replace(state, held_level=reading.level, held_at=reading.observed_at)
+    if reading.level is not None:  # a fall below start level (level None) is always believed
+        newest = max((t for t in (state.at if state.level is not None else None, state.held_at) if t), default=None)
+        if newest is not None and reading.observed_at <= newest:
+            return state  # the feed repeated an observation we already have
+        base = state.level if state.level is not None else station.thresholds.start
+        reason = rules.spike.implausible(station, reading.level, reading.observed_at, base, state.at)
+        if (
+            reason is not None
+            and held is not None
+            and rules.spike.implausible(station, reading.level, reading.observed_at, held.level, held.observed_at)
+            is None
+        ):
+            out.confirmed.append(held)
+            held, reason = None, None
+        if reason is not None:
+            if held is not None:
+                out.discarded.append(held)  # superseded by a newer suspect
+            out.held.append(HeldReading(station.code, reading.observed_at, reading.level, reason))
+            return replace(state, held_level=reading.level, held_at=reading.observed_at)
+    if held is not None:
+        out.discarded.append(held)  # the river fell, or went on plausibly from its trusted level
     new, alerts = _accept(station, state, reading, rules)
     out.alerts.extend(alerts)
     return new
