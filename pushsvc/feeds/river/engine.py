@@ -10,6 +10,8 @@ not yet re-armed, and at most one held suspect reading). Rules, all in ``AlertRu
   snapshot has fallen below its start level and re-arms everything.
 - Spikes (``SpikeRule``): an implausible reading is held, not alerted. The next reading confirms it if it is
   plausible measured from the held value; otherwise it is held in turn, and a fall discards it.
+  Falls are believed at once (k.river cannot report a low value, only drop the gauge); a false low reading
+  costs an early "back below" message, which the next high reading corrects with a fresh alert.
 """
 
 from __future__ import annotations

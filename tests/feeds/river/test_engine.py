@@ -182,3 +182,9 @@ def test_municipality_codes_in_every_form_normalise_to_five_digits() -> None:
     assert municipality_code("392014") == "39201"  # JIS with check digit
     assert municipality_code("3920200") == "39202"  # JMA 7-digit
     assert municipality_code(1100) == "01100"  # numeric copy that lost its leading zero
+
+
+def test_rules_load_from_settings_mapping() -> None:
+    rules = AlertRules.from_mapping({"rearm_margin_m": 0.3, "spike": {"max_rise_spans_per_hour": 2.0}})
+    assert rules.margin(INO) == 0.3
+    assert rules.spike.max_rise_spans_per_hour == 2.0 and rules.spike.ceiling_spans == 2.0
