@@ -22,9 +22,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, get_args
 
-import http_ece
-from pywebpush import WebPusher, WebPushException
-
+from pushsvc.webpush import ece
 from pushsvc.webpush.auth import VapidSigner, origin_of
 from pushsvc.webpush.hosts import endpoint_problem
 from pushsvc.webpush.payload import topic_for
@@ -119,9 +117,7 @@ def backoff_delay(
 
 def encrypt(target: PushTarget, payload: bytes) -> bytes:
     """RFC 8291 aes128gcm ciphertext for this subscriber (fresh ephemeral key and salt each time)."""
-    info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
-    body: bytes = WebPusher(info).encode(payload, content_encoding="aes128gcm")["body"]
-    return body
+    return ece.encrypt(payload, target.p256dh, target.auth)
 
 
 class PushSender:
@@ -212,7 +208,7 @@ class PushSender:
             await asyncio.sleep(wait)
         try:
             body = encrypt(target, payload)
-        except (WebPushException, ValueError, http_ece.ECEException) as exc:
+        except ValueError as exc:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = {
             "Authorization": self.signer.authorization(target.endpoint),
