@@ -54,6 +54,32 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 
 
 @main.command()
+@click.option("--until-idle", is_flag=True, help="exit when no batch is due (tests, one-shot runs)")
+def worker(until_idle: bool) -> None:
+    """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
+    import asyncio
+    import signal
+
+    from pushsvc.delivery.worker import Worker
+    from pushsvc.subscriptions import identity as vapid_identity
+    from pushsvc.webpush.sender import PushSender
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    ident = vapid_identity.start(settings, factory)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with PushSender.from_settings(settings, ident) as sender:
+            await Worker(settings, factory, sender).run(stop, until_idle=until_idle)
+
+    asyncio.run(run())
+
+
+@main.command()
 def migrate() -> None:
     """Apply every pending Alembic migration."""
     from pushsvc.migrate import upgrade

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
         default=24.0, gt=0, le=24 * 30,
         description="A resident's current location is forgotten this long after it was last sent.",
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where residents reach this server (alert links)."
+    )
+    delivery_batch_size: int = Field(default=250, ge=1, le=5000, description="Recipients per leased batch.")
+    delivery_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per try.")
+    worker_concurrency: int = Field(default=4, ge=1, description="Batches one worker sends at once.")
+    worker_lease_s: float = Field(default=60.0, gt=0, description="A dead worker's batch is retaken after this.")
+    worker_poll_s: float = Field(default=0.2, gt=0, description="How often an idle worker looks for work.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bootstrap token for the notifications API until operators exist; unset = API closed.",
+    )
     max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")

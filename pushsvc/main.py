@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from pushsvc.subscriptions.page import router as page_router
 
     app.include_router(subscriptions_router)
+    from pushsvc.delivery.api import router as delivery_router
+
+    app.include_router(delivery_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

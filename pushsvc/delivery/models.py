@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pushsvc.db import Base, GeometryType
+
+
+class Notification(Base):
+    """One message to the people of an area, with what happened to it, counted as it happens."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # operator, river, jma, cap, …
+    category: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))  # info | advisory | warning | emergency
+    title: Mapped[dict[str, str]] = mapped_column(JSON)  # lang -> text; "ja" always present
+    body: Mapped[dict[str, str]] = mapped_column(JSON)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    target_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    target_geom: Mapped[BaseGeometry | None] = mapped_column(GeometryType("GEOMETRY"), nullable=True)
+    ttl_seconds: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(String(64))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    reference_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # source-specific ids (event id, …)
+
+    targeted: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    gone: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    retrying: Mapped[int] = mapped_column(Integer, default=0)
+    expired: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    half_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryBatch(Base):
+    """A few hundred recipients of one notification: the unit a worker leases, sends and records.
+
+    ``pending_ids`` shrinks as recipients reach a final state; ``sent_ids`` is who got it, which is
+    exactly who a cancellation or correction must reach.
+    """
+
+    __tablename__ = "delivery_batches"
+    __table_args__ = (Index("ix_delivery_batches_claim", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | leased | done | cancelled
+    pending_ids: Mapped[list[int]] = mapped_column(JSON)
+    sent_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    retrying: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryFailure(Base):
+    """One row per failed attempt to one subscription, so operators can see why."""
+
+    __tablename__ = "delivery_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

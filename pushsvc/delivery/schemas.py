@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["info", "advisory", "warning", "emergency"]
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    municipality_codes: list[str] = Field(default_factory=list, max_length=100)
+    area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon (WGS84)")
+
+
+class NotificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: dict[str, str] = Field(description="language -> title; 'ja' required", examples=[{"ja": "避難所開設"}])
+    body: dict[str, str] = Field(default_factory=dict)
+    category: str
+    severity: Severity = "info"
+    target: TargetIn
+    url: str | None = Field(default=None, max_length=2048)
+    ttl_seconds: int = Field(default=86400, ge=0, le=28 * 86400)
+    topic: str | None = Field(default=None, max_length=64)
+    test: bool = False
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: str
+    category: str
+    severity: str
+    status: str
+    test: bool
+    title: dict[str, str]
+    url: str | None
+    target_codes: list[str]
+    targeted: int
+    sent: int
+    gone: int
+    failed: int
+    retrying: int
+    expired: int
+    created_at: datetime
+    first_sent_at: datetime | None
+    half_sent_at: datetime | None
+    last_sent_at: datetime | None
+    finished_at: datetime | None

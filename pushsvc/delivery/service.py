@@ -1,0 +1,387 @@
+"""Delivery service: accept a notification, split its recipients into leased batches, record outcomes.
+
+Acceptance is one transaction: the notification, its resolved recipients and every batch are written
+together, so a crash either loses the whole request (the caller saw an error) or loses nothing.
+Workers then lease batches; a killed worker's lease runs out and another worker takes the batch.
+Only that batch can be sent twice, and the Topic header lets push services collapse the duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pushsvc.config import Settings
+from pushsvc.db import is_postgres
+from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification
+from pushsvc.errors import NotFound, ValidationProblem
+from pushsvc.geo import service as geo_service
+from pushsvc.subscriptions import service as subscriptions
+from pushsvc.subscriptions.schemas import CATEGORIES
+from pushsvc.webpush.sender import Outcome, PushResult, backoff_delay
+
+log = logging.getLogger(__name__)
+
+JST = ZoneInfo("Asia/Tokyo")
+SEVERITIES = ("info", "advisory", "warning", "emergency")
+QUIET_HOURS_APPLY = frozenset({"info", "advisory"})
+FINAL_STATUSES = frozenset({"done", "cancelled", "expired"})
+URGENCY = {"info": "normal", "advisory": "normal", "warning": "high", "emergency": "high"}
+
+
+@dataclass
+class NotificationDraft:
+    """What any source (operator, river, JMA, CAP) asks delivery to send."""
+
+    source: str
+    category: str
+    severity: str
+    title: dict[str, str]
+    body: dict[str, str]
+    municipality_codes: Sequence[str] = ()
+    area: BaseGeometry | None = None
+    url: str | None = None
+    ttl_seconds: int = 86400
+    topic: str | None = None
+    test: bool = False
+    reference_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    recipient_ids: Collection[int] | None = None  # exact recipients (corrections), instead of the target
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    batch_id: int
+    notification_id: int
+    attempt: int
+    pending_ids: list[int]
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """The notification as a worker needs it to send: texts by language, headers, deadline."""
+
+    id: int
+    category: str
+    severity: str
+    title: dict[str, str]
+    body: dict[str, str]
+    url: str
+    ttl_seconds: int
+    topic: str
+    expires_at: datetime
+    status: str
+
+    def text(self, lang: str) -> tuple[str, str]:
+        """Title and body in the resident's language, falling back to Japanese."""
+        title = self.title.get(lang) or self.title["ja"]
+        body = self.body.get(lang) or self.body.get("ja", "")
+        return title, body
+
+    @property
+    def urgency(self) -> str:
+        return URGENCY.get(self.severity, "normal")
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _validate(db_session: Session, draft: NotificationDraft) -> None:
+    if draft.severity not in SEVERITIES:
+        raise ValidationProblem(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
+    if draft.category not in CATEGORIES:
+        raise ValidationProblem(
+            f"category must be one of {', '.join(CATEGORIES)}", field="category"
+        )
+    if not (draft.title.get("ja") or "").strip():
+        raise ValidationProblem("a Japanese title is required (other languages fall back to it)", field="title.ja")
+    if draft.ttl_seconds < 0 or draft.ttl_seconds > 28 * 86400:
+        raise ValidationProblem("ttl_seconds must be between 0 and 28 days", field="ttl_seconds")
+    if draft.recipient_ids is None and not draft.municipality_codes and draft.area is None:
+        raise ValidationProblem("a target needs municipality codes or an area", field="target")
+    if draft.municipality_codes:
+        known = geo_service.places_by_code(db_session, draft.municipality_codes)
+        unknown = sorted(set(draft.municipality_codes) - set(known))
+        if unknown:
+            raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}",
+                                    field="target.municipality_codes")
+
+
+def _quiet_until(now: datetime, start: time | None, end: time | None) -> datetime | None:
+    """When a resident's quiet hours (JST wall clock) end, if ``now`` falls inside them."""
+    if start is None or end is None or start == end:
+        return None
+    local = now.astimezone(JST)
+    t = local.time().replace(tzinfo=None)
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=JST).astimezone(UTC)
+
+
+def _hold_groups(db_session: Session, ids: list[int], severity: str, now: datetime) -> dict[datetime, list[int]]:
+    """Recipients grouped by when they may be sent to: now, or when their quiet hours end."""
+    if severity not in QUIET_HOURS_APPLY or not ids:
+        return {now: ids}
+    groups: dict[datetime, list[int]] = defaultdict(list)
+    for target in subscriptions.get_push_targets(db_session, ids):
+        groups[_quiet_until(now, target.quiet_start, target.quiet_end) or now].append(target.id)
+    return dict(groups)
+
+
+def create_notification(
+    db_session: Session, draft: NotificationDraft, *, settings: Settings, now: datetime | None = None
+) -> Notification:
+    """Validate, resolve recipients and enqueue every batch; the caller's commit makes it durable."""
+    now = _utc(now or datetime.now(UTC))
+    _validate(db_session, draft)
+    if draft.recipient_ids is not None:
+        recipients = sorted(set(draft.recipient_ids))
+    else:
+        recipients = subscriptions.find_recipients(
+            db_session, municipality_codes=draft.municipality_codes, area=draft.area,
+            category=draft.category, test_only=draft.test, now=now,
+        )
+    n = Notification(
+        source=draft.source, category=draft.category, severity=draft.severity,
+        title=dict(draft.title), body=dict(draft.body), url=draft.url,
+        target_codes=sorted(set(draft.municipality_codes)), target_geom=draft.area,
+        ttl_seconds=draft.ttl_seconds, topic=draft.topic or "", test=draft.test, status="queued",
+        reference_id=draft.reference_id, extra=dict(draft.extra), targeted=len(recipients),
+        sent=0, gone=0, failed=0, retrying=0, expired=0,
+        created_at=now, expires_at=now + timedelta(seconds=draft.ttl_seconds),
+    )
+    db_session.add(n)
+    db_session.flush()
+    if not n.topic:
+        n.topic = f"n{n.id}"
+    if not n.url:
+        n.url = f"{settings.public_base_url.rstrip('/')}/alerts/{n.id}"
+    size = settings.delivery_batch_size
+    rows = [
+        {"notification_id": n.id, "status": "pending", "pending_ids": ids[i:i + size], "sent_ids": [],
+         "attempt": 0, "retrying": 0, "not_before": not_before}
+        for not_before, ids in sorted(_hold_groups(db_session, recipients, draft.severity, now).items())
+        for i in range(0, len(ids), size)
+    ]
+    if rows:
+        db_session.execute(insert(DeliveryBatch), rows)
+    else:
+        n.status, n.finished_at = "done", now
+    db_session.flush()
+    return n
+
+
+def get_notification(db_session: Session, notification_id: int) -> Notification:
+    n = db_session.get(Notification, notification_id)
+    if n is None:
+        raise NotFound(f"no notification {notification_id}", field="id")
+    return n
+
+
+def message_for(n: Notification) -> Message:
+    return Message(
+        id=n.id, category=n.category, severity=n.severity, title=n.title, body=n.body, url=n.url or "",
+        ttl_seconds=n.ttl_seconds, topic=n.topic, expires_at=_utc(n.expires_at), status=n.status,
+    )
+
+
+def claim_batch(
+    db_session: Session, *, worker_id: str, lease_seconds: float, now: datetime | None = None
+) -> tuple[ClaimedBatch, Message] | None:
+    """Lease the next due batch: pending and due, or leased by a worker whose lease ran out.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers on many machines never wait on each other.
+    SQLite (one worker): the conditional UPDATE below is the guard.
+    """
+    now = _utc(now or datetime.now(UTC))
+    due = or_(
+        and_(DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now),
+        and_(DeliveryBatch.status == "leased", DeliveryBatch.lease_expires_at < now),
+    )
+    stmt = select(DeliveryBatch.id).where(due).order_by(DeliveryBatch.not_before, DeliveryBatch.id).limit(1)
+    if is_postgres(db_session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    batch_id = db_session.execute(stmt).scalar()
+    if batch_id is None:
+        return None
+    claimed = db_session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.id == batch_id, due)
+        .values(status="leased", lease_owner=worker_id, attempt=DeliveryBatch.attempt + 1,
+                lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return None
+    batch = db_session.get(DeliveryBatch, batch_id, populate_existing=True)
+    assert batch is not None
+    n = db_session.get(Notification, batch.notification_id, populate_existing=True)
+    assert n is not None
+    if n.status in FINAL_STATUSES:
+        batch.status = "cancelled" if n.status == "cancelled" else "done"
+        return None
+    if n.status == "queued":
+        n.status = "sending"
+    return ClaimedBatch(batch.id, n.id, batch.attempt, list(batch.pending_ids), worker_id), message_for(n)
+
+
+def renew_lease(db_session: Session, claim: ClaimedBatch, *, lease_seconds: float, now: datetime | None = None) -> bool:
+    now = _utc(now or datetime.now(UTC))
+    res = db_session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.id == claim.batch_id, DeliveryBatch.lease_owner == claim.worker_id,
+               DeliveryBatch.status == "leased")
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def record_results(
+    db_session: Session,
+    claim: ClaimedBatch,
+    results: Mapping[int, PushResult],
+    *,
+    now: datetime | None = None,
+    backoff_base_s: float = 2.0,
+) -> None:
+    """Apply one attempt's outcomes: who got it, who is gone, who waits for a retry, who ran out of time."""
+    now = _utc(now or datetime.now(UTC))
+    stmt = select(DeliveryBatch).where(DeliveryBatch.id == claim.batch_id)
+    if is_postgres(db_session):
+        stmt = stmt.with_for_update()
+    batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    n = db_session.get(Notification, batch.notification_id, populate_existing=True)
+    assert n is not None
+    sent: list[int] = []
+    gone: list[int] = []
+    failed = 0
+    retry: list[tuple[int, float]] = []
+    failures = []
+    for sid in batch.pending_ids:
+        result = results.get(sid)
+        if result is None:  # unsubscribed while queued: nobody left to reach
+            gone.append(sid)
+            continue
+        if result.outcome is Outcome.SENT:
+            sent.append(sid)
+            continue
+        failures.append({"notification_id": n.id, "subscription_id": sid, "attempt": claim.attempt,
+                         "outcome": str(result.outcome), "status_code": result.status,
+                         "reason": result.reason[:500]})
+        if result.outcome is Outcome.GONE:
+            gone.append(sid)
+        elif result.retryable:
+            retry.append((sid, result.retry_after or 0.0))
+        else:
+            failed += 1
+    for sid in gone:
+        if sid in results:
+            subscriptions.delete_subscription(db_session, sid)
+    if failures:
+        db_session.execute(insert(DeliveryFailure), failures)
+
+    delay = max([backoff_delay(claim.attempt, base_s=backoff_base_s)] + [ra for _, ra in retry]) if retry else 0.0
+    next_try = now + timedelta(seconds=delay)
+    expired = 0
+    if retry and (n.status == "cancelled" or next_try >= _utc(n.expires_at)):
+        expired, retry = len(retry), []
+    batch.sent_ids = [*batch.sent_ids, *sent]
+    batch.pending_ids = [sid for sid, _ in retry]
+    retrying_delta = len(retry) - batch.retrying
+    batch.retrying = len(retry)
+    batch.lease_owner = None
+    batch.lease_expires_at = None
+    if retry:
+        batch.status, batch.not_before = "pending", next_try
+    else:
+        batch.status = "cancelled" if n.status == "cancelled" else "done"
+
+    values: dict[str, Any] = {
+        "sent": Notification.sent + len(sent), "gone": Notification.gone + len(gone),
+        "failed": Notification.failed + failed, "expired": Notification.expired + expired,
+        "retrying": Notification.retrying + retrying_delta,
+    }
+    if sent:
+        values["last_sent_at"] = now
+        values["first_sent_at"] = func.coalesce(Notification.first_sent_at, now)
+    db_session.execute(update(Notification).where(Notification.id == n.id).values(**values)
+                       .execution_options(synchronize_session=False))
+    db_session.execute(
+        update(Notification)
+        .where(Notification.id == n.id, Notification.half_sent_at.is_(None),
+               Notification.sent * 2 >= Notification.targeted, Notification.sent > 0)
+        .values(half_sent_at=now).execution_options(synchronize_session=False)
+    )
+    db_session.flush()
+    _finish_if_complete(db_session, n.id, now)
+
+
+def _finish_if_complete(db_session: Session, notification_id: int, now: datetime) -> None:
+    open_batches = db_session.execute(
+        select(func.count()).select_from(DeliveryBatch).where(
+            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status.in_(("pending", "leased")))
+    ).scalar_one()
+    if open_batches:
+        return
+    n = db_session.get(Notification, notification_id, populate_existing=True)
+    assert n is not None
+    if n.status in FINAL_STATUSES:
+        return
+    # "expired": the TTL ran out before anyone could be reached; otherwise "done" (counters say the rest).
+    n.status = "expired" if n.expired and not n.sent else "done"
+    n.finished_at = now
+
+
+def cancel_notification(db_session: Session, notification_id: int, *, now: datetime | None = None) -> Notification:
+    """Stop every unsent batch at once; batches in flight stop at their next record."""
+    now = _utc(now or datetime.now(UTC))
+    n = get_notification(db_session, notification_id)
+    if n.status in FINAL_STATUSES:
+        return n
+    db_session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.notification_id == n.id, DeliveryBatch.status == "pending")
+        .values(status="cancelled").execution_options(synchronize_session=False)
+    )
+    n.status, n.finished_at, n.retrying = "cancelled", now, 0
+    db_session.flush()
+    return n
+
+
+def recipients_who_received(db_session: Session, notification_id: int) -> list[int]:
+    """Exactly the subscriptions a push service accepted this notification for."""
+    ids: set[int] = set()
+    for sent_ids in db_session.execute(
+        select(DeliveryBatch.sent_ids).where(DeliveryBatch.notification_id == notification_id)
+    ).scalars():
+        ids.update(sent_ids)
+    return sorted(ids)
+
+
+def failures_of(db_session: Session, notification_id: int, limit: int = 100) -> list[DeliveryFailure]:
+    return list(db_session.execute(
+        select(DeliveryFailure).where(DeliveryFailure.notification_id == notification_id)
+        .order_by(DeliveryFailure.id.desc()).limit(limit)
+    ).scalars())
+
+
+def queue_depth(db_session: Session) -> int:
+    """Recipients waiting in open batches (for /metrics and the console)."""
+    rows = db_session.execute(
+        select(DeliveryBatch.pending_ids).where(DeliveryBatch.status.in_(("pending", "leased")))
+    ).scalars()
+    return sum(len(r) for r in rows)

@@ -1,0 +1,151 @@
+"""``pushsvc worker``: lease batches, encrypt and send each recipient's message, record what happened.
+
+Run as many as you like against one PostgreSQL (one on SQLite). Database work runs in threads so the
+event loop keeps sending; each batch's lease is renewed while it is in flight, so only a worker that
+really died loses its batches to another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from pushsvc.config import Settings
+from pushsvc.db import session_scope
+from pushsvc.delivery import service
+from pushsvc.delivery.service import ClaimedBatch, Message
+from pushsvc.subscriptions import service as subscriptions
+from pushsvc.webpush.payload import build_payload
+from pushsvc.webpush.sender import Outcome, PushResult, PushSender, PushTarget
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        sender: PushSender,
+        *,
+        worker_id: str | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.sender = sender
+        self.worker_id = worker_id or new_worker_id()
+        self.on_batch = on_batch
+        self.batches_done = 0
+
+    # -- database steps, each its own transaction, run in a thread ------------------------------
+    def _claim(self) -> tuple[ClaimedBatch, Message] | None:
+        with session_scope(self.factory) as s:
+            return service.claim_batch(s, worker_id=self.worker_id, lease_seconds=self.settings.worker_lease_s)
+
+    def _targets(self, ids: list[int]) -> list[subscriptions.PushTarget]:
+        with session_scope(self.factory) as s:
+            return subscriptions.get_push_targets(s, ids)
+
+    def _renew(self, claim: ClaimedBatch) -> bool:
+        with session_scope(self.factory) as s:
+            return service.renew_lease(s, claim, lease_seconds=self.settings.worker_lease_s)
+
+    def _record(self, claim: ClaimedBatch, results: dict[int, PushResult]) -> None:
+        with session_scope(self.factory) as s:
+            service.record_results(s, claim, results, backoff_base_s=self.settings.delivery_backoff_base_s)
+
+    # -- sending -----------------------------------------------------------------------------------
+    async def _keep_lease(self, claim: ClaimedBatch) -> None:
+        interval = max(1.0, self.settings.worker_lease_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if not await asyncio.to_thread(self._renew, claim):
+                log.warning("lost the lease on batch %s", claim.batch_id)
+                return
+
+    async def process(self, claim: ClaimedBatch, message: Message) -> None:
+        targets = await asyncio.to_thread(self._targets, claim.pending_ids)
+        sent_at = datetime.now(UTC)
+        payloads: dict[str, bytes] = {}
+
+        def payload(lang: str) -> bytes:
+            if lang not in payloads:
+                title, body = message.text(lang)
+                payloads[lang] = build_payload(
+                    id=str(message.id), title=title, body=body, category=message.category,
+                    severity=message.severity, url=message.url, lang=lang, sent_at=sent_at,
+                )
+            return payloads[lang]
+
+        ttl = max(0, int((message.expires_at - sent_at).total_seconds()))
+
+        async def one(t: subscriptions.PushTarget) -> tuple[int, PushResult]:
+            try:
+                result = await self.sender.send(
+                    PushTarget(t.endpoint, t.p256dh, t.auth), payload(t.lang),
+                    ttl=ttl, urgency=message.urgency, topic=message.topic,  # type: ignore[arg-type]
+                )
+            except Exception as exc:  # a bug for one recipient must not lose the batch
+                log.exception("sending to subscription %s failed", t.id)
+                result = PushResult(Outcome.RETRY, None, f"internal error: {exc}")
+            return t.id, result
+
+        keeper = asyncio.create_task(self._keep_lease(claim))
+        try:
+            results = dict(await asyncio.gather(*(one(t) for t in targets)))
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        await asyncio.to_thread(self._record, claim, results)
+        self.batches_done += 1
+        if self.on_batch:
+            self.on_batch(claim.notification_id, len(targets))
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
+        """Keep up to ``worker_concurrency`` batches in flight until stopped (or, for tests, idle)."""
+        stop = stop or asyncio.Event()
+        in_flight: set[asyncio.Task[None]] = set()
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            claimed = None
+            if len(in_flight) < self.settings.worker_concurrency:
+                try:
+                    claimed = await asyncio.to_thread(self._claim)
+                except Exception:  # the database restarting must not kill the worker
+                    log.exception("claiming a batch failed; retrying")
+                    await asyncio.sleep(self.settings.worker_poll_s * 5)
+                    continue
+            if claimed:
+                task = asyncio.create_task(self.process(*claimed))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(_log_failure)
+                continue
+            if until_idle and not in_flight:
+                return
+            stopping = asyncio.ensure_future(stop.wait())
+            pending: set[asyncio.Future[object]] = {stopping, *in_flight}  # type: ignore[arg-type]
+            await asyncio.wait(pending, timeout=self.settings.worker_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        log.info("worker %s stopped after %d batches", self.worker_id, self.batches_done)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception():
+        log.error("batch processing failed", exc_info=task.exception())

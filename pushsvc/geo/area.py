@@ -1,0 +1,44 @@
+"""Target areas drawn by people: GeoJSON polygons checked before anything is sent to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from pushsvc.errors import ValidationProblem
+
+MAX_VERTICES = 5000
+
+
+def parse_area(geojson: dict[str, Any], *, field: str = "area") -> BaseGeometry:
+    """A valid Polygon/MultiPolygon in WGS84, or a 422 naming the field and what is wrong."""
+    if not isinstance(geojson, dict) or geojson.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValidationProblem("the area must be a GeoJSON Polygon or MultiPolygon", field=field)
+    try:
+        geom = shape(geojson)
+    except Exception as exc:  # shapely raises several types for malformed coordinates
+        raise ValidationProblem(f"unreadable area coordinates: {exc}", field=field) from exc
+    rings = [geom.exterior, *geom.interiors] if isinstance(geom, Polygon) else [
+        r for p in geom.geoms for r in (p.exterior, *p.interiors)]
+    coords = geojson.get("coordinates") or []
+    flat = coords if geojson["type"] == "Polygon" else [r for poly in coords for r in poly]
+    if any(len(r) < 4 or list(r[0]) != list(r[-1]) for r in flat):
+        raise ValidationProblem("every ring must be closed (first point = last point, at least 4 points)",
+                                field=field)
+    if sum(len(r.coords) for r in rings) > MAX_VERTICES:
+        raise ValidationProblem(f"the area has more than {MAX_VERTICES} vertices", field=field)
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ValidationProblem("area coordinates must be longitude, latitude in WGS84", field=field)
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+        parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
+        if not parts:
+            raise ValidationProblem("the area encloses nothing", field=field)
+        geom = shapely.union_all(parts)
+    if geom.is_empty or geom.area == 0:
+        raise ValidationProblem("the area encloses nothing", field=field)
+    return geom
