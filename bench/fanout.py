@@ -1,0 +1,174 @@
+"""End-to-end fan-out: one notification to N subscribers in one municipality, on PostgreSQL.
+
+    .venv/bin/python -m bench.fanout [--n 10000] [--workers 2] [--pg postgresql+psycopg://…/postgres]
+
+Starts the local push service (count mode: it accepts and counts), the API and W `pushsvc worker`
+processes; posts one notification and reports messages/s and the time from the API call to the first
+and last receipt, and in the same run the bare single-core encryption rate (the ceiling per core).
+Targets (issue 4): ≥ 3,000 messages/s end to end (100,000 in under 35 s); first message < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from bench._common import BOUNDARIES, machine, serve
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.devpush.keys import SubscriberKeys
+from pushsvc.devpush.runner import spawn_devpush
+from pushsvc.geo import service as geo_service
+from pushsvc.geo.n03 import load_boundaries
+from pushsvc.migrate import upgrade
+from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
+from pushsvc.subscriptions.schemas import CATEGORIES
+from pushsvc.subscriptions.service import category_mask
+from pushsvc.webpush.payload import build_payload
+from pushsvc.webpush.sender import PushTarget, encrypt
+
+ADMIN = secrets.token_urlsafe(32)
+SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
+
+
+def encode_rate(seconds: float = 3.0) -> float:
+    keys = SubscriberKeys.generate()
+    target = PushTarget("http://127.0.0.1/push/x", keys.p256dh, keys.auth)
+    payload = build_payload(id="1", title="避難指示", body="高知市に避難指示" * 10, category="evacuation",
+                            severity="emergency", url="https://example.invalid/alerts/1", lang="ja")
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        encrypt(target, payload)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def fresh_database(admin_url: str) -> str:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"pushsvc_fanout_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def populate(url: str, push_base: str, n: int) -> float:
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with session_scope(factory) as s:
+        geo_service.import_boundaries(s, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
+    pool = [SubscriberKeys.generate() for _ in range(16)]  # every message is still encrypted on its own
+    mask = category_mask(CATEGORIES)
+    t0 = time.perf_counter()
+    chunk = 5000
+    with engine.begin() as conn:
+        for start in range(0, n, chunk):
+            ids = range(start + 1, min(n, start + chunk) + 1)
+            conn.execute(insert(Subscription), [
+                {"id": i, "endpoint": f"{push_base}/push/b{i}", "p256dh": pool[i % 16].p256dh,
+                 "auth": pool[i % 16].auth, "token_hash": secrets.token_hex(32), "lang": "ja",
+                 "categories_mask": mask, "follow_current_location": False, "test_device": False}
+                for i in ids
+            ])
+            conn.execute(insert(SubscriptionPlace), [
+                {"subscription_id": i, "kind": "registered", "position": 0, "label": "自宅",
+                 "municipality_code": "39201", "match": "code"} for i in ids
+            ])
+        # One test device: the warm-up drill goes only to it, proving the workers are up and connected.
+        conn.execute(insert(Subscription), [{
+            "id": n + 1, "endpoint": f"{push_base}/push/warmup", "p256dh": pool[0].p256dh, "auth": pool[0].auth,
+            "token_hash": secrets.token_hex(32), "lang": "ja", "categories_mask": mask,
+            "follow_current_location": False, "test_device": True}])
+        conn.execute(insert(SubscriptionPlace), [{"subscription_id": n + 1, "kind": "registered", "position": 0,
+                                                  "label": "庁舎", "municipality_code": "39201", "match": "code"}])
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": n + 1})
+            conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--timeout", type=float, default=300)
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    rate = encode_rate()
+    print(f"bare pywebpush aes128gcm encode, one core: {rate:,.0f} messages/s")
+
+    url = fresh_database(args.pg)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp, spawn_devpush("count") as push_base:
+            took = populate(url, push_base, args.n)
+            print(f"{args.n:,} subscribers in 高知市 inserted in {took:.1f} s")
+            env = {
+                "PUSHSVC_DATABASE_URL": url, "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
+                "PUSHSVC_VAPID_SUBJECT": SUBJECT, "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
+                "PUSHSVC_ADMIN_TOKEN": ADMIN, "PUSHSVC_LOG_LEVEL": "WARNING",
+            }
+            with serve(env) as api:
+                for _ in range(args.workers):
+                    procs.append(subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"],
+                                                  env={**os.environ, **env}))
+                stats_url = f"{push_base}/control/stats"
+                auth = {"Authorization": f"Bearer {ADMIN}"}
+                drill = {"title": {"ja": "訓練"}, "category": "evacuation", "severity": "warning", "test": True,
+                         "target": {"municipality_codes": ["39201"]}}
+                assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=drill).status_code == 202
+                while httpx.get(stats_url).json()["counters"].get("accepted", 0) < 1:
+                    time.sleep(0.1)
+                httpx.post(f"{push_base}/control/reset")
+                t0 = time.time()
+                r = httpx.post(f"{api}/api/v1/notifications", headers=auth,
+                               json={"title": {"ja": "避難指示"}, "body": {"ja": "高知市全域に避難指示"},
+                                     "category": "evacuation", "severity": "emergency",
+                                     "target": {"municipality_codes": ["39201"]}}, timeout=120)
+                accepted = time.time()
+                assert r.status_code == 202, r.text
+                nid = r.json()["id"]
+                stats: dict = {}
+                while time.time() - t0 < args.timeout:
+                    stats = httpx.get(stats_url).json()
+                    if stats["counters"].get("accepted", 0) >= args.n:
+                        break
+                    time.sleep(0.1)
+                status = httpx.get(f"{api}/api/v1/notifications/{nid}", headers=auth).json()
+        got = stats["counters"].get("accepted", 0)
+        first, last = stats["first_at"] - t0, stats["last_at"] - t0
+        print(f"API call accepted in {accepted - t0:.2f} s (targeted {status['targeted']:,})")
+        print(f"first receipt {first:.2f} s after the call ({stats['first_at'] - accepted:.2f} s after acceptance)")
+        print(f"last receipt {last:.2f} s after the call: {got:,} messages, {stats['duplicates']} duplicates")
+        print(f"end to end: {got / last:,.0f} messages/s; sending phase: {got / max(1e-9, last - first):,.0f}/s "
+              f"with {args.workers} workers")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
+        drop_database(args.pg, url)
+
+
+if __name__ == "__main__":
+    main()
