@@ -49,8 +49,9 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     engine.dispose()
+    # No access log: it would write every resident's IP address (docs/PRIVACY.md).
     uvicorn.run("pushsvc.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower())
+                log_level=settings.log_level.lower(), access_log=False)
 
 
 @main.command()

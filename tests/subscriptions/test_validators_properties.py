@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import string
 import unicodedata
 from datetime import time
@@ -48,10 +49,8 @@ def test_p256dh_accepted_exactly_when_it_is_a_curve_point(raw: bytes, padded: bo
 
 @given(text=st.text(alphabet=string.printable + "あ+/", max_size=120))
 def test_p256dh_never_raises_anything_but_value_error(text: str) -> None:
-    try:
+    with contextlib.suppress(ValueError):
         check_p256dh(text)
-    except ValueError:
-        pass
 
 
 @given(raw=st.binary(max_size=40), padded=st.booleans())
