@@ -78,7 +78,9 @@ class VapidSigner:
         self._key = identity.public_key_b64url
 
     def authorization(self, endpoint: str) -> str:
-        origin = origin_of(endpoint)
+        return self.for_origin(origin_of(endpoint))
+
+    def for_origin(self, origin: str) -> str:
         now = self.clock()
         token = self._tokens.get(origin)
         if token is None or token.expires_at - now < self.renew_when_left_s:

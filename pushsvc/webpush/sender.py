@@ -5,8 +5,10 @@ deleting gone subscriptions) is the delivery worker's job, with ``backoff_delay`
 What the sender does own is politeness per push-service origin: a cap on concurrent requests and
 a "not before" time after a 429, so one throttled service never slows the others down.
 
-HTTP client: aiohttp, on the strength of encode/httpx#3215 (httpx.AsyncClient several times slower
-under concurrency); ``bench/push_client.py`` measures both on this path.
+HTTP client: aiohttp. ``bench/push_client.py`` on this 2-core machine (docs/BENCHMARKS.md), 64 in
+flight to the local push service in another process: raw POSTs 4,432/s with aiohttp vs 147/s with
+httpx.AsyncClient (222 vs 5,626 µs of client CPU each, encode/httpx#3215); the full send path
+(encrypt + VAPID + POST) 1,908/s vs 117/s. httpx would make the client, not the crypto, the bottleneck.
 """
 
 from __future__ import annotations
@@ -175,11 +177,16 @@ class PushSender:
 
     def paused_for(self, endpoint: str) -> float:
         """Seconds until this endpoint's push service may be sent to again (0 when it may now)."""
-        until = self._not_before.get(origin_of(endpoint))
+        return self._paused(origin_of(endpoint))
+
+    def _paused(self, origin: str) -> float:
+        until = self._not_before.get(origin)
         return 0.0 if until is None else max(0.0, until - self._monotonic())
 
     def pause_origin(self, endpoint: str, seconds: float) -> None:
-        origin = origin_of(endpoint)
+        self._pause(origin_of(endpoint), seconds)
+
+    def _pause(self, origin: str, seconds: float) -> None:
         until = self._monotonic() + seconds
         self._not_before[origin] = max(until, self._not_before.get(origin, 0.0))
 
@@ -201,7 +208,7 @@ class PushSender:
         if problem is not None:
             return PushResult(Outcome.REFUSED, None, problem)
         origin = origin_of(target.endpoint)
-        wait = self.paused_for(target.endpoint)
+        wait = self._paused(origin)
         if wait > self.max_wait_s:
             return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting us", wait)
         if wait > 0:
@@ -211,7 +218,7 @@ class PushSender:
         except ValueError as exc:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = {
-            "Authorization": self.signer.authorization(target.endpoint),
+            "Authorization": self.signer.for_origin(origin),
             "TTL": str(ttl),
             "Urgency": urgency,
             "Content-Encoding": "aes128gcm",
@@ -230,7 +237,7 @@ class PushSender:
         result = classify(resp.status, resp.text, resp.retry_after)
         if result.outcome is Outcome.RATE_LIMITED:
             delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s
-            self.pause_origin(target.endpoint, delay)
+            self._pause(origin, delay)
             log.info("push service %s answered 429; pausing it for %.0f s", origin, delay)
             if result.retry_after is None:
                 result = PushResult(result.outcome, result.status, result.reason, delay)

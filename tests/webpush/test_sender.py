@@ -63,8 +63,8 @@ def test_a_token_for_another_push_service_is_refused(devpush: DevPush, identity:
 
     async def go() -> PushResult:
         async with make_sender(identity) as sender:
-            real = sender.signer.authorization
-            sender.signer.authorization = lambda endpoint: real("https://fcm.googleapis.com/fcm/send/x")  # type: ignore[method-assign]
+            real = sender.signer.for_origin
+            sender.signer.for_origin = lambda origin: real("https://fcm.googleapis.com")  # type: ignore[method-assign]
             return await sender.send(target(devpush, sub), b"x", ttl=60)
 
     result = asyncio.run(go())
