@@ -47,9 +47,12 @@ class TestDatabase:
     url: str
     engine: Engine
     sessionmaker: sessionmaker[Session]
+    key_dir: Path
 
     def settings(self, **overrides: object) -> Settings:
-        values: dict[str, object] = {"database_url": self.url, "boundaries": None}
+        values: dict[str, object] = {
+            "database_url": self.url, "boundaries": None, "vapid_key_file": self.key_dir / "vapid.pem",
+        }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 
@@ -91,7 +94,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     factory = make_sessionmaker(engine)
     with session_scope(factory) as session:
         geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
-    yield TestDatabase(request.param, url, engine, factory)
+    yield TestDatabase(request.param, url, engine, factory, tmp_path_factory.mktemp("keys"))
     engine.dispose()
     if admin is not None:
         name = make_url(url).database
