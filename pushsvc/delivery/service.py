@@ -385,3 +385,73 @@ def queue_depth(db_session: Session) -> int:
         select(DeliveryBatch.pending_ids).where(DeliveryBatch.status.in_(("pending", "leased")))
     ).scalars()
     return sum(len(r) for r in rows)
+
+
+KNOWN_DEAD_WINDOW = timedelta(days=7)
+KNOWN_DEAD_MIN_MESSAGES = 2
+
+
+def known_dead(db_session: Session, subscription_ids: Collection[int], *, now: datetime | None = None) -> set[int]:
+    """Subscriptions that failed for two or more different notifications in the last seven days.
+
+    404/410 subscriptions are deleted at once, so they never show up here; what remains "known-dead"
+    is a phone that keeps failing (rejected, refused, or retried until the TTL ran out). Counting
+    distinct notifications keeps the retries of a single message from marking anyone dead.
+    """
+    now = _utc(now or datetime.now(UTC))
+    ids = sorted(set(subscription_ids))
+    dead: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        rows = db_session.execute(
+            select(DeliveryFailure.subscription_id)
+            .where(DeliveryFailure.subscription_id.in_(ids[i:i + 5000]),
+                   DeliveryFailure.created_at >= now - KNOWN_DEAD_WINDOW)
+            .group_by(DeliveryFailure.subscription_id)
+            .having(func.count(func.distinct(DeliveryFailure.notification_id)) >= KNOWN_DEAD_MIN_MESSAGES)
+        ).scalars()
+        dead.update(rows)
+    return dead
+
+
+# --- read-only queries for the public alert feeds and KPI (issue 7) ----------------------------
+
+def active_alerts(db_session: Session, *, now: datetime | None = None, category: str | None = None,
+                  limit: int = 500) -> list[Notification]:
+    """Public alerts in force: not tests, not cancelled, TTL not run out; newest first."""
+    now = _utc(now or datetime.now(UTC))
+    stmt = (select(Notification)
+            .where(Notification.test.is_(False), Notification.status != "cancelled", Notification.expires_at > now)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    if category is not None:
+        stmt = stmt.where(Notification.category == category)
+    return list(db_session.execute(stmt).scalars())
+
+
+def public_alert(db_session: Session, notification_id: int) -> Notification:
+    """One non-test notification, in force or not (the alert page still opens after it ends)."""
+    n = db_session.get(Notification, notification_id)
+    if n is None or n.test:
+        raise NotFound(f"no alert {notification_id}", field="id")
+    return n
+
+
+def delivery_stats(db_session: Session, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Counters and timestamps of the non-test notifications created in [start, end), for the KPI."""
+    cols = (Notification.source, Notification.category, Notification.targeted, Notification.sent,
+            Notification.gone, Notification.failed, Notification.expired, Notification.created_at,
+            Notification.half_sent_at, Notification.last_sent_at)
+    rows = db_session.execute(select(*cols).where(
+        Notification.test.is_(False), Notification.created_at >= _utc(start), Notification.created_at < _utc(end)))
+    return [dict(r._mapping) for r in rows]
+
+
+def push_outcome_counts(db_session: Session) -> dict[str, Any]:
+    """Totals since the start (Prometheus counters): pushes by outcome and failed attempts by HTTP status."""
+    sums = db_session.execute(select(
+        func.coalesce(func.sum(Notification.sent), 0), func.coalesce(func.sum(Notification.gone), 0),
+        func.coalesce(func.sum(Notification.failed), 0), func.coalesce(func.sum(Notification.expired), 0),
+        func.count(Notification.id))).one()
+    codes = db_session.execute(
+        select(DeliveryFailure.status_code, func.count()).group_by(DeliveryFailure.status_code)).all()
+    return {"sent": int(sums[0]), "gone": int(sums[1]), "failed": int(sums[2]), "expired": int(sums[3]),
+            "notifications": int(sums[4]), "failure_status": {str(c or "none"): int(n) for c, n in codes}}

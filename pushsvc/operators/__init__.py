@@ -1,0 +1,1 @@
+"""Operators: prefecture and municipal staff who write, approve, cancel and correct messages."""

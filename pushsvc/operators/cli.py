@@ -1,0 +1,63 @@
+"""``pushsvc operators …``: create operators (the token is printed once, alone on the last line) and revoke them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from pushsvc.config import get_settings
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+
+
+@click.group("operators")
+def operators() -> None:
+    """Prefecture and municipal operators who send messages."""
+
+
+def _factory() -> sessionmaker[Session]:
+    from pushsvc.migrate import upgrade
+
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+@operators.command("create")
+@click.option("--name", required=True, help="unique name, e.g. kochi-city-bousai-1")
+@click.option("--role", required=True, type=click.Choice(["prefecture", "municipality"]))
+@click.option("--municipalities", default="", help="comma-separated 5-digit codes (municipality role)")
+def create(name: str, role: str, municipalities: str) -> None:
+    """Create an operator and print their API token once (stored hashed; it cannot be shown again)."""
+    from pushsvc.errors import ProblemError
+    from pushsvc.operators import accounts
+
+    codes = [c.strip() for c in municipalities.split(",") if c.strip()]
+    try:
+        with session_scope(_factory()) as s:
+            op, token = accounts.create_operator(s, name=name, role=role, municipalities=codes,
+                                                 prefecture=get_settings().prefecture)
+            summary = f"created operator {op.id} {op.name} ({op.role}{': ' + ','.join(codes) if codes else ''})"
+    except ProblemError as exc:
+        click.echo(f"error: {exc.field}: {exc.detail}", err=True)
+        sys.exit(2)
+    click.echo(summary)
+    click.echo("the token below is shown only now; store it in a password manager:")
+    click.echo(token)
+
+
+@operators.command("revoke")
+@click.option("--name", required=True)
+def revoke(name: str) -> None:
+    """Revoke an operator's token at once (their history and audit entries stay)."""
+    from pushsvc.errors import ProblemError
+    from pushsvc.operators import accounts
+
+    try:
+        with session_scope(_factory()) as s:
+            accounts.revoke_operator(s, name)
+    except ProblemError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2)
+    click.echo(f"revoked operator {name}")

@@ -1,0 +1,153 @@
+"""Request and response shapes of the operator API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pushsvc.delivery.schemas import Severity
+from pushsvc.subscriptions.schemas import Category, Lat, Lon
+
+Text = dict[str, str]
+
+
+class CircleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: Lat
+    lon: Lon
+    radius_m: float = Field(gt=0, le=100_000, allow_inf_nan=False)
+
+
+class TargetIn(BaseModel):
+    """Any mix of municipalities, a drawn polygon, a circle and a saved preset: their union is reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    municipality_codes: list[str] = Field(default_factory=list, max_length=100)
+    area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon (WGS84)")
+    circle: CircleIn | None = None
+    preset: str | None = Field(default=None, max_length=80, description="name of a saved area preset")
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, description="Japanese title")
+    body: str = Field(default="", max_length=2000, description="Japanese text")
+    lang: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="translations: language -> {'title', 'body'}",
+        examples=[{"en": {"title": "Shelter open", "body": "Kochi City Hall is open as a shelter."}}],
+    )
+    category: Category
+    severity: Severity = "info"
+    target: TargetIn
+    ttl_seconds: int = Field(default=86400, ge=60, le=28 * 86400)
+    test: bool = False
+    scheduled_at: datetime | None = None
+
+
+class FollowUpIn(BaseModel):
+    """A correction's new text (required) or a cancellation's own wording (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, max_length=2000)
+    lang: dict[str, dict[str, str]] = Field(default_factory=dict)
+    reason: str = Field(default="", max_length=500)
+
+
+class PreviewOut(BaseModel):
+    recipients: int = Field(description="unique subscriptions (a person with two places counts once)")
+    by_municipality: dict[str, int]
+    by_lang: dict[str, int]
+    known_dead: int = Field(description="of the recipients, subscriptions failing repeatedly (see docs)")
+    prefecture_wide: bool
+    needs_approval: bool
+    municipalities: list[str]
+
+
+class MessageAccepted(BaseModel):
+    id: int
+    recipients: int
+    status: str
+
+
+class DeliveryOut(BaseModel):
+    status: str
+    targeted: int
+    sent: int
+    gone: int
+    failed: int
+    retrying: int
+    expired: int
+
+
+class TimingOut(BaseModel):
+    accepted: datetime
+    approved: datetime | None
+    scheduled: datetime | None
+    first_sent: datetime | None
+    half_sent: datetime | None
+    last_sent: datetime | None
+    finished: datetime | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    note: str
+    author: str
+    approver: str | None
+    reference_id: int | None
+    category: str
+    severity: str
+    title: Text
+    body: Text
+    target: dict[str, Any]
+    municipalities: list[str]
+    prefecture_wide: bool
+    test: bool
+    recipients: int
+    source: str
+    approval_deadline: datetime | None
+    follow_ups: list[int]
+    delivery: DeliveryOut | None
+    timing: TimingOut
+
+
+class OperatorOut(BaseModel):
+    id: int
+    name: str
+    role: Literal["prefecture", "municipality"]
+    municipalities: list[str]
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    operator_id: int | None
+    operator_name: str | None
+    action: str
+    message_id: int | None
+    detail: dict[str, Any]
+
+
+class PresetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/][^/]*$")
+    description: str = Field(default="", max_length=500)
+    area: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon (WGS84)")
+
+
+class PresetOut(BaseModel):
+    name: str
+    description: str
+    municipalities: list[str]
