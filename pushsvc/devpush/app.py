@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from pushsvc.devpush import vapid_check
 from pushsvc.devpush.keys import SubscriberKeys
 from pushsvc.devpush.state import DevPushState, Fault, Received
+from pushsvc.webpush.vapid import b64url_decode
 
 MAX_BODY = 4096  # RFC 8030 §7.2: a push service must accept at least this much, may refuse more
 _CREATED = {"type": "http.response.start", "status": 201, "headers": [(b"content-length", b"0")]}
@@ -99,8 +100,13 @@ async def create_subscriber(request: Request) -> Response:
     state: DevPushState = request.app.state.devpush
     spec: dict[str, Any] = await request.json() if await request.body() else {}
     keys = None
-    if spec.get("private_key") and spec.get("auth"):
-        keys = SubscriberKeys.from_b64url(spec["private_key"], spec["auth"])
+    try:
+        if spec.get("vapid_key") is not None and len(b64url_decode(spec["vapid_key"])) != 65:
+            raise ValueError("vapid_key must be an uncompressed P-256 public key")
+        if spec.get("private_key") and spec.get("auth"):
+            keys = SubscriberKeys.from_b64url(spec["private_key"], spec["auth"])
+    except ValueError as exc:
+        return _answer(422, str(exc))
     sub = state.add_subscriber(keys, vapid_key=spec.get("vapid_key"), id=spec.get("id"))
     return JSONResponse(state.subscription(sub), status_code=201)
 

@@ -47,6 +47,11 @@ def test_subscribers_made_over_http_look_like_browser_subscriptions(devpush: Dev
     assert sub["expirationTime"] is None
 
 
+@pytest.mark.parametrize("spec", [{"vapid_key": "AAAA"}, {"private_key": "!!", "auth": "AAAA"}])
+def test_bad_subscriber_specs_are_422(devpush: DevPush, spec: dict[str, str]) -> None:
+    assert httpx.post(f"{devpush.url}/control/subscribers", json=spec, timeout=5).status_code == 422
+
+
 def test_exactly_the_four_targeted_devices_decrypt_the_text_once_each(
     devpush: DevPush, identity: VapidIdentity
 ) -> None:
