@@ -56,7 +56,9 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 
 @main.command()
 @click.option("--until-idle", is_flag=True, help="exit when no batch is due (tests, one-shot runs)")
-def worker(until_idle: bool) -> None:
+@click.option("--poll", "with_poll", is_flag=True,
+              help="also poll the feeds of PUSHSVC_FEEDS_FILE in this process (run this in one worker only)")
+def worker(until_idle: bool, with_poll: bool) -> None:
     """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
     import asyncio
     import signal
@@ -75,7 +77,45 @@ def worker(until_idle: bool) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with PushSender.from_settings(settings, ident) as sender:
+            if not with_poll:
+                await Worker(settings, factory, sender).run(stop, until_idle=until_idle)
+                return
+            from pushsvc.feeds.poller import Poller
+            from pushsvc.feeds.sources import load_sources
+
+            polling = asyncio.create_task(Poller(settings, factory, load_sources(settings.feeds_file)).run(stop))
             await Worker(settings, factory, sender).run(stop, until_idle=until_idle)
+            stop.set()
+            await polling
+
+    asyncio.run(run())
+
+
+@main.command()
+def poll() -> None:
+    """Poll the feed sources of PUSHSVC_FEEDS_FILE (river levels, JMA) and enqueue their alerts; run one."""
+    import asyncio
+    import signal
+
+    from pushsvc.feeds.poller import Poller
+    from pushsvc.feeds.sources import SourceConfigError, load_sources
+    from pushsvc.migrate import upgrade
+
+    settings = get_settings()
+    try:
+        sources = load_sources(settings.feeds_file)
+    except SourceConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Poller(settings, make_sessionmaker(engine), sources).run(stop)
 
     asyncio.run(run())
 
@@ -170,6 +210,24 @@ def vapid_show() -> None:
     click.echo(f"public key:  {identity.public_key_b64url}")
     click.echo(f"fingerprint: {identity.fingerprint}")
 
+
+from pushsvc.operators.cli import operators as _operators  # noqa: E402
+
+main.add_command(_operators)
+
+
+@main.group()
+def shelters() -> None:
+    """Designated emergency evacuation sites (国土地理院 指定緊急避難場所データ)."""
+
+
+@shelters.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+def shelters_import(path: Path) -> None:
+    """Load sites from GSI CSV/GeoJSON (a file or a folder) or the standard open-data CSV; idempotent."""
+    from pushsvc.shelters.cli import import_command
+
+    import_command(path)
 
 if __name__ == "__main__":
     main()

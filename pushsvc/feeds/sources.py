@@ -1,0 +1,102 @@
+"""Feed sources from the operator's TOML file (``PUSHSVC_FEEDS_FILE``): what to poll, how often, with what options.
+
+Sources are configuration, not data: publishers differ (k.river asks automated collectors to use the paid FRICS
+feed, JMA publishes Atom feeds every minute), so the URL, the interval and the adapter are all chosen here::
+
+    [[source]]
+    name = "kochi-kriver"
+    kind = "kriver_area"
+    url = "https://k.river.go.jp/swin/files/area_info/current/39000.json"
+    interval_s = 600
+    stations_file = "../shared/samples/river/stations/kochi_crisis_gauges_k_river_area_info.csv"
+    station_config = "river_stations.toml"   # river names, downstream municipalities (optional)
+
+    [[source]]
+    name = "jma-extra"
+    kind = "jma_atom"
+    url = "https://www.data.jma.go.jp/developer/xml/feed/extra_l.xml"
+    interval_s = 60
+    offices = ["390000"]                      # default: the prefecture's office
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["kriver_area", "jma_atom"]
+KINDS: tuple[str, ...] = ("kriver_area", "jma_atom")
+OPTIONS: dict[str, frozenset[str]] = {
+    "kriver_area": frozenset({"stations_file", "station_config", "pref_code", "rules"}),
+    "jma_atom": frozenset({"offices", "data_types", "codes_dir"}),
+}
+COMMON = frozenset({"name", "kind", "url", "interval_s", "timeout_s", "enabled"})
+
+
+class SourceConfigError(ValueError):
+    """The feeds file is wrong; the message names the source and the key."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: Kind
+    url: str
+    interval_s: float = 600.0
+    timeout_s: float = 10.0
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path(".")  # relative paths in options are relative to the feeds file
+
+    def path(self, key: str) -> Path | None:
+        value = self.options.get(key)
+        if value is None:
+            return None
+        p = Path(str(value)).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
+    name = str(entry.get("name") or "")
+    if not name:
+        raise SourceConfigError("every [[source]] needs a name")
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise SourceConfigError(f"source {name}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    url = str(entry.get("url") or "")
+    if not url.startswith(("http://", "https://")):
+        raise SourceConfigError(f"source {name}: url must be http(s)")
+    unknown = set(entry) - COMMON - OPTIONS[kind]
+    if unknown:
+        raise SourceConfigError(f"source {name}: unknown keys {sorted(unknown)}")
+    interval, timeout = float(entry.get("interval_s", 600.0)), float(entry.get("timeout_s", 10.0))
+    if interval <= 0 or timeout <= 0:
+        raise SourceConfigError(f"source {name}: interval_s and timeout_s must be positive")
+    return SourceConfig(
+        name=name, kind=kind, url=url, interval_s=interval, timeout_s=timeout, enabled=bool(entry.get("enabled", True)),
+        options={k: v for k, v in entry.items() if k in OPTIONS[kind]}, base_dir=base_dir,
+    )
+
+
+def parse_sources(doc: Mapping[str, Any], *, base_dir: Path = Path(".")) -> list[SourceConfig]:
+    """``{"source": [{...}, ...]}`` → validated sources; names must be unique (they key the stored state)."""
+    sources = [_source(e, base_dir) for e in doc.get("source", [])]
+    names = [s.name for s in sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SourceConfigError(f"duplicate source names: {', '.join(dupes)}")
+    return sources
+
+
+def load_sources(path: Path | None) -> list[SourceConfig]:
+    if path is None:
+        return []
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceConfigError(f"cannot read feeds file {path}: {exc}") from exc
+    return parse_sources(doc, base_dir=path.parent)
