@@ -43,6 +43,7 @@ KEEP_TABLES = {"municipalities", "alembic_version"}
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture object, not a test class
     backend: str
     url: str
     engine: Engine
