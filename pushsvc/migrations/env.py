@@ -12,9 +12,7 @@ target_metadata = Base.metadata
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     # PostGIS and SpatiaLite bring their own tables; they are not ours to manage.
-    if type_ == "table" and name in {"spatial_ref_sys", "topology", "layer"}:
-        return False
-    return True
+    return not (type_ == "table" and name in {"spatial_ref_sys", "topology", "layer"})
 
 
 def run(connection) -> None:  # type: ignore[no-untyped-def]
