@@ -1,0 +1,174 @@
+"""Alerts as the public sees them: which municipalities an alert covers, its text, its order.
+
+Alerts are delivery's non-test notifications, read only through ``delivery.service``. Everything
+here is pure apart from the (cached) municipality geometries used for area-targeted alerts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import shapely
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from pushsvc.config import Settings
+from pushsvc.delivery import service as delivery
+from pushsvc.delivery.models import Notification
+from pushsvc.errors import ValidationProblem
+from pushsvc.geo import service as geo_service
+from pushsvc.portal.schemas import (
+    ATTRIBUTION_BY_SOURCE,
+    CATEGORY_LABELS,
+    HAZARDS_BY_CATEGORY,
+    SEVERITY_LABELS,
+    SEVERITY_RANK,
+    AlertList,
+    AlertOut,
+    AlertPage,
+    MunicipalityRef,
+    text_in,
+)
+from pushsvc.shelters.schemas import HAZARDS, Hazard
+
+GEOMS_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class Area:
+    """A municipality as the portal needs it: name, shape, and a point to measure distances from."""
+
+    code: str
+    name: str
+    geom: BaseGeometry
+    point: tuple[float, float]  # lat, lon of a representative point inside it
+
+
+_lock = threading.Lock()
+_areas: dict[str, tuple[float, dict[str, Area]]] = {}
+_alert_codes: dict[tuple[str, int, str], tuple[str, ...]] = {}
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def areas(db_session: Session) -> dict[str, Area]:
+    """Every municipality with its shape, cached per database for a few minutes."""
+    key = str(db_session.get_bind().engine.url)
+    cached = _areas.get(key)
+    if cached and time.monotonic() - cached[0] < GEOMS_TTL_S:
+        return cached[1]
+    with _lock:
+        out: dict[str, Area] = {}
+        for place, geom in geo_service.list_places_with_geoms(db_session):
+            shapely.prepare(geom)
+            rp = geom.representative_point()
+            out[place.code] = Area(place.code, place.name, geom, (rp.y, rp.x))
+        _areas[key] = (time.monotonic(), out)
+        return out
+
+
+def alert_codes(db_session: Session, n: Notification) -> tuple[str, ...]:
+    """Municipalities an alert covers: its target codes plus those its target area touches."""
+    if n.target_geom is None or n.target_geom.is_empty:
+        return tuple(sorted(set(n.target_codes or [])))
+    key = (str(db_session.get_bind().engine.url), n.id, _utc(n.created_at).isoformat())
+    hit = _alert_codes.get(key)
+    if hit is not None:
+        return hit
+    codes = set(n.target_codes or [])
+    codes.update(a.code for a in areas(db_session).values() if a.geom.intersects(n.target_geom))
+    result = tuple(sorted(codes))
+    if len(_alert_codes) > 10_000:
+        _alert_codes.clear()
+    _alert_codes[key] = result
+    return result
+
+
+def covers(db_session: Session, n: Notification, code: str, lat: float | None, lon: float | None) -> bool:
+    """Whether the alert reaches a place: by municipality, or for an area alert by the point itself."""
+    if code in (n.target_codes or []):
+        return True
+    if n.target_geom is None:
+        return False
+    if lat is not None and lon is not None:
+        return bool(n.target_geom.intersects(Point(lon, lat)))
+    return code in alert_codes(db_session, n)
+
+
+def hazards(n: Notification) -> tuple[Hazard, ...]:
+    """Evacuation-site designations that fit the alert (the source may name them in extra['hazards'])."""
+    given = (n.extra or {}).get("hazards")
+    if isinstance(given, list):
+        return tuple(h for h in HAZARDS if h in given)
+    return HAZARDS_BY_CATEGORY.get(n.category, ())
+
+
+def order(alerts: Iterable[Notification]) -> list[Notification]:
+    """Most severe first, then newest."""
+    return sorted(alerts, key=lambda n: (-SEVERITY_RANK.get(n.severity, 0), -_utc(n.created_at).timestamp(), -n.id))
+
+
+def is_active(n: Notification, now: datetime) -> bool:
+    return not n.test and n.status != "cancelled" and _utc(n.expires_at) > _utc(now)
+
+
+def page_url(settings: Settings, alert_id: int) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/alerts/{alert_id}"
+
+
+def to_out(db_session: Session, n: Notification, *, lang: str, settings: Settings, now: datetime,
+           names: dict[str, str] | None = None) -> AlertOut:
+    codes = alert_codes(db_session, n)
+    if names is None:
+        names = {c: a.name for c, a in areas(db_session).items()}
+    return AlertOut(
+        id=n.id, source=n.source, category=n.category, severity=n.severity, status=n.status,
+        active=is_active(n, now), lang=lang if lang in n.title else "ja",
+        title=text_in(n.title, lang), body=text_in(n.body or {}, lang), url=page_url(settings, n.id),
+        municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
+        created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
+    )
+
+
+def check_municipality(db_session: Session, code: str | None) -> None:
+    if code is not None and code not in areas(db_session):
+        raise ValidationProblem(f"unknown municipality code {code!r}", field="municipality")
+
+
+def public_alerts(db_session: Session, *, municipality: str | None, category: str | None,
+                  now: datetime) -> list[Notification]:
+    """Active alerts, optionally of one municipality and category, most severe and newest first."""
+    check_municipality(db_session, municipality)
+    found = delivery.active_alerts(db_session, now=now, category=category)
+    if municipality is not None:
+        found = [n for n in found if municipality in alert_codes(db_session, n)]
+    return order(found)
+
+
+def alert_list(db_session: Session, found: Sequence[Notification], *, lang: str, settings: Settings,
+               now: datetime) -> AlertList:
+    outs = [to_out(db_session, n, lang=lang, settings=settings, now=now) for n in found]
+    credits = sorted({o.attribution for o in outs if o.attribution})
+    return AlertList(alerts=outs, attribution=credits)
+
+
+def alert_page(db_session: Session, alert_id: int, *, lang: str, settings: Settings, now: datetime) -> AlertPage:
+    n = delivery.public_alert(db_session, alert_id)
+    out = to_out(db_session, n, lang=lang, settings=settings, now=now)
+    langs = sorted(set(n.title) | set(n.body or {}), key=lambda x: (x != "ja", x))
+    translations = {x: {"title": text_in(n.title, x), "body": text_in(n.body or {}, x)} for x in langs}
+    base = settings.public_base_url.rstrip("/")
+    return AlertPage(
+        **out.model_dump(), translations=translations,
+        category_label=text_in(CATEGORY_LABELS.get(n.category, {"ja": n.category}), lang),
+        severity_label=text_in(SEVERITY_LABELS.get(n.severity, {"ja": n.severity}), lang),
+        cap_url=f"{base}/api/v1/alerts/{n.id}.cap", references=n.reference_id,
+    )
+

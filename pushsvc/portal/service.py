@@ -1,0 +1,186 @@
+"""The resident's portal and operators' notices. Functions take ``db_session`` and never commit.
+
+``portal_me`` answers, for each of the resident's places and the current location: where it is, the
+alerts in force there, the river gauges that concern it, the nearest evacuation sites designated for
+the hazards of those alerts, and the notices to read. It reads other domains only via their services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pushsvc.config import Settings
+from pushsvc.delivery import service as delivery
+from pushsvc.delivery.models import Notification
+from pushsvc.errors import NotFound, ValidationProblem
+from pushsvc.portal import alerts
+from pushsvc.portal.models import Notice, NoticeAck
+from pushsvc.portal.schemas import (
+    MunicipalityRef,
+    NoticeIn,
+    NoticeOut,
+    PlaceView,
+    PortalOut,
+    ShelterGroup,
+    text_in,
+)
+from pushsvc.shelters import service as shelters
+from pushsvc.shelters.schemas import SHELTER_CREDIT, Hazard, hazard_label
+from pushsvc.subscriptions.models import CURRENT, Subscription
+
+log = logging.getLogger(__name__)
+
+_stations: Callable[[Session, Collection[str]], list[dict[str, Any]]] | None
+try:  # the river domain is built in parallel; the portal works without it
+    from pushsvc.feeds.service import stations_for_municipalities as _stations
+except ImportError:  # pragma: no cover - depends on which domains are present
+    _stations = None
+
+SHELTERS_PER_HAZARD = 3
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str, Any]]:
+    """Gauges in or upstream of these municipalities, from the feeds domain (empty until it exists)."""
+    if _stations is None or not codes:
+        return []
+    return list(_stations(db_session, sorted(codes)))
+
+
+# --- notices ------------------------------------------------------------------------------------
+
+def publish_notice(db_session: Session, data: NoticeIn, *, published_by: str, settings: Settings,
+                   now: datetime) -> Notice:
+    """Store a notice; with ``push`` it is also sent as a notification to the same municipalities."""
+    if _utc(data.expires_at) <= _utc(now):
+        raise ValidationProblem("expires_at is in the past", field="expires_at")
+    codes = sorted(set(data.municipality_codes))
+    known = alerts.areas(db_session)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}", field="municipality_codes")
+    notice = Notice(title=dict(data.title), body=dict(data.body), important=data.important,
+                    municipality_codes=codes, published_by=published_by[:64], created_at=_utc(now),
+                    expires_at=_utc(data.expires_at))
+    db_session.add(notice)
+    db_session.flush()
+    if data.push:
+        ttl = max(0, min(28 * 86400, int((_utc(data.expires_at) - _utc(now)).total_seconds())))
+        n = delivery.create_notification(db_session, delivery.NotificationDraft(
+            source="notice", category=data.category, severity="info", title=dict(data.title),
+            body=dict(data.body), municipality_codes=codes or sorted(known), ttl_seconds=ttl,
+            extra={"notice_id": notice.id}), settings=settings, now=now)
+        notice.notification_id = n.id
+    db_session.flush()
+    return notice
+
+
+def withdraw_notice(db_session: Session, notice_id: int, *, now: datetime) -> Notice:
+    notice = db_session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound(f"no notice {notice_id}", field="id")
+    notice.withdrawn_at = notice.withdrawn_at or _utc(now)
+    db_session.flush()
+    return notice
+
+
+def active_notices(db_session: Session, *, codes: Collection[str] | None, now: datetime) -> list[Notice]:
+    """Notices in force for any of ``codes`` (prefecture-wide ones always); None = every notice."""
+    rows = db_session.execute(
+        select(Notice).where(Notice.withdrawn_at.is_(None), Notice.expires_at > _utc(now))
+        .order_by(Notice.important.desc(), Notice.created_at.desc(), Notice.id.desc())
+    ).scalars()
+    wanted = set(codes) if codes is not None else None
+    return [n for n in rows if wanted is None or not n.municipality_codes or wanted & set(n.municipality_codes)]
+
+
+def acknowledge(db_session: Session, sub: Subscription, notice_id: int, *, now: datetime) -> None:
+    """Record that the resident saw the notice (idempotent); it then leaves their portal."""
+    codes = {p.municipality_code for p in sub.places}
+    if not any(n.id == notice_id for n in active_notices(db_session, codes=codes, now=now)):
+        raise NotFound(f"no notice {notice_id} in force for this subscription", field="id")
+    exists = db_session.execute(select(NoticeAck.id).where(
+        NoticeAck.notice_id == notice_id, NoticeAck.subscription_id == sub.id)).first()
+    if exists:
+        return
+    try:
+        with db_session.begin_nested():
+            db_session.add(NoticeAck(notice_id=notice_id, subscription_id=sub.id, acked_at=_utc(now)))
+    except IntegrityError:  # the same resident acknowledged twice at once
+        pass
+
+
+def notice_out(n: Notice, lang: str, acknowledged: bool = False) -> NoticeOut:
+    return NoticeOut(id=n.id, important=n.important, lang=lang if lang in n.title else "ja",
+                     title=text_in(n.title, lang), body=text_in(n.body or {}, lang),
+                     municipality_codes=list(n.municipality_codes), created_at=_utc(n.created_at),
+                     expires_at=_utc(n.expires_at), acknowledged=acknowledged)
+
+
+def _resident_notices(db_session: Session, sub: Subscription, codes: set[str], now: datetime) -> list[NoticeOut]:
+    """Important notices not yet acknowledged, then the other notices of the resident's areas."""
+    found = active_notices(db_session, codes=codes, now=now)
+    if not found:
+        return []
+    acked = set(db_session.execute(select(NoticeAck.notice_id).where(
+        NoticeAck.subscription_id == sub.id, NoticeAck.notice_id.in_([n.id for n in found]))).scalars())
+    return [notice_out(n, sub.lang) for n in found if not (n.important and n.id in acked)]
+
+
+# --- the portal ---------------------------------------------------------------------------------
+
+def _shelters_for(db_session: Session, lat: float, lon: float, hazards: Sequence[Hazard],
+                  lang: str) -> list[ShelterGroup]:
+    return [ShelterGroup(hazard=h, label=hazard_label(h, lang),
+                         sites=shelters.nearest(db_session, lat, lon, hazard=h, limit=SHELTERS_PER_HAZARD))
+            for h in hazards]
+
+
+def _relevant_rivers(stations: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
+    return [s for s in stations if s.get("municipality_code") == code or code in (s.get("downstream") or ())]
+
+
+def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now: datetime) -> PortalOut:
+    """Everything the resident's portal shows, in their language with Japanese fallback."""
+    places = [p for p in sub.places if p.kind != CURRENT or (p.expires_at and _utc(p.expires_at) > _utc(now))]
+    places.sort(key=lambda p: (p.kind == CURRENT, p.position))
+    codes = {p.municipality_code for p in places}
+    area_by_code = alerts.areas(db_session)
+    names = {c: a.name for c, a in area_by_code.items()}
+    in_force: list[Notification] = delivery.active_alerts(db_session, now=now)
+    stations = river_stations(db_session, codes)
+    views: list[PlaceView] = []
+    credits: set[str] = set()
+    for p in places:
+        here = alerts.order(n for n in in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
+        wanted: list[Hazard] = []
+        for n in here:
+            wanted += [h for h in alerts.hazards(n) if h not in wanted]
+        area = area_by_code.get(p.municipality_code)
+        lat, lon = (p.lat, p.lon) if p.lat is not None and p.lon is not None else \
+            (area.point if area else (None, None))
+        groups = _shelters_for(db_session, lat, lon, wanted, sub.lang) if lat is not None and lon is not None else []
+        outs = [alerts.to_out(db_session, n, lang=sub.lang, settings=settings, now=now, names=names) for n in here]
+        credits.update(o.attribution for o in outs if o.attribution)
+        if groups:
+            credits.add(SHELTER_CREDIT)
+        views.append(PlaceView(
+            kind=p.kind, label=p.label,
+            municipality=MunicipalityRef(code=p.municipality_code, name=names.get(p.municipality_code, "")),
+            lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(stations, p.municipality_code),
+            shelters=groups,
+        ))
+    if stations:
+        credits.add("国土交通省「川の防災情報」")
+    return PortalOut(subscription_id=sub.id, lang=sub.lang, places=views,
+                     notices=_resident_notices(db_session, sub, codes, now), attribution=sorted(credits))

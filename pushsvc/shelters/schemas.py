@@ -1,0 +1,67 @@
+"""Hazard names, their columns in the published data, and the site as the API shows it."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel
+
+SHELTER_CREDIT = "国土地理院 指定緊急避難場所データ"
+
+Hazard = Literal["flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_fire", "inland_flood",
+                 "volcano"]
+HAZARDS: tuple[Hazard, ...] = get_args(Hazard)
+# Column name in the GSI data (the standard open-data layout prefixes 災害種別_).
+HAZARD_COLUMNS: dict[Hazard, str] = {
+    "flood": "洪水", "landslide": "崖崩れ、土石流及び地滑り", "storm_surge": "高潮", "earthquake": "地震",
+    "tsunami": "津波", "large_fire": "大規模な火事", "inland_flood": "内水氾濫", "volcano": "火山現象",
+}
+HAZARD_LABELS: dict[Hazard, dict[str, str]] = {
+    "flood": {"ja": "洪水", "en": "Flood"},
+    "landslide": {"ja": "土砂災害", "en": "Landslide"},
+    "storm_surge": {"ja": "高潮", "en": "Storm surge"},
+    "earthquake": {"ja": "地震", "en": "Earthquake"},
+    "tsunami": {"ja": "津波", "en": "Tsunami"},
+    "large_fire": {"ja": "大規模な火事", "en": "Large fire"},
+    "inland_flood": {"ja": "内水氾濫", "en": "Inland flooding"},
+    "volcano": {"ja": "火山現象", "en": "Volcanic activity"},
+}
+
+
+def hazard_bit(hazard: Hazard) -> int:
+    return 1 << HAZARDS.index(hazard)
+
+
+def hazards_of(mask: int) -> list[Hazard]:
+    return [h for h in HAZARDS if mask & hazard_bit(h)]
+
+
+def hazard_label(hazard: Hazard, lang: str) -> str:
+    labels = HAZARD_LABELS[hazard]
+    return labels.get(lang) or labels["ja"]
+
+
+class SiteOut(BaseModel):
+    id: str
+    name: str
+    address: str
+    municipality_code: str
+    lat: float
+    lon: float
+    distance_m: int
+    hazards: list[Hazard]
+    also_evacuation_centre: bool
+
+
+class NearestOut(BaseModel):
+    hazard: Hazard | None
+    sites: list[SiteOut]
+    attribution: str = SHELTER_CREDIT
+
+
+class ImportSummary(BaseModel):
+    read: int
+    imported: int
+    removed: int
+    skipped: list[str]
+    municipalities: int
