@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from pushsvc.errors import Conflict, OutsideServiceArea, ValidationProblem
 from pushsvc.geo import service as geo_service
+from pushsvc.geo.area import circle_area, parse_area
 from pushsvc.operators.models import OperatorMessage
 from pushsvc.operators.schemas import CircleIn, FollowUpIn, MessageIn, TargetIn
+from pushsvc.operators.targets import inside
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 Q = f"{{{NS}}}"
@@ -103,10 +105,14 @@ def _target(db_session: Session, infos: list[ET.Element], prefecture: str) -> Ta
         for j, poly in enumerate(area.findall(Q + "polygon")):
             if (poly.text or "").strip():
                 polygons.append(_polygon(poly.text or "", f"{where}.polygon[{j}]"))
+                inside(db_session, parse_area(polygons[-1], field=f"{where}.polygon[{j}]"), prefecture,
+                       field=f"{where}.polygon[{j}]")
         for j, circ in enumerate(area.findall(Q + "circle")):
             if circle is not None:
                 raise ValidationProblem("at most one circle per alert is supported", field=f"{where}.circle[{j}]")
             circle = _circle((circ.text or "").strip(), f"{where}.circle[{j}]")
+            inside(db_session, circle_area(circle.lat, circle.lon, circle.radius_m), prefecture,
+                   field=f"{where}.circle[{j}]")
         for j, geocode in enumerate(area.findall(Q + "geocode")):
             name, value = _text(geocode, "valueName"), _text(geocode, "value")
             if not _GEOCODE.match(value) or not value.startswith(prefecture):
@@ -181,6 +187,7 @@ def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: dateti
         return CapAlert(identifier, sender, msg_type, refs, None, FollowUpIn(reason=reason[:500]))
     if not infos:
         raise ValidationProblem("the alert has no <info>", field="info")
+    target = _target(db_session, infos, prefecture)  # first: an alert for elsewhere is never ours
     expires_text = _text(infos[0], "expires")
     ttl = 86400
     if expires_text:
@@ -192,7 +199,6 @@ def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: dateti
     severity = SEVERITY_IN.get(_text(infos[0], "severity"), "info")
     if severity == "info" and _text(infos[0], "urgency") == "Immediate":
         severity = "advisory"  # Immediate but of unknown severity: at least not held for quiet hours silently
-    target = _target(db_session, infos, prefecture)
     category = CATEGORY_IN.get(_text(infos[0], "category"), "area_info")
     try:
         message = MessageIn.model_validate({

@@ -40,8 +40,8 @@ class Ops:
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
-    def call(self, method: str, path: str, who: str, **kwargs: Any) -> Any:
-        return self.h.client.request(method, path, headers=self.auth(who), **kwargs)
+    def call(self, method: str, path: str, who: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.h.client.request(method, path, headers={**self.auth(who), **(headers or {})}, **kwargs)
 
     def send(self, who: str, expect: int = 202, **fields: Any) -> dict[str, Any]:
         r = self.call("POST", "/api/v1/messages", who, json=message(**fields))
