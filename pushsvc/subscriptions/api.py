@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from pushsvc.deps import SessionDep, SettingsDep
+from pushsvc.kpi import service as kpi
 from pushsvc.subscriptions import service
 from pushsvc.subscriptions.schemas import (
     Choices,
@@ -50,8 +51,9 @@ def choices(db_session: SessionDep, settings: SettingsDep) -> Choices:
              responses={413: {"description": "body too large"}, 422: {"description": "invalid input"}})
 def subscribe(body: SubscriptionIn, db_session: SessionDep, settings: SettingsDep) -> SubscriptionCreated:
     now = _now()
-    sub, token = service.subscribe(db_session, body, settings=settings, now=now)
-    return SubscriptionCreated(**service.to_out(db_session, sub, now=now).model_dump(), token=token)
+    out, token = service.subscribe(db_session, body, settings=settings, now=now)
+    kpi.subscription_created(db_session, out, now=now)
+    return SubscriptionCreated(**out.model_dump(), token=token)
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
@@ -85,6 +87,6 @@ def put_location(subscription_id: SubscriptionId, body: LocationIn, db_session: 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEMS)
 def delete_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
                         authorization: Authorization = None) -> Response:
-    service.authorize(db_session, subscription_id, authorization)
+    kpi.subscription_deleted(db_session, service.authorize(db_session, subscription_id, authorization), now=_now())
     service.delete_subscription(db_session, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
