@@ -1,0 +1,46 @@
+"""``pushsvc kpi report`` and ``pushsvc kpi rollup``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from pushsvc.config import get_settings
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.errors import ProblemError
+
+
+def _session_factory() -> sessionmaker[Session]:
+    from pushsvc.migrate import upgrade
+
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def report_command(fy: str | None) -> None:
+    from pushsvc.kpi import report, service
+
+    now = datetime.now(UTC)
+    try:
+        year = service.parse_fy(fy) if fy else service.fiscal_year(service.jst_day(now))
+    except ProblemError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(2)
+    start, end = service.fy_range(year)
+    end = min(end, service.jst_day(now)) if start <= service.jst_day(now) else end
+    with session_scope(_session_factory()) as session:
+        summary = report.summary(session, settings=get_settings(), start=start, end=end, now=now)
+    click.echo(report.table(summary, "/".join(service.fy_labels(year))))
+
+
+def rollup_command() -> None:
+    from pushsvc.kpi import service
+
+    settings = get_settings()
+    with session_scope(_session_factory()) as session:
+        n = service.rollup(session, now=datetime.now(UTC), retention_days=settings.kpi_raw_retention_days)
+    click.echo(f"rolled up and deleted {n} raw events older than {settings.kpi_raw_retention_days} days")
