@@ -1,0 +1,100 @@
+"""JMA Atom feed + telegrams served over loopback HTTP: Kochi telegrams reach the right residents, a 取消
+reaches exactly the original recipients, and a malformed or foreign telegram never stops the poller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from xml.sax.saxutils import escape
+
+from sqlalchemy import select
+
+from pushsvc.delivery.models import Notification
+from pushsvc.feeds.localfeed import LocalFeedServer
+from pushsvc.feeds.models import FeedSource
+from pushsvc.feeds.sources import SourceConfig
+from tests.delivery.conftest import Harness
+from tests.feeds.conftest import PollDriver, drain
+from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, kochi_warning, rewrite, sample
+
+LANDSLIDE = "landslide/17_04_01_250630_VXWW50.xml"
+EVENT = "高知県土砂災害警戒情報"
+T0 = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+
+
+class JmaPublisher:
+    """A tiny JMA: an Atom feed listing telegram URLs, newest first, and the telegrams themselves."""
+
+    def __init__(self) -> None:
+        self.server = LocalFeedServer({"/feed.xml": self.feed}, content_type="application/atom+xml")
+        self.entries: list[tuple[str, str, datetime]] = []
+
+    def publish(self, data: bytes, data_type: str, office: str = "390000", title: str = "telegram") -> None:
+        at = T0 + timedelta(minutes=len(self.entries))
+        path = f"/data/{at:%Y%m%d%H%M%S}_0_{data_type}_{office}.xml"
+        self.server.routes[path] = data
+        self.entries.append((title, self.server.url + path, at))
+
+    def feed(self) -> bytes:
+        items = "".join(
+            f"<entry><title>{escape(t)}</title><id>{u}</id><updated>{at:%Y-%m-%dT%H:%M:%SZ}</updated>"
+            f"<author><name>高知地方気象台</name></author><link type=\"application/xml\" href=\"{u}\"/>"
+            f"<content type=\"text\">{escape(t)}</content></entry>"
+            for t, u, at in reversed(self.entries)
+        )
+        updated = max((at for _, _, at in self.entries), default=T0)
+        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
+                f"<title>随時</title><id>urn:test</id><updated>{updated:%Y-%m-%dT%H:%M:%SZ}</updated>"
+                f"{items}</feed>").encode()
+
+
+def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipients(
+    harness: Harness, driver_factory: Callable[..., PollDriver],
+) -> None:
+    jma = JmaPublisher()
+    with jma.server.running():
+        kochi = [harness.subscribe(KOCHI[:5]) for _ in range(2)]
+        muroto = harness.subscribe(MUROTO[:5], lang="en")
+        aki = harness.subscribe(AKI[:5])
+        issue = rewrite(sample(LANDSLIDE), {"1420600": KOCHI, "1438300": MUROTO}, event_id=EVENT)
+        jma.publish(issue, "VXWW50", title="土砂災害警戒情報")
+        jma.publish(issue[: len(issue) // 2], "VXWW50")  # truncated in transit: logged and skipped
+        jma.publish(issue, "VXWW50", office="400000")  # 福岡: another office, not ours
+        jma.publish(kochi_warning({AKI: [("大雨警報", "03", "発表")]}), "VPWW54")
+        cfg = SourceConfig(name="jma-extra", kind="jma_atom", url=jma.server.url + "/feed.xml", interval_s=0.05,
+                           timeout_s=2.0, options={"codes_dir": str(CODES)})
+        driver = driver_factory(cfg)
+        first = driver.poll()
+        assert first.ok, first.error
+        assert sorted((a.kind, a.municipalities) for a in first.sent) == [
+            ("issued", ("39201", "39202")), ("issued", ("39203",))]
+        drain(harness)
+        landslide = [harness.push.received(r.device) for r in (*kochi, muroto)]
+        assert all(len(got) == 1 for got in landslide)
+        assert landslide[0][0].json()["category"] == "landslide" and "土砂災害" in landslide[0][0].json()["title"]
+        assert "出典：気象庁" in landslide[0][0].json()["body"]
+        [warning] = harness.push.received(aki.device)
+        assert warning.json()["category"] == "weather" and warning.json()["title"] == "大雨警報（発表）"
+
+        latecomer = harness.subscribe(KOCHI[:5])  # subscribed after the alert: must not get its correction
+        assert driver.poll().changed is False  # unchanged feed: 304
+        driver.restart()
+        jma.publish(rewrite(sample(LANDSLIDE), {"1420600": KOCHI}, event_id=EVENT, info_type="取消"), "VXWW50")
+        second = driver.poll()
+        assert [(a.kind, a.municipalities) for a in second.sent] == [("cancel", ("39201", "39202"))]
+        drain(harness)
+
+    for r in (*kochi, muroto):
+        got = harness.push.received(r.device)
+        assert len(got) == 2
+        assert "取り消" in got[1].json()["body"] or "withdrawn by JMA" in got[1].json()["body"]
+    assert harness.push.received(latecomer.device) == []
+    assert len(harness.push.received(aki.device)) == 1
+    with harness.db.sessionmaker() as s:
+        correction = s.execute(select(Notification).order_by(Notification.id.desc())).scalars().first()
+        assert correction is not None and correction.reference_id is not None
+        original = s.get(Notification, correction.reference_id)
+        assert original is not None and original.category == "landslide"
+        assert (correction.targeted, correction.sent) == (3, 3)
+        row = s.execute(select(FeedSource)).scalar_one()
+        assert row.state["malformed"] == 1 and row.consecutive_failures == 0 and len(row.state["seen"]) == 4
