@@ -1,0 +1,174 @@
+"""Benchmark: GET /api/v1/portal/me at a fixed arrival rate on PostgreSQL with 100,000 subscriptions.
+
+Creates a throwaway PostGIS database, migrates it, loads the Kochi boundaries and the real evacuation
+sites, bulk-inserts the subscriptions (1–2 places at real Kochi points, inserted directly, not through
+the API) and a few active alerts, starts ``pushsvc serve``, then sends requests open-loop at
+``--rate`` per second (each on schedule, whether or not earlier ones finished) for ``--seconds``.
+Target: p95 < 50 ms at 200 requests/s.
+
+    .venv/bin/python -m bench.portal --subscriptions 100000 --rate 200 --seconds 20 --append docs/BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from bench._common import BOUNDARIES, SHARED, machine, percentile, serve
+from pushsvc.config import Settings
+from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.delivery import service as delivery
+from pushsvc.geo import service as geo_service
+from pushsvc.geo.n03 import load_boundaries
+from pushsvc.migrate import upgrade
+from pushsvc.shelters import service as shelters
+from pushsvc.shelters.loader import parse_path
+from pushsvc.subscriptions.models import Subscription
+from pushsvc.subscriptions.service import hash_token
+
+POINTS = [((33.5597, 133.5311), "39201"), ((33.2903, 134.1522), "39202"), ((32.9917, 132.9336), "39210"),
+          ((33.5461, 133.6694), "39211"), ((33.3917, 132.9269), "39412"), ((33.5750, 133.6400), "39204"),
+          ((33.4990, 133.2870), "39206"), ((32.7253, 133.0203), "39209")]
+ALERTS = [("39201", "river", "warning"), ("39202", "quake_tsunami", "advisory"), ("39210", "weather", "warning"),
+          ("39201", "landslide", "advisory"), ("39204", "evacuation", "emergency")]
+
+
+def setup(db_url: str, n: int, rng: random.Random) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    factory = make_sessionmaker(engine)
+    settings = Settings(database_url=db_url)
+    with session_scope(factory) as s:
+        geo_service.import_boundaries(s, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
+        sites = parse_path(SHARED / "samples" / "shelters" / "kochi_gsi_emergency_sites_merged.csv")
+        shelters.import_sites(s, sites.sites, source="bench")
+        for code, category, severity in ALERTS:
+            delivery.create_notification(s, delivery.NotificationDraft(
+                source="bench", category=category, severity=severity, title={"ja": f"{category} {code}"},
+                body={"ja": "ベンチマーク"}, municipality_codes=[code], recipient_ids=[]), settings=settings)
+    now = datetime.now(UTC)
+    chunk = 10_000
+    with engine.begin() as conn:
+        for start in range(1, n + 1, chunk):
+            ids = range(start, min(n, start + chunk - 1) + 1)
+            conn.execute(insert(Subscription), [
+                {"id": i, "endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}",
+                 "p256dh": "B" + "A" * 86, "auth": "A" * 22, "token_hash": hash_token(f"tok{i}"),
+                 "lang": rng.choice(("ja", "ja", "en")), "categories_mask": 63, "follow_current_location": False,
+                 "test_device": False, "created_at": now, "updated_at": now} for i in ids])
+            places = []
+            for i in ids:
+                for pos, ((lat, lon), code) in enumerate(rng.sample(POINTS, rng.choice((1, 2)))):
+                    places.append({"sid": i, "pos": pos, "code": code, "lat": round(lat + rng.uniform(-.01, .01), 3),
+                                   "lon": round(lon + rng.uniform(-.01, .01), 3)})
+            conn.execute(text(
+                "INSERT INTO subscription_places (subscription_id, kind, position, label, municipality_code, match,"
+                " lat, lon, geom) VALUES (:sid, 'registered', :pos, NULL, :code, 'inside', :lat, :lon,"
+                " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"), places)
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": n})
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+Run = tuple[list[float], dict[int, int], float, int]
+
+
+async def drive(base: str, n: int, rate: float, seconds: float, rng: random.Random) -> Run:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    late = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as http:
+        async def one(sid: int) -> None:
+            t0 = time.perf_counter()
+            async with http.get(f"{base}/api/v1/portal/me?subscription={sid}",
+                                headers={"Authorization": f"Bearer tok{sid}"}) as r:
+                await r.read()
+            latencies.append(time.perf_counter() - t0)
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+
+        tasks = []
+        start = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.01:
+                late += 1
+            tasks.append(asyncio.create_task(one(rng.randint(1, n))))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return latencies, statuses, elapsed, late
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pg", default=os.environ.get("PUSHSVC_TEST_PG_URL",
+                                                   "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--subscriptions", type=int, default=100_000)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup-seconds", type=float, default=3.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--append", type=Path, help="append a results section to this Markdown file")
+    args = ap.parse_args()
+
+    admin_url = make_url(args.pg)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"pushsvc_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+        pg_version = c.execute(text("SHOW server_version")).scalar_one()
+    db_url = admin_url.set(database=name).render_as_string(hide_password=False)
+    tmp = Path(tempfile.mkdtemp(prefix="pushsvc-bench-"))
+    rng = random.Random(7)
+    try:
+        t0 = time.perf_counter()
+        setup(db_url, args.subscriptions, rng)
+        setup_s = time.perf_counter() - t0
+        env = {"PUSHSVC_DATABASE_URL": db_url, "PUSHSVC_VAPID_KEY_FILE": str(tmp / "vapid.pem")}
+        with serve(env, workers=args.workers) as base:
+            asyncio.run(drive(base, args.subscriptions, args.rate, args.warmup_seconds, rng))
+            lat, statuses, elapsed, late = asyncio.run(drive(base, args.subscriptions, args.rate, args.seconds, rng))
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    p50, p95, p99 = (percentile(lat, p) * 1000 for p in (50, 95, 99))
+    ok = statuses.get(200, 0)
+    verdict = "meets" if p95 < 50 and ok == len(lat) else "misses"
+    report = (
+        f"\n## Portal: GET /api/v1/portal/me (`bench/portal.py`, issue 7), {datetime.now(UTC):%Y-%m-%d}\n\n"
+        f"- Setup: PostgreSQL {pg_version} + PostGIS, {args.subscriptions:,} subscriptions (1–2 places each, "
+        f"bulk-inserted in {setup_s:.0f} s with the 2,817 real evacuation sites and {len(ALERTS)} active alerts), "
+        f"`pushsvc serve --workers {args.workers}`; open-loop aiohttp client on the same machine sending "
+        f"{args.rate:.0f} requests/s for {args.seconds:.0f} s after {args.warmup_seconds:.0f} s of warm-up, "
+        f"each for a random subscription (every answer has alerts and evacuation sites for their hazards).\n"
+        f"- Machine: {machine()}.\n"
+        f"- Result: {len(lat)} requests in {elapsed:.1f} s ({len(lat) / elapsed:.0f}/s achieved; {late} sent >10 ms "
+        f"late by the client), latency p50 {p50:.1f} ms, **p95 {p95:.1f} ms**, p99 {p99:.1f} ms; "
+        f"statuses {dict(sorted(statuses.items()))}.\n"
+        f"- Target (p95 < 50 ms at 200 requests/s): {verdict} it.\n"
+    )
+    print(report)
+    if args.append:
+        with args.append.open("a", encoding="utf-8") as fh:
+            fh.write(report)
+    return 0 if ok == len(lat) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
