@@ -141,6 +141,23 @@ def devpush(host: str, port: int, mode: str) -> None:
     serve_devpush(host, port, "count" if mode == "count" else "full")
 
 
+@main.command()
+@click.option("--residents", default=300, show_default=True, type=int, help="simulated residents to register")
+@click.option("--speed", default=8000.0, show_default=True, type=float,
+              help="how many times faster than real time the 2026-06-02 event is replayed")
+@click.option("--shared", default="../shared", show_default=True, type=click.Path(path_type=Path, file_okay=False),
+              help="the shared data directory (boundaries, river samples)")
+@click.option("--seed", default=39, show_default=True, type=int, help="seed for where residents live")
+def demo(residents: int, speed: float, shared: Path, seed: int) -> None:
+    """Start API, worker, poller and a local push service on SQLite; replay the 2026-06-02 rain event."""
+    from pushsvc.demo import DemoOptions, run_demo
+
+    logging.getLogger().setLevel(logging.ERROR)  # the demo prints its own story
+    summary = run_demo(DemoOptions(shared=shared, residents=residents, speed=speed, seed=seed,
+                                   echo=lambda line: click.echo(line)))
+    sys.exit(0 if summary.ok else 1)
+
+
 @main.group()
 def boundaries() -> None:
     """Municipal boundaries (MLIT N03 行政区域)."""
@@ -228,6 +245,27 @@ def shelters_import(path: Path) -> None:
     from pushsvc.shelters.cli import import_command
 
     import_command(path)
+
+@main.group()
+def kpi() -> None:
+    """Usage figures the prefecture reports (no personal data)."""
+
+
+@kpi.command("report")
+@click.option("--fy", default=None, help="fiscal year: R6, FY2024 or 2024 (default: the current one)")
+def kpi_report(fy: str | None) -> None:
+    """Print the KPI of a fiscal year (April–March JST) as a table."""
+    from pushsvc.kpi.cli import report_command
+
+    report_command(fy)
+
+
+@kpi.command("rollup")
+def kpi_rollup() -> None:
+    """Roll raw events older than PUSHSVC_KPI_RAW_RETENTION_DAYS into daily counts and delete them."""
+    from pushsvc.kpi.cli import rollup_command
+
+    rollup_command()
 
 if __name__ == "__main__":
     main()

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="Bootstrap token for the notifications API until operators exist; unset = API closed.",
     )
     max_body_bytes: int = Field(default=65536, gt=0, description="Requests with larger bodies get 413.")
+    operator_rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="Requests one operator token may make per minute (per API process)."
+    )
+    operator_approval_timeout_s: int = Field(
+        default=900, ge=60,
+        description="An emergency or prefecture-wide message not approved within this expires unsent.",
+    )
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
     push_per_origin_concurrency: int = Field(
@@ -68,6 +75,30 @@ class Settings(BaseSettings):
     push_max_rate_limit_wait_s: float = Field(
         default=30.0, ge=0,
         description="After a 429, wait this long at most in-line; longer pauses go back to the worker to retry.",
+    )
+    feeds_file: Path | None = Field(
+        default=None, description="TOML list of feed sources to poll (river levels, JMA Atom feeds); unset = none."
+    )
+    jma_codes_dir: Path = Field(
+        default=Path("../shared/samples/jma/codes"),
+        description="Directory with the JMA code tables (*area_codes.csv, *other_codes.csv) of the prefecture.",
+    )
+    feed_unhealthy_after_s: float = Field(
+        default=1800.0, gt=0, description="A feed source without a successful poll for this long is unhealthy."
+    )
+    feed_max_backoff_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait between polls of a failing feed source (backoff cap)."
+    )
+
+    kpi_raw_retention_days: int = Field(
+        default=90, ge=1, le=3660, description="Raw KPI events older than this are rolled up into daily counts."
+    )
+    kpi_fy_targets: str = Field(
+        default="R2=8000,R3=10000,R4=12000,R5=14000",
+        description="Users targets per fiscal year (R6 / FY2024 / 2024 = count), comma-separated.",
+    )
+    kpi_events_per_minute: int = Field(
+        default=60, ge=1, description="KPI events accepted per client address per minute (in memory only)."
     )
 
     @field_validator("prefecture")

@@ -108,7 +108,23 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from pushsvc.delivery.api import router as delivery_router
 
     app.include_router(delivery_router)
+    from pushsvc.feeds.api import router as feeds_router
+
+    app.include_router(feeds_router)
+    from pushsvc.operators.api import router as operators_router
+
+    app.include_router(operators_router)
     app.include_router(page_router)
+    from pushsvc.console.page import router as console_router
+
+    app.include_router(console_router)
+    from pushsvc.kpi.api import router as kpi_router
+    from pushsvc.portal.api import router as portal_router
+    from pushsvc.shelters.api import router as shelters_router
+
+    app.include_router(portal_router)
+    app.include_router(shelters_router)
+    app.include_router(kpi_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

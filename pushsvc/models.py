@@ -1,14 +1,34 @@
 """Imports every domain's tables so Alembic and the tests see the whole schema."""
 
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification
+from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
+from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
+from pushsvc.operators.models import AreaPreset, AuditEntry, MessageMunicipality, Operator, OperatorMessage
+from pushsvc.portal.models import Notice, NoticeAck
+from pushsvc.shelters.models import Shelter
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace, VapidKeyRecord
 
 __all__ = [
+    "AreaPreset",
+    "AuditEntry",
     "DeliveryBatch",
     "DeliveryFailure",
+    "FeedAlert",
+    "FeedSource",
+    "KpiDaily",
+    "KpiEvent",
+    "KpiSalt",
+    "KpiVisitor",
+    "MessageMunicipality",
     "Municipality",
+    "Notice",
+    "NoticeAck",
     "Notification",
+    "Operator",
+    "OperatorMessage",
+    "RiverStation",
+    "Shelter",
     "Subscription",
     "SubscriptionPlace",
     "VapidKeyRecord",
