@@ -107,6 +107,8 @@ class Harness:
             async with PushSender.from_settings(settings, self.app.state.vapid) as sender:
                 worker = Worker(settings, self.db.sessionmaker, sender)
                 task = asyncio.create_task(worker.run(stop, until_idle=notification_id is None))
+                if notification_id is None:  # run until nothing is due; stopping first would send nothing
+                    await asyncio.wait_for(asyncio.shield(task), timeout)
                 deadline = time.monotonic() + timeout
                 while notification_id is not None and not task.done():
                     with self.db.sessionmaker() as s:
