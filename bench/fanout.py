@@ -197,7 +197,8 @@ def main() -> None:
               f"with {args.workers} workers")
         used = {role: cpu_after[role] - cpu_before[role] for role in cpu_after}
         per = ", ".join(f"{role} {secs / max(got, 1) * 1e6:,.0f} µs" for role, secs in used.items())
-        print(f"CPU per message: {per}; total {sum(used.values()) / max(got, 1) * 1e6:,.0f} µs (2 cores give 2,000,000 µs/s)")
+        total = sum(used.values()) / max(got, 1) * 1e6
+        print(f"CPU per message: {per}; total {total:,.0f} µs (2 cores give 2,000,000 µs/s)")
     finally:
         for p in procs:
             p.terminate()
