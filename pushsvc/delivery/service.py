@@ -362,6 +362,21 @@ def cancel_notification(db_session: Session, notification_id: int, *, now: datet
     return n
 
 
+def cancel_unreceived(db_session: Session, notification_id: int, *, now: datetime | None = None) -> Notification:
+    """Cancel a notification that finished without reaching anyone (e.g. no recipients at all).
+
+    ``cancel_notification`` leaves finished notifications alone, so one with no recipients -- "done"
+    the moment it was created -- would stay in the public alert feeds until its TTL. Nothing is in
+    flight and nobody holds a copy, so cancelling it is only a change of state. Anything else is
+    returned unchanged.
+    """
+    n = get_notification(db_session, notification_id)
+    if n.status == "done" and not n.sent:
+        n.status, n.finished_at = "cancelled", _utc(now or datetime.now(UTC))
+        db_session.flush()
+    return n
+
+
 def recipients_who_received(db_session: Session, notification_id: int) -> list[int]:
     """Exactly the subscriptions a push service accepted this notification for."""
     ids: set[int] = set()

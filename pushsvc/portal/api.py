@@ -2,8 +2,8 @@
 
 The portal is authorised like the rest of a resident's API: ``?subscription=<id>`` names the
 subscription and ``Authorization: Bearer <token>`` (given when subscribing) proves it is theirs.
-Notice publishing is behind the bootstrap admin token until operator accounts (``CurrentOperator``)
-are wired in.
+Notices are published and withdrawn by operators (``CurrentOperator``): a municipal operator only for
+their own municipalities, prefecture operators anywhere; both are written to the operators' audit log.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from pushsvc.delivery.api import require_admin
 from pushsvc.deps import SessionDep, SettingsDep
+from pushsvc.operators.auth import CurrentOperator
 from pushsvc.portal import alerts, formats, page, service
 from pushsvc.portal.schemas import AlertList, AlertPage, NoticeAdminOut, NoticeIn, NoticeOut, PortalOut
 from pushsvc.subscriptions import service as subscriptions
@@ -75,16 +75,18 @@ def acknowledge(notice_id: AlertId, subscription: SubscriptionQ, db_session: Ses
 # --- notices ------------------------------------------------------------------------------------
 
 @router.post("/api/v1/notices", status_code=status.HTTP_201_CREATED, response_model=NoticeAdminOut,
-             dependencies=[Depends(require_admin)], tags=["notices"])
-def publish(body: NoticeIn, db_session: SessionDep, settings: SettingsDep) -> NoticeAdminOut:
-    notice = service.publish_notice(db_session, body, published_by="admin", settings=settings, now=_now())
+             responses={401: {}, 403: {}, 422: {}}, tags=["notices"])
+def publish(body: NoticeIn, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> NoticeAdminOut:
+    """Publish a notice (and push it if asked); municipal operators only for their municipalities."""
+    notice = service.publish_notice(db_session, body, operator=op, settings=settings, now=_now())
     return NoticeAdminOut.model_validate(notice)
 
 
 @router.post("/api/v1/notices/{notice_id}/withdraw", response_model=NoticeAdminOut,
-             dependencies=[Depends(require_admin)], tags=["notices"])
-def withdraw(notice_id: AlertId, db_session: SessionDep) -> NoticeAdminOut:
-    return NoticeAdminOut.model_validate(service.withdraw_notice(db_session, notice_id, now=_now()))
+             responses={401: {}, 403: {}, 404: {}}, tags=["notices"])
+def withdraw(notice_id: AlertId, op: CurrentOperator, db_session: SessionDep) -> NoticeAdminOut:
+    """Take a notice down at once (its pushed notification leaves the alert feeds if it reached nobody)."""
+    return NoticeAdminOut.model_validate(service.withdraw_notice(db_session, notice_id, operator=op, now=_now()))
 
 
 @router.get("/api/v1/notices", response_model=list[NoticeOut], tags=["notices"])

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
-from pushsvc.errors import NotFound, ValidationProblem
+from pushsvc.errors import Forbidden, NotFound, ValidationProblem
+from pushsvc.operators import accounts
+from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.portal import alerts
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.portal.schemas import (
@@ -59,9 +61,21 @@ def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str
 
 # --- notices ------------------------------------------------------------------------------------
 
-def publish_notice(db_session: Session, data: NoticeIn, *, published_by: str, settings: Settings,
+def ensure_notice_scope(op: Operator, codes: Collection[str]) -> None:
+    """403 unless the operator may reach every municipality; a prefecture-wide notice (no codes) is the
+    prefecture's alone, because it reaches residents of municipalities the operator does not serve."""
+    if not codes and op.role != PREFECTURE:
+        raise Forbidden(f"operator {op.name!r} may not publish prefecture-wide notices; name municipalities",
+                        field="municipality_codes")
+    accounts.ensure_scope(op, codes, field="municipality_codes")
+
+
+def publish_notice(db_session: Session, data: NoticeIn, *, operator: Operator, settings: Settings,
                    now: datetime) -> Notice:
-    """Store a notice; with ``push`` it is also sent as a notification to the same municipalities."""
+    """Store a notice; with ``push`` it is also sent as a notification to the same municipalities.
+
+    Validation (422) comes before scope (403), so an operator learns about a typo before a refusal.
+    """
     if _utc(data.expires_at) <= _utc(now):
         raise ValidationProblem("expires_at is in the past", field="expires_at")
     codes = sorted(set(data.municipality_codes))
@@ -69,8 +83,9 @@ def publish_notice(db_session: Session, data: NoticeIn, *, published_by: str, se
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}", field="municipality_codes")
+    ensure_notice_scope(operator, codes)
     notice = Notice(title=dict(data.title), body=dict(data.body), important=data.important,
-                    municipality_codes=codes, published_by=published_by[:64], created_at=_utc(now),
+                    municipality_codes=codes, published_by=operator.name[:64], created_at=_utc(now),
                     expires_at=_utc(data.expires_at))
     db_session.add(notice)
     db_session.flush()
@@ -82,14 +97,24 @@ def publish_notice(db_session: Session, data: NoticeIn, *, published_by: str, se
             extra={"notice_id": notice.id}), settings=settings, now=now)
         notice.notification_id = n.id
     db_session.flush()
+    accounts.audit(db_session, "notice.publish", operator=operator, now=_utc(now), notice_id=notice.id,
+                   municipalities=codes, important=data.important, notification_id=notice.notification_id)
     return notice
 
 
-def withdraw_notice(db_session: Session, notice_id: int, *, now: datetime) -> Notice:
+def withdraw_notice(db_session: Session, notice_id: int, *, operator: Operator, now: datetime) -> Notice:
+    """Take a notice down; a pushed notice's notification leaves the public alert feeds with it."""
     notice = db_session.get(Notice, notice_id)
     if notice is None:
         raise NotFound(f"no notice {notice_id}", field="id")
-    notice.withdrawn_at = notice.withdrawn_at or _utc(now)
+    ensure_notice_scope(operator, notice.municipality_codes)
+    if notice.withdrawn_at is None:
+        notice.withdrawn_at = _utc(now)
+        if notice.notification_id is not None:
+            delivery.cancel_notification(db_session, notice.notification_id, now=now)
+            delivery.cancel_unreceived(db_session, notice.notification_id, now=now)
+        accounts.audit(db_session, "notice.withdraw", operator=operator, now=_utc(now), notice_id=notice.id,
+                       municipalities=list(notice.municipality_codes), notification_id=notice.notification_id)
     db_session.flush()
     return notice
 

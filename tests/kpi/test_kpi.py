@@ -16,14 +16,15 @@ from pushsvc.config import get_settings
 from pushsvc.kpi import report, service
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.kpi.schemas import CSV_HEADER
+from pushsvc.operators import accounts
 from tests.conftest import TestDatabase
 from tests.delivery.conftest import ADMIN, KOCHI_KENCHO, MUROTO
-from tests.kpi.conftest import Harness
+from tests.kpi.conftest import Harness, Ops
 
-ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}  # the bootstrap token is not an operator's
 
 
-def test_subscribe_five_delete_one_leaves_four(harness: Harness) -> None:
+def test_subscribe_five_delete_one_leaves_four(harness: Harness, ops: Ops) -> None:
     residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(3)] + [harness.subscribe(MUROTO) for _ in range(2)]
     r = harness.client.delete(f"/api/v1/subscriptions/{residents[0].id}",
                               headers={"Authorization": f"Bearer {residents[0].token}"})
@@ -36,7 +37,7 @@ def test_subscribe_five_delete_one_leaves_four(harness: Harness) -> None:
     r = harness.client.post("/api/v1/subscriptions", json=body)
     assert r.status_code == 201, r.text
 
-    s = harness.client.get("/api/v1/kpi/summary", headers=ADMIN_HEADERS).json()
+    s = ops.call("GET", "/api/v1/kpi/summary", "kochi-city").json()  # municipal operators see it all
     assert s["active_subscribers"]["total"] == 4
     assert {m["code"]: m["count"] for m in s["active_subscribers"]["by_municipality"]} == {"39201": 2, "39202": 2}
     this_year = s["fiscal_years"][-1]
@@ -108,28 +109,30 @@ def test_events_endpoint_validates_and_rate_limits(harness: Harness) -> None:
     assert statuses[-1] == 429 and statuses.count(204) < 60
 
 
-def test_summary_counts_events_and_delivery_per_category(harness: Harness) -> None:
+def test_summary_counts_events_and_delivery_per_category(harness: Harness, ops: Ops) -> None:
     harness.subscribe(KOCHI_KENCHO, categories=["river"])
     nid = harness.notify(category="river", severity="warning", target={"municipality_codes": ["39201"]})
     harness.run_worker(nid)
     for kind in ("page_view_portal", "page_view_resident", "install", "notification_open"):
         harness.client.post("/api/v1/kpi/events", json={"kind": kind, "municipality": "39201", "category": None})
     assert harness.client.get("/api/v1/kpi/summary").status_code == 401
-    s = harness.client.get("/api/v1/kpi/summary", headers=ADMIN_HEADERS).json()
+    assert harness.client.get("/api/v1/kpi/summary", headers=ADMIN_HEADERS).status_code == 401
+    s = ops.call("GET", "/api/v1/kpi/summary", "pref").json()
     assert s["installs"] == 1 and s["notifications_opened"] == 1
     assert s["portal_access"]["total"] == 2 and s["portal_access"]["by_day"][0]["unique"] == 1
     [river] = s["delivery"]
     assert (river["category"], river["targeted"], river["sent"], river["success_rate"]) == ("river", 1, 1, 1.0)
     assert river["median_s"] is not None and river["p95_s"] >= river["median_s"]
     assert s["connected_systems"]["active_sources"] == {"api": 1}
-    r = harness.client.get("/api/v1/kpi/summary?from=2026-05-01&to=2026-04-01", headers=ADMIN_HEADERS)
+    r = ops.call("GET", "/api/v1/kpi/summary?from=2026-05-01&to=2026-04-01", "pref")
     assert r.status_code == 422 and r.json()["field"] == "to"
 
 
-def test_csv_export_opens_with_japanese_headers_and_json_matches(harness: Harness) -> None:
+def test_csv_export_opens_with_japanese_headers_and_json_matches(harness: Harness, ops: Ops) -> None:
     harness.subscribe(MUROTO)
     harness.client.post("/api/v1/kpi/events", json={"kind": "install", "municipality": "39202"})
-    r = harness.client.get("/api/v1/kpi/export.csv", headers=ADMIN_HEADERS)
+    assert harness.client.get("/api/v1/kpi/export.csv", headers=ADMIN_HEADERS).status_code == 401
+    r = ops.call("GET", "/api/v1/kpi/export.csv", "muroto-city")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith(b"\xef\xbb\xbf") and "attachment" in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
@@ -137,8 +140,11 @@ def test_csv_export_opens_with_japanese_headers_and_json_matches(harness: Harnes
     by_indicator = {row[3]: row for row in rows[1:]}
     assert by_indicator["アプリ追加数"][1:3] == ["39202", "室戸市"] and by_indicator["アプリ追加数"][-1] == "1"
     assert by_indicator["登録数"][-1] == "1"
-    data = harness.client.get("/api/v1/kpi/export.json", headers=ADMIN_HEADERS).json()
+    data = ops.call("GET", "/api/v1/kpi/export.json", "pref").json()
     assert len(data["rows"]) == len(rows) - 1 and set(data["period"]) == {"from", "to"}
+    with harness.db.sessionmaker() as s:
+        audited = [(e.operator_name, e.detail["format"]) for e in accounts.list_audit(s, action="kpi.export")]
+    assert audited == [("pref", "json"), ("muroto-city", "csv")]
 
 
 def test_metrics_are_prometheus_text(harness: Harness) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from tests.portal.conftest import Harness, admin
+from tests.portal.conftest import Harness, Ops, admin
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
@@ -95,3 +95,16 @@ def test_test_notifications_are_not_public(harness: Harness) -> None:
     assert harness.client.get(f"/api/v1/alerts/{nid}").status_code == 404
     assert harness.client.get(f"/alerts/{nid}").status_code == 404
     assert harness.client.get(f"/api/v1/alerts/{nid}.cap").status_code == 404
+
+
+def test_an_operator_message_that_reached_nobody_can_be_cancelled_and_leaves_the_feeds(harness: Harness,
+                                                                                        ops: Ops) -> None:
+    sent = ops.send("kochi-city")  # nobody subscribes in 高知市: delivery finishes at once
+    nid = ops.notification_of("kochi-city", sent["id"])
+    assert harness.status(nid)["status"] == "done"
+    assert [a["id"] for a in harness.client.get("/api/v1/alerts").json()["alerts"]] == [nid]
+    c = ops.call("POST", f"/api/v1/messages/{sent['id']}/cancel", "kochi-city", json={"reason": "誤送信"})
+    assert c.status_code == 200 and c.json()["status"] == "cancelled", c.text
+    assert harness.status(nid)["status"] == "cancelled"
+    assert harness.client.get("/api/v1/alerts").json()["alerts"] == []
+    assert harness.client.get(f"/api/v1/alerts/{nid}").json()["active"] is False
