@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
     push_per_origin_concurrency: int = Field(
         default=64, gt=0, description="Requests in flight at once to one push service (per worker process)."
+    )
+    push_client: Literal["stream", "aiohttp", "httpx"] = Field(
+        default="stream",
+        description="HTTP client for push services: the lean keep-alive client, or aiohttp/httpx as a fallback.",
     )
     push_max_rate_limit_wait_s: float = Field(
         default=30.0, ge=0,

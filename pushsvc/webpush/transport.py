@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import aiohttp
 import httpx
 
-ClientName = Literal["aiohttp", "httpx"]
+ClientName = Literal["stream", "aiohttp", "httpx"]
 _REASON_BYTES = 512  # enough of an error body to explain it; never read a huge one
 
 
@@ -105,7 +105,11 @@ class HttpxTransport:
             self._client = None
 
 
-def make_transport(name: ClientName = "aiohttp", limits: Limits = Limits()) -> Transport:
+def make_transport(name: ClientName = "stream", limits: Limits = Limits()) -> Transport:
+    if name == "stream":
+        from pushsvc.webpush.stream import StreamTransport
+
+        return StreamTransport(limits)
     if name == "aiohttp":
         return AiohttpTransport(limits)
     if name == "httpx":
