@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
+from pushsvc.config import Settings
 from pushsvc.db import session_scope
 from pushsvc.delivery.worker import Worker
 from pushsvc.devpush import DevPush
@@ -41,6 +42,21 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 KOCHI, NANKOKU, MUROTO = "39201", "39204", "39202"
 
 
+FEEDS = """
+[[source]]
+name = "k-river-kochi"
+kind = "kriver_area"
+url = "http://127.0.0.1:9/kriver/39.json"
+interval_s = 300
+
+[[source]]
+name = "jma-extra"
+kind = "jma_atom"
+url = "http://127.0.0.1:9/jma/extra_l.xml"
+interval_s = 60
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +75,8 @@ class ConsoleEnv:
     url: str
     push: DevPush
     tokens: dict[str, str]
+    db: TestDatabase
+    settings: Settings
     residents: dict[str, Resident] = field(default_factory=dict)
 
     def api(self, method: str, path: str, *, as_: str = "pref", **kwargs: Any) -> httpx.Response:
@@ -101,7 +119,10 @@ def console(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[Cons
             _, tokens[name] = accounts.create_operator(s, name=name, role=role, municipalities=codes)
     tokens = {"pref": tokens["県防災-田中"], "pref2": tokens["県防災-山本"], "muni": tokens["高知市-佐藤"]}
     # KPI routes still take the bootstrap admin token (issue 7); the console sends the operator's token.
-    settings = delivery_settings(db, tmp_path, admin_token=tokens["pref"], operator_rate_limit_per_minute=10_000)
+    feeds_file = tmp_path / "feeds.toml"
+    feeds_file.write_text(FEEDS)
+    settings = delivery_settings(db, tmp_path, admin_token=tokens["pref"], operator_rate_limit_per_minute=10_000,
+                                 feeds_file=feeds_file)
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -115,7 +136,7 @@ def console(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[Cons
     stop = threading.Event()
     worker = threading.Thread(target=_run_worker, args=(app, settings, db, stop), daemon=True)
     worker.start()
-    env = ConsoleEnv(f"http://127.0.0.1:{port}", devpush, tokens)
+    env = ConsoleEnv(f"http://127.0.0.1:{port}", devpush, tokens, db=db, settings=settings)
     key = app.state.vapid.public_key_b64url
     env.subscribe("kochi-test", [KOCHI], test_device=True, vapid_key=key)
     env.subscribe("kochi-test-en", [KOCHI], lang="en", test_device=True, vapid_key=key)

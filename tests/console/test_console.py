@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from pushsvc.db import session_scope
+from pushsvc.feeds import service as feeds
+from pushsvc.feeds.models import RiverStation
+from pushsvc.feeds.sources import load_sources
 from tests.console.conftest import KOCHI, MUROTO, NANKOKU, SCREENSHOTS, ConsoleEnv
 
-pytestmark = pytest.mark.browser
+# The console is the same JavaScript on either database; the APIs it calls are tested on both elsewhere.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 
 
 def open_console(browser: Any, env: ConsoleEnv, who: str, *, width: int = 1366, height: int = 900,
@@ -29,9 +35,9 @@ def open_console(browser: Any, env: ConsoleEnv, who: str, *, width: int = 1366, 
     return page
 
 
-def click_on_map(page: Any, code: str, *, tap: bool = False) -> None:
-    """A real pointer click at a point inside the municipality's outline (not a synthetic event)."""
-    point = page.evaluate(
+def inner_point(page: Any, code: str) -> dict[str, float]:
+    """Screen coordinates of a point inside the municipality's outline, not covered by anything else."""
+    point: dict[str, float] = page.evaluate(
         """code => { const p = document.querySelector(`#compose path[data-code="${code}"]`);
                      const svg = p.ownerSVGElement; const b = p.getBBox();
                      for (let i = 1; i < 20; i++) for (let j = 1; j < 20; j++) {
@@ -41,15 +47,21 @@ def click_on_map(page: Any, code: str, *, tap: bool = False) -> None:
                        if (document.elementFromPoint(s.x, s.y) === p) return {x: s.x, y: s.y};
                      } return null; }""", code)
     assert point, f"no clickable point inside {code}"
+    return point
+
+
+def click_on_map(page: Any, code: str, *, tap: bool = False) -> None:
+    """A real pointer click (or tap) inside the municipality's outline, not a synthetic event."""
+    point = inner_point(page, code)
     if tap:
         page.touchscreen.tap(point["x"], point["y"])
     else:
         page.mouse.click(point["x"], point["y"])
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
 
 
 def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
@@ -161,6 +173,12 @@ def test_live_send_needs_confirmation_and_emergency_waits_for_a_second_operator(
     assert page.locator("body").get_attribute("data-mode") == "live"
     page.get_by_role("button", name="避難指示").click()
     page.get_by_label("本文").fill("潮江地区に避難指示を発令しました。危険な場所から全員避難してください。")
+    page.locator("summary", has_text="翻訳").click()
+    page.get_by_label("翻訳する言語を追加").select_option("en")
+    page.locator('fieldset[data-lang="en"]').get_by_label("タイトル").fill("Evacuation order")
+    page.locator('fieldset[data-lang="en"]').get_by_label("本文").fill("Evacuate now from Ushioe.")
+    page.get_by_label("プレビューの言語").select_option("en")
+    assert page.locator(".phone .n-title").inner_text() == "Evacuation order"  # live: no [TEST] mark
     with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview") and r.status == 200):
         click_on_map(page, KOCHI)
     live = console.api("POST", "/api/v1/messages/preview", json={
@@ -191,7 +209,28 @@ def test_live_send_needs_confirmation_and_emergency_waits_for_a_second_operator(
     second.wait_for_selector("#delivery-status.done")
     got = wait_for(lambda: console.received("kochi-live"))
     assert "避難指示" in str(got[0]) and "【訓練】" not in str(got[0])
+    assert "Evacuation order" in str(wait_for(lambda: console.received("kochi-test-en")))
     assert page.errors == [] and second.errors == []
+
+
+def seed_feeds(env: ConsoleEnv) -> None:
+    """One healthy and one failing source; three real Kochi gauges (thresholds from the shared sample)."""
+    now = datetime.now(UTC)
+    kriver, jma = load_sources(env.settings.feeds_file)
+    with session_scope(env.db.sessionmaker) as s:
+        feeds.record_success(s, feeds.get_source(s, kriver, now=now), kriver, now=now, changed=True)
+        for _ in range(3):
+            feeds.record_failure(s, jma, "HTTP 503 Service Unavailable", now=now, max_backoff_s=3600)
+        for code, name, river, muni, level, th in (
+            ("3900000001", "下の内橋下流", "室津川", MUROTO, 7.6, (4.64, None, None, None, 7.44, None)),
+            ("3900000004", "丹波屋敷橋", "野根川", "39301", 5.02, (3.86, None, None, None, 6.25, None)),
+            ("3900000003", "小池中橋", "野根川", "39301", None, (0.78, None, None, None, 2.39, None)),
+        ):
+            stage = "danger" if level and level >= th[4] else "start" if level else "normal"
+            s.add(RiverStation(code=code, source="k-river-kochi", name=name, river=river, municipality=muni,
+                               downstream=[muni], lat=None, lon=None, start_level=th[0], standby_level=th[1],
+                               caution_level=th[2], evacuation_level=th[3], danger_level=th[4], flooding_level=th[5],
+                               level=level, observed_at=now if level else None, stage=stage, updated_at=now))
 
 
 def test_kpi_dashboard_and_feeds_panel(console: ConsoleEnv, browser: Any) -> None:
@@ -208,7 +247,47 @@ def test_kpi_dashboard_and_feeds_panel(console: ConsoleEnv, browser: Any) -> Non
     with page.expect_download() as dl:
         page.get_by_role("button", name="CSV を出力").click()
     assert dl.value.suggested_filename.endswith(".csv")
-    shot(page, "kpi")
+    shot(page, "kpi", full=True)
+    seed_feeds(console)
     page.get_by_role("link", name="情報源・河川").click()
-    page.wait_for_selector("#feeds-h")
+    page.wait_for_selector("#feeds table.rivers")
+    assert page.locator('tr[data-feed="jma-extra"]').get_attribute("class") == "warn"
+    assert "失敗中" in page.locator('tr[data-feed="jma-extra"]').inner_text()
+    assert "正常" in page.locator('tr[data-feed="k-river-kochi"]').inner_text()
+    first = page.locator("table.rivers tbody tr").first
+    assert first.get_attribute("data-station") == "3900000001"  # the one above its danger level comes first
+    assert "氾濫危険" in first.inner_text() and "7.60 m" in first.inner_text()
+    assert "川の防災情報" in page.locator("#feeds .credit").inner_text()
+    shot(page, "feeds")
+    assert page.errors == []
+
+
+def test_draw_a_polygon_and_pick_a_saved_area(console: ConsoleEnv, browser: Any) -> None:
+    square = [[133.52, 33.55], [133.545, 33.55], [133.545, 33.57], [133.52, 33.57], [133.52, 33.55]]
+    r = console.api("PUT", "/api/v1/area-presets/県庁周辺", json={
+        "name": "県庁周辺", "description": "高知県庁の周り", "area": {"type": "Polygon", "coordinates": [square]}})
+    assert r.status_code == 200, r.text
+    page = open_console(browser, console, "pref")
+    page.get_by_label("タイトル").fill("給水のお知らせ")
+
+    # Draw a triangle inside 南国市 with the pointer, close it with Enter.
+    centre = inner_point(page, NANKOKU)
+    page.get_by_role("button", name="範囲を描く").click()
+    for dx, dy in ((-3, -3), (3, -3), (0, 3)):
+        page.mouse.click(centre["x"] + dx, centre["y"] + dy)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview")) as previewed:
+        page.keyboard.press("Enter")
+    body = previewed.value.request.post_data_json
+    assert body["target"]["area"]["type"] == "Polygon" and len(body["target"]["area"]["coordinates"][0]) == 4
+    assert previewed.value.status == 200 and NANKOKU in previewed.value.json()["municipalities"]
+    assert page.locator("#compose .overlay path.area").count() == 1
+    assert page.locator(f'#compose path[data-code="{NANKOKU}"]').get_attribute("class") == "muni touched"
+
+    page.get_by_role("button", name="描いた範囲を消す").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview")) as previewed:
+        page.locator("#f-preset").select_option("県庁周辺")
+    assert previewed.value.request.post_data_json["target"] == {"municipality_codes": [], "preset": "県庁周辺"}
+    assert previewed.value.json()["municipalities"] == [KOCHI]
+    page.wait_for_selector("#recipients")
+    assert "登録範囲：県庁周辺" in page.locator("#compose .chips").inner_text()
     assert page.errors == []

@@ -300,7 +300,7 @@ export async function renderCompose(root) {
           els.draw, els.preset,
           op.role === 'prefecture' ? h('button', { type: 'button', onclick: () => { geo.features.forEach((f) => state.codes.add(f.code)); map.setSelected(state.codes); renderTarget(); schedulePreview(); } }, '県内全域') : null,
           h('button', { type: 'button', onclick: () => { state.codes.clear(); map.setSelected(state.codes); els.preset.value = ''; state.preset = ''; setArea(null); } }, 'すべて解除')),
-        els.drawHint, scopeNote, map.el, els.chips),
+        scopeNote, map.el, els.drawHint, els.chips),
       h('div', { class: 'col form-col' },
         h('div', { class: 'templates', role: 'group', 'aria-label': 'テンプレート' }, h('span', {}, 'テンプレート：'),
           Object.keys(TEMPLATES).map((n) => h('button', { type: 'button', class: 'small', onclick: () => applyTemplate(n) }, n))),

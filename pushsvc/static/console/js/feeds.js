@@ -36,16 +36,19 @@ export async function renderFeeds(root) {
   const geo = await loadGeo();
   const [feeds, rivers] = await Promise.all([api('/api/v1/feeds', { auth: false }), api('/api/v1/rivers/stations', { auth: false })]);
   const order = ['flooding', 'danger', 'evacuation', 'caution', 'standby', 'start', 'normal'];
+  const level = (s) => (!s.healthy ? 'down' : s.status === 'failing' ? 'warn' : 'ok');
+  const trouble = feeds.sources.filter((s) => s.enabled && level(s) !== 'ok').length;
   const stations = [...rivers.stations].sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.code.localeCompare(b.code));
   fill(root,
     h('div', { class: 'screen-head' }, h('h2', { id: 'feeds-h' }, '情報源・河川'),
-      h('span', { class: `status ${feeds.healthy ? 'ok' : 'down'}` }, feeds.healthy ? 'すべて正常' : '異常あり')),
+      h('span', { class: `status ${feeds.healthy ? (trouble ? 'warn' : 'ok') : 'down'}` },
+        trouble ? `要確認 ${trouble} 件` : 'すべて正常')),
     h('section', { class: 'card', 'aria-labelledby': 'f-src' }, h('h3', { id: 'f-src' }, '情報源の状態'),
       feeds.sources.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'list' },
         h('thead', {}, h('tr', {}, ['情報源', '種類', '状態', '最終成功', '連続失敗', '最後のエラー', '次回'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, feeds.sources.map((s) => h('tr', { class: s.healthy ? '' : 'bad', 'data-feed': s.name },
+        h('tbody', {}, feeds.sources.map((s) => h('tr', { class: { down: 'bad', warn: 'warn', ok: '' }[level(s)], 'data-feed': s.name },
           h('td', {}, s.name, s.enabled ? '' : '（無効）', s.configured ? '' : '（設定外）'), h('td', {}, s.kind),
-          h('td', {}, h('span', { class: `status ${s.healthy ? 'ok' : 'down'}` }, FEED_STATUS[s.status] || s.status)),
+          h('td', {}, h('span', { class: `status ${level(s)}` }, FEED_STATUS[s.status] || s.status)),
           h('td', {}, fmtTime(s.last_success_at)), h('td', { class: 'num' }, String(s.consecutive_failures)),
           h('td', { class: 'err' }, s.last_error || ''), h('td', {}, fmtTime(s.next_poll_at))))))) :
         h('p', { class: 'hint' }, '情報源が設定されていません（PUSHSVC_FEEDS_FILE）。')),

@@ -95,6 +95,7 @@ export class MunicipalityMap {
         if (!ok) p.setAttribute('aria-disabled', 'true');
         p.addEventListener('click', (e) => { if (!this.drawing) { e.stopPropagation(); this.toggle(f.code); } });
         p.addEventListener('keydown', (e) => {
+          if (this.drawing) return;  // Enter closes the polygon being drawn; it must not also select
           if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); this.toggle(f.code); }
         });
       }
@@ -197,7 +198,7 @@ export class MunicipalityMap {
   cancelDraw() { this.endDraw(); this.opts.onDrawn?.(null); }
 
   finishDraw() {
-    const pts = this.endDraw() || [];
+    const pts = (this.endDraw() || []).filter((p, i, all) => i === 0 || Math.hypot(p[0] - all[i - 1][0], p[1] - all[i - 1][1]) > 2);
     if (pts.length < 3) { this.opts.onDrawn?.(null); return; }
     const ring = pts.map(([x, y]) => this.geo.proj.unproject(x, y).map((v) => Math.round(v * 1e5) / 1e5));
     ring.push(ring[0]);
