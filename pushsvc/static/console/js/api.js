@@ -31,7 +31,7 @@ export async function api(path, { method = 'GET', body, auth = true, raw = false
 }
 
 export const STATUS_JA = {
-  awaiting_approval: '承認待ち', scheduled: '予約済み', sent: '送信', cancelled: '取消済み',
+  awaiting_approval: '承認待ち', scheduled: '予約済み', sent: '送信済み', cancelled: '取消済み',
   corrected: '訂正済み', expired: '期限切れ（未送信）',
 };
 export const DELIVERY_JA = { queued: '待機中', sending: '配信中', done: '完了', cancelled: '停止', expired: '期限切れ' };

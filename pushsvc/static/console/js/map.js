@@ -145,8 +145,9 @@ export class MunicipalityMap {
       p.querySelector('title').textContent = `${this.geo.names[code]}: ${v.toLocaleString('ja-JP')}`;
     }
     const legend = h('div', { class: 'legend', 'aria-label': legendTitle }, h('span', {}, legendTitle),
-      ...[0, 1, 2, 3, 4, 5].map((s) => h('span', { class: 'sw', 'data-step': String(s) },
-        s === 0 ? '0' : `〜${Math.round((max * s) / 5).toLocaleString('ja-JP')}`)));
+      ...[0, 1, 2, 3, 4, 5].filter((s) => s === 0 || s === 5 || Math.ceil((max * s) / 5) > Math.ceil((max * (s - 1)) / 5))
+        .map((s) => h('span', { class: 'sw', 'data-step': String(s) },
+          s === 0 ? '0' : `〜${Math.ceil((max * s) / 5).toLocaleString('ja-JP')}`)));
     this.el.querySelector('.legend')?.remove();
     this.el.append(legend);
   }
