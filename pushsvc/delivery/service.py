@@ -327,7 +327,39 @@ def record_results(
         .values(half_sent_at=now).execution_options(synchronize_session=False)
     )
     db_session.flush()
+    if sent:
+        _extend_follow_ups(db_session, n.id, sent, now)
     _finish_if_complete(db_session, n.id, now)
+
+
+def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int], now: datetime) -> None:
+    """Residents reached after a cancellation or correction was sent get it too.
+
+    A follow-up goes to exactly those who received the original, but a batch already in a worker's
+    hands when the operator (or JMA's 取消) cancelled can still deliver the original afterwards; those
+    residents are added to every live follow-up here, as a new batch of it.
+    """
+    follow_ups = db_session.execute(
+        select(Notification).where(Notification.reference_id == notification_id,
+                                   Notification.status != "cancelled", Notification.expires_at > now)
+    ).scalars().all()
+    for f in follow_ups:
+        db_session.execute(insert(DeliveryBatch), [{
+            "notification_id": f.id, "status": "pending", "pending_ids": sent, "sent_ids": [], "attempt": 0,
+            "retrying": 0, "not_before": now}])
+        f.targeted += len(sent)
+        if f.status in FINAL_STATUSES:
+            f.status, f.finished_at = "sending", None
+    if follow_ups:
+        db_session.flush()
+
+
+def batches_in_flight(db_session: Session, notification_id: int) -> int:
+    """Batches a worker holds right now: their recipients may still receive the notification."""
+    return int(db_session.execute(
+        select(func.count()).select_from(DeliveryBatch).where(
+            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status == "leased")
+    ).scalar_one())
 
 
 def _finish_if_complete(db_session: Session, notification_id: int, now: datetime) -> None:

@@ -94,14 +94,15 @@ def preview(db_session: Session, op: Operator, body: MessageIn, *, settings: Set
 
 
 def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, now: datetime,
-              recipient_ids: list[int] | None = None, topic: str | None = None) -> None:
+              recipient_ids: list[int] | None = None, topic: str | None = None,
+              reference_id: int | None = None) -> None:
     """Hand the message to delivery. A scheduled one becomes batches that are not due before its time."""
     when = max(now, _utc(m.scheduled_at)) if m.scheduled_at else now
     n = delivery.create_notification(db_session, delivery.NotificationDraft(
         source="operator" if m.source == "api" else m.source, category=m.category, severity=m.severity,
         title=m.title, body=m.body, municipality_codes=m.target_codes if recipient_ids is None else (),
         area=m.area if recipient_ids is None else None, ttl_seconds=m.ttl_seconds, topic=topic, test=m.test,
-        recipient_ids=recipient_ids, extra={"operator_message_id": m.id, "kind": m.kind},
+        recipient_ids=recipient_ids, reference_id=reference_id, extra={"operator_message_id": m.id, "kind": m.kind},
     ), settings=settings, now=when)
     m.notification_id, m.recipients = n.id, n.targeted
     m.status = "scheduled" if when > now else "sent"
@@ -207,13 +208,15 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
     """Stop what is unsent; tell exactly those who received ``m`` (same Topic, so a queued copy is replaced)."""
     received: list[int] = []
     topic = None
+    in_flight = 0
     if m.notification_id is not None:
         n = delivery.cancel_notification(db_session, m.notification_id, now=now)
         delivery.cancel_unreceived(db_session, n.id, now=now)  # reached nobody: leave the public feeds too
         received, topic = delivery.recipients_who_received(db_session, n.id), n.topic
+        in_flight = delivery.batches_in_flight(db_session, n.id)
     m.status, m.closed_at = "cancelled" if kind == "cancellation" else "corrected", now
     m.note = patch.reason
-    if not received:
+    if not received and not in_flight:  # a batch still in a worker's hands may yet reach someone
         return None
     if kind == "correction":
         assert patch.title is not None
@@ -235,7 +238,8 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
     codes = touched_codes(db_session, m.id)
     if codes:
         db_session.execute(insert(MessageMunicipality), [{"message_id": f.id, "municipality_code": c} for c in codes])
-    _dispatch(db_session, f, settings=settings, now=now, recipient_ids=received, topic=topic)
+    _dispatch(db_session, f, settings=settings, now=now, recipient_ids=received, topic=topic,
+              reference_id=m.notification_id)
     return f
 
 
