@@ -7,19 +7,15 @@ subscription built from real test keys, so the server validates it exactly as it
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from pushsvc.main import create_app
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from tests.conftest import TestDatabase
+from tests.conftest import TestDatabase, serve_app
 from tests.subscriptions.conftest import KOCHI_PREF_OFFICE, browser_keys, new_endpoint
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -31,27 +27,10 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(db: TestDatabase, tmp_path: Path) -> Iterator[str]:
-    app = create_app(db.settings(vapid_key_file=tmp_path / "vapid.pem"))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(db.settings(vapid_key_file=tmp_path / "vapid.pem"))) as url:
+        yield url
 
 
 FAKE_PUSH = """

@@ -8,9 +8,7 @@ worker encrypts and sends to it, so a test reads the text a phone would decrypt.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from pushsvc.config import Settings
 from pushsvc.db import session_scope
@@ -28,7 +25,7 @@ from pushsvc.devpush.state import Subscriber
 from pushsvc.main import create_app
 from pushsvc.operators import accounts
 from pushsvc.webpush.sender import PushSender
-from tests.conftest import TestDatabase
+from tests.conftest import TestDatabase, serve_app
 from tests.delivery.conftest import delivery_settings
 from tests.webpush.conftest import devpush, devpush_server
 
@@ -55,12 +52,6 @@ kind = "jma_atom"
 url = "http://127.0.0.1:9/jma/extra_l.xml"
 interval_s = 60
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -124,34 +115,24 @@ def console(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[Cons
     settings = delivery_settings(db, tmp_path, admin_token=tokens["pref"], operator_rate_limit_per_minute=10_000,
                                  feeds_file=feeds_file)
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    stop = threading.Event()
-    worker = threading.Thread(target=_run_worker, args=(app, settings, db, stop), daemon=True)
-    worker.start()
-    env = ConsoleEnv(f"http://127.0.0.1:{port}", devpush, tokens, db=db, settings=settings)
-    key = app.state.vapid.public_key_b64url
-    env.subscribe("kochi-test", [KOCHI], test_device=True, vapid_key=key)
-    env.subscribe("kochi-test-en", [KOCHI], lang="en", test_device=True, vapid_key=key)
-    env.subscribe("both-test", [KOCHI, NANKOKU], test_device=True, vapid_key=key)  # counted once
-    env.subscribe("nankoku-test", [NANKOKU], test_device=True, vapid_key=key)
-    env.subscribe("muroto-test", [MUROTO], test_device=True, vapid_key=key)
-    env.subscribe("kochi-live", [KOCHI], test_device=False, vapid_key=key)
-    env.subscribe("nankoku-live", [NANKOKU], lang="zh-Hans", test_device=False, vapid_key=key)
-    try:
-        yield env
-    finally:
-        stop.set()
-        worker.join(10)
-        server.should_exit = True
-        thread.join(10)
+    with serve_app(app) as url:
+        stop = threading.Event()
+        worker = threading.Thread(target=_run_worker, args=(app, settings, db, stop), daemon=True)
+        worker.start()
+        env = ConsoleEnv(url, devpush, tokens, db=db, settings=settings)
+        key = app.state.vapid.public_key_b64url
+        env.subscribe("kochi-test", [KOCHI], test_device=True, vapid_key=key)
+        env.subscribe("kochi-test-en", [KOCHI], lang="en", test_device=True, vapid_key=key)
+        env.subscribe("both-test", [KOCHI, NANKOKU], test_device=True, vapid_key=key)  # counted once
+        env.subscribe("nankoku-test", [NANKOKU], test_device=True, vapid_key=key)
+        env.subscribe("muroto-test", [MUROTO], test_device=True, vapid_key=key)
+        env.subscribe("kochi-live", [KOCHI], test_device=False, vapid_key=key)
+        env.subscribe("nankoku-live", [NANKOKU], lang="zh-Hans", test_device=False, vapid_key=key)
+        try:
+            yield env
+        finally:
+            stop.set()
+            worker.join(10)
 
 
 @pytest.fixture
