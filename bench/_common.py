@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: machine description, a uvicorn server on a free port, percentiles."""
+"""Shared benchmark plumbing: machine description, a throwaway PostgreSQL database, a uvicorn server on a
+free port, percentiles."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PUSHSVC_SHARED", ROOT.parent / "shared"))
 BOUNDARIES = SHARED / "municipal_boundaries" / "N03-21_39_210101.json"
+PG_ADMIN_URL = os.environ.get("PUSHSVC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def machine() -> str:
@@ -31,6 +38,33 @@ def machine() -> str:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
         mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
     return f"{os.cpu_count()} cores ({cpu}){mem}, Python {platform.python_version()}, {platform.system()}"
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """A database made for one benchmark run: its URL, the server's version, and a scratch folder."""
+
+    url: str
+    server_version: str
+    tmp: Path
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str = PG_ADMIN_URL) -> Iterator[Throwaway]:
+    """Create a fresh database on the server at ``admin_url`` and drop it (forcibly) when the block ends,
+    so a benchmark never measures or leaves behind anyone else's data."""
+    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = f"pushsvc_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+            version = str(c.execute(text("SHOW server_version")).scalar_one())
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield Throwaway(url, version, Path(tempfile.mkdtemp(prefix="pushsvc-bench-")))
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def free_port() -> int:

@@ -14,11 +14,9 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,10 +25,8 @@ from pathlib import Path
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bench._common import BOUNDARIES, machine, percentile, serve
+from bench._common import BOUNDARIES, PG_ADMIN_URL, machine, percentile, serve, throwaway_database
 
 # Town halls and landmarks across Kochi: every request resolves a real point to a municipality.
 POINTS = [(33.5597, 133.5311), (33.2453, 134.1770), (32.7253, 133.0203), (33.5461, 133.6694),
@@ -80,7 +76,7 @@ async def load(url: str, payloads: list[bytes], concurrency: int) -> tuple[list[
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pg", default=os.environ.get("PUSHSVC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    ap.add_argument("--pg", default=PG_ADMIN_URL,
                     help="PostgreSQL server (an admin URL; a throwaway database is created on it)")
     ap.add_argument("--requests", type=int, default=6000)
     ap.add_argument("--warmup", type=int, default=300)
@@ -89,27 +85,16 @@ def main() -> int:
     ap.add_argument("--append", type=Path, help="append a results section to this Markdown file")
     args = ap.parse_args()
 
-    admin_url = make_url(args.pg)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"pushsvc_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-        pg_version = c.execute(text("SHOW server_version")).scalar_one()
-    db_url = admin_url.set(database=name).render_as_string(hide_password=False)
-    tmp = Path(tempfile.mkdtemp(prefix="pushsvc-bench-"))
-    env = {"PUSHSVC_DATABASE_URL": db_url, "PUSHSVC_BOUNDARIES": str(BOUNDARIES),
-           "PUSHSVC_VAPID_KEY_FILE": str(tmp / "vapid.pem")}
-    try:
-        rng = random.Random(42)
-        payloads = bodies(args.warmup + args.requests, rng)
+    rng = random.Random(42)
+    payloads = bodies(args.warmup + args.requests, rng)
+    with throwaway_database(args.pg) as db:
+        pg_version = db.server_version
+        env = {"PUSHSVC_DATABASE_URL": db.url, "PUSHSVC_BOUNDARIES": str(BOUNDARIES),
+               "PUSHSVC_VAPID_KEY_FILE": str(db.tmp / "vapid.pem")}
         with serve(env, workers=args.workers) as base:
             url = base + "/api/v1/subscriptions"
             asyncio.run(load(url, payloads[:args.warmup], args.concurrency))
             lat, statuses, elapsed = asyncio.run(load(url, payloads[args.warmup:], args.concurrency))
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     rps = len(lat) / elapsed
     p50, p95, p99 = (percentile(lat, p) * 1000 for p in (50, 95, 99))

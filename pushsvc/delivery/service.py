@@ -474,6 +474,20 @@ def active_alerts(db_session: Session, *, now: datetime | None = None, category:
     return list(db_session.execute(stmt).scalars())
 
 
+def active_alerts_version(db_session: Session) -> tuple[Any, ...]:
+    """Changes whenever ``active_alerts`` may have changed other than by the clock: a notification was
+    created (newest id and its time, so a reused SQLite id is still noticed) or one was cancelled.
+    Two index lookups, so a reader may cache the list per process and check this on every request."""
+    row = db_session.execute(_ACTIVE_VERSION).first()
+    return tuple(row) if row is not None else ()
+
+
+_ACTIVE_VERSION = (  # built once: constructing the statement costs more than running it
+    select(Notification.id, Notification.created_at, select(func.count()).select_from(Notification)
+           .where(Notification.status == "cancelled").scalar_subquery())
+    .order_by(Notification.id.desc()).limit(1))
+
+
 def public_alert(db_session: Session, notification_id: int) -> Notification:
     """One non-test notification, in force or not (the alert page still opens after it ends)."""
     n = db_session.get(Notification, notification_id)

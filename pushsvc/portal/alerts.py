@@ -1,7 +1,8 @@
 """Alerts as the public sees them: which municipalities an alert covers, its text, its order.
 
 Alerts are delivery's non-test notifications, read only through ``delivery.service``. Everything
-here is pure apart from the (cached) municipality geometries used for area-targeted alerts.
+here is pure apart from the (cached) municipality geometries used for area-targeted alerts and the
+per-process snapshot of the alerts in force (``in_force``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import ValidationProblem
 from pushsvc.geo import service as geo_service
+from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.portal.schemas import (
     ATTRIBUTION_BY_SOURCE,
     CATEGORY_LABELS,
@@ -37,6 +39,7 @@ from pushsvc.portal.schemas import (
 from pushsvc.shelters.schemas import HAZARDS, Hazard
 
 GEOMS_TTL_S = 300.0
+ALERTS_TTL_S = 1.0  # how stale an alert's delivery status may be; new and cancelled alerts show at once
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Area:
 _lock = threading.Lock()
 _areas: dict[str, tuple[float, dict[str, Area]]] = {}
 _alert_codes: dict[tuple[str, int, str], tuple[str, ...]] = {}
+_in_force: Snapshot[tuple[Notification, ...]] = Snapshot(ALERTS_TTL_S)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -142,11 +146,19 @@ def check_municipality(db_session: Session, code: str | None) -> None:
         raise ValidationProblem(f"unknown municipality code {code!r}", field="municipality")
 
 
+def in_force(db_session: Session, *, now: datetime, category: str | None = None) -> list[Notification]:
+    """Active alerts (newest first) from this process's snapshot, checked against delivery's version of
+    them on every call. For read-only requests: the objects are shared, never change them."""
+    everything = _in_force.get(db_session, delivery.active_alerts_version(db_session), lambda: tuple(
+        detached(n) for n in delivery.active_alerts(db_session, now=now)))
+    return [n for n in everything if is_active(n, now) and (category is None or n.category == category)]
+
+
 def public_alerts(db_session: Session, *, municipality: str | None, category: str | None,
                   now: datetime) -> list[Notification]:
     """Active alerts, optionally of one municipality and category, most severe and newest first."""
     check_municipality(db_session, municipality)
-    found = delivery.active_alerts(db_session, now=now, category=category)
+    found = in_force(db_session, now=now, category=category)
     if municipality is not None:
         found = [n for n in found if municipality in alert_codes(db_session, n)]
     return order(found)

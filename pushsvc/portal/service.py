@@ -3,6 +3,8 @@
 ``portal_me`` answers, for each of the resident's places and the current location: where it is, the
 alerts in force there, the river gauges that concern it, the nearest evacuation sites designated for
 the hazards of those alerts, and the notices to read. It reads other domains only via their services.
+What every answer shares (alerts, notices, gauges) comes from per-process snapshots (``portal.cache``),
+so an answer costs the token check, two version checks and, with important notices, one ack lookup.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from pushsvc.errors import Forbidden, NotFound, ValidationProblem
 from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.portal import alerts
+from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.portal.schemas import (
     MunicipalityRef,
@@ -46,6 +49,10 @@ except ImportError:  # pragma: no cover - depends on which domains are present
     _stations = None
 
 SHELTERS_PER_HAZARD = 3
+RIVERS_TTL_S = 1.0  # gauges are polled every few minutes; a second's delay costs nothing
+NOTICES_TTL_S = 60.0  # the version check sees every change; this only bounds what it could miss
+_rivers: Snapshot[tuple[dict[str, Any], ...]] = Snapshot(RIVERS_TTL_S)
+_notices: Snapshot[tuple[Notice, ...]] = Snapshot(NOTICES_TTL_S)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -53,10 +60,16 @@ def _utc(dt: datetime) -> datetime:
 
 
 def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str, Any]]:
-    """Gauges in or upstream of these municipalities, from the feeds domain (empty until it exists)."""
+    """Gauges in or upstream of these municipalities, from the feeds domain (empty until it exists).
+
+    Read for the whole prefecture once a second per process; shared dicts, so never change them.
+    """
     if _stations is None or not codes:
         return []
-    return list(_stations(db_session, sorted(codes)))
+    get = _stations
+    everything = _rivers.get(db_session, None, lambda: tuple(get(db_session, sorted(alerts.areas(db_session)))))
+    wanted = set(codes)
+    return [s for s in everything if s.get("municipality_code") in wanted or wanted & set(s.get("downstream") or ())]
 
 
 # --- notices ------------------------------------------------------------------------------------
@@ -119,14 +132,32 @@ def withdraw_notice(db_session: Session, notice_id: int, *, operator: Operator, 
     return notice
 
 
+def _notices_version(db_session: Session) -> tuple[Any, ...]:
+    """Changes when a notice is published (newest id and time: SQLite may reuse an id) or withdrawn."""
+    row = db_session.execute(_NOTICES_VERSION).first()
+    return tuple(row) if row is not None else ()
+
+
+_NOTICES_VERSION = (select(Notice.id, Notice.created_at, select(func.count(Notice.withdrawn_at)).scalar_subquery())
+                    .order_by(Notice.id.desc()).limit(1))  # built once: building costs more than running it
+
+
 def active_notices(db_session: Session, *, codes: Collection[str] | None, now: datetime) -> list[Notice]:
-    """Notices in force for any of ``codes`` (prefecture-wide ones always); None = every notice."""
-    rows = db_session.execute(
-        select(Notice).where(Notice.withdrawn_at.is_(None), Notice.expires_at > _utc(now))
-        .order_by(Notice.important.desc(), Notice.created_at.desc(), Notice.id.desc())
-    ).scalars()
+    """Notices in force for any of ``codes`` (prefecture-wide ones always); None = every notice.
+
+    From this process's snapshot (shared objects: read, never change them).
+    """
+    def load() -> tuple[Notice, ...]:
+        rows = db_session.execute(
+            select(Notice).where(Notice.withdrawn_at.is_(None), Notice.expires_at > _utc(now))
+            .order_by(Notice.important.desc(), Notice.created_at.desc(), Notice.id.desc())
+        ).scalars()
+        return tuple(detached(n) for n in rows)
+
     wanted = set(codes) if codes is not None else None
-    return [n for n in rows if wanted is None or not n.municipality_codes or wanted & set(n.municipality_codes)]
+    return [n for n in _notices.get(db_session, _notices_version(db_session), load)
+            if _utc(n.expires_at) > _utc(now)
+            and (wanted is None or not n.municipality_codes or wanted & set(n.municipality_codes))]
 
 
 def acknowledge(db_session: Session, sub: Subscription, notice_id: int, *, now: datetime) -> None:
@@ -155,10 +186,9 @@ def notice_out(n: Notice, lang: str, acknowledged: bool = False) -> NoticeOut:
 def _resident_notices(db_session: Session, sub: Subscription, codes: set[str], now: datetime) -> list[NoticeOut]:
     """Important notices not yet acknowledged, then the other notices of the resident's areas."""
     found = active_notices(db_session, codes=codes, now=now)
-    if not found:
-        return []
+    important = [n.id for n in found if n.important]
     acked = set(db_session.execute(select(NoticeAck.notice_id).where(
-        NoticeAck.subscription_id == sub.id, NoticeAck.notice_id.in_([n.id for n in found]))).scalars())
+        NoticeAck.subscription_id == sub.id, NoticeAck.notice_id.in_(important))).scalars()) if important else set()
     return [notice_out(n, sub.lang) for n in found if not (n.important and n.id in acked)]
 
 
@@ -182,7 +212,7 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     codes = {p.municipality_code for p in places}
     area_by_code = alerts.areas(db_session)
     names = {c: a.name for c, a in area_by_code.items()}
-    in_force: list[Notification] = delivery.active_alerts(db_session, now=now)
+    in_force: list[Notification] = alerts.in_force(db_session, now=now)
     stations = river_stations(db_session, codes)
     views: list[PlaceView] = []
     credits: set[str] = set()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from pushsvc.shelters import service as shelters
 from tests.delivery.conftest import KOCHI_KENCHO, MUROTO, SHIMANTO
-from tests.portal.conftest import Harness, admin, bearer
+from tests.portal.conftest import Harness, Ops, admin, bearer
 
 
 def me(harness: Harness, rid: int, token: str, **headers: str) -> dict:  # type: ignore[type-arg]
@@ -98,3 +100,24 @@ def test_portal_needs_the_subscriptions_own_token(harness: Harness) -> None:
     r = harness.client.get("/api/v1/portal/me?subscription=abc", headers=bearer(a.token))
     assert r.status_code == 422 and r.json()["field"] == "subscription"
     assert harness.client.get("/api/v1/portal/me?subscription=999999", headers=bearer(a.token)).status_code == 404
+
+
+def test_the_per_process_snapshots_never_hide_a_new_or_cancelled_alert_or_notice(harness: Harness,
+                                                                                  ops: Ops) -> None:
+    resident = harness.subscribe("39201")
+
+    def seen() -> tuple[list[int], list[int]]:
+        page = me(harness, resident.id, resident.token)
+        return [a["id"] for a in page["places"][0]["alerts"]], [n["id"] for n in page["notices"]]
+
+    assert seen() == ([], [])  # fills this process's snapshots
+    first = harness.notify(target={"municipality_codes": ["39201"]})
+    assert seen() == ([first], [])  # well within the snapshot's second
+    assert harness.client.post(f"/api/v1/notifications/{first}/cancel", headers=admin()).status_code == 200
+    assert seen() == ([], [])
+    r = ops.call("POST", "/api/v1/notices", "kochi-city", json={
+        "title": {"ja": "お知らせ"}, "municipality_codes": ["39201"],
+        "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()})
+    assert seen() == ([], [r.json()["id"]])
+    assert ops.call("POST", f"/api/v1/notices/{r.json()['id']}/withdraw", "kochi-city").status_code == 200
+    assert seen() == ([], [])
