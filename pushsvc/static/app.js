@@ -300,6 +300,20 @@ async function unsubscribe() {
   } catch (e) { say(t("failed") + e.message, true); }
 }
 
+/* KPI: the server counts page views and installs per day (and municipality, if registered); nothing sent
+   here identifies the resident. Best effort: a lost count never bothers the resident. */
+function report(kind, municipality = null) {
+  fetch(API + "/kpi/events", {
+    method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ kind, municipality }),
+  }).catch(() => {});
+}
+
+/* Counts go to the first registered place's municipality, when there is one. */
+function firstMunicipality() {
+  return current && current.places[0] ? current.places[0].municipality_code : null;
+}
+
 /* The page refreshes the current location each time it is opened (service workers cannot). */
 async function refreshLocation(saved) {
   if (!current.follow_current_location) return;
@@ -310,6 +324,7 @@ async function refreshLocation(saved) {
 }
 
 async function start() {
+  window.addEventListener("appinstalled", () => report("install", firstMunicipality()));
   $("lang-switch").addEventListener("click", () => {
     lang = lang === "ja" ? "en" : "ja";
     localStorage.setItem("pushsvc.lang", lang);
@@ -332,6 +347,7 @@ async function start() {
   if (current) showSettings(); else showForm(null);
   applyLanguage();
   document.body.dataset.ready = "true";
+  report("page_view_resident", firstMunicipality());
   if (current) refreshLocation(saved).catch((e) => say(t("failed") + e.message, true));
 }
 

@@ -1,6 +1,7 @@
 /* Service worker: shows each push as a notification and opens the alert's page on click.
    Message fields (see pushsvc/webpush/payload.py): id, title, body, category, severity, url, lang, sent_at.
-   The tag comes from the message so an updated alert replaces the old notification. */
+   The tag comes from the message so an updated alert replaces the old notification. A click is counted
+   for the KPI (kind and category only: nothing that identifies the resident or the alert). */
 "use strict";
 
 const URGENT = new Set(["warning", "emergency"]);
@@ -26,18 +27,25 @@ self.addEventListener("push", (event) => {
     renotify: Boolean(tag),
     requireInteraction: URGENT.has(msg.severity),
     timestamp: msg.sent_at ? Date.parse(msg.sent_at) : Date.now(),
-    data: { url: msg.url || "/" },
+    data: { url: msg.url || "/", category: msg.category || null },
   }));
 });
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const url = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
-  event.waitUntil((async () => {
+  const category = (event.notification.data && event.notification.data.category) || null;
+  // Counted alongside opening the page, never before it: opening must not wait for the network.
+  const counted = fetch("/api/v1/kpi/events", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ kind: "notification_open", category }),
+  }).catch(() => {});
+  const opened = (async () => {
     const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
     for (const client of windows) {
       if (client.url === url && "focus" in client) return client.focus();
     }
     return self.clients.openWindow(url);
-  })());
+  })();
+  event.waitUntil(Promise.all([opened, counted]));
 });

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from pushsvc.kpi import service as kpi
 from pushsvc.main import create_app
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
 from tests.conftest import TestDatabase, serve_app
@@ -53,6 +55,12 @@ def _rows(db: TestDatabase) -> tuple[int, int]:
                 s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one())
 
 
+def _page_views(db: TestDatabase) -> int:
+    with db.sessionmaker() as s:
+        today = kpi.jst_day(datetime.now(UTC))
+        return sum(n for (_, kind, _, _), n in kpi.counts(s, today, today).items() if kind == "page_view_resident")
+
+
 def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestDatabase) -> None:
     fake = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
     with playwright_sync.sync_playwright() as p:
@@ -66,8 +74,10 @@ def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestD
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
-            page.goto(server + "/")
-            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/kpi/events")) as viewed:
+                page.goto(server + "/")
+                page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            assert viewed.value.status == 204 and _page_views(db) == 1  # counted, with nothing identifying
             assert page.locator("html").get_attribute("lang") == "ja"
             assert page.get_by_role("heading", level=1).inner_text() == "高知県 防災プッシュ通知"
 
@@ -116,6 +126,7 @@ def test_service_worker_and_manifest_are_served(server: str) -> None:
     sw = httpx.get(server + "/sw.js")
     assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
     assert "showNotification" in sw.text and "requireInteraction" in sw.text
+    assert '"notification_open"' in sw.text  # clicks are counted for the KPI
     manifest = httpx.get(server + "/manifest.webmanifest").json()
     assert manifest["display"] == "standalone" and any(i["sizes"] == "192x192" for i in manifest["icons"])
     assert httpx.get(server + manifest["icons"][0]["src"]).headers["content-type"] == "image/png"
