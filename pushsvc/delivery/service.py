@@ -379,33 +379,23 @@ def _finish_if_complete(db_session: Session, notification_id: int, now: datetime
 
 
 def cancel_notification(db_session: Session, notification_id: int, *, now: datetime | None = None) -> Notification:
-    """Stop every unsent batch at once; batches in flight stop at their next record."""
+    """Stop every unsent batch at once (batches in flight stop at their next record) and withdraw it.
+
+    A notification that already finished is withdrawn too: cancelled, it leaves the public alert
+    feeds and the portal, whether it reached everyone, nobody, or ran out of time. Its counters stay.
+    """
     now = _utc(now or datetime.now(UTC))
     n = get_notification(db_session, notification_id)
-    if n.status in FINAL_STATUSES:
+    if n.status == "cancelled":
         return n
     db_session.execute(
         update(DeliveryBatch)
         .where(DeliveryBatch.notification_id == n.id, DeliveryBatch.status == "pending")
         .values(status="cancelled").execution_options(synchronize_session=False)
     )
-    n.status, n.finished_at, n.retrying = "cancelled", now, 0
+    n.status, n.retrying = "cancelled", 0
+    n.finished_at = n.finished_at or now
     db_session.flush()
-    return n
-
-
-def cancel_unreceived(db_session: Session, notification_id: int, *, now: datetime | None = None) -> Notification:
-    """Cancel a notification that finished without reaching anyone (e.g. no recipients at all).
-
-    ``cancel_notification`` leaves finished notifications alone, so one with no recipients -- "done"
-    the moment it was created -- would stay in the public alert feeds until its TTL. Nothing is in
-    flight and nobody holds a copy, so cancelling it is only a change of state. Anything else is
-    returned unchanged.
-    """
-    n = get_notification(db_session, notification_id)
-    if n.status == "done" and not n.sent:
-        n.status, n.finished_at = "cancelled", _utc(now or datetime.now(UTC))
-        db_session.flush()
     return n
 
 

@@ -211,7 +211,6 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
     in_flight = 0
     if m.notification_id is not None:
         n = delivery.cancel_notification(db_session, m.notification_id, now=now)
-        delivery.cancel_unreceived(db_session, n.id, now=now)  # reached nobody: leave the public feeds too
         received, topic = delivery.recipients_who_received(db_session, n.id), n.topic
         in_flight = delivery.batches_in_flight(db_session, n.id)
     m.status, m.closed_at = "cancelled" if kind == "cancellation" else "corrected", now

@@ -125,7 +125,6 @@ def withdraw_notice(db_session: Session, notice_id: int, *, operator: Operator, 
         notice.withdrawn_at = _utc(now)
         if notice.notification_id is not None:
             delivery.cancel_notification(db_session, notice.notification_id, now=now)
-            delivery.cancel_unreceived(db_session, notice.notification_id, now=now)
         accounts.audit(db_session, "notice.withdraw", operator=operator, now=_utc(now), notice_id=notice.id,
                        municipalities=list(notice.municipality_codes), notification_id=notice.notification_id)
     db_session.flush()

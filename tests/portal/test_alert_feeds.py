@@ -108,3 +108,16 @@ def test_an_operator_message_that_reached_nobody_can_be_cancelled_and_leaves_the
     assert harness.status(nid)["status"] == "cancelled"
     assert harness.client.get("/api/v1/alerts").json()["alerts"] == []
     assert harness.client.get(f"/api/v1/alerts/{nid}").json()["active"] is False
+
+
+def test_a_delivered_alert_that_is_cancelled_leaves_the_public_feeds(harness: Harness) -> None:
+    resident = harness.subscribe("39201")
+    nid = harness.notify(title={"ja": "避難指示"}, category="evacuation", severity="emergency",
+                         target={"municipality_codes": ["39201"]})
+    harness.run_worker(nid)
+    assert len(harness.push.received(resident.device)) == 1 and harness.status(nid)["status"] == "done"
+    assert [a["id"] for a in harness.client.get("/api/v1/alerts").json()["alerts"]] == [nid]
+    assert harness.client.post(f"/api/v1/notifications/{nid}/cancel", headers=admin()).status_code == 200
+    assert harness.client.get("/api/v1/alerts").json()["alerts"] == []
+    status = harness.status(nid)
+    assert (status["status"], status["sent"]) == ("cancelled", 1)  # withdrawn; what happened stays counted
