@@ -86,7 +86,7 @@ def main() -> None:
           f"p99 {s['p99_ms']:.2f} ms over {s['requests']} sequential requests")
     try:
         p = http_path(args.pg, args.requests)
-        print(f"GET /api/v1/geo/locate on PostGIS: p50 {p['p50_ms']:.2f} ms, p95 {p['p95_ms']:.2f} ms, "
+        print(f"GET /api/v1/geo/locate on PostgreSQL: p50 {p['p50_ms']:.2f} ms, p95 {p['p95_ms']:.2f} ms, "
               f"p99 {p['p99_ms']:.2f} ms over {p['requests']} sequential requests")
     except Exception as exc:  # no PostgreSQL here: report, do not fail the SQLite half
         print(f"PostGIS half skipped: {exc}")

@@ -1,7 +1,10 @@
-"""Geo service: boundary import, municipality listing and point lookup, on PostGIS or in-process.
+"""Geo service: boundary import, municipality listing and point lookup.
 
-On PostgreSQL the lookup is a PostGIS query against the GiST index; on SQLite it is the in-process
-``MunicipalityIndex``. Both honour the same coastal tolerance and return the same ``Located``.
+Point → municipality is answered on both backends by the in-process ``MunicipalityIndex``, built from
+the boundary table and rebuilt when it changes: it is the hottest call in the system (every sign-up and
+location update), and a PostGIS round trip with its session costs ~5 ms against ~0.1 ms in-process
+(docs/BENCHMARKS.md). ``find_postgis`` answers the same question in SQL; tests check the two agree.
+Set-based spatial queries (who is inside an area, nearest shelters) run in PostGIS on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from sqlalchemy import cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from pushsvc.config import MLIT_BOUNDARY_CREDIT
-from pushsvc.db import is_postgres
 from pushsvc.errors import OutsideServiceArea, ValidationProblem
 from pushsvc.geo.index import EARTH_M_PER_DEG, Located, MunicipalityIndex, Place
 from pushsvc.geo.models import Municipality
@@ -160,8 +162,6 @@ def check_coordinates(lat: float, lon: float, *, lat_field: str = "lat", lon_fie
 def find(db_session: Session, lat: float, lon: float, *, tolerance_m: float) -> Located | None:
     """Point → municipality, or None outside the service area."""
     check_coordinates(lat, lon)
-    if is_postgres(db_session):
-        return _find_postgis(db_session, lat, lon, tolerance_m)
     return get_index(db_session, tolerance_m=tolerance_m).locate(lat, lon)
 
 
@@ -179,7 +179,8 @@ def locate(
     return found
 
 
-def _find_postgis(db_session: Session, lat: float, lon: float, tolerance_m: float) -> Located | None:
+def find_postgis(db_session: Session, lat: float, lon: float, tolerance_m: float) -> Located | None:
+    """The same lookup as a PostGIS query (PostgreSQL only): the cross-check for the in-process index."""
     pt = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
     cols = (Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district)
     row = db_session.execute(select(*cols).where(func.ST_Intersects(Municipality.geom, pt)).limit(1)).first()
