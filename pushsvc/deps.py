@@ -12,7 +12,8 @@ from pushsvc.config import Settings
 from pushsvc.db import session_scope
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    """Async on purpose: a sync dependency costs a thread-pool hop per request, and this does no I/O."""
     settings: Settings = request.app.state.settings
     return settings
 

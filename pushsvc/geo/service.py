@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from typing import cast as type_cast
 
 import shapely
 from geoalchemy2 import Geography
@@ -28,8 +29,9 @@ from pushsvc.geo.models import Municipality
 from pushsvc.geo.n03 import MunicipalityBoundary
 
 _lock = threading.Lock()
-_index_cache: dict[tuple[str, float], tuple[tuple[Any, ...], MunicipalityIndex]] = {}
-_checked_at: dict[tuple[str, float], float] = {}
+T = TypeVar("T")
+_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+_checked_at: dict[tuple[Any, ...], float] = {}
 INDEX_RECHECK_S = 1.0  # how stale the in-process index may be after another process re-imports
 _geojson_cache: dict[tuple[str, tuple[Any, ...], float], dict[str, Any]] = {}
 
@@ -98,27 +100,36 @@ def _cache_key(db_session: Session) -> str:
     return str(db_session.get_bind().engine.url)
 
 
-def get_index(db_session: Session, *, tolerance_m: float) -> MunicipalityIndex:
-    """The in-process index for this database, rebuilt when the boundary table changes."""
-    key = (_cache_key(db_session), tolerance_m)
-    cached = _index_cache.get(key)
+def _cached(db_session: Session, name: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """A per-process copy of something derived from the boundary table, rebuilt when the table changes.
+
+    The version is checked at most once a second, so a re-import by another process shows within that.
+    """
+    key = (_cache_key(db_session), *name)
+    cached = _cache.get(key)
     now = time.monotonic()
     if cached and now - _checked_at.get(key, 0.0) < INDEX_RECHECK_S:
-        return cached[1]
+        return type_cast(T, cached[1])
     version = _version(db_session)
     _checked_at[key] = now
     if cached and cached[0] == version:
-        return cached[1]
+        return type_cast(T, cached[1])
     with _lock:
-        cached = _index_cache.get(key)
-        if cached and cached[0] == version:
-            return cached[1]
+        value = build()
+        _cache[key] = (version, value)
+        return value
+
+
+def get_index(db_session: Session, *, tolerance_m: float) -> MunicipalityIndex:
+    """The in-process point → municipality index for this database."""
+
+    def build() -> MunicipalityIndex:
         rows = list_places_with_geoms(db_session)
         if not rows:
             raise OutsideServiceArea("no municipal boundaries are loaded; run `pushsvc boundaries import`")
-        index = MunicipalityIndex([p for p, _ in rows], [g for _, g in rows], tolerance_m=tolerance_m)
-        _index_cache[key] = (version, index)
-        return index
+        return MunicipalityIndex([p for p, _ in rows], [g for _, g in rows], tolerance_m=tolerance_m)
+
+    return _cached(db_session, ("index", tolerance_m), build)
 
 
 def list_places_with_geoms(db_session: Session) -> list[tuple[Place, Any]]:
@@ -134,20 +145,18 @@ def list_places(db_session: Session) -> list[Place]:
     return [Place(*r) for r in rows]
 
 
+def _all_places(db_session: Session) -> dict[str, Place]:
+    return _cached(db_session, ("places",), lambda: {p.code: p for p in list_places(db_session)})
+
+
 def get_place(db_session: Session, code: str) -> Place | None:
-    m = db_session.get(Municipality, code)
-    return Place(m.code, m.name, m.prefecture, m.district) if m else None
+    return _all_places(db_session).get(code)
 
 
 def places_by_code(db_session: Session, codes: Iterable[str]) -> dict[str, Place]:
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    rows = db_session.execute(
-        select(Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district)
-        .where(Municipality.code.in_(wanted))
-    )
-    return {r[0]: Place(*r) for r in rows}
+    """Names for codes, from the per-process copy: every sign-up asks, and they change once a year."""
+    places = _all_places(db_session)
+    return {c: places[c] for c in set(codes) if c in places}
 
 
 def check_coordinates(lat: float, lon: float, *, lat_field: str = "lat", lon_field: str = "lon") -> None:
