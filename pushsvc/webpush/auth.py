@@ -11,12 +11,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from pushsvc.webpush.hosts import split_endpoint
 from pushsvc.webpush.vapid import VapidIdentity, b64url
 
 JWT_LIFETIME_S = 12 * 3600
@@ -26,7 +26,7 @@ _JWT_HEADER = b64url(json.dumps({"typ": "JWT", "alg": "ES256"}, separators=(",",
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` as VAPID ``aud`` wants it (default ports dropped, host lower-cased)."""
-    parts = urlsplit(url)
+    parts = split_endpoint(url)
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"

@@ -7,9 +7,16 @@ loopback host in the list (tests, the demo's local push service) also allows pla
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@lru_cache(maxsize=4096)
+def split_endpoint(url: str) -> SplitResult:
+    """``urlsplit``, cached: one send checks, signs for and connects to the same endpoint URL."""
+    return urlsplit(url)
 
 
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
@@ -29,7 +36,7 @@ def endpoint_problem(url: str, allowed: Sequence[str], *, max_length: int = 2048
     if len(url) > max_length:
         return f"endpoint is longer than {max_length} characters"
     try:
-        parts = urlsplit(url)
+        parts = split_endpoint(url)
         port = parts.port
     except ValueError:
         return "endpoint is not a valid URL"

@@ -13,8 +13,8 @@ import asyncio
 import ssl
 from collections import defaultdict
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
+from pushsvc.webpush.hosts import split_endpoint
 from pushsvc.webpush.transport import Limits, TransportError, TransportResponse
 
 MAX_ANSWER_BYTES = 64 * 1024  # push services answer with a few bytes; never buffer a huge body
@@ -174,7 +174,7 @@ class StreamTransport:
         return conn
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
-        parts = urlsplit(url)
+        parts = split_endpoint(url)
         if any(c in url for c in "\r\n\t ") or parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError("refusing to send to a malformed URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
