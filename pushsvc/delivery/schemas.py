@@ -29,7 +29,20 @@ class NotificationIn(BaseModel):
     test: bool = False
 
 
-class NotificationOut(BaseModel):
+class DeliveryCounters(BaseModel):
+    """What happened to a notification's recipients so far; operators' views show the same numbers."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    targeted: int
+    sent: int
+    gone: int
+    failed: int
+    retrying: int
+    expired: int
+
+
+class NotificationOut(DeliveryCounters):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -41,12 +54,6 @@ class NotificationOut(BaseModel):
     title: dict[str, str]
     url: str | None
     target_codes: list[str]
-    targeted: int
-    sent: int
-    gone: int
-    failed: int
-    retrying: int
-    expired: int
     created_at: datetime
     first_sent_at: datetime | None
     half_sent_at: datetime | None

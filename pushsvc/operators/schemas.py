@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pushsvc.delivery.schemas import Severity
+from pushsvc.delivery.schemas import DeliveryCounters, Severity
 from pushsvc.subscriptions.schemas import Category, Lat, Lon
 
 Text = dict[str, str]
@@ -76,14 +76,8 @@ class MessageAccepted(BaseModel):
     status: str
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(DeliveryCounters):
     status: str
-    targeted: int
-    sent: int
-    gone: int
-    failed: int
-    retrying: int
-    expired: int
 
 
 class TimingOut(BaseModel):
