@@ -15,7 +15,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -23,6 +22,7 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushsvc import cap as cap_out
 from pushsvc.errors import Conflict, OutsideServiceArea, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.area import circle_area, parse_area
@@ -34,12 +34,9 @@ NS = "urn:oasis:names:tc:emergency:cap:1.2"
 Q = f"{{{NS}}}"
 SEVERITY_IN = {"Extreme": "emergency", "Severe": "warning", "Moderate": "advisory", "Minor": "info",
                "Unknown": "info"}
-SEVERITY_OUT = {"emergency": "Extreme", "warning": "Severe", "advisory": "Moderate", "info": "Minor"}
 CATEGORY_IN = {"Geo": "quake_tsunami", "Met": "weather", "Safety": "evacuation", "Security": "evacuation",
                "Rescue": "evacuation", "Fire": "evacuation", "Health": "area_info", "Env": "area_info",
                "Transport": "area_info", "Infra": "area_info", "CBRNE": "evacuation", "Other": "area_info"}
-CATEGORY_OUT = {"evacuation": "Safety", "river": "Met", "weather": "Met", "landslide": "Geo",
-                "quake_tsunami": "Geo", "area_info": "Other"}
 EVENT_JA = {"evacuation": "避難情報", "river": "河川情報", "weather": "気象情報", "landslide": "土砂災害情報",
             "quake_tsunami": "地震・津波情報", "area_info": "地域のお知らせ"}
 LANG_IN = {"ja": "ja", "en": "en", "ko": "ko", "vi": "vi", "tl": "tl", "ne": "ne", "id": "id", "pt": "pt",
@@ -226,16 +223,6 @@ def referenced_message(db_session: Session, alert: CapAlert) -> OperatorMessage:
 
 # --- output ---------------------------------------------------------------------------------------
 
-def _cap_time(dt: datetime) -> str:
-    return dt.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def _sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
-    el = ET.SubElement(parent, tag)
-    el.text = text
-    return el
-
-
 def _rings(geom: Any) -> list[list[tuple[float, float]]]:
     polys = getattr(geom, "geoms", [geom])
     return [list(p.exterior.coords) for p in polys if hasattr(p, "exterior")]
@@ -244,38 +231,18 @@ def _rings(geom: Any) -> list[list[tuple[float, float]]]:
 def to_cap(m: OperatorMessage, *, names: dict[str, str], base_url: str, original: OperatorMessage | None,
            sent_at: datetime) -> bytes:
     """The message as a CAP 1.2 alert: one info per language, areas as geocode and polygons."""
-    host = urlsplit(base_url).hostname or "pushsvc"
-    sender = f"pushsvc@{host}"
-    alert = ET.Element("alert", xmlns=NS)
-    _sub(alert, "identifier", f"pushsvc-{host}-{m.id}")
-    _sub(alert, "sender", sender)
-    _sub(alert, "sent", _cap_time(sent_at))
-    _sub(alert, "status", "Exercise" if m.test else "Actual")
-    _sub(alert, "msgType", {"cancellation": "Cancel", "correction": "Update"}.get(m.kind, "Alert"))
-    _sub(alert, "scope", "Public")
-    if original is not None:
-        _sub(alert, "references", f"{sender},pushsvc-{host}-{original.id},{_cap_time(original.created_at)}")
-    urgency = "Immediate" if m.severity in ("emergency", "warning") else "Expected"
-    for lang, title in m.title.items():
-        info = ET.SubElement(alert, "info")
-        _sub(info, "language", "ja-JP" if lang == "ja" else lang)
-        _sub(info, "category", CATEGORY_OUT.get(m.category, "Other"))
-        _sub(info, "event", EVENT_JA.get(m.category, m.category) if lang == "ja" else m.category)
-        _sub(info, "urgency", urgency)
-        _sub(info, "severity", SEVERITY_OUT.get(m.severity, "Unknown"))
-        _sub(info, "certainty", "Observed")
-        _sub(info, "expires", _cap_time(datetime.fromtimestamp(sent_at.timestamp() + m.ttl_seconds, UTC)))
-        _sub(info, "senderName", "pushsvc")
-        _sub(info, "headline", title)
-        if m.body.get(lang):
-            _sub(info, "description", m.body[lang])
-        area = ET.SubElement(info, "area")
-        _sub(area, "areaDesc", "、".join(names.values()) or "対象地域")
-        for ring in _rings(m.area) if m.area is not None else []:
-            _sub(area, "polygon", " ".join(f"{lat:.6f},{lon:.6f}" for lon, lat in ring))
-        for code in names:
-            geocode = ET.SubElement(area, "geocode")
-            _sub(geocode, "valueName", "JISX0402")
-            _sub(geocode, "value", code)
-    out: bytes = ET.tostring(alert, encoding="utf-8", xml_declaration=True)
-    return out
+    sender = cap_out.sender_of(base_url)
+    expires = datetime.fromtimestamp(sent_at.timestamp() + m.ttl_seconds, UTC)
+    return cap_out.write(cap_out.CapDocument(
+        identifier=f"{sender}.message.{m.id}", sender=sender, sent=sent_at, exercise=m.test,
+        msg_type={"cancellation": "Cancel", "correction": "Update"}.get(m.kind, "Alert"),
+        references=[(sender, f"{sender}.message.{original.id}", original.created_at)] if original else [],
+        infos=[cap_out.CapInfo(
+            language=lang, category=m.category, severity=m.severity,
+            event=EVENT_JA.get(m.category, m.category) if lang == "ja" else m.category,
+            urgency=cap_out.URGENCY.get(m.severity, "Unknown"), certainty="Observed", expires=expires,
+            headline=title, description=m.body.get(lang) or None,
+        ) for lang, title in m.title.items()],
+        area_desc="、".join(names.values()) or "対象地域",
+        polygons=_rings(m.area) if m.area is not None else [], geocodes=list(names),
+    ))

@@ -1,4 +1,4 @@
-"""Alerts as Atom 1.0 and OASIS CAP 1.2, for other systems to read (kept small on purpose).
+"""Alerts as Atom 1.0 and OASIS CAP 1.2 (written by ``pushsvc.cap``), for other systems to read.
 
 Times are written in JST with an explicit offset, as CAP requires ("2026-06-02T14:10:00+09:00").
 """
@@ -6,27 +6,17 @@ Times are written in JST with an explicit offset, as CAP requires ("2026-06-02T1
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from datetime import datetime
 from xml.etree import ElementTree as ET
-from zoneinfo import ZoneInfo
 
+from pushsvc import cap
 from pushsvc.config import Settings
 from pushsvc.portal.schemas import CATEGORY_LABELS, AlertOut
 
-JST = ZoneInfo("Asia/Tokyo")
 ATOM_NS = "http://www.w3.org/2005/Atom"
-CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-CAP_CATEGORY = {"river": "Met", "weather": "Met", "landslide": "Geo", "quake_tsunami": "Geo",
-                "evacuation": "Safety", "area_info": "Other"}
-CAP_SEVERITY = {"emergency": "Extreme", "warning": "Severe", "advisory": "Moderate", "info": "Minor"}
-CAP_URGENCY = {"emergency": "Immediate", "warning": "Expected", "advisory": "Future", "info": "Unknown"}
-CAP_LANG = {"ja": "ja-JP", "en": "en-US", "zh-Hans": "zh-CN", "zh-Hant": "zh-TW", "ko": "ko-KR", "vi": "vi-VN",
-            "tl": "tl-PH", "ne": "ne-NP", "id": "id-ID", "pt": "pt-BR"}
 
 
-def jst(dt: datetime) -> str:
-    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).astimezone(JST).isoformat(timespec="seconds")
+jst = cap.cap_time
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -37,7 +27,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 def sender(settings: Settings) -> str:
-    return urlsplit(settings.public_base_url).hostname or "pushsvc"
+    return cap.sender_of(settings.public_base_url)
 
 
 def atom_feed(alerts: Sequence[AlertOut], *, settings: Settings, self_url: str, now: datetime) -> bytes:
@@ -73,46 +63,24 @@ def atom_feed(alerts: Sequence[AlertOut], *, settings: Settings, self_url: str, 
 def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, settings: Settings,
               reference: AlertOut | None = None) -> bytes:
     """One alert as CAP 1.2; a cancelled alert becomes a Cancel that references the original."""
-    ET.register_namespace("", CAP_NS)
-    root = ET.Element(f"{{{CAP_NS}}}alert")
-
-    def c(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-        return _sub(parent, f"{{{CAP_NS}}}{tag}", text)
-
     who = sender(settings)
     cancelled = alert.status == "cancelled"
-    c(root, "identifier", f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""))
-    c(root, "sender", who)
-    c(root, "sent", jst(alert.created_at))
-    c(root, "status", "Actual")
-    c(root, "msgType", "Cancel" if cancelled else "Update" if reference else "Alert")
-    c(root, "scope", "Public")
     refs = []
     if cancelled:
-        refs.append(f"{who},{who}.alert.{alert.id},{jst(alert.created_at)}")
+        refs.append((who, f"{who}.alert.{alert.id}", alert.created_at))
     if reference is not None:
-        refs.append(f"{who},{who}.alert.{reference.id},{jst(reference.created_at)}")
-    if refs:
-        c(root, "references", " ".join(refs))
-    for lang, text in translations.items():
-        info = c(root, "info")
-        c(info, "language", CAP_LANG.get(lang, lang))
-        c(info, "category", CAP_CATEGORY.get(alert.category, "Other"))
-        c(info, "event", CATEGORY_LABELS.get(alert.category, {}).get(lang)
-          or CATEGORY_LABELS.get(alert.category, {}).get("ja", alert.category))
-        c(info, "urgency", "Past" if not alert.active else CAP_URGENCY.get(alert.severity, "Unknown"))
-        c(info, "severity", CAP_SEVERITY.get(alert.severity, "Unknown"))
-        c(info, "certainty", "Observed" if alert.source in ("river", "jma") else "Likely")
-        c(info, "expires", jst(alert.expires_at))
-        c(info, "senderName", who)
-        c(info, "headline", text["title"][:160])
-        if text.get("body"):
-            c(info, "description", text["body"])
-        c(info, "web", alert.url)
-        area = c(info, "area")
-        c(area, "areaDesc", "、".join(m.name or m.code for m in alert.municipalities) or "高知県")
-        for m in alert.municipalities:
-            geocode = c(area, "geocode")
-            c(geocode, "valueName", "JIS X 0402")
-            c(geocode, "value", m.code)
-    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+        refs.append((who, f"{who}.alert.{reference.id}", reference.created_at))
+    labels = CATEGORY_LABELS.get(alert.category, {})
+    return cap.write(cap.CapDocument(
+        identifier=f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""), sender=who, sent=alert.created_at,
+        msg_type="Cancel" if cancelled else "Update" if reference else "Alert", references=refs,
+        infos=[cap.CapInfo(
+            language=lang, category=alert.category, severity=alert.severity,
+            event=labels.get(lang) or labels.get("ja", alert.category),
+            urgency="Past" if not alert.active else cap.URGENCY.get(alert.severity, "Unknown"),
+            certainty="Observed" if alert.source in ("river", "jma") else "Likely", expires=alert.expires_at,
+            headline=text["title"], description=text.get("body") or None, web=alert.url,
+        ) for lang, text in translations.items()],
+        area_desc="、".join(m.name or m.code for m in alert.municipalities) or "高知県",
+        geocodes=[m.code for m in alert.municipalities],
+    ))

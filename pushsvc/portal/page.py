@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 from string import Template
 
-from pushsvc.portal.formats import JST
+from pushsvc.cap import JST
 from pushsvc.portal.schemas import AlertPage
 
 TEMPLATE = Template((Path(__file__).parent / "templates" / "alert.html").read_text(encoding="utf-8"))

@@ -121,3 +121,17 @@ def test_a_delivered_alert_that_is_cancelled_leaves_the_public_feeds(harness: Ha
     assert harness.client.get("/api/v1/alerts").json()["alerts"] == []
     status = harness.status(nid)
     assert (status["status"], status["sent"]) == ("cancelled", 1)  # withdrawn; what happened stays counted
+
+
+def test_public_alert_and_its_cancel_are_valid_cap_12(harness: Harness) -> None:
+    import xmlschema
+
+    from tests.conftest import SHARED
+
+    schema = xmlschema.XMLSchema(str(SHARED / "samples" / "cap" / "cap12.xsd"))  # read from ../shared
+    harness.subscribe("39201")
+    nid = harness.notify(title={"ja": "避難指示", "en": "Evacuate"}, category="evacuation", severity="emergency",
+                         target={"municipality_codes": ["39201"]})
+    schema.validate(harness.client.get(f"/api/v1/alerts/{nid}.cap").content)
+    assert harness.client.post(f"/api/v1/notifications/{nid}/cancel", headers=admin()).status_code == 200
+    schema.validate(harness.client.get(f"/api/v1/alerts/{nid}.cap").content)
