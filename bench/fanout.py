@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
-from bench._common import BOUNDARIES, machine, serve
+from bench._common import BOUNDARIES, machine, serve, throwaway_database
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.devpush.keys import SubscriberKeys
 from pushsvc.devpush.runner import spawn_devpush
@@ -81,22 +81,6 @@ def cpu_by_role(database: str) -> dict[str, float]:
     return out
 
 
-def fresh_database(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"pushsvc_fanout_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def populate(url: str, push_base: str, n: int) -> float:
     engine = make_engine(url)
     upgrade(engine)
@@ -145,7 +129,11 @@ def main() -> None:
     print(f"bare pywebpush WebPusher.encode (aes128gcm), one core: {encode_rate(ece.pywebpush_encrypt):,.0f} msg/s")
     print(f"our ece.encrypt (the hot path), one core: {encode_rate(ece.encrypt):,.0f} msg/s")
 
-    url = fresh_database(args.pg)
+    with throwaway_database(args.pg) as db:
+        run(db.url, args)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
     database = make_url(url).database or ""
     key, value = RUN_MARKER.decode().split("=", 1)
     os.environ[key] = value  # inherited by the push service, the API and the workers
@@ -204,7 +192,6 @@ def main() -> None:
             p.terminate()
         for p in procs:
             p.wait(10)
-        drop_database(args.pg, url)
 
 
 if __name__ == "__main__":

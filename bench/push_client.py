@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import uvloop
 
+from bench._common import machine
 from pushsvc.devpush import SubscriberKeys
 from pushsvc.devpush.runner import spawn_devpush
 from pushsvc.webpush import ece
@@ -37,19 +36,6 @@ PAYLOAD = build_payload(
     id="bench-1", title="【避難指示】高知市", body="高知市に避難指示を発令しました。直ちに避難してください。" * 4,
     category="evacuation", severity="emergency", url="https://bousai.example.jp/alerts/bench-1", lang="ja",
 )
-
-
-def machine() -> str:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
-        with open("/proc/meminfo") as fh:
-            mem_kb = int(next(ln for ln in fh if ln.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration, ValueError):
-        mem_kb = 0
-    return (f"nproc {os.cpu_count()}, {model}, {mem_kb / 1024 / 1024:.0f} GiB RAM, "
-            f"Python {platform.python_version()}")
 
 
 def encode_rate(encrypt: Callable[[bytes, str, str], bytes], n: int) -> float:

@@ -10,11 +10,9 @@ import httpx
 import pytest
 
 from pushsvc.config import Settings
-from pushsvc.delivery.worker import Worker
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.poller import Poller, PollResult, SourcePoller
 from pushsvc.feeds.sources import SourceConfig
-from pushsvc.webpush.sender import PushSender
 from tests.delivery.conftest import Harness, devpush, devpush_server, harness
 from tests.feeds.river.conftest import EVENT_CSV, GAUGES_CSV, river_file
 
@@ -57,19 +55,6 @@ class PollDriver:
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
         self.loop.close()
-
-
-def drain(harness: Harness, **overrides: Any) -> int:
-    """Run one in-process worker until no batch is due; returns the batches it sent."""
-    settings = harness.settings.model_copy(update=overrides)
-
-    async def go() -> int:
-        async with PushSender.from_settings(settings, harness.app.state.vapid) as sender:
-            worker = Worker(settings, harness.db.sessionmaker, sender)
-            await worker.run(until_idle=True)
-            return worker.batches_done
-
-    return asyncio.run(go())
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pushsvc.feeds.localfeed import LocalFeedServer
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.sources import SourceConfig
 from tests.delivery.conftest import Harness
-from tests.feeds.conftest import PollDriver, drain
+from tests.feeds.conftest import PollDriver
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, kochi_warning, rewrite, sample
 
 LANDSLIDE = "landslide/17_04_01_250630_VXWW50.xml"
@@ -68,7 +68,7 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
         assert first.ok, first.error
         assert sorted((a.kind, a.municipalities) for a in first.sent) == [
             ("issued", ("39201", "39202")), ("issued", ("39203",))]
-        drain(harness)
+        harness.run_worker()
         landslide = [harness.push.received(r.device) for r in (*kochi, muroto)]
         assert all(len(got) == 1 for got in landslide)
         assert landslide[0][0].json()["category"] == "landslide" and "土砂災害" in landslide[0][0].json()["title"]
@@ -82,7 +82,7 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
         jma.publish(rewrite(sample(LANDSLIDE), {"1420600": KOCHI}, event_id=EVENT, info_type="取消"), "VXWW50")
         second = driver.poll()
         assert [(a.kind, a.municipalities) for a in second.sent] == [("cancel", ("39201", "39202"))]
-        drain(harness)
+        harness.run_worker()
 
     for r in (*kochi, muroto):
         got = harness.push.received(r.device)

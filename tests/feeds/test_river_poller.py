@@ -13,7 +13,7 @@ from pushsvc.feeds import service
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.models import FeedAlert
 from tests.delivery.conftest import Harness, Resident
-from tests.feeds.conftest import PollDriver, drain, kriver_source
+from tests.feeds.conftest import PollDriver, kriver_source
 from tests.feeds.river.conftest import EVENT_CSV, river_file
 from tests.feeds.river.test_replay import raw_danger_crossings, town_codes
 
@@ -52,7 +52,7 @@ def test_event_replay_alerts_exactly_the_crossing_municipalities_once_across_a_r
         result = driver.poll()
         assert result.ok, (i, result.error)  # (the crawl repeats its last document: then a 304)
         assert driver.poll().changed is False  # the same document again: 304, nothing to do
-    drain(harness)
+    harness.run_worker()
 
     alerts = _alerts(harness)
     rises = [a for a in alerts if a.kind == "rise"]
