@@ -3,6 +3,7 @@ free port, percentiles."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
@@ -12,10 +13,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -106,3 +108,41 @@ def serve(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@dataclass
+class OpenLoopRun:
+    """Latencies (s) and statuses of requests sent on schedule, and how many the client sent late."""
+
+    latencies: list[float]
+    statuses: dict[int, int]
+    elapsed: float
+    late: int
+
+
+async def open_loop(rate: float, total: int, request: Callable[[aiohttp.ClientSession, int], Awaitable[int]],
+                    *, connections: int = 256) -> OpenLoopRun:
+    """Send ``total`` requests at ``rate`` per second, each on schedule whether or not earlier ones have
+    finished (open loop: arrivals are independent, as residents are), so a slow server shows up as
+    latency instead of as a politely slower client. ``request(http, i)`` sends the i-th and returns its
+    status."""
+    run = OpenLoopRun([], {}, 0.0, 0)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        async def one(i: int) -> None:
+            t0 = time.perf_counter()
+            status = await request(http, i)
+            run.latencies.append(time.perf_counter() - t0)
+            run.statuses[status] = run.statuses.get(status, 0) + 1
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.01:
+                run.late += 1
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        run.elapsed = time.perf_counter() - start
+    return run

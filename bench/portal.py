@@ -27,7 +27,17 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import insert, text
 
-from bench._common import BOUNDARIES, PG_ADMIN_URL, SHARED, machine, percentile, serve, throwaway_database
+from bench._common import (
+    BOUNDARIES,
+    PG_ADMIN_URL,
+    SHARED,
+    OpenLoopRun,
+    machine,
+    open_loop,
+    percentile,
+    serve,
+    throwaway_database,
+)
 from pushsvc.config import Settings
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.delivery import service as delivery
@@ -83,35 +93,16 @@ def setup(db_url: str, n: int, rng: random.Random) -> None:
     engine.dispose()
 
 
-Run = tuple[list[float], dict[int, int], float, int]
+async def drive(base: str, n: int, rate: float, seconds: float, rng: random.Random) -> OpenLoopRun:
+    sids = [rng.randint(1, n) for _ in range(int(rate * seconds))]
 
+    async def one(http: aiohttp.ClientSession, i: int) -> int:
+        async with http.get(f"{base}/api/v1/portal/me?subscription={sids[i]}",
+                            headers={"Authorization": f"Bearer tok{sids[i]}"}) as r:
+            await r.read()
+        return r.status
 
-async def drive(base: str, n: int, rate: float, seconds: float, rng: random.Random) -> Run:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    late = 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as http:
-        async def one(sid: int) -> None:
-            t0 = time.perf_counter()
-            async with http.get(f"{base}/api/v1/portal/me?subscription={sid}",
-                                headers={"Authorization": f"Bearer tok{sid}"}) as r:
-                await r.read()
-            latencies.append(time.perf_counter() - t0)
-            statuses[r.status] = statuses.get(r.status, 0) + 1
-
-        tasks = []
-        start = time.perf_counter()
-        total = int(rate * seconds)
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -0.01:
-                late += 1
-            tasks.append(asyncio.create_task(one(rng.randint(1, n))))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-    return latencies, statuses, elapsed, late
+    return await open_loop(rate, len(sids), one)
 
 
 def in_process(db_url: str, n: int, subscriptions: int, rng: random.Random) -> tuple[list[float], float]:
@@ -172,7 +163,8 @@ def main() -> int:
         env = {"PUSHSVC_DATABASE_URL": db.url, "PUSHSVC_VAPID_KEY_FILE": str(db.tmp / "vapid.pem")}
         with serve(env, workers=args.workers) as base:
             asyncio.run(drive(base, args.subscriptions, args.rate, args.warmup_seconds, rng))
-            lat, statuses, elapsed, late = asyncio.run(drive(base, args.subscriptions, args.rate, args.seconds, rng))
+            run = asyncio.run(drive(base, args.subscriptions, args.rate, args.seconds, rng))
+    lat, statuses, elapsed, late = run.latencies, run.statuses, run.elapsed, run.late
 
     p50, p95, p99 = (percentile(lat, p) * 1000 for p in (50, 95, 99))
     ok = statuses.get(200, 0)

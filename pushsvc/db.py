@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import LargeBinary, MetaData, event
+from sqlalchemy import LargeBinary, MetaData, Table, event
 from sqlalchemy.engine import Dialect, Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -80,6 +80,11 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         if isinstance(value, str):
             return shapely.from_wkb(bytes.fromhex(value))
         return shapely.from_wkb(bytes(value))
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, for statements built once and run on a connection (hot paths)."""
+    return cast(Table, model.__table__)
 
 
 def is_postgres(bind: Engine | Session) -> bool:

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from pushsvc.deps import SessionDep, SettingsDep
+from pushsvc.config import Settings
+from pushsvc.deps import SessionDep, SettingsDep, WorkDep
 from pushsvc.operators.auth import CurrentOperator
 from pushsvc.portal import alerts, formats, page, service
 from pushsvc.portal.schemas import AlertList, AlertPage, NoticeAdminOut, NoticeIn, NoticeOut, PortalOut
@@ -55,11 +57,19 @@ def cached_model(request: Request, model: BaseModel, cache_control: str) -> Resp
 
 @router.get("/api/v1/portal/me", response_model=PortalOut,
             responses={304: {"description": "unchanged since the ETag sent"}, 401: {}, 403: {}, 404: {}})
-def portal_me(request: Request, subscription: SubscriptionQ, db_session: SessionDep, settings: SettingsDep,
-              authorization: Authorization = None) -> Response:
-    """Alerts, river gauges, evacuation sites and notices for each of the resident's places."""
+async def portal_me(request: Request, subscription: SubscriptionQ, work: WorkDep, settings: SettingsDep,
+                    authorization: Authorization = None) -> Response:
+    """Alerts, river gauges, evacuation sites and notices for each of the resident's places.
+
+    Every resident's browser asks for this, so its database work is one thread hop (``WorkDep``)."""
+    body = await work(_portal_me, subscription, authorization, settings, _now())
+    return cached(request, body, "application/json", PRIVATE)
+
+
+def _portal_me(db_session: Session, subscription: int, authorization: str | None, settings: Settings,
+               now: datetime) -> bytes:
     sub = subscriptions.authorize(db_session, subscription, authorization)
-    return cached_model(request, service.portal_me(db_session, sub, settings=settings, now=_now()), PRIVATE)
+    return service.portal_me(db_session, sub, settings=settings, now=now).model_dump_json().encode()
 
 
 @router.post("/api/v1/portal/notices/{notice_id}/ack", status_code=status.HTTP_204_NO_CONTENT,

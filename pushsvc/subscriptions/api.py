@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
+from sqlalchemy.orm import Session
 
-from pushsvc.deps import SessionDep, SettingsDep
+from pushsvc.config import Settings
+from pushsvc.deps import SessionDep, SettingsDep, WorkDep
 from pushsvc.kpi import service as kpi
 from pushsvc.subscriptions import service
 from pushsvc.subscriptions.schemas import (
@@ -49,8 +51,13 @@ def choices(db_session: SessionDep, settings: SettingsDep) -> Choices:
 
 @router.post("/subscriptions", response_model=SubscriptionCreated, status_code=status.HTTP_201_CREATED,
              responses={413: {"description": "body too large"}, 422: {"description": "invalid input"}})
-def subscribe(body: SubscriptionIn, db_session: SessionDep, settings: SettingsDep) -> SubscriptionCreated:
-    now = _now()
+async def subscribe(body: SubscriptionIn, work: WorkDep, settings: SettingsDep) -> Response:
+    """The sign-up hot path: one thread hop for all its database work, and the answer serialised once."""
+    created = await work(_subscribe, body, settings, _now())
+    return Response(created.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json")
+
+
+def _subscribe(db_session: Session, body: SubscriptionIn, settings: Settings, now: datetime) -> SubscriptionCreated:
     out, token = service.subscribe(db_session, body, settings=settings, now=now)
     kpi.subscription_created(db_session, out, now=now)
     return SubscriptionCreated(**out.model_dump(), token=token)
@@ -74,10 +81,15 @@ def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch
 
 @router.put("/subscriptions/{subscription_id}/location", response_model=CurrentLocationOut,
             responses={**PROBLEMS, 409: {"description": "not following the current location"}})
-def put_location(subscription_id: SubscriptionId, body: LocationIn, db_session: SessionDep,
-                 settings: SettingsDep, authorization: Authorization = None) -> CurrentLocationOut:
+async def put_location(subscription_id: SubscriptionId, body: LocationIn, work: WorkDep,
+                       settings: SettingsDep, authorization: Authorization = None) -> CurrentLocationOut:
+    """Sent by the service worker whenever the page opens, so it shares sign-up's one-hop path."""
+    return await work(_put_location, subscription_id, body, settings, authorization, _now())
+
+
+def _put_location(db_session: Session, subscription_id: int, body: LocationIn, settings: Settings,
+                  authorization: str | None, now: datetime) -> CurrentLocationOut:
     sub = service.authorize(db_session, subscription_id, authorization)
-    now = _now()
     service.set_current_location(db_session, sub, body, settings=settings, now=now)
     current = service.to_out(db_session, sub, now=now).current_location
     assert current is not None  # just written, expires in the future
