@@ -63,6 +63,7 @@ def worker(until_idle: bool, with_poll: bool) -> None:
     import asyncio
     import signal
 
+    from pushsvc import housekeeping
     from pushsvc.delivery.worker import Worker
     from pushsvc.subscriptions import identity as vapid_identity
     from pushsvc.webpush.sender import PushSender
@@ -76,17 +77,19 @@ def worker(until_idle: bool, with_poll: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # Housekeeping (docs/PRIVACY.md's deletions) runs beside sending, so no cron is needed.
+        background: list[asyncio.Task[object]] = [
+            asyncio.create_task(housekeeping.run_loop(factory, settings, stop))]
         async with PushSender.from_settings(settings, ident) as sender:
-            if not with_poll:
-                await Worker(settings, factory, sender).run(stop, until_idle=until_idle)
-                return
-            from pushsvc.feeds.poller import Poller
-            from pushsvc.feeds.sources import load_sources
+            if with_poll:
+                from pushsvc.feeds.poller import Poller
+                from pushsvc.feeds.sources import load_sources
 
-            polling = asyncio.create_task(Poller(settings, factory, load_sources(settings.feeds_file)).run(stop))
+                poller = Poller(settings, factory, load_sources(settings.feeds_file))
+                background.append(asyncio.create_task(poller.run(stop)))
             await Worker(settings, factory, sender).run(stop, until_idle=until_idle)
             stop.set()
-            await polling
+            await asyncio.gather(*background)
 
     asyncio.run(run())
 
@@ -118,6 +121,22 @@ def poll() -> None:
         await Poller(settings, make_sessionmaker(engine), sources).run(stop)
 
     asyncio.run(run())
+
+
+@main.command("housekeeping")
+def housekeeping_command() -> None:
+    """Delete expired current locations and roll up old KPI events once (workers also do it on a timer)."""
+    from pushsvc import housekeeping
+    from pushsvc.migrate import upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    results = housekeeping.run_once(make_sessionmaker(engine), settings)
+    for r in results:
+        outcome = r.error or ("skipped: another process is doing it" if r.removed is None else f"{r.removed} deleted")
+        click.echo(f"{r.name}: {outcome}", err=r.error is not None)
+    sys.exit(1 if any(r.error for r in results) else 0)
 
 
 @main.command()

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Longest wait between polls of a failing feed source (backoff cap)."
     )
 
+    housekeeping_interval_s: float = Field(
+        default=3600.0, ge=0,
+        description="How often each worker deletes expired current locations and rolls up old KPI events; 0 = off.",
+    )
     kpi_raw_retention_days: int = Field(
         default=90, ge=1, le=3660, description="Raw KPI events older than this are rolled up into daily counts."
     )

@@ -1,6 +1,6 @@
 """Imports every domain's tables so Alembic and the tests see the whole schema."""
 
-from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification
+from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
@@ -25,6 +25,7 @@ __all__ = [
     "Notice",
     "NoticeAck",
     "Notification",
+    "NotificationReference",
     "Operator",
     "OperatorMessage",
     "RiverStation",

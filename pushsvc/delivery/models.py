@@ -81,3 +81,18 @@ class DeliveryFailure(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class NotificationReference(Base):
+    """Every earlier notification a follow-up corrects or cancels (``Notification.reference_id`` holds the first).
+
+    A JMA 取消 can withdraw several notifications at once (one per municipality group or per report of the
+    same event); each must lead to the correction, for late deliveries of it and for the public feeds.
+    """
+
+    __tablename__ = "notification_references"
+
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    reference_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"),
+                                              primary_key=True, index=True)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
-from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification
+from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
@@ -54,6 +54,7 @@ class NotificationDraft:
     topic: str | None = None
     test: bool = False
     reference_id: int | None = None
+    also_references: Sequence[int] = ()  # further notifications this corrects (a JMA 取消 withdrawing several)
     extra: dict[str, Any] = field(default_factory=dict)
     recipient_ids: Collection[int] | None = None  # exact recipients (corrections), instead of the target
 
@@ -165,6 +166,7 @@ def create_notification(
     )
     db_session.add(n)
     db_session.flush()
+    _add_references(db_session, n.id, draft)
     if not n.topic:
         n.topic = f"n{n.id}"
     if not n.url:
@@ -182,6 +184,22 @@ def create_notification(
         n.status, n.finished_at = "done", now
     db_session.flush()
     return n
+
+
+def _add_references(db_session: Session, notification_id: int, draft: NotificationDraft) -> None:
+    """Record every notification the draft follows up, so each one's late deliveries reach this one too."""
+    refs = [r for r in dict.fromkeys([draft.reference_id, *draft.also_references]) if r is not None]
+    if refs:
+        db_session.execute(insert(NotificationReference),
+                           [{"notification_id": notification_id, "reference_id": r} for r in refs])
+
+
+def references_of(db_session: Session, notification_id: int) -> list[int]:
+    """Every notification this one corrects or cancels, oldest first (``reference_id`` is only the first)."""
+    return list(db_session.execute(
+        select(NotificationReference.reference_id).where(NotificationReference.notification_id == notification_id)
+        .order_by(NotificationReference.reference_id)
+    ).scalars())
 
 
 def get_notification(db_session: Session, notification_id: int) -> Notification:
@@ -339,19 +357,35 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
     hands when the operator (or JMA's 取消) cancelled can still deliver the original afterwards; those
     residents are added to every live follow-up here, as a new batch of it.
     """
+    referencing = select(NotificationReference.notification_id).where(
+        NotificationReference.reference_id == notification_id)
     follow_ups = db_session.execute(
-        select(Notification).where(Notification.reference_id == notification_id,
+        select(Notification).where(Notification.id.in_(referencing),
                                    Notification.status != "cancelled", Notification.expires_at > now)
     ).scalars().all()
     for f in follow_ups:
+        # A follow-up of several notifications may already be addressed to someone this one just reached.
+        added = sorted(set(sent) - _addressed(db_session, f.id))
+        if not added:
+            continue
         db_session.execute(insert(DeliveryBatch), [{
-            "notification_id": f.id, "status": "pending", "pending_ids": sent, "sent_ids": [], "attempt": 0,
+            "notification_id": f.id, "status": "pending", "pending_ids": added, "sent_ids": [], "attempt": 0,
             "retrying": 0, "not_before": now}])
-        f.targeted += len(sent)
+        f.targeted += len(added)
         if f.status in FINAL_STATUSES:
             f.status, f.finished_at = "sending", None
     if follow_ups:
         db_session.flush()
+
+
+def _addressed(db_session: Session, notification_id: int) -> set[int]:
+    """Recipients a notification is still being sent to or has reached."""
+    ids: set[int] = set()
+    for pending, sent in db_session.execute(select(DeliveryBatch.pending_ids, DeliveryBatch.sent_ids)
+                                            .where(DeliveryBatch.notification_id == notification_id)):
+        ids.update(pending)
+        ids.update(sent)
+    return ids
 
 
 def batches_in_flight(db_session: Session, notification_id: int) -> int:

@@ -310,17 +310,19 @@ def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[
     }
     if ev.change != "cancel":
         return (delivery.NotificationDraft(municipality_codes=list(munis), **common) if munis else None), detail
-    originals = _corrected(db_session, source, cancelled_event_id, ev)
+    originals = [a.notification_id for a in _corrected(db_session, source, cancelled_event_id, ev)
+                 if a.notification_id is not None]
     recipients: set[int] = set()
-    for alert in originals:
-        assert alert.notification_id is not None
-        recipients.update(delivery.recipients_who_received(db_session, alert.notification_id))
-        delivery.cancel_notification(db_session, alert.notification_id)  # stop whatever is still queued
-    detail["corrects"] = [a.notification_id for a in originals]
+    for original in originals:
+        recipients.update(delivery.recipients_who_received(db_session, original))
+        delivery.cancel_notification(db_session, original)  # stop whatever is still queued
+    detail["corrects"] = originals
     if not originals:
         return None, detail
-    return delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0].notification_id,
-                                      **common), detail
+    # One correction per cancelled event and topic, referencing every notification it withdraws: a resident
+    # who got several of them hears once, and late deliveries of any of them reach the correction too.
+    return delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
+                                      also_references=originals[1:], **common), detail
 
 
 def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram, resolver: AreaResolver, *,

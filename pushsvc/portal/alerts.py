@@ -182,5 +182,6 @@ def alert_page(db_session: Session, alert_id: int, *, lang: str, settings: Setti
         category_label=text_in(CATEGORY_LABELS.get(n.category, {"ja": n.category}), lang),
         severity_label=text_in(SEVERITY_LABELS.get(n.severity, {"ja": n.severity}), lang),
         cap_url=f"{base}/api/v1/alerts/{n.id}.cap", references=n.reference_id,
+        corrects=delivery.references_of(db_session, n.id) if n.reference_id is not None else [],
     )
 

@@ -142,9 +142,8 @@ def alert_cap(request: Request, alert_id: AlertId, db_session: SessionDep, setti
     """One alert as OASIS CAP 1.2, every language as its own <info>."""
     now = _now()
     data = alerts.alert_page(db_session, alert_id, lang="ja", settings=settings, now=now)
-    ref = alerts.alert_page(db_session, data.references, lang="ja", settings=settings, now=now) \
-        if data.references else None
-    body = formats.cap_alert(data, data.translations, settings=settings, reference=ref)
+    refs = [alerts.alert_page(db_session, r, lang="ja", settings=settings, now=now) for r in data.corrects]
+    body = formats.cap_alert(data, data.translations, settings=settings, references=refs)
     return cached(request, body, "application/cap+xml; charset=utf-8", PUBLIC)
 
 

@@ -61,19 +61,19 @@ def atom_feed(alerts: Sequence[AlertOut], *, settings: Settings, self_url: str, 
 
 
 def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, settings: Settings,
-              reference: AlertOut | None = None) -> bytes:
-    """One alert as CAP 1.2; a cancelled alert becomes a Cancel that references the original."""
+              references: Sequence[AlertOut] = ()) -> bytes:
+    """One alert as CAP 1.2; a cancelled alert becomes a Cancel that references the original; a correction
+    is an Update referencing every alert it corrects."""
     who = sender(settings)
     cancelled = alert.status == "cancelled"
     refs = []
     if cancelled:
         refs.append((who, f"{who}.alert.{alert.id}", alert.created_at))
-    if reference is not None:
-        refs.append((who, f"{who}.alert.{reference.id}", reference.created_at))
+    refs.extend((who, f"{who}.alert.{r.id}", r.created_at) for r in references)
     labels = CATEGORY_LABELS.get(alert.category, {})
     return cap.write(cap.CapDocument(
         identifier=f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""), sender=who, sent=alert.created_at,
-        msg_type="Cancel" if cancelled else "Update" if reference else "Alert", references=refs,
+        msg_type="Cancel" if cancelled else "Update" if references else "Alert", references=refs,
         infos=[cap.CapInfo(
             language=lang, category=alert.category, severity=alert.severity,
             event=labels.get(lang) or labels.get("ja", alert.category),

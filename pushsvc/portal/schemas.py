@@ -70,7 +70,9 @@ class AlertPage(AlertOut):
     category_label: str
     severity_label: str
     cap_url: str
-    references: int | None
+    references: int | None = Field(description="the alert this one corrects or cancels (the first, if several)")
+    corrects: list[int] = Field(default_factory=list,
+                                description="every alert this one corrects (a JMA 取消 can withdraw several)")
 
 
 class ShelterGroup(BaseModel):

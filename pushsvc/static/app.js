@@ -1,4 +1,5 @@
-/* The resident page: subscribe by place, keep id + token in localStorage, change or unsubscribe.
+/* The resident page: subscribe by place, keep id + token in localStorage (and in IndexedDB for the service
+   worker, see pushsync.js), change or unsubscribe.
    Plain JavaScript, no framework, nothing loaded from the internet. */
 "use strict";
 
@@ -193,12 +194,6 @@ function formBody() {
   return body;
 }
 
-function urlBase64ToUint8Array(text) {
-  const pad = "=".repeat((4 - (text.length % 4)) % 4);
-  const raw = atob((text + pad).replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
-}
-
 async function pushSubscription(vapidKey) {
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
     throw new Error(t("noPush"));
@@ -234,6 +229,7 @@ async function submit(event) {
         ...body, endpoint: sub.endpoint, keys: sub.keys, current_location: location || undefined,
       });
       localStorage.setItem(STORE, JSON.stringify({ id: created.id, token: created.token, vapidKey }));
+      await keepForServiceWorker(created);
       delete created.token;
       current = created;
       say(t("done"));
@@ -294,6 +290,7 @@ async function unsubscribe() {
     const sub = reg && (await reg.pushManager.getSubscription());
     if (sub) await sub.unsubscribe();
     localStorage.removeItem(STORE);
+    await forgetRegistration().catch(() => {});
     current = null;
     showForm(null);
     say(t("removed"));
@@ -323,6 +320,21 @@ async function refreshLocation(saved) {
   renderSettings(current);
 }
 
+/* The service worker renews the push subscription on its own (pushsubscriptionchange) and needs the id and
+   token for it; it cannot read localStorage, so they are kept in IndexedDB too (pushsync.js). Best effort:
+   without IndexedDB the page still works, only a renewal then waits for the next visit. */
+function keepForServiceWorker(saved) {
+  return saveRegistration(saved).catch(() => {});
+}
+
+/* A browser that renewed its push subscription without telling the service worker (Chromium never fires
+   pushsubscriptionchange) is caught up when the page is opened. */
+async function catchUpPushSubscription(saved) {
+  const reg = await navigator.serviceWorker?.getRegistration("/");
+  const sub = reg && (await reg.pushManager.getSubscription());
+  if (sub && sub.endpoint !== current.endpoint) current = await sendPushSubscription(saved, sub);
+}
+
 async function start() {
   window.addEventListener("appinstalled", () => report("install", firstMunicipality()));
   $("lang-switch").addEventListener("click", () => {
@@ -340,9 +352,15 @@ async function start() {
     try {
       current = await api("GET", `/subscriptions/${saved.id}`, undefined, saved.token);
     } catch (e) {
-      if (e.status === 401 || e.status === 403 || e.status === 404) localStorage.removeItem(STORE);
-      else say(t("failed") + e.message, true);
+      if (e.status === 401 || e.status === 403 || e.status === 404) {
+        localStorage.removeItem(STORE);
+        await forgetRegistration().catch(() => {});
+      } else say(t("failed") + e.message, true);
     }
+  }
+  if (current) {
+    await keepForServiceWorker(saved);  // subscribed before the service worker needed it
+    await catchUpPushSubscription(saved).catch((e) => say(t("failed") + e.message, true));
   }
   if (current) showSettings(); else showForm(null);
   applyLanguage();

@@ -4,6 +4,8 @@
    for the KPI (kind and category only: nothing that identifies the resident or the alert). */
 "use strict";
 
+importScripts("/static/pushsync.js");  // loadRegistration, sendPushSubscription, urlBase64ToUint8Array
+
 const URGENT = new Set(["warning", "emergency"]);
 
 self.addEventListener("install", () => self.skipWaiting());
@@ -48,4 +50,26 @@ self.addEventListener("notificationclick", (event) => {
     return self.clients.openWindow(url);
   })();
   event.waitUntil(Promise.all([opened, counted]));
+});
+
+/* The browser renewed or dropped the push subscription: subscribe again with the server's VAPID key unless the
+   browser already did, and move this resident's subscription to it, authorised by the token the page stored in
+   IndexedDB. A named function the handler only calls, because browsers (Chromium) do not let a page or a test
+   fire a real pushsubscriptionchange; tests call it inside the service worker instead. */
+async function renewPushSubscription(newSubscription) {
+  const saved = await loadRegistration();
+  if (!saved) return null;  // this browser is not signed up (or unsubscribed)
+  let subscription = newSubscription || (await self.registration.pushManager.getSubscription());
+  if (!subscription) {
+    const response = await fetch("/api/v1/push/vapid-public-key");
+    const { public_key: vapidKey } = await response.json();
+    subscription = await self.registration.pushManager.subscribe({
+      userVisibleOnly: true, applicationServerKey: urlBase64ToUint8Array(vapidKey),
+    });
+  }
+  return sendPushSubscription(saved, subscription);
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(renewPushSubscription(event.newSubscription || null));
 });

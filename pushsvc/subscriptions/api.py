@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from pushsvc.config import Settings
 from pushsvc.deps import SessionDep, SettingsDep, WorkDep
 from pushsvc.kpi import service as kpi
-from pushsvc.subscriptions import service
+from pushsvc.subscriptions import renewal, service
 from pushsvc.subscriptions.schemas import (
     Choices,
     CurrentLocationOut,
@@ -70,11 +70,14 @@ def get_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
     return service.to_out(db_session, sub, now=_now())
 
 
-@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
+@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut,
+              responses={**PROBLEMS, 409: {"description": "the new endpoint belongs to another subscription"}})
 def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch, db_session: SessionDep,
                         settings: SettingsDep, authorization: Authorization = None) -> SubscriptionOut:
+    """Change what was sent; ``endpoint`` with ``keys`` moves the subscription to a renewed push subscription."""
     sub = service.authorize(db_session, subscription_id, authorization)
     now = _now()
+    renewal.change_push_subscription(db_session, sub, body, settings=settings, now=now)
     service.update_subscription(db_session, sub, body, settings=settings, now=now)
     return service.to_out(db_session, sub, now=now)
 

@@ -123,9 +123,12 @@ class LocationIn(BaseModel):
                                      description="reported by the Geolocation API; not stored")
 
 
+Endpoint = Annotated[str, Field(max_length=2048, description="push-service URL from PushSubscription.endpoint")]
+
+
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    endpoint: str = Field(max_length=2048, description="push-service URL from PushSubscription.endpoint")
+    endpoint: Endpoint
     keys: Keys
     places: list[PlaceIn] = Field(default_factory=list, max_length=MAX_PLACES)
     follow_current_location: bool = False
@@ -148,6 +151,9 @@ class SubscriptionPatch(BaseModel):
     lang: Lang | None = None
     quiet_hours: QuietHours | None = None
     test_device: bool | None = None
+    endpoint: Endpoint | None = Field(
+        default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys")
+    keys: Keys | None = Field(default=None, description="the new subscription's keys; with endpoint")
 
 
 class PlaceOut(BaseModel):

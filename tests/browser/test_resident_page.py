@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from pushsvc.kpi import service as kpi
 from pushsvc.main import create_app
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
+from pushsvc.webpush.vapid import b64url_decode
 from tests.conftest import TestDatabase, serve_app
 from tests.subscriptions.conftest import KOCHI_PREF_OFFICE, browser_keys, new_endpoint
 
@@ -121,12 +123,81 @@ def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestD
 
 
 def test_service_worker_and_manifest_are_served(server: str) -> None:
-    import httpx
-
     sw = httpx.get(server + "/sw.js")
     assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
     assert "showNotification" in sw.text and "requireInteraction" in sw.text
     assert '"notification_open"' in sw.text  # clicks are counted for the KPI
+    assert '"pushsubscriptionchange"' in sw.text and 'importScripts("/static/pushsync.js")' in sw.text
+    shared = httpx.get(server + "/static/pushsync.js")
+    assert shared.status_code == 200 and "javascript" in shared.headers["content-type"]
     manifest = httpx.get(server + "/manifest.webmanifest").json()
     assert manifest["display"] == "standalone" and any(i["sizes"] == "192x192" for i in manifest["icons"])
     assert httpx.get(server + manifest["icons"][0]["src"]).headers["content-type"] == "image/png"
+
+
+RENEW_IN_SERVICE_WORKER = """
+async (renewed) => {
+  // Headless Chromium cannot reach a vendor push service, and no browser lets a test fire a real
+  // pushsubscriptionchange: stub the push manager here and call the function the handler calls.
+  let options = null;
+  PushManager.prototype.getSubscription = async () => null;  // the old one was dropped
+  PushManager.prototype.subscribe = async function (o) {
+    options = o;
+    return { endpoint: renewed.endpoint, toJSON: () => renewed };
+  };
+  const stored = await loadRegistration();
+  const out = await renewPushSubscription(null);
+  return { stored, out, key: options && Array.from(new Uint8Array(options.applicationServerKey)) };
+}
+"""
+
+
+def _stored(db: TestDatabase) -> list[tuple[int, str, str, str]]:
+    with db.sessionmaker() as s:
+        return [(r.id, r.endpoint, r.p256dh, r.auth) for r in s.execute(select(Subscription)).scalars()]
+
+
+def test_service_worker_renews_the_push_subscription_for_the_same_resident(server: str, db: TestDatabase) -> None:
+    """pushsubscriptionchange: the service worker re-subscribes with the server's VAPID key and moves the same
+    subscription id to the new endpoint, with the token the page left it in IndexedDB.
+
+    ``renewPushSubscription`` is the function sw.js's pushsubscriptionchange handler calls; the test calls it
+    inside the real service worker (``worker.evaluate``) because Chromium never dispatches that event and a
+    synthetic one cannot use ``waitUntil``.
+    """
+    first = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
+    renewed = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(locale="ja-JP", permissions=["notifications"])
+        context.add_init_script(FAKE_PUSH % json.dumps(first))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            page.get_by_label("名前（例：自宅）").fill("自宅")
+            page.get_by_label("市町村", exact=True).select_option("39202")
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
+                page.get_by_role("button", name="通知を受け取る").click()
+            created = posted.value.json()
+            page.get_by_role("region", name="登録内容").wait_for()
+            worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+            assert worker.url == server + "/sw.js"
+
+            got = worker.evaluate(RENEW_IN_SERVICE_WORKER, renewed)
+            assert got["stored"] == {"id": created["id"], "token": created["token"]}
+            vapid = httpx.get(server + "/api/v1/push/vapid-public-key").json()["public_key"]
+            assert bytes(got["key"]) == b64url_decode(vapid)  # subscribed again with the server's key
+            assert (got["out"]["id"], got["out"]["endpoint"]) == (created["id"], renewed["endpoint"])
+            assert _stored(db) == [(created["id"], renewed["endpoint"], renewed["keys"]["p256dh"],
+                                    renewed["keys"]["auth"])]
+
+            page.get_by_role("button", name="通知を解除してデータを削除").click()
+            page.get_by_role("status").filter(has_text="削除しました").wait_for()
+            after = worker.evaluate(RENEW_IN_SERVICE_WORKER, renewed)
+            assert after == {"stored": None, "out": None, "key": None}  # unsubscribed: nothing to renew
+            assert _stored(db) == [] and errors == []
+        finally:
+            browser.close()
