@@ -20,6 +20,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 SRID = 4326
+# Connections kept open per process. Beyond it the pool opens overflow connections and closes them on
+# return, and every PostgreSQL connection forks a backend: hot routes stay within it (deps.UnitOfWork).
+POOL_SIZE = 10
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,7 +109,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", 20)
     # pre_ping costs a round trip per checkout, but a restarted database must not turn the next
     # request into a 500.

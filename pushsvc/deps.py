@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from pushsvc.config import Settings
 from pushsvc.db import session_scope
@@ -33,23 +34,30 @@ class UnitOfWork:
 
     For the routes residents hit in bulk (sign-up, the portal, location refresh). A sync route with
     ``SessionDep`` costs three hops: the dependency's enter and exit and the route itself; measured on
-    sign-up, the hops and their wake-ups were a quarter of the server's CPU per request. The boundary is
-    the same as ``SessionDep``'s: commit on success, roll back on any error, services never commit.
+    sign-up, the hops and their wake-ups were a quarter of the server's CPU per request. At most
+    ``db.POOL_SIZE`` units run at once (``app.state.db_limiter``): with the thread pool's default 40, a
+    burst opened overflow connections that the pool closed again, forking a PostgreSQL backend per
+    request (sign-up at 32 in flight: 249-278 requests/s with 40 threads, 348-374 with 8, same loaded
+    machine). Running the same functions on the event loop through ``AsyncSession.run_sync`` and
+    psycopg's async mode cost more CPU per sign-up instead (2.56 against 2.37 ms), and there a thread
+    lock held across a query deadlocks. The boundary is ``SessionDep``'s: commit on success, roll back
+    on any error, services never commit.
     """
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], limiter: anyio.CapacityLimiter) -> None:
         self.factory = factory
+        self.limiter = limiter
 
     async def __call__(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         def unit() -> T:
             with session_scope(self.factory) as session:
                 return fn(session, *args, **kwargs)
 
-        return await run_in_threadpool(unit)
+        return await anyio.to_thread.run_sync(unit, limiter=self.limiter)
 
 
 async def get_work(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.sessionmaker)
+    return UnitOfWork(request.app.state.sessionmaker, request.app.state.db_limiter)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushsvc import __version__
 from pushsvc.config import Settings, get_settings
-from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.db import POOL_SIZE, make_engine, make_sessionmaker, session_scope
 from pushsvc.deps import SessionDep
 from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = factory
+    app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
