@@ -6,6 +6,7 @@ choose their database. Services never commit: the request or job boundary does (
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -88,6 +89,20 @@ class GeometryType(TypeDecorator[BaseGeometry]):
 def table_of(model: type[Base]) -> Table:
     """A model's Core table, for statements built once and run on a connection (hot paths)."""
     return cast(Table, model.__table__)
+
+
+_cache_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def cache_key(db_session: Session) -> str:
+    """What per-process caches are keyed by: the database (so tests on two backends in one process never
+    share an entry), as the engine's URL rendered once per engine; rendering it per lookup showed in
+    profiles of the sign-up hot path."""
+    engine = db_session.get_bind().engine
+    key = _cache_keys.get(engine)
+    if key is None:
+        key = _cache_keys[engine] = str(engine.url)
+    return key
 
 
 def is_postgres(bind: Engine | Session) -> bool:

@@ -188,6 +188,15 @@ class MunicipalityIndex:
         """One point; None when it is outside the service area (beyond the coastal tolerance)."""
         if not (math.isfinite(lat) and math.isfinite(lon)):
             return None
+        # Most points fall in a cell wholly inside one municipality: answer those in plain Python, as
+        # one-element arrays cost more than the lookup (it showed in profiles of the sign-up route).
+        p = self.projection
+        x = (lon - p.lon0) * math.cos(math.radians(lat)) * EARTH_M_PER_DEG
+        y = (lat - p.lat0) * EARTH_M_PER_DEG
+        gx = math.floor((x - self.origin[0]) / self.cell)
+        gy = math.floor((y - self.origin[1]) / self.cell)
+        if 0 <= gx < self.nx and 0 <= gy < self.ny and (state := int(self.grid[gy, gx])) >= 0:
+            return Located(self.places[state], "inside", 0.0)
         idx, match, dist = self.locate_many([lat], [lon])
         if idx[0] < 0:
             return None

@@ -23,6 +23,7 @@ from sqlalchemy import cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from pushsvc.config import MLIT_BOUNDARY_CREDIT
+from pushsvc.db import cache_key
 from pushsvc.errors import OutsideServiceArea, ValidationProblem
 from pushsvc.geo.index import EARTH_M_PER_DEG, Located, MunicipalityIndex, Place
 from pushsvc.geo.models import Municipality
@@ -96,16 +97,12 @@ def _version(db_session: Session) -> tuple[Any, ...]:
     return tuple(row)
 
 
-def _cache_key(db_session: Session) -> str:
-    return str(db_session.get_bind().engine.url)
-
-
 def _cached(db_session: Session, name: tuple[Any, ...], build: Callable[[], T]) -> T:
     """A per-process copy of something derived from the boundary table, rebuilt when the table changes.
 
     The version is checked at most once a second, so a re-import by another process shows within that.
     """
-    key = (_cache_key(db_session), *name)
+    key = (cache_key(db_session), *name)
     cached = _cache.get(key)
     now = time.monotonic()
     if cached and now - _checked_at.get(key, 0.0) < INDEX_RECHECK_S:
@@ -220,7 +217,7 @@ def find_postgis(db_session: Session, lat: float, lon: float, tolerance_m: float
 
 def municipalities_geojson(db_session: Session, *, simplify_m: float = 0.0) -> dict[str, Any]:
     """The boundaries as a GeoJSON FeatureCollection carrying MLIT's required credit line."""
-    key = (_cache_key(db_session), _version(db_session), simplify_m)
+    key = (cache_key(db_session), _version(db_session), simplify_m)
     cached = _geojson_cache.get(key)
     if cached is not None:
         return cached

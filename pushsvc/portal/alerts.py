@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
+from pushsvc.db import cache_key
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import ValidationProblem
@@ -64,7 +65,7 @@ def _utc(dt: datetime) -> datetime:
 
 def areas(db_session: Session) -> dict[str, Area]:
     """Every municipality with its shape, cached per database for a few minutes."""
-    key = str(db_session.get_bind().engine.url)
+    key = cache_key(db_session)
     cached = _areas.get(key)
     if cached and time.monotonic() - cached[0] < GEOMS_TTL_S:
         return cached[1]
@@ -82,7 +83,7 @@ def alert_codes(db_session: Session, n: Notification) -> tuple[str, ...]:
     """Municipalities an alert covers: its target codes plus those its target area touches."""
     if n.target_geom is None or n.target_geom.is_empty:
         return tuple(sorted(set(n.target_codes or [])))
-    key = (str(db_session.get_bind().engine.url), n.id, _utc(n.created_at).isoformat())
+    key = (cache_key(db_session), n.id, _utc(n.created_at).isoformat())
     hit = _alert_codes.get(key)
     if hit is not None:
         return hit

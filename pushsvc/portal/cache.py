@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import inspect
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from pushsvc.db import cache_key
+
 T = TypeVar("T")
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -48,7 +50,7 @@ class Snapshot(Generic[T]):
         Two threads may both rebuild after a change; the last one wins and both answers are current,
         which is cheaper than making every request wait on a lock.
         """
-        key = str(db_session.get_bind().engine.url)
+        key = cache_key(db_session)
         now = time.monotonic()
         hit = self._entries.get(key)
         if hit is not None and hit.version == version and now - hit.built < self.ttl_s:

@@ -22,7 +22,7 @@ from shapely.geometry import Point
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pushsvc.db import is_postgres
+from pushsvc.db import cache_key, is_postgres
 from pushsvc.shelters.loader import SiteRecord
 from pushsvc.shelters.models import Shelter
 from pushsvc.shelters.schemas import Hazard, ImportSummary, SiteOut, hazard_bit, hazards_of
@@ -117,7 +117,7 @@ def _site_out(row: _Site, lat: float, lon: float) -> SiteOut:
 
 def _version(db_session: Session) -> tuple[Any, ...]:
     """What identifies the loaded data, re-read at most every ``CACHE_RECHECK_S`` seconds."""
-    key = str(db_session.get_bind().engine.url)
+    key = cache_key(db_session)
     hit = _versions.get(key)
     now = time.monotonic()
     if hit and now - hit[0] < CACHE_RECHECK_S:
@@ -136,7 +136,7 @@ def forget_cached() -> None:
 
 
 def _cache(db_session: Session, version: tuple[Any, ...]) -> _Cache:
-    key = str(db_session.get_bind().engine.url)
+    key = cache_key(db_session)
     cached = _caches.get(key)
     if cached and cached.version == version:
         return cached
@@ -153,7 +153,7 @@ def nearest(db_session: Session, lat: float, lon: float, *, hazard: Hazard | Non
             limit: int = 3) -> list[SiteOut]:
     """The ``limit`` sites nearest to the point that are designated for ``hazard`` (any site if None)."""
     version = _version(db_session)
-    key = (str(db_session.get_bind().engine.url), version, lat, lon, hazard, limit)
+    key = (cache_key(db_session), version, lat, lon, hazard, limit)
     hit = _results.get(key)
     if hit is not None:
         return list(hit)
