@@ -26,7 +26,8 @@ def origin_prefix(url: str) -> tuple[str, str]:
 
     Every recipient has its own endpoint, but they share a few push-service origins: what depends only
     on the origin (allowlist verdict, VAPID audience, connection pool) is worked out once per prefix.
-    ``urlsplit`` plus ``.hostname``/``.port`` cost ~10 µs per endpoint; this match costs < 1 µs.
+    Measured per FCM-like endpoint: the allowlist check and VAPID origin on a fresh ``urlsplit`` 6.8 µs;
+    this match 0.5 µs.
     A URL without ``scheme://`` gives ``("", url)``.
     """
     match = _ORIGIN_PREFIX.match(url)
