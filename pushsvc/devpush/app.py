@@ -19,7 +19,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from pushsvc.devpush import vapid_check
 from pushsvc.devpush.keys import SubscriberKeys
@@ -27,8 +26,6 @@ from pushsvc.devpush.state import DevPushState, Fault, Received
 from pushsvc.webpush.vapid import b64url_decode
 
 MAX_BODY = 4096  # RFC 8030 §7.2: a push service must accept at least this much, may refuse more
-_CREATED = {"type": "http.response.start", "status": 201, "headers": [(b"content-length", b"0")]}
-_EMPTY = {"type": "http.response.body", "body": b""}
 
 
 def _answer(status: int, reason: str = "", **headers: str) -> Response:
@@ -168,31 +165,3 @@ def create_app(state: DevPushState) -> Starlette:
     app = Starlette(routes=routes)
     app.state.devpush = state
     return app
-
-
-class DevPushApp:
-    """Count mode's fast path in bare ASGI (no routing, no Request): the benchmarks measure the
-    sender, so the receiving side must cost as little as possible. Everything else goes to Starlette."""
-
-    def __init__(self, state: DevPushState) -> None:
-        self.state = state
-        self.app = create_app(state)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = self.state
-        if (
-            state.mode == "count"
-            and not state.faults
-            and scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"].startswith("/push/")
-        ):
-            more = True
-            while more:
-                message = await receive()
-                more = message.get("more_body", False)
-            state.accept(scope["path"][6:], count_request=True)
-            await send(_CREATED)
-            await send(_EMPTY)
-            return
-        await self.app(scope, receive, send)

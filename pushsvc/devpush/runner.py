@@ -17,10 +17,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import uvicorn
-
-from pushsvc.devpush.app import DevPushApp
+from pushsvc.devpush.app import create_app
 from pushsvc.devpush.keys import SubscriberKeys
+from pushsvc.devpush.server import DevPushServer
 from pushsvc.devpush.state import DevPushState, Fault, Mode, Received, Subscriber
 
 READY_PREFIX = "devpush listening on "
@@ -40,12 +39,8 @@ def _base_url(sock: socket.socket, host: str) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(state: DevPushState, *, loop: str) -> uvicorn.Server:
-    config = uvicorn.Config(
-        DevPushApp(state), log_level="warning", access_log=False, lifespan="off", http="httptools", loop=loop,
-        backlog=2048, timeout_keep_alive=30,
-    )
-    return uvicorn.Server(config)
+def _server(state: DevPushState) -> DevPushServer:
+    return DevPushServer(state, create_app(state))
 
 
 @dataclass
@@ -74,8 +69,8 @@ def run_devpush(mode: Mode = "full", host: str = "127.0.0.1") -> Iterator[DevPus
     """Serve on a free port in a daemon thread for the duration of the ``with`` block."""
     sock = _bind(host, 0)
     state = DevPushState(mode, base_url=_base_url(sock, host))
-    server = _server(state, loop="asyncio")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="devpush", daemon=True)
+    server = _server(state)
+    thread = threading.Thread(target=server.run, args=(sock,), name="devpush", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 10
@@ -85,7 +80,7 @@ def run_devpush(mode: Mode = "full", host: str = "127.0.0.1") -> Iterator[DevPus
             time.sleep(0.01)
         yield DevPush(state.base_url, state)
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(10)
         sock.close()
 
@@ -95,7 +90,8 @@ def serve(host: str, port: int, mode: Mode) -> None:
     sock = _bind(host, port)
     state = DevPushState(mode, base_url=_base_url(sock, host))
     print(f"{READY_PREFIX}{state.base_url} (mode {mode})", flush=True)
-    _server(state, loop="auto").run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the command quietly
+        _server(state).run(sock)
 
 
 @contextlib.contextmanager

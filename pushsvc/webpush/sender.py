@@ -12,6 +12,12 @@ service in another process: raw POSTs 4,432/s with aiohttp vs 147/s with httpx.A
 vs 117/s. In the same conditions the full send cost 319–439 µs of CPU with ``stream`` against
 630–653 µs with aiohttp (a no-op transport: 258–304 µs), so the client, not the crypto, was the
 bottleneck of fan-out; ``stream`` roughly halves the sender's CPU per message.
+
+What depends only on the endpoint's ``scheme://netloc`` (allowlist verdict, VAPID audience, slots) is
+worked out once per origin, and one headers dict serves every message of a notification to an origin,
+so the transport encodes it once: every recipient has its own endpoint, but FCM is one origin. With the
+stream client's cached header bytes and swept timeouts, a send went from 211–215 to 173–178 µs of CPU
+(4,000–5,000 sends/s in a worker-shaped loop against the local push service; ~140 µs of it encryption).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pushsvc.webpush import ece
 from pushsvc.webpush.auth import VapidSigner, origin_of
-from pushsvc.webpush.hosts import endpoint_problem
+from pushsvc.webpush.hosts import endpoint_problem, origin_prefix
 from pushsvc.webpush.payload import topic_for
 from pushsvc.webpush.transport import ClientName, Limits, Transport, TransportError, make_transport
 from pushsvc.webpush.vapid import VapidIdentity
@@ -120,6 +126,18 @@ def backoff_delay(
     return ceiling / 2 + jitter
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """What a send needs that depends only on the endpoint's ``scheme://netloc``, worked out once."""
+
+    problem: str | None  # why the allowlist refuses it, or None
+    origin: str  # VAPID audience, and the key of pauses and slots
+    slots: asyncio.Semaphore
+
+
+_MAX_CACHED = 1024  # distinct origins or header sets; far more than a real deployment has
+
+
 def encrypt(target: PushTarget, payload: bytes) -> bytes:
     """RFC 8291 aes128gcm ciphertext for this subscriber (fresh ephemeral key and salt each time)."""
     return ece.encrypt(payload, target.p256dh, target.auth)
@@ -150,6 +168,8 @@ class PushSender:
         self._monotonic = monotonic
         self._not_before: dict[str, float] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._origins: dict[str, _Origin] = {}
+        self._headers: dict[tuple[str, int, str, str | None], dict[str, str]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, identity: VapidIdentity, **kwargs: object) -> PushSender:
@@ -193,6 +213,43 @@ class PushSender:
         until = self._monotonic() + seconds
         self._not_before[origin] = max(until, self._not_before.get(origin, 0.0))
 
+    def _origin(self, endpoint: str) -> _Origin:
+        prefix, _ = origin_prefix(endpoint)
+        cacheable = bool(prefix) and len(endpoint) <= 2048  # the length limit is the only per-URL check
+        info = self._origins.get(prefix) if cacheable else None
+        if info is None:
+            problem = endpoint_problem(prefix if cacheable else endpoint, self.allowed_hosts)
+            origin = "" if problem else origin_of(prefix)
+            slots = self._slots.get(origin)
+            if slots is None:
+                slots = self._slots[origin] = asyncio.Semaphore(self.limits.per_origin)
+            info = _Origin(problem, origin, slots)
+            if cacheable:
+                if len(self._origins) >= _MAX_CACHED:
+                    self._origins.clear()
+                self._origins[prefix] = info
+        return info
+
+    def _headers_for(self, origin: str, ttl: int, urgency: str, topic: str | None) -> dict[str, str]:
+        """The same dict for every message of a notification to one origin: the transport caches its bytes."""
+        authorization = self.signer.for_origin(origin)
+        key = (authorization, ttl, urgency, topic)
+        headers = self._headers.get(key)
+        if headers is None:
+            headers = {
+                "Authorization": authorization,
+                "TTL": str(ttl),
+                "Urgency": urgency,
+                "Content-Encoding": "aes128gcm",
+                "Content-Type": "application/octet-stream",
+            }
+            if topic is not None:
+                headers["Topic"] = topic_for(topic)
+            if len(self._headers) >= _MAX_CACHED:
+                self._headers.clear()
+            self._headers[key] = headers
+        return headers
+
     async def send(
         self,
         target: PushTarget,
@@ -207,11 +264,11 @@ class PushSender:
             raise ValueError("ttl must be >= 0 seconds")
         if urgency not in URGENCIES:
             raise ValueError(f"urgency must be one of {sorted(URGENCIES)}")
-        problem = endpoint_problem(target.endpoint, self.allowed_hosts)
-        if problem is not None:
-            return PushResult(Outcome.REFUSED, None, problem)
-        origin = origin_of(target.endpoint)
-        wait = self._paused(origin)
+        info = self._origin(target.endpoint)
+        if info.problem is not None:
+            return PushResult(Outcome.REFUSED, None, info.problem)
+        origin = info.origin
+        wait = self._paused(origin) if self._not_before else 0.0
         if wait > self.max_wait_s:
             return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting us", wait)
         if wait > 0:
@@ -220,19 +277,8 @@ class PushSender:
             body = encrypt(target, payload)
         except ValueError as exc:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
-        headers = {
-            "Authorization": self.signer.for_origin(origin),
-            "TTL": str(ttl),
-            "Urgency": urgency,
-            "Content-Encoding": "aes128gcm",
-            "Content-Type": "application/octet-stream",
-        }
-        if topic is not None:
-            headers["Topic"] = topic_for(topic)
-        slots = self._slots.get(origin)
-        if slots is None:
-            slots = self._slots[origin] = asyncio.Semaphore(self.limits.per_origin)
-        async with slots:
+        headers = self._headers_for(origin, ttl, urgency, topic)
+        async with info.slots:
             try:
                 resp = await self.transport.post(target.endpoint, headers, body)
             except TransportError as exc:

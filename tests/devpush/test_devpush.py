@@ -185,3 +185,44 @@ def test_the_cli_command_serves_in_its_own_process() -> None:
     with spawn_devpush(mode="count") as url, httpx.Client(timeout=5) as client:
         assert client.post(f"{url}/push/abc", content=b"x").status_code == 201
         assert client.get(f"{url}/control/stats").json()["counters"]["accepted"] == 1
+
+
+def _raw_exchange(url: str, request: bytes) -> bytes:
+    """Write raw bytes to the push service and read until it closes the connection."""
+    host, port = url.removeprefix("http://").split(":")
+
+    async def go() -> bytes:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return answer
+
+    return asyncio.run(go())
+
+
+def test_count_mode_answers_pipelined_requests_in_order_on_one_connection(devpush: DevPush) -> None:
+    devpush.state.mode = "count"
+    push = b"POST /push/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+    stats = b"GET /control/stats HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"POST /push/c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    answer = _raw_exchange(devpush.url, push % b"a" + push % b"b" + stats + push % b"a" + last)
+
+    assert answer.count(b"HTTP/1.1 201 Created") == 4
+    assert answer.index(b"HTTP/1.1 200 OK") < answer.rindex(b"201 Created")  # in order, through the app
+    assert b'"accepted":2' in answer  # the stats saw the two pushes before them, not the later ones
+    stats_now = devpush.state.stats()
+    assert (stats_now["endpoints_reached"], stats_now["duplicates"]) == (3, 1)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"NOT HTTP\r\n\r\n",
+    b"POST /push/a HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+    b"POST /push/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+])
+def test_malformed_requests_get_400_and_are_not_counted(devpush: DevPush, request_bytes: bytes) -> None:
+    devpush.state.mode = "count"
+    assert _raw_exchange(devpush.url, request_bytes).startswith(b"HTTP/1.1 400 ")
+    assert devpush.state.stats()["counters"] == {}

@@ -215,6 +215,30 @@ def test_endpoint_outside_the_allowlist_is_refused_without_a_request(identity: V
     assert (result.outcome, result.status) == (Outcome.REFUSED, None)
 
 
+def test_what_is_decided_once_per_origin_still_refuses_per_endpoint(identity: VapidIdentity) -> None:
+    """The sender caches the allowlist verdict per scheme://host; the endpoint's length is still checked each time."""
+    from pushsvc.devpush import SubscriberKeys
+
+    keys = SubscriberKeys.generate()
+
+    class Accepting(NoNetwork):
+        async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
+            return TransportResponse(201, None, "")
+
+    async def go() -> list[PushResult]:
+        async with make_sender(identity, allowed_hosts=["fcm.googleapis.com"], transport=Accepting()) as sender:
+            out = []
+            fcm = "https://fcm.googleapis.com/fcm/send/"
+            for endpoint in (fcm + "1", fcm + "x" * 2100, "https://evil.example.com/1", "https://fcm.googleapis.com.evil.example/1",
+                             "http://fcm.googleapis.com/1", "fcm/send/1"):
+                out.append(await sender.send(PushTarget(endpoint, keys.p256dh, keys.auth), b"hi", ttl=60))
+            return out
+
+    results = asyncio.run(go())
+    assert [r.outcome for r in results] == [Outcome.SENT] + [Outcome.REFUSED] * 5
+    assert "longer than" in results[1].reason
+
+
 def test_loopback_not_in_the_allowlist_gets_no_request(devpush: DevPush, identity: VapidIdentity) -> None:
     sub = devpush.subscribe()
 

@@ -136,13 +136,53 @@ def test_a_stalled_server_times_out_and_an_unreachable_one_fails() -> None:
     run(go())
 
 
+def test_timeouts_still_fire_when_the_transport_outlives_an_event_loop() -> None:
+    t = StreamTransport(Limits(timeout_s=0.3, connect_timeout_s=0.3))
+
+    async def stalled_post() -> None:
+        async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _read_request(reader)
+            await asyncio.sleep(5)
+        server, port, _ = await _serve(stall)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransportError, match="timed out"):
+            await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
+        assert asyncio.get_running_loop().time() - started < 1.0  # the sweep fires at most a tenth late
+        server.close()
+
+    run(stalled_post())
+    run(stalled_post())  # the first loop's sweep is gone with it; this one must arm its own
+    run(t.aclose())
+
+
+def test_the_request_line_keeps_the_query_and_drops_the_fragment() -> None:
+    async def go() -> None:
+        seen: list[bytes] = []
+
+        async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                seen.append((await _read_request(reader)).split(b"\r\n", 1)[0])
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        server, port, _ = await _serve(record)
+        t = StreamTransport(LIMITS)
+        for url in (f"http://127.0.0.1:{port}/push/a?x=1#frag", f"http://127.0.0.1:{port}?y=2", f"http://127.0.0.1:{port}"):
+            assert (await t.post(url, {"TTL": "1"}, b"")).status == 201
+        assert seen == [b"POST /push/a?x=1 HTTP/1.1", b"POST /?y=2 HTTP/1.1", b"POST / HTTP/1.1"]
+        await t.aclose()
+        server.close()
+    run(go())
+
+
 def test_header_injection_and_malformed_urls_are_refused_before_sending() -> None:
     async def go() -> None:
         t = StreamTransport(LIMITS)
         with pytest.raises(TransportError, match="line break"):
             await t.post("http://127.0.0.1:9/p", {"Topic": "a\r\nX-Evil: 1"}, b"")
-        with pytest.raises(TransportError, match="malformed"):
-            await t.post("http://127.0.0.1:9/p q", {}, b"")
+        for url in ("http://127.0.0.1:9/p q", "http://127.0.0.1:9/p\r\nX: 1", "127.0.0.1:9/p", "ftp://127.0.0.1/p",
+                    "http://127.0.0.1:9/プッシュ"):
+            with pytest.raises(TransportError, match="malformed"):
+                await t.post(url, {}, b"")
     run(go())
 
 
