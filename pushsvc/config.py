@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # 1,000 rather than 250: claiming, fetching and recording a batch cost a worker the same per batch,
     # ~60 µs of its CPU per recipient at 250 and ~20 at 1,000 (one worker, 20,000 recipients, on
     # PostgreSQL). The price: a killed worker's batch, sent again, is up to 1,000 duplicates (Topic collapses them).
-    delivery_batch_size: int = Field(default=1000, ge=1, le=5000, description="Recipients per leased batch.")
+    delivery_batch_size: int = Field(default=500, ge=1, le=5000, description="Recipients per leased batch.")
     delivery_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per try.")
     worker_concurrency: int = Field(default=4, ge=1, description="Batches one worker sends at once.")
     worker_lease_s: float = Field(default=60.0, gt=0, description="A dead worker's batch is retaken after this.")
