@@ -195,13 +195,23 @@ class MunicipalityIndex:
         y = (lat - p.lat0) * EARTH_M_PER_DEG
         gx = math.floor((x - self.origin[0]) / self.cell)
         gy = math.floor((y - self.origin[1]) / self.cell)
-        if 0 <= gx < self.nx and 0 <= gy < self.ny and (state := int(self.grid[gy, gx])) >= 0:
+        state = int(self.grid[gy, gx]) if 0 <= gx < self.nx and 0 <= gy < self.ny else OUTSIDE_CELL
+        if state >= 0:
             return Located(self.places[state], "inside", 0.0)
-        idx, match, dist = self.locate_many([lat], [lon])
-        if idx[0] < 0:
+        if state == OUTSIDE_CELL:
             return None
-        kind = "inside" if match[0] == INSIDE else "coastal"
-        return Located(self.places[int(idx[0])], kind, float(dist[0]))
+        # A boundary or coast cell: ask the tree, which tests only the municipalities whose boxes hold the
+        # point, instead of locate_many's pass over every municipality. Ties go to the lowest index, as there.
+        point = shapely.Point(x, y)
+        inside = self.tree.query(point, predicate="intersects")
+        if inside.size:
+            return Located(self.places[int(inside.min())], "inside", 0.0)
+        near = np.sort(self.tree.query(point, predicate="dwithin", distance=self.tolerance_m))
+        if not near.size:
+            return None
+        d = shapely.distance(self.geoms[near], point)
+        best = int(np.argmin(d))  # the first of equal distances, as in _nearest_within
+        return Located(self.places[int(near[best])], "coastal", float(d[best]))
 
     def by_code(self, code: str) -> Place | None:
         for place in self.places:
