@@ -50,7 +50,7 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
         sys.exit(2)
     engine.dispose()
     # No access log: it would write every resident's IP address (docs/PRIVACY.md).
-    uvicorn.run("pushsvc.main:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("pushsvc.main:create_served_app", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False)
 
 
@@ -61,25 +61,18 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 def worker(until_idle: bool, with_poll: bool) -> None:
     """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
     import asyncio
-    import gc
     import signal
 
     from pushsvc import housekeeping
     from pushsvc.delivery.worker import Worker
+    from pushsvc.runtime import settle_heap
     from pushsvc.subscriptions import identity as vapid_identity
     from pushsvc.webpush.sender import PushSender
 
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     ident = vapid_identity.start(settings, factory)
-    # The cyclic garbage collector cost a worker ~10% of its CPU in a fan-out: thousands of tasks and
-    # futures in flight keep triggering collections, and each full one walked everything the imports,
-    # settings and engine made (~140,000 objects) again. One worker, 20,000 messages: 20–22 µs per
-    # message in collections; 5–6 µs with those frozen out of the collector's sight; 0.3 µs when also
-    # the young generation waits for 50,000 allocations instead of 700, so most in-flight objects die
-    # before a collection walks them. Cyclic garbage can wait that long: 50,000 objects at most.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 10)
+    settle_heap()
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -20,6 +20,7 @@ from pushsvc.db import POOL_SIZE, make_engine, make_sessionmaker, session_scope
 from pushsvc.deps import SessionDep
 from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
+from pushsvc.runtime import settle_heap
 from pushsvc.subscriptions import identity as vapid_identity
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def load_boundaries_if_empty(settings: Settings, factory: Any) -> None:
         log.info("loaded %d municipalities from %s", result.municipalities, settings.boundaries)
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, migrate: bool = True, long_running: bool = False) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     factory = make_sessionmaker(engine)
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             upgrade(engine)
         load_boundaries_if_empty(settings, factory)
         app.state.vapid = vapid_identity.start(settings, factory)
+        if long_running:  # not in tests: frozen objects of hundreds of test apps would never be freed
+            settle_heap()
         yield
         engine.dispose()
 
@@ -144,3 +147,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         return JSONResponse({"status": status, "database": engine.dialect.name, "municipalities": count})
 
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The factory ``pushsvc serve`` gives uvicorn: the app in a long-running worker process."""
+    return create_app(long_running=True)
