@@ -1,6 +1,6 @@
 """Point → municipality speed: the vectorised in-process index and the single-point HTTP path.
 
-    .venv/bin/python bench/geo_locate.py [--n 1000000] [--requests 2000] [--pg URL]
+    .venv/bin/python -m bench.geo_locate [--n 1000000] [--requests 2000] [--pg URL]
 
 Targets (issue 2): ≥ 500,000 points/s vectorised; GET /api/v1/geo/locate p50 < 5 ms.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from bench._common import BOUNDARIES, machine, percentile, serve
+from bench._common import BOUNDARIES, PG_ADMIN_URL, machine, percentile, serve, throwaway_database
 from pushsvc.geo.index import MunicipalityIndex, Place
 from pushsvc.geo.n03 import load_boundaries
 
@@ -73,7 +73,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/pushsvc_bench")
+    ap.add_argument("--pg", default=PG_ADMIN_URL,
+                    help="PostgreSQL server (an admin URL; a throwaway database is created on it)")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     v = vectorised(args.n)
@@ -85,7 +86,8 @@ def main() -> None:
     print(f"GET /api/v1/geo/locate on SQLite: p50 {s['p50_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
           f"p99 {s['p99_ms']:.2f} ms over {s['requests']} sequential requests")
     try:
-        p = http_path(args.pg, args.requests)
+        with throwaway_database(args.pg) as db:
+            p = http_path(db.url, args.requests)
         print(f"GET /api/v1/geo/locate on PostgreSQL: p50 {p['p50_ms']:.2f} ms, p95 {p['p95_ms']:.2f} ms, "
               f"p99 {p['p99_ms']:.2f} ms over {p['requests']} sequential requests")
     except Exception as exc:  # no PostgreSQL here: report, do not fail the SQLite half
