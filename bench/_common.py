@@ -75,6 +75,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def publish(report: str, append: Path | None) -> None:
+    """Print a benchmark's Markdown section, and add it to ``append`` (docs/BENCHMARKS.md) when given."""
+    print(report)
+    if append:
+        with append.open("a", encoding="utf-8") as fh:
+            fh.write(report)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

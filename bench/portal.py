@@ -35,6 +35,7 @@ from bench._common import (
     machine,
     open_loop,
     percentile,
+    publish,
     serve,
     throwaway_database,
 )
@@ -183,10 +184,7 @@ def main() -> int:
         f"statuses {dict(sorted(statuses.items()))}.\n"
         f"{inner_line}- Target (p95 < 50 ms at 200 requests/s with 100,000 subscriptions): {verdict}.\n"
     )
-    print(report)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write(report)
+    publish(report, args.append)
     return 0 if ok == len(lat) else 1
 
 

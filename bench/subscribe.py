@@ -34,7 +34,7 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench._common import BOUNDARIES, PG_ADMIN_URL, machine, open_loop, percentile, serve, throwaway_database
+from bench._common import BOUNDARIES, PG_ADMIN_URL, machine, open_loop, percentile, publish, serve, throwaway_database
 
 # Town halls and landmarks across Kochi: every request resolves a real point to a municipality.
 POINTS = [(33.5597, 133.5311), (33.2453, 134.1770), (32.7253, 133.0203), (33.5461, 133.6694),
@@ -147,10 +147,7 @@ def main() -> int:
         f"{saturation}"
         f"- Target (>= 500 requests/s, p95 < 50 ms): {verdict} it.\n"
     )
-    print(report)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write(report)
+    publish(report, args.append)
     return 0 if ok == len(lat) else 1
 
 
