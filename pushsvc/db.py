@@ -147,8 +147,9 @@ def _ping_when_idle(engine: Engine) -> None:
     answer 503 (``errors.install_handlers``). Raising DisconnectionError makes the pool take another.
     """
 
+    @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:  # a brand-new connection needs no ping either
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
