@@ -201,3 +201,64 @@ def test_service_worker_renews_the_push_subscription_for_the_same_resident(serve
             assert _stored(db) == [] and errors == []
         finally:
             browser.close()
+
+
+# A push manager whose subscription lives in localStorage, so it outlasts a reload, and the test can rotate
+# it between visits the way a browser does on its own.
+ROTATING_PUSH = """
+(() => {
+  const wrap = (sub) => sub && { endpoint: sub.endpoint, toJSON: () => sub,
+    unsubscribe: async () => { localStorage.removeItem("fake.active"); return true; } };
+  PushManager.prototype.subscribe = async function () {
+    localStorage.setItem("fake.active", localStorage.getItem("fake.next"));
+    return wrap(JSON.parse(localStorage.getItem("fake.active")));
+  };
+  PushManager.prototype.getSubscription = async function () {
+    return wrap(JSON.parse(localStorage.getItem("fake.active") || "null"));
+  };
+})();
+"""
+
+
+def test_opening_the_page_catches_up_a_push_subscription_the_browser_renewed(server: str, db: TestDatabase) -> None:
+    """Chromium renews push subscriptions without firing pushsubscriptionchange, so the page, when opened,
+    moves the resident's subscription (same id and token, places kept) to the browser's new endpoint."""
+    first = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
+    renewed = {"endpoint": new_endpoint(), "expirationTime": None, "keys": browser_keys()}
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(locale="ja-JP", permissions=["notifications"])
+        context.add_init_script(ROTATING_PUSH)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(server + "/")
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            page.evaluate("(sub) => localStorage.setItem('fake.next', JSON.stringify(sub))", first)
+            page.get_by_label("名前（例：自宅）").fill("自宅")
+            page.get_by_label("市町村", exact=True).select_option("39202")
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
+                page.get_by_role("button", name="通知を受け取る").click()
+            created = posted.value.json()
+            page.get_by_role("region", name="登録内容").wait_for()
+            assert _stored(db) == [(created["id"], first["endpoint"], first["keys"]["p256dh"], first["keys"]["auth"])]
+
+            # Between visits the browser replaced the push subscription and told nobody.
+            page.evaluate("(sub) => localStorage.setItem('fake.active', JSON.stringify(sub))", renewed)
+            with page.expect_response(lambda r: r.request.method == "PATCH") as patched:
+                page.reload()
+            assert patched.value.status == 200, patched.value.text()
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            assert _stored(db) == [(created["id"], renewed["endpoint"], renewed["keys"]["p256dh"],
+                                    renewed["keys"]["auth"])]
+            assert "室戸市" in page.locator("#registered-places").inner_text()  # places kept
+
+            # Opened again with nothing changed: no second PATCH.
+            patches: list[str] = []
+            page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
+            page.reload()
+            page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+            assert patches == [] and errors == []
+        finally:
+            browser.close()
