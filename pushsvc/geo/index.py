@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import shapely
@@ -44,6 +45,9 @@ class Located:
     distance_m: float  # 0 inside; distance to the boundary when coastal
 
 
+Coord = TypeVar("Coord", float, NDArray[np.float64])
+
+
 class LocalProjection:
     """Equidistant-ish projection around the prefecture: x = Δlon·cos(lat)·M, y = Δlat·M (metres)."""
 
@@ -51,7 +55,8 @@ class LocalProjection:
         self.lon0 = lon0
         self.lat0 = lat0
 
-    def xy(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    def xy(self, lon: Coord, lat: Coord) -> tuple[Coord, Coord]:
+        """Arrays or single floats alike (one point at a time is the sign-up path)."""
         x = (lon - self.lon0) * np.cos(np.radians(lat)) * EARTH_M_PER_DEG
         y = (lat - self.lat0) * EARTH_M_PER_DEG
         return x, y
@@ -190,9 +195,7 @@ class MunicipalityIndex:
             return None
         # Most points fall in a cell wholly inside one municipality: answer those in plain Python, as
         # one-element arrays cost more than the lookup (it showed in profiles of the sign-up route).
-        p = self.projection
-        x = (lon - p.lon0) * math.cos(math.radians(lat)) * EARTH_M_PER_DEG
-        y = (lat - p.lat0) * EARTH_M_PER_DEG
+        x, y = self.projection.xy(lon, lat)
         gx = math.floor((x - self.origin[0]) / self.cell)
         gy = math.floor((y - self.origin[1]) / self.cell)
         state = int(self.grid[gy, gx]) if 0 <= gx < self.nx and 0 <= gy < self.ny else OUTSIDE_CELL
