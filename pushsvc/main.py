@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,7 +89,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: Swagger UI and ReDoc from assets shipped in the package, not a CDN a closed network blocks.
+    app = FastAPIOffline(
+        static_url="/docs-assets",
         title="pushsvc",
         version=__version__,
         description="Location-targeted disaster and area notifications by Web Push.",
