@@ -62,6 +62,11 @@ def get(url: str, *, headers: dict[str, str] | None = None, data: bytes | None =
         return e.code, e.headers.get("content-type", ""), e.read().decode()
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get("PUSHSVC_SHARED", ROOT.parent / "shared")))
@@ -70,9 +75,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pushsvc-smoke-"))
     db_name = f"pushsvc_smoke_{uuid.uuid4().hex[:8]}"
     procs: list[subprocess.Popen[bytes]] = []
-    mirror = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.shared)))
-    mirror.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    mirror = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(args.shared)))
     threading.Thread(target=mirror.serve_forever, daemon=True).start()
     mirror_url = f"http://127.0.0.1:{mirror.server_address[1]}"
     try:

@@ -79,7 +79,9 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 @click.option("--until-idle", is_flag=True, help="exit when no batch is due (tests, one-shot runs)")
 @click.option("--poll", "with_poll", is_flag=True,
               help="also poll the feeds of PUSHSVC_FEEDS_FILE in this process (run this in one worker only)")
-def worker(until_idle: bool, with_poll: bool) -> None:
+@click.option("--metrics-bind", envvar="PUSHSVC_WORKER_METRICS_BIND", default=None, metavar="HOST:PORT",
+              help="serve this worker's push counters for Prometheus here (env PUSHSVC_WORKER_METRICS_BIND)")
+def worker(until_idle: bool, with_poll: bool, metrics_bind: str | None) -> None:
     """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
     import asyncio
     import signal
@@ -92,6 +94,10 @@ def worker(until_idle: bool, with_poll: bool) -> None:
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
     ident = _start_identity(settings, factory)
+    if metrics_bind:
+        from pushsvc.kpi.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_bind)
     settle_heap()
 
     async def run() -> None:

@@ -103,6 +103,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    from pushsvc.kpi.metrics import RequestTimer, api_registry
+
+    app.state.metrics_registry, request_histogram = api_registry(factory, settings)
+    app.add_middleware(RequestTimer, histogram=request_histogram)
 
     from pushsvc.geo.api import router as geo_router
 

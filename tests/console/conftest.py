@@ -8,6 +8,8 @@ worker encrypts and sends to it, so a test reads the text a phone would decrypt.
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +37,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to a temporary directory; to refresh the ones under docs/, run the console tests with
+# PUSHSVC_SCREENSHOTS_DIR=docs/screenshots (a test run never rewrites tracked files by itself).
+SCREENSHOTS = Path(os.environ.get("PUSHSVC_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="pushsvc-screenshots-"))
 KOCHI, NANKOKU, MUROTO = "39201", "39204", "39202"
 
 
