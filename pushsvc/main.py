@@ -137,6 +137,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.include_router(portal_router)
     app.include_router(shelters_router)
     app.include_router(kpi_router)
+    from pushsvc.subscriptions.training_api import router as training_router
+
+    app.include_router(training_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

@@ -28,7 +28,7 @@ from pushsvc.main import create_app
 from pushsvc.operators import accounts
 from pushsvc.webpush.sender import PushSender
 from tests.conftest import TestDatabase, serve_app
-from tests.delivery.conftest import delivery_settings
+from tests.delivery.conftest import delivery_settings, enrolment_code
 from tests.webpush.conftest import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server"]
@@ -83,9 +83,14 @@ class ConsoleEnv:
         r = httpx.post(self.url + "/api/v1/subscriptions", timeout=10, json={
             "endpoint": self.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
             "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)],
-            "lang": lang, "test_device": test_device,
+            "lang": lang,
         })
         assert r.status_code == 201, r.text
+        if test_device:
+            e = httpx.post(f"{self.url}/api/v1/subscriptions/{r.json()['id']}/training-enrolment", timeout=10,
+                           json={"code": enrolment_code(self.db.sessionmaker)},
+                           headers={"Authorization": f"Bearer {r.json()['token']}"})
+            assert e.status_code == 200, e.text
         self.residents[name] = Resident(name, r.json()["id"], device)
 
     def received(self, name: str) -> list[dict[str, Any]]:
