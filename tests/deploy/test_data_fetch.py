@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import shutil
-import socketserver
-import threading
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +13,9 @@ from pushsvc.cli import main
 from pushsvc.config import Settings
 from pushsvc.datasets import BOUNDARIES, MANIFEST, DataFetchError, fetch, sha256_of
 from tests.conftest import SHARED
-from tests.deploy.conftest import serve_directory
+from tests.deploy.conftest import proxy, serve_directory
+
+__all__ = ["proxy"]
 
 
 def test_fetch_from_a_mirror_places_every_file_with_its_pinned_sum(shared_mirror: tuple[str, list[str]],
@@ -84,37 +81,6 @@ def test_a_derived_file_without_upstream_says_to_use_a_mirror(tmp_path: Path) ->
         fetch(Settings(), dest=tmp_path, client=httpx.Client(transport=httpx.MockTransport(
             lambda r: httpx.Response(200, content=(SHARED / BOUNDARIES).read_bytes()))), echo=lambda _: None)
     assert sha256_of(tmp_path / BOUNDARIES) == MANIFEST[0].sha256  # the one with an upstream was placed
-
-
-class _Proxy(http.server.BaseHTTPRequestHandler):
-    """A forward proxy for plain-HTTP URLs that records what it relayed (what a prefecture's proxy does)."""
-
-    relayed: list[str]
-
-    def do_GET(self) -> None:
-        self.relayed.append(self.path)  # absolute-form URL: proof the client came through the proxy
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with direct.open(self.path) as upstream:  # the proxy itself goes direct
-            body = upstream.read()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def proxy() -> Iterator[tuple[str, list[str]]]:
-    relayed: list[str] = []
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("P", (_Proxy,), {"relayed": relayed}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", relayed
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_downloads_go_through_the_proxy_of_the_environment(shared_mirror: tuple[str, list[str]], tmp_path: Path,
