@@ -3,8 +3,9 @@
 Builds a wheel from a fresh clone, installs it (not editable) into a clean venv, fetches the data files
 over local HTTP (``pushsvc data fetch`` from a mirror of ../shared), then starts ``pushsvc serve``,
 ``worker`` and ``poll`` on a throwaway PostgreSQL database from a directory with no ../shared beside it,
-and checks /healthz, /, /console/, /docs (assets served locally) and one alert page. Exits non-zero with
-the failing check named; prints "N passed, 0 failed" at the end.
+and checks /healthz, /, /console/, /docs (assets served locally) and one alert page. Then runs the README's
+``scripts/run`` in that clone (it fetches the data first, as there is no ../shared). Exits non-zero with the
+failing check named; prints "N passed, 0 failed" at the end.
 
     python3 .ci/wheel_smoke.py [--shared ../shared] [--pg postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -71,6 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get("PUSHSVC_SHARED", ROOT.parent / "shared")))
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--skip-readme", action="store_true", help="skip running scripts/run in the fresh clone")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pushsvc-smoke-"))
     db_name = f"pushsvc_smoke_{uuid.uuid4().hex[:8]}"
@@ -165,6 +167,16 @@ def main() -> None:
             text = (logs / f"{name}.log").read_text()
             check(f"{name}: no traceback, no alembic INFO", "Traceback" not in text and "alembic" not in text,
                   text[-2000:])
+
+        # 4. The README's run command in the same clone (no ../shared beside it): fetch first, then the demo.
+        if not args.skip_readme:
+            readme_env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUSHSVC_")},
+                          "PUSHSVC_DATA_BASE_URL": mirror_url}
+            demo = subprocess.run(["scripts/run", "--residents", "60"], cwd=tmp / "clone", env=readme_env,
+                                  text=True, capture_output=True, timeout=900)
+            check("README: scripts/run in a clone without ../shared",
+                  demo.returncode == 0 and "fetching the data files" in demo.stderr and "result: OK" in demo.stdout,
+                  demo.stdout[-3000:] + demo.stderr[-3000:])
     finally:
         for p in procs:
             p.terminate()
