@@ -63,10 +63,12 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    from pushsvc.geo.n03 import BoundaryDataError
+
     try:
         load_boundaries_if_empty(settings, make_sessionmaker(engine))
-    except FileNotFoundError as exc:
-        click.echo(f"error: PUSHSVC_BOUNDARIES: {exc.filename} not found (`pushsvc data fetch` gets it)", err=True)
+    except BoundaryDataError as exc:
+        click.echo(f"error: PUSHSVC_BOUNDARIES: {exc} (`pushsvc data fetch` gets the file)", err=True)
         sys.exit(2)
     _start_identity(settings, make_sessionmaker(engine), rotate=rotate_vapid)
     engine.dispose()

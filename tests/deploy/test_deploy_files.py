@@ -84,3 +84,18 @@ def test_the_readme_deploy_section_reaches_https_with_one_off_commands() -> None
                  "docker compose run --rm api pushsvc operators create", "docker compose up -d", "https://"):
         assert step in deploy, step
     assert readme.count("\n    scripts/") == 2  # the two commands, unchanged in number
+
+
+def test_serve_without_the_boundaries_file_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUSHSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("PUSHSVC_BOUNDARIES", str(tmp_path / "data" / "N03.json"))
+    from pushsvc.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: PUSHSVC_BOUNDARIES: {tmp_path}/data/N03.json: no such file "
+                                     "(`pushsvc data fetch` gets the file)")
