@@ -11,7 +11,9 @@ not a skip.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -47,6 +49,7 @@ REQUIRE_PG = os.environ.get("PUSHSVC_TEST_REQUIRE_PG") == "1"
 # Anything that falls back to a default path (a CLI command, Settings()) writes under a temporary directory,
 # never into the checkout: the VAPID key and data files a test run makes are not the repository's.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="pushsvc-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
 os.environ.setdefault("PUSHSVC_VAPID_KEY_FILE", str(_SCRATCH / "vapid.pem"))
 os.environ.setdefault("PUSHSVC_DATA_DIR", str(_SCRATCH / "data"))
 KEEP_TABLES = {"municipalities", "alembic_version"}
