@@ -5,21 +5,43 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
-from pushsvc.config import MLIT_BOUNDARY_CREDIT, get_settings
+from pushsvc import __version__
+from pushsvc.config import MLIT_BOUNDARY_CREDIT, Settings, get_settings
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
+
+if TYPE_CHECKING:
+    from pushsvc.webpush.vapid import VapidIdentity
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = get_settings().log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":  # "Running upgrade …" on every command is noise; a failed migration still raises
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _start_identity(settings: Settings, factory: sessionmaker[Session], *, rotate: bool = False) -> VapidIdentity:
+    """The VAPID key, or a one-line error and exit 2 when its path cannot be read or written (a volume
+    owned by another user, a read-only mount): a traceback there tells an operator nothing."""
+    from pushsvc.subscriptions import identity as vapid_identity
+
+    try:
+        return vapid_identity.start(settings, factory, rotate=rotate)
+    except vapid_identity.VapidKeyChanged as exc:
+        click.echo(f"error: {exc}", err=True)
+    except OSError as exc:
+        click.echo(f"error: cannot use the VAPID key file {settings.vapid_key_file}: {exc.strerror or exc} "
+                   f"(make its directory writable by this user, or set PUSHSVC_VAPID_KEY_FILE)", err=True)
+    sys.exit(2)
 
 
 @click.group()
+@click.version_option(__version__, prog_name="pushsvc")
 def main() -> None:
     """pushsvc: location-targeted disaster and area notifications by Web Push."""
     _setup_logging()
@@ -37,17 +59,18 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 
     from pushsvc.main import load_boundaries_if_empty
     from pushsvc.migrate import upgrade
-    from pushsvc.subscriptions import identity as vapid_identity
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    load_boundaries_if_empty(settings, make_sessionmaker(engine))
+    from pushsvc.geo.n03 import BoundaryDataError
+
     try:
-        vapid_identity.start(settings, make_sessionmaker(engine), rotate=rotate_vapid)
-    except vapid_identity.VapidKeyChanged as exc:
-        click.echo(f"error: {exc}", err=True)
+        load_boundaries_if_empty(settings, make_sessionmaker(engine))
+    except BoundaryDataError as exc:
+        click.echo(f"error: PUSHSVC_BOUNDARIES: {exc} (`pushsvc data fetch` gets the file)", err=True)
         sys.exit(2)
+    _start_identity(settings, make_sessionmaker(engine), rotate=rotate_vapid)
     engine.dispose()
     # No access log: it would write every resident's IP address (docs/PRIVACY.md).
     uvicorn.run("pushsvc.main:create_served_app", factory=True, host=host, port=port, workers=workers,
@@ -58,7 +81,9 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
 @click.option("--until-idle", is_flag=True, help="exit when no batch is due (tests, one-shot runs)")
 @click.option("--poll", "with_poll", is_flag=True,
               help="also poll the feeds of PUSHSVC_FEEDS_FILE in this process (run this in one worker only)")
-def worker(until_idle: bool, with_poll: bool) -> None:
+@click.option("--metrics-bind", envvar="PUSHSVC_WORKER_METRICS_BIND", default=None, metavar="HOST:PORT",
+              help="serve this worker's push counters for Prometheus here (env PUSHSVC_WORKER_METRICS_BIND)")
+def worker(until_idle: bool, with_poll: bool, metrics_bind: str | None) -> None:
     """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
     import asyncio
     import signal
@@ -66,12 +91,15 @@ def worker(until_idle: bool, with_poll: bool) -> None:
     from pushsvc import housekeeping
     from pushsvc.delivery.worker import Worker
     from pushsvc.runtime import settle_heap
-    from pushsvc.subscriptions import identity as vapid_identity
     from pushsvc.webpush.sender import PushSender
 
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
-    ident = vapid_identity.start(settings, factory)
+    ident = _start_identity(settings, factory)
+    if metrics_bind:
+        from pushsvc.kpi.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_bind)
     settle_heap()
 
     async def run() -> None:
@@ -287,6 +315,34 @@ def kpi_rollup() -> None:
     from pushsvc.kpi.cli import rollup_command
 
     rollup_command()
+
+
+@main.group()
+def data() -> None:
+    """The data files the service reads (boundaries, JMA code tables, evacuation sites)."""
+
+
+@data.command("fetch")
+@click.option("--dest", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="where to put them, laid out like ../shared (default: PUSHSVC_DATA_DIR)")
+@click.option("--from", "source_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="copy from this directory laid out like ../shared (default: ../shared when it exists)")
+@click.option("--base-url", default=None, help="a mirror laid out like ../shared (default: PUSHSVC_DATA_BASE_URL)")
+@click.option("--no-demo", is_flag=True, help="skip the river replay files only the demo uses")
+def data_fetch(dest: Path | None, source_dir: Path | None, base_url: str | None, no_demo: bool) -> None:
+    """Fetch the data files and check each against its pinned SHA-256; a changed or cut file is refused."""
+    from pushsvc.datasets import DataFetchError, fetch
+
+    settings = get_settings()
+    if source_dir is None and Path("../shared").is_dir():
+        source_dir = Path("../shared")
+    try:
+        fetch(settings, dest=dest or settings.data_dir, source_dir=source_dir,
+              base_url=base_url or settings.data_base_url, include_demo=not no_demo, echo=click.echo)
+    except DataFetchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
 
 if __name__ == "__main__":
     main()

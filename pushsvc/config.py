@@ -113,6 +113,21 @@ class Settings(BaseSettings):
         default=60, ge=1, description="KPI events accepted per client address per minute (in memory only)."
     )
 
+    data_dir: Path = Field(
+        default=Path("./var/data"),
+        description="Where `pushsvc data fetch` puts the data files (laid out like ../shared).",
+    )
+    data_base_url: str | None = Field(
+        default=None, description="A mirror of the data files (paths as in the manifest) for `pushsvc data fetch`.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires; unset = /metrics answers loopback clients only.",
+    )
+    metrics_cache_s: float = Field(
+        default=15.0, ge=0, description="Database aggregates behind /metrics are recomputed at most this often.",
+    )
+
     @field_validator("prefecture")
     @classmethod
     def _two_digits(cls, v: str) -> str:

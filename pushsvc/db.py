@@ -10,13 +10,15 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import LargeBinary, MetaData, Table, event
+from sqlalchemy import DateTime, LargeBinary, MetaData, Table, event
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect, Engine, create_engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -112,9 +114,39 @@ def is_postgres(bind: Engine | Session) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+class _SQLiteUtcDateTime(SQLITE_DATETIME):
+    """``DateTime(timezone=True)`` on SQLite as on PostgreSQL: stored in UTC, read back aware (UTC).
+
+    SQLite has no zone type: by default an aware value was stored as its wall-clock time and read back
+    naive, which the API then sent without a zone and browsers took as local time (9 h off in Japan).
+    """
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        base = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return base(value) if base else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        base = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return base
+
+        def process(value: Any) -> Any:
+            out = base(value) if base else value
+            return out.replace(tzinfo=UTC) if isinstance(out, datetime) and out.tzinfo is None else out
+
+        return process
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _SQLiteUtcDateTime}
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -8,14 +8,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://pushsvc.example/problems/"
+# Relative: resolved against the server that answered, which explains each type at /problems/{slug}.
+TYPE_BASE = "/problems/"
 
 
 class ProblemError(Exception):
@@ -113,10 +114,52 @@ def _field_name(loc: Sequence[Any]) -> str:
     return out or (str(loc[0]) if loc else "body")
 
 
+def _wants_page(request: Request) -> bool:
+    """A resident's browser opening a page (not the JSON API) gets an HTML error page, not problem JSON."""
+    path = request.url.path
+    if path.startswith(("/api/", "/metrics", "/healthz", "/static/", "/docs-assets/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+_PAGE_TEXT = {404: ("ページが見つかりません",
+                   "お探しのページは見つかりませんでした。削除されたか、番号が違う可能性があります。")}
+
+
+def html_error(status: int) -> HTMLResponse:
+    title, text = _PAGE_TEXT.get(status, ("エラーが発生しました", "しばらくしてからもう一度お試しください。"))
+    body = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width,initial-scale=1"><title>{title}</title></head><body>'
+            f'<main><h1>{title}</h1><p>{text}</p><p><a href="/">トップページへ</a></p></main></body></html>')
+    return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": "default-src 'none'"})
+
+
+def problem_types() -> dict[str, str]:
+    """slug -> title of every problem type this server answers with (for /problems/{slug})."""
+    found: dict[str, str] = {}
+    todo: list[type[ProblemError]] = [ProblemError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.slug, cls.title)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if _wants_page(request):
+            return html_error(exc.status)
         return problem_response(exc.to_problem(request.url.path), exc.headers)
+
+    @app.get("/problems/{slug}", include_in_schema=False)
+    async def _problem_type(slug: str) -> Response:
+        title = problem_types().get(slug)
+        if title is None:
+            return html_error(404)
+        return HTMLResponse(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+                            f'</head><body><h1>{title}</h1><p>Problem type <code>{slug}</code> of the pushsvc API '
+                            f'(RFC 9457). The body names the offending <code>field</code>.</p></body></html>')
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -137,7 +180,9 @@ def install_handlers(app: FastAPI) -> None:
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_page(request) and exc.status_code == 404:
+            return html_error(404)
         body = {
             "type": "about:blank",
             "title": str(exc.detail) if exc.status_code != 404 else "Not found",

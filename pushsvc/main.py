@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,7 +89,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: Swagger UI and ReDoc from assets shipped in the package, not a CDN a closed network blocks.
+    app = FastAPIOffline(
+        static_url="/docs-assets",
         title="pushsvc",
         version=__version__,
         description="Location-targeted disaster and area notifications by Web Push.",
@@ -100,6 +103,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    from pushsvc.kpi.metrics import RequestTimer, api_registry
+
+    app.state.metrics_registry, request_histogram = api_registry(factory, settings)
+    app.add_middleware(RequestTimer, histogram=request_histogram)
 
     from pushsvc.geo.api import router as geo_router
 
@@ -130,6 +137,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.include_router(portal_router)
     app.include_router(shelters_router)
     app.include_router(kpi_router)
+    from pushsvc.subscriptions.training_api import router as training_router
+
+    app.include_router(training_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

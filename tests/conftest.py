@@ -11,8 +11,11 @@ not a skip.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +46,12 @@ BOUNDARIES = Path(
 )
 PG_URL = os.environ.get("PUSHSVC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("PUSHSVC_TEST_REQUIRE_PG") == "1"
+# Anything that falls back to a default path (a CLI command, Settings()) writes under a temporary directory,
+# never into the checkout: the VAPID key and data files a test run makes are not the repository's.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="pushsvc-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
+os.environ.setdefault("PUSHSVC_VAPID_KEY_FILE", str(_SCRATCH / "vapid.pem"))
+os.environ.setdefault("PUSHSVC_DATA_DIR", str(_SCRATCH / "data"))
 KEEP_TABLES = {"municipalities", "alembic_version"}
 
 
@@ -69,20 +78,37 @@ class TestDatabase:
                     conn.execute(delete(table))
 
 
-def _create_pg_database() -> tuple[str, Engine] | None:
+def _create_pg_database(extension: str = "postgis") -> tuple[str, Engine] | str:
+    """A throwaway database, or why there is none (unreachable server, PostGIS not installed): checked
+    before anything is created, so a skipped run leaves no ``pushsvc_test_*`` database behind."""
     admin_url = make_url(PG_URL)
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
+            available = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = :n"),
+                                     {"n": extension}).first()
     except Exception as exc:
         if REQUIRE_PG:
             raise RuntimeError(f"PostgreSQL required but unreachable at {PG_URL}: {exc}") from exc
-        return None
+        return f"PostgreSQL not reachable at {PG_URL} (set PUSHSVC_TEST_REQUIRE_PG=1 to fail instead)"
+    if available is None:
+        admin.dispose()
+        reason = (f"PostgreSQL at {PG_URL} has no {extension} extension installed (Debian: "
+                  f"apt-get install postgresql-<major>-postgis-3); the PostGIS half of the suite is skipped")
+        if REQUIRE_PG:
+            raise RuntimeError(reason)
+        return reason
     name = f"pushsvc_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     return admin_url.set(database=name).render_as_string(hide_password=False), admin
+
+
+def _drop_pg_database(admin: Engine, url: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -92,21 +118,21 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pushsvc.db'}"
     else:
         created = _create_pg_database()
-        if created is None:
-            pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set PUSHSVC_TEST_REQUIRE_PG=1 to fail instead)")
+        if isinstance(created, str):
+            pytest.skip(created)
         url, admin = created
     engine = make_engine(url)
-    upgrade(engine)
-    factory = make_sessionmaker(engine)
-    with session_scope(factory) as session:
-        geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
-    yield TestDatabase(request.param, url, engine, factory, tmp_path_factory.mktemp("keys"))
-    engine.dispose()
-    if admin is not None:
-        name = make_url(url).database
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    try:
+        upgrade(engine)
+        factory = make_sessionmaker(engine)
+        with session_scope(factory) as session:
+            geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"),
+                                          source=str(BOUNDARIES))
+        yield TestDatabase(request.param, url, engine, factory, tmp_path_factory.mktemp("keys"))
+    finally:
+        engine.dispose()
+        if admin is not None:
+            _drop_pg_database(admin, url)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pushsvc.config import Settings
 from pushsvc.db import session_scope
 from pushsvc.delivery import service
 from pushsvc.delivery.service import ClaimedBatch, Message
+from pushsvc.kpi.metrics import count_push
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushResult, PushSender, PushTarget
@@ -101,6 +102,7 @@ class Worker:
             except Exception as exc:  # a bug for one recipient must not lose the batch
                 log.exception("sending to subscription %s failed", t.id)
                 result = PushResult(Outcome.RETRY, None, f"internal error: {exc}")
+            count_push(t.endpoint, result.outcome.value)
             return t.id, result
 
         keeper = asyncio.create_task(self._keep_lease(claim))

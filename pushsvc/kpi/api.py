@@ -8,6 +8,7 @@ Exports are written to the operators' audit log (data leaving the system); summa
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections import deque
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from pushsvc.deps import SessionDep, SettingsDep
 from pushsvc.errors import ProblemError, ValidationProblem
-from pushsvc.kpi import metrics, report, service
+from pushsvc.kpi import report, service
 from pushsvc.kpi.schemas import VIEW_EVENTS, EventIn, ExportRow, KpiSummary, Period
 from pushsvc.operators import accounts
 from pushsvc.operators.auth import CurrentOperator
@@ -118,7 +119,20 @@ def export_json(op: CurrentOperator, db_session: SessionDep, start: From = None,
 
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-def prometheus(db_session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
-    """Operational metrics in the Prometheus text format (aggregates only)."""
-    return PlainTextResponse(metrics.render(db_session, settings),
+def prometheus(request: Request, settings: SettingsDep,
+               authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+    """Operational metrics in the Prometheus text format (aggregates only, cached: kpi/metrics.py).
+
+    Behind ``PUSHSVC_METRICS_TOKEN`` as a bearer token; with none set, only loopback clients are answered.
+    """
+    if settings.metrics_token is not None:
+        if not hmac.compare_digest(authorization or "", f"Bearer {settings.metrics_token.get_secret_value()}"):
+            raise ProblemError("a valid metrics token is required", field="Authorization", status=401,
+                               title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    elif request.client is None or request.client.host not in {"127.0.0.1", "::1"}:
+        raise ProblemError("/metrics answers loopback clients only; set PUSHSVC_METRICS_TOKEN to scrape "
+                           "it from elsewhere", status=403, title="Forbidden")
+    from prometheus_client.exposition import generate_latest
+
+    return PlainTextResponse(generate_latest(request.app.state.metrics_registry),
                              media_type="text/plain; version=0.0.4; charset=utf-8")

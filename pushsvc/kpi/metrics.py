@@ -1,60 +1,194 @@
-"""Prometheus text exposition: queue depth, pushes by outcome (rate() gives the send rate), failed
-attempts by push-service status, subscribers, and feed health when the feeds domain is present."""
+"""Prometheus metrics with ``prometheus-client``: what an on-call engineer needs to see at a glance.
+
+The API's ``/metrics`` (behind ``PUSHSVC_METRICS_TOKEN``, or loopback only) carries database aggregates,
+recomputed at most every ``PUSHSVC_METRICS_CACHE_S`` whatever the scrape rate: queue depth and the oldest
+due batch, pushes by outcome, delivery latency (accepted → first and → last push) per priority, feed age
+per source, subscribers; plus this process's request latency per route. Each worker counts push outcomes
+per push service in-process and serves them on its own bind address (``pushsvc worker --metrics-bind``).
+docs/OPERATIONS.md says what each alert means.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
+from pushsvc.delivery.models import DeliveryBatch, Notification
 from pushsvc.kpi import service
 
 log = logging.getLogger(__name__)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _metric(lines: list[str], name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-    lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{labels} {value:g}" for labels, value in samples]
+# Seconds from acceptance to a push: tsunami/Lv4+ should sit in the first buckets.
+LATENCY_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 
-def _feed_health(db_session: Session, settings: Settings) -> list[tuple[str, float]]:
+def _feed_rows(db_session: Session, settings: Settings, now: datetime) -> list[dict[str, Any]]:
     try:
         from pushsvc.feeds.service import list_health
         from pushsvc.feeds.sources import load_sources
-    except ImportError:  # pragma: no cover - depends on which domains are present
-        return []
-    try:
-        rows = list_health(db_session, load_sources(getattr(settings, "feeds_file", None)), now=datetime.now(UTC),
-                           unhealthy_after_s=float(getattr(settings, "feed_unhealthy_after_s", 1800.0)))
+
+        return list_health(db_session, load_sources(settings.feeds_file), now=now,
+                           unhealthy_after_s=settings.feed_unhealthy_after_s)
     except Exception as exc:  # metrics must still answer when feeds are misconfigured
         log.warning("feed health unavailable for /metrics: %s", exc)
         return []
-    return [(f'{{source="{_escape(str(r["name"]))}"}}', 1.0 if r["healthy"] else 0.0) for r in rows]
 
 
-def render(db_session: Session, settings: Settings) -> str:
-    lines: list[str] = []
+def _histogram(name: str, doc: str, values: dict[str, list[float]], label: str) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=[label])
+    for key, seconds in sorted(values.items()):
+        buckets = [(str(b), float(sum(1 for s in seconds if s <= b))) for b in LATENCY_BUCKETS]
+        buckets.append(("+Inf", float(len(seconds))))
+        family.add_metric([key], buckets, sum_value=float(sum(seconds)))
+    return family
+
+
+def aggregate(db_session: Session, settings: Settings, now: datetime) -> list[Metric]:
+    """Every database-derived family, computed once (the caller caches the list)."""
+    out: list[Metric] = []
     outcomes = delivery.push_outcome_counts(db_session)
-    _metric(lines, "pushsvc_delivery_queue_depth", "gauge", "Recipients waiting in open delivery batches.",
-            [("", delivery.queue_depth(db_session))])
-    _metric(lines, "pushsvc_notifications_total", "counter", "Notifications accepted.",
-            [("", outcomes["notifications"])])
-    _metric(lines, "pushsvc_pushes_total", "counter", "Pushes by final outcome (rate() of sent = send rate).",
-            [(f'{{outcome="{k}"}}', outcomes[k]) for k in ("sent", "gone", "failed", "expired")])
-    _metric(lines, "pushsvc_push_failed_attempts_total", "counter",
-            "Failed push attempts by push-service HTTP status ('none' = no response).",
-            [(f'{{status="{_escape(code)}"}}', n) for code, n in sorted(outcomes["failure_status"].items())])
-    total, _ = service.active_subscribers(db_session, now=datetime.now(UTC))
-    _metric(lines, "pushsvc_subscriptions_active", "gauge", "Subscriptions stored now.", [("", total)])
-    health = _feed_health(db_session, settings)
-    if health:
-        _metric(lines, "pushsvc_feed_source_healthy", "gauge", "1 if the feed source polled successfully lately.",
-                health)
-    return "\n".join(lines) + "\n"
+    out.append(GaugeMetricFamily("pushsvc_delivery_queue_depth", "Recipients waiting in open delivery batches.",
+                                 value=delivery.queue_depth(db_session)))
+    oldest = db_session.execute(select(DeliveryBatch.not_before).where(
+        DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now)
+        .order_by(DeliveryBatch.not_before).limit(1)).scalar()
+    out.append(GaugeMetricFamily(
+        "pushsvc_delivery_oldest_due_batch_seconds",
+        "How long the oldest batch that is due has waited for a worker (0 = none waiting).",
+        value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0))
+    out.append(CounterMetricFamily("pushsvc_notifications", "Notifications accepted.",
+                                   value=outcomes["notifications"]))
+    pushes = CounterMetricFamily("pushsvc_pushes", "Pushes by final outcome (rate() of sent = send rate).",
+                                 labels=["outcome"])
+    for k in ("sent", "gone", "failed", "expired"):
+        pushes.add_metric([k], outcomes[k])
+    out.append(pushes)
+    failed = CounterMetricFamily("pushsvc_push_failed_attempts",
+                                 "Failed push attempts by push-service HTTP status ('none' = no response).",
+                                 labels=["status"])
+    for code, n in sorted(outcomes["failure_status"].items()):
+        failed.add_metric([code], n)
+    out.append(failed)
+    first: dict[str, list[float]] = defaultdict(list)
+    last: dict[str, list[float]] = defaultdict(list)
+    for severity, created, first_at, last_at in db_session.execute(select(
+            Notification.severity, Notification.created_at, Notification.first_sent_at, Notification.last_sent_at)
+            .where(Notification.first_sent_at.is_not(None))):
+        if first_at is None:
+            continue
+        first[severity].append(max(0.0, (first_at - created).total_seconds()))
+        if last_at is not None:
+            last[severity].append(max(0.0, (last_at - created).total_seconds()))
+    out.append(_histogram("pushsvc_delivery_first_push_seconds",
+                          "Per notification: accepted → first push sent, by priority (severity).", first, "priority"))
+    out.append(_histogram("pushsvc_delivery_last_push_seconds",
+                          "Per notification: accepted → last push sent, by priority (severity).", last, "priority"))
+    total, _ = service.active_subscribers(db_session, now=now)
+    out.append(GaugeMetricFamily("pushsvc_subscriptions_active", "Subscriptions stored now.", value=total))
+    rows = _feed_rows(db_session, settings, now)
+    healthy = GaugeMetricFamily("pushsvc_feed_source_healthy", "1 if the feed source polled successfully lately.",
+                                labels=["source"])
+    age = GaugeMetricFamily("pushsvc_feed_age_seconds",
+                            "Seconds since the feed source last polled successfully (absent = never).",
+                            labels=["source"])
+    for r in rows:
+        healthy.add_metric([str(r["name"])], 1.0 if r["healthy"] else 0.0)
+        if r.get("last_success_at"):
+            age.add_metric([str(r["name"])], max(0.0, (now - r["last_success_at"]).total_seconds()))
+    out += [healthy, age]
+    out.append(GaugeMetricFamily("pushsvc_metrics_aggregated_timestamp_seconds",
+                                 "When the database aggregates above were computed (Unix time).",
+                                 value=now.timestamp()))
+    return out
+
+
+class DatabaseCollector(Collector):
+    """Database aggregates cached for ``ttl_s``: a scrape every second costs one aggregation per ttl."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory = factory
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._families: list[Metric] = []
+        self.computed = 0  # how many times the aggregates were computed (tests, and the docs' claim)
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            if time.monotonic() - self._at >= self.settings.metrics_cache_s:
+                with self.factory() as db_session:
+                    self._families = aggregate(db_session, self.settings, datetime.now(UTC))
+                self._at = time.monotonic()
+                self.computed += 1
+            return list(self._families)
+
+
+class RequestTimer:
+    """ASGI middleware: request latency per route template (``/alerts/{alert_id}``, never the raw path)."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+            self.histogram.labels(scope["method"], template, str(status[0])).observe(time.perf_counter() - started)
+
+
+def api_registry(factory: sessionmaker[Session], settings: Settings) -> tuple[CollectorRegistry, Histogram]:
+    """One registry per app (tests build hundreds of apps in one process; a global one would clash)."""
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(factory, settings))
+    histogram = Histogram("pushsvc_http_request_duration_seconds", "Request latency by route.",
+                          ["method", "route", "status"], registry=registry,
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+    return registry, histogram
+
+
+# -- in a worker process ----------------------------------------------------------------------------------
+
+WORKER_REGISTRY = CollectorRegistry()
+PUSH_OUTCOMES = Counter("pushsvc_worker_push_outcomes", "Push attempts by push service (host) and outcome.",
+                        ["push_service", "outcome"], registry=WORKER_REGISTRY)
+
+
+def count_push(endpoint: str, outcome: str) -> None:
+    host = endpoint.split("/", 3)[2] if endpoint.count("/") >= 2 else "unknown"
+    PUSH_OUTCOMES.labels(host.rsplit("@", 1)[-1], outcome).inc()
+
+
+def serve_worker_metrics(bind: str) -> None:
+    """Serve this worker's counters on ``host:port`` (a separate bind address, never the public one)."""
+    from prometheus_client import start_http_server
+
+    host, _, port = bind.rpartition(":")
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=WORKER_REGISTRY)

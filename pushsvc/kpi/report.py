@@ -149,7 +149,7 @@ def table(s: KpiSummary, fy_label: str) -> str:
     lines.append(f"{'年度':<8}{'新規':>8}{'解除':>8}{'利用者':>10}{'目標':>10}{'達成率':>9}")
     for fy in s.fiscal_years:
         rate = f"{fy.achieved:.1%}" if fy.achieved is not None else "-"
-        target = f"{fy.target:,}" if fy.target else "-"
+        target = f"{fy.target:,}" if fy.target else "目標未設定"
         lines.append(f"{fy.label:<8}{fy.new:>8,}{fy.deleted:>8,}{fy.users_at_end:>10,}{target:>10}{rate:>9}")
     lines += ["", f"登録者（現在）      {s.active_subscribers.total:>10,}",
               f"アプリ追加数        {s.installs:>10,}",

@@ -47,6 +47,23 @@ def create(name: str, role: str, municipalities: str) -> None:
     click.echo(token)
 
 
+@operators.command("list")
+def list_command() -> None:
+    """List operators: name, role, municipalities, created, revoked (never tokens: only their hashes exist)."""
+    from sqlalchemy import select
+
+    from pushsvc.operators.models import Operator
+
+    with session_scope(_factory()) as s:
+        rows = s.scalars(select(Operator).order_by(Operator.name)).all()
+        if not rows:
+            click.echo("no operators yet: create one with `pushsvc operators create`")
+        for op in rows:
+            scope = ",".join(op.municipalities) if op.municipalities else "all"
+            state = f"revoked {op.revoked_at.isoformat()}" if op.revoked_at else "active"
+            click.echo(f"{op.name}\t{op.role}\t{scope}\tcreated {op.created_at.isoformat()}\t{state}")
+
+
 @operators.command("revoke")
 @click.option("--name", required=True)
 def revoke(name: str) -> None:

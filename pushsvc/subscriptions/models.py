@@ -75,3 +75,22 @@ class VapidKeyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TrainingEnrolment(Base):
+    """A one-time link an operator issued to make one phone a training device (訓練用端末).
+
+    Only a SHA-256 of the code is stored; the code is shown once (as a link and a QR code). ``issued_by``
+    is the operator's name as text: this domain does not reach into the operators' table.
+    """
+
+    __tablename__ = "training_enrolments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    issued_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id", ondelete="SET NULL"))

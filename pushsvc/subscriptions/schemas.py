@@ -138,7 +138,8 @@ class SubscriptionIn(BaseModel):
     categories: list[Category] = Field(default_factory=lambda: list(CATEGORIES))
     lang: Lang = "ja"
     quiet_hours: QuietHours | None = None
-    test_device: bool = Field(default=False, description="receives operators' test messages")
+    # No test_device here: a phone becomes a training device only by an operator's one-time enrolment link
+    # (subscriptions/training.py), so nobody can make themselves a recipient of test messages.
 
 
 class SubscriptionPatch(BaseModel):
@@ -150,7 +151,6 @@ class SubscriptionPatch(BaseModel):
     categories: list[Category] | None = None
     lang: Lang | None = None
     quiet_hours: QuietHours | None = None
-    test_device: bool | None = None
     endpoint: Endpoint | None = Field(
         default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys")
     keys: Keys | None = Field(default=None, description="the new subscription's keys; with endpoint")
@@ -183,7 +183,7 @@ class SubscriptionOut(BaseModel):
     categories: list[str]
     lang: str
     quiet_hours: QuietHours | None
-    test_device: bool
+    test_device: bool = Field(description="a training device (訓練用端末), enrolled by an operator's one-time link")
     created_at: datetime
     updated_at: datetime
 

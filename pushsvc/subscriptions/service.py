@@ -215,12 +215,12 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
     fields: dict[str, Any] = {
         "p256dh": data.keys.p256dh, "auth": data.keys.auth, "token_hash": hash_token(token),
         "lang": data.lang, "categories_mask": category_mask(data.categories),
-        "follow_current_location": data.follow_current_location, "test_device": data.test_device,
+        "follow_current_location": data.follow_current_location,
         "quiet_start": quiet_start, "quiet_end": quiet_end, "updated_at": stamp,
     }
     conn = db_session.connection()
-    sub_id, created_at = conn.execute(_upsert(conn.dialect.name), {"endpoint": data.endpoint, "created_at": stamp,
-                                                                     **fields}).one()
+    sub_id, created_at, test_device = conn.execute(_upsert(conn.dialect.name), {
+        "endpoint": data.endpoint, "created_at": stamp, "test_device": False, **fields}).one()
     kept_current: SubscriptionPlace | None = None
     if _utc(created_at) != stamp:  # an existing browser re-subscribing: replace its places
         drop_current = current is not None or not data.follow_current_location
@@ -249,14 +249,15 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         id=sub_id, endpoint=data.endpoint, keys={"p256dh": data.keys.p256dh, "auth": data.keys.auth},
         places=[PlaceOut(**_place_out(r)) for r in resolved], follow_current_location=data.follow_current_location,
         current_location=current_out, categories=categories_of(fields["categories_mask"]), lang=data.lang,
-        quiet_hours=data.quiet_hours, test_device=data.test_device, created_at=_utc(created_at), updated_at=stamp,
+        quiet_hours=data.quiet_hours, test_device=bool(test_device), created_at=_utc(created_at), updated_at=stamp,
     )
     return out, token
 
 
 # Built once, executed on the session's connection: building the statement and the ORM's bulk-insert path
 # per request cost more CPU than the database work itself (py-spy on the sign-up benchmark).
-_UPSERTED = ("p256dh", "auth", "token_hash", "lang", "categories_mask", "follow_current_location", "test_device",
+# test_device is inserted False and never overwritten: re-subscribing keeps an enrolled training device.
+_UPSERTED = ("p256dh", "auth", "token_hash", "lang", "categories_mask", "follow_current_location",
              "quiet_start", "quiet_end", "updated_at")
 _INSERT_PLACES = insert(table_of(SubscriptionPlace))
 
@@ -266,10 +267,10 @@ def _upsert(dialect: str) -> Insert:
     """One row per endpoint: insert, or replace the settings of the row that has it."""
     table = table_of(Subscription)
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
-        {c: bindparam(c) for c in ("endpoint", "created_at", *_UPSERTED)})
+        {c: bindparam(c) for c in ("endpoint", "created_at", "test_device", *_UPSERTED)})
     return stmt.on_conflict_do_update(index_elements=[table.c.endpoint],
                                       set_={c: stmt.excluded[c] for c in _UPSERTED}
-                                      ).returning(table.c.id, table.c.created_at)
+                                      ).returning(table.c.id, table.c.created_at, table.c.test_device)
 
 
 def _place_values(sub_id: int, r: _Resolved, kind: str, position: int,
@@ -296,7 +297,7 @@ def update_subscription(db_session: Session, sub: Subscription, patch: Subscript
     given = patch.model_fields_set
     resolved = _resolve_places(db_session, patch.places, settings) if patch.places is not None else None
     quiet = _quiet(patch.quiet_hours) if "quiet_hours" in given else None
-    for name in ("follow_current_location", "lang", "test_device"):
+    for name in ("follow_current_location", "lang"):
         value = getattr(patch, name)
         if name in given and value is None:
             raise ValidationProblem(f"{name} cannot be null", field=name)

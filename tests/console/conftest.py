@@ -8,6 +8,8 @@ worker encrypts and sends to it, so a test reads the text a phone would decrypt.
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from pushsvc.main import create_app
 from pushsvc.operators import accounts
 from pushsvc.webpush.sender import PushSender
 from tests.conftest import TestDatabase, serve_app
-from tests.delivery.conftest import delivery_settings
+from tests.delivery.conftest import delivery_settings, enrolment_code
 from tests.webpush.conftest import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server"]
@@ -35,7 +37,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to a temporary directory; to refresh the ones under docs/, run the console tests with
+# PUSHSVC_SCREENSHOTS_DIR=docs/screenshots (a test run never rewrites tracked files by itself).
+SCREENSHOTS = Path(os.environ.get("PUSHSVC_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="pushsvc-screenshots-"))
 KOCHI, NANKOKU, MUROTO = "39201", "39204", "39202"
 
 
@@ -79,9 +83,14 @@ class ConsoleEnv:
         r = httpx.post(self.url + "/api/v1/subscriptions", timeout=10, json={
             "endpoint": self.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
             "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)],
-            "lang": lang, "test_device": test_device,
+            "lang": lang,
         })
         assert r.status_code == 201, r.text
+        if test_device:
+            e = httpx.post(f"{self.url}/api/v1/subscriptions/{r.json()['id']}/training-enrolment", timeout=10,
+                           json={"code": enrolment_code(self.db.sessionmaker)},
+                           headers={"Authorization": f"Bearer {r.json()['token']}"})
+            assert e.status_code == 200, e.text
         self.residents[name] = Resident(name, r.json()["id"], device)
 
     def received(self, name: str) -> list[dict[str, Any]]:

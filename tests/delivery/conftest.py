@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pushsvc.config import Settings
+from pushsvc.db import session_scope
 from pushsvc.delivery import service
 from pushsvc.delivery.worker import Worker
 from pushsvc.devpush import DevPush
@@ -56,6 +58,14 @@ class Resident:
     device: Subscriber
 
 
+def enrolment_code(factory: Any) -> str:
+    """A one-time training-device code, as an operator's console issues it."""
+    from pushsvc.subscriptions import training
+
+    with session_scope(factory) as s:
+        return training.issue(s, issued_by="test-operator", label="", now=datetime.now(UTC)).code
+
+
 @dataclass
 class Harness:
     db: TestDatabase
@@ -76,13 +86,17 @@ class Harness:
                 for i, p in enumerate(places)
             ],
             "lang": lang,
-            "test_device": test_device,
             "quiet_hours": quiet_hours,
         }
         if categories is not None:
             body["categories"] = categories
         r = self.client.post("/api/v1/subscriptions", json=body)
         assert r.status_code == 201, r.text
+        if test_device:  # the only way: an operator's one-time enrolment code, redeemed with the phone's token
+            code = enrolment_code(self.db.sessionmaker)
+            e = self.client.post(f"/api/v1/subscriptions/{r.json()['id']}/training-enrolment", json={"code": code},
+                                 headers={"Authorization": f"Bearer {r.json()['token']}"})
+            assert e.status_code == 200 and e.json()["test_device"] is True, e.text
         return Resident(r.json()["id"], r.json()["token"], device)
 
     def notify(self, **fields: Any) -> int:

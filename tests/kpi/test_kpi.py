@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -150,7 +151,8 @@ def test_csv_export_opens_with_japanese_headers_and_json_matches(harness: Harnes
 def test_metrics_are_prometheus_text(harness: Harness) -> None:
     harness.subscribe(KOCHI_KENCHO)
     harness.notify(target={"municipality_codes": ["39201"]})
-    r = harness.client.get("/metrics")
+    with TestClient(harness.app, client=("127.0.0.1", 40000)) as local:  # no token set: loopback only
+        r = local.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in r.text.splitlines()
                if line and not line.startswith("#")}

@@ -9,7 +9,8 @@ from shapely.geometry import Point, box
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
-from pushsvc.subscriptions import service
+from pushsvc.subscriptions import service, training
+from pushsvc.subscriptions.models import Subscription
 from pushsvc.subscriptions.schemas import SubscriptionIn
 from tests.subscriptions.conftest import ASHIZURI_CAPE, KOCHI_PREF_OFFICE, MUROTO_CAPE, subscription_body
 
@@ -20,8 +21,11 @@ def _point(label: str, where: tuple[float, float]) -> dict[str, Any]:
     return {"label": label, "lat": where[0], "lon": where[1]}
 
 
-def _add(session: Session, settings: Settings, **overrides: Any) -> int:
+def _add(session: Session, settings: Settings, *, test_device: bool = False, **overrides: Any) -> int:
     sub, _ = service.subscribe(session, SubscriptionIn(**subscription_body(**overrides)), settings=settings, now=NOW)
+    if test_device:
+        code = training.issue(session, issued_by="test", label="", now=NOW).code
+        training.redeem(session, session.get(Subscription, sub.id), code, now=NOW)  # type: ignore[arg-type]
     return sub.id
 
 

@@ -105,11 +105,11 @@ def test_wrong_or_missing_token_is_refused(client: TestClient) -> None:
 
 def test_get_shows_everything_stored(client: TestClient) -> None:
     created = _subscribe(client, categories=["evacuation", "river"], quiet_hours={"start": "22:00", "end": "06:00"},
-                         follow_current_location=True, test_device=True)
+                         follow_current_location=True)
     got = client.get(f"/api/v1/subscriptions/{created['id']}", headers=_auth(created["token"])).json()
     assert got == {k: v for k, v in created.items() if k != "token"}
     assert got["keys"]["p256dh"] and got["quiet_hours"] == {"start": "22:00", "end": "06:00"}
-    assert got["test_device"] is True and got["categories"] == ["evacuation", "river"]
+    assert got["test_device"] is False and got["categories"] == ["evacuation", "river"]
 
 
 def test_delete_leaves_nothing_in_any_table(client: TestClient, db: TestDatabase) -> None:

@@ -41,7 +41,9 @@ export async function renderFeeds(root) {
   const stations = [...rivers.stations].sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.code.localeCompare(b.code));
   fill(root,
     h('div', { class: 'screen-head' }, h('h2', { id: 'feeds-h' }, '情報源・河川'),
-      h('span', { class: `status ${feeds.healthy ? (trouble ? 'warn' : 'ok') : 'down'}` },
+      // No source configured is not "all fine": no river or JMA alert can reach anyone.
+      !feeds.sources.length ? h('span', { class: 'status warn', id: 'feeds-status' }, '情報源が未設定') :
+      h('span', { class: `status ${feeds.healthy ? (trouble ? 'warn' : 'ok') : 'down'}`, id: 'feeds-status' },
         trouble ? `要確認 ${trouble} 件` : 'すべて正常')),
     h('section', { class: 'card', 'aria-labelledby': 'f-src' }, h('h3', { id: 'f-src' }, '情報源の状態'),
       feeds.sources.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'list' },
@@ -51,7 +53,8 @@ export async function renderFeeds(root) {
           h('td', {}, h('span', { class: `status ${level(s)}` }, FEED_STATUS[s.status] || s.status)),
           h('td', {}, fmtTime(s.last_success_at)), h('td', { class: 'num' }, String(s.consecutive_failures)),
           h('td', { class: 'err' }, s.last_error || ''), h('td', {}, fmtTime(s.next_poll_at))))))) :
-        h('p', { class: 'hint' }, '情報源が設定されていません（PUSHSVC_FEEDS_FILE）。')),
+        h('p', { class: 'hint warn' }, '情報源が設定されていません。河川水位・気象庁の情報による自動通知は行われません'
+          + '（PUSHSVC_FEEDS_FILE に情報源を記載してください。例：deploy/feeds.example.toml）。')),
     h('section', { class: 'card', 'aria-labelledby': 'f-riv' }, h('h3', { id: 'f-riv' }, '河川の水位'),
       stations.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'list rivers' },
         h('thead', {}, h('tr', {}, ['観測所', '河川', '市町村', '水位', '段階', '基準値に対する水位', '観測時刻'].map((t) => h('th', {}, t)))),

@@ -69,7 +69,8 @@ export async function renderKpi(root) {
       h('button', { type: 'button', id: 'csv', onclick: download }, 'CSV を出力')),
     h('div', { class: 'tiles' },
       tile('登録者（現在）', fmtInt(summary.active_subscribers.total),
-        current?.target ? `${current.label} 目標 ${fmtInt(current.target)}（${Math.round((current.achieved ?? 0) * 100)}%）` : ''),
+        current?.target ? `${current.label} 目標 ${fmtInt(current.target)}（${Math.round((current.achieved ?? 0) * 100)}%）`
+          : current ? `${current.label} 目標未設定（PUSHSVC_KPI_FY_TARGETS）` : ''),
       tile('アプリ追加', fmtInt(summary.installs)),
       tile('ポータル閲覧', fmtInt(pa.total), `日別ユニーク計 ${fmtInt(pa.unique_day_sum)}`),
       tile('通知の開封', fmtInt(summary.notifications_opened)),

@@ -6,8 +6,9 @@ import { renderFeeds, stopFeeds } from './feeds.js';
 import { renderKpi } from './kpi.js';
 import { renderMessage, renderMessages, stopPolling } from './message.js';
 import { session } from './session.js';
+import { renderTraining } from './training.js';
 
-const SCREENS = ['login', 'compose', 'messages', 'message', 'kpi', 'feeds'];
+const SCREENS = ['login', 'compose', 'messages', 'message', 'kpi', 'feeds', 'training'];
 
 function showMode() {
   const test = session.test;
@@ -48,6 +49,7 @@ async function route() {
     else if (screen === 'message') await renderMessage(root, Number(id));
     else if (screen === 'kpi') await renderKpi(root);
     else if (screen === 'feeds') await renderFeeds(root);
+    else if (screen === 'training') await renderTraining(root);
   } catch (e) {
     root.replaceChildren(h('p', { class: 'error', role: 'alert' }, `表示できませんでした：${e.message}`));
   }
