@@ -49,7 +49,7 @@ def _join(names: Iterable[str], sep: str = "、") -> str:
     return sep.join(dict.fromkeys(names))
 
 
-def _sentence(t: Transition, where: str) -> tuple[str, str]:
+def _sentence(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, str]:
     v = t.value
     if t.change == "issued":
         return f"{where}に{v.name_ja}が発表されました。", f"{v.name_en} issued for {where}."
@@ -66,9 +66,9 @@ def _sentence(t: Transition, where: str) -> tuple[str, str]:
         now = (f"現在は{t.after.name_ja}が発表中です。" if t.after else "", f" A {t.after.name_en.lower()} is in force."
                if t.after else "")
         what = CHANGE_JA.get(t.undoes or "issued", "発表")
-        return (f"先ほどお知らせした{where}の{v.name_ja}（{what}）は取り消されました。"
-                f"{now[0]}", f"The earlier {v.name_en.lower()} for {where} has been withdrawn. Please disregard it."
-                f"{now[1]}")
+        by_ja, by_en = (f"{issuer[0]}により", f" by {issuer[1]}") if issuer[0] else ("", "")
+        return (f"先ほどお知らせした{where}の{v.name_ja}（{what}）は{by_ja}取り消されました。{now[0]}",
+                f"The earlier {v.name_en.lower()} for {where} has been withdrawn{by_en}. Please disregard it.{now[1]}")
     if t.change == "corrected":
         was = t.before
         if t.after is None:
@@ -82,8 +82,9 @@ def _sentence(t: Transition, where: str) -> tuple[str, str]:
     return "", ""
 
 
-def compose(transitions: Sequence[Transition], where: str) -> Message:
-    """One message for all ``transitions`` of one statement at ``where`` (a name, or names joined)."""
+def compose(transitions: Sequence[Transition], where: str, issuer: tuple[str, str] = ("", "")) -> Message:
+    """One message for all ``transitions`` of one statement at ``where`` (a name, or names joined);
+    ``issuer`` (ja, en) names who withdrew what a 取消 withdraws."""
     ts = [t for t in transitions if t.change in NOTIFYING]
     assert ts, "nothing to say"
     lifted = [t for t in ts if t.change == "lifted"]
@@ -91,7 +92,7 @@ def compose(transitions: Sequence[Transition], where: str) -> Message:
     ja: list[str] = []
     en: list[str] = []
     for t in others:
-        s_ja, s_en = _sentence(t, where)
+        s_ja, s_en = _sentence(t, where, issuer)
         ja.append(s_ja)
         en.append(s_en)
     if lifted:
@@ -137,7 +138,8 @@ def _title(lead: Transition, lifted: Sequence[Transition], more: bool) -> tuple[
             f"{prefix_en}{v.name_en} {CHANGE_EN[lead.change]}{extra_en}")
 
 
-def group(transitions: Iterable[Transition], name: Callable[[str], str]) -> list[Group]:
+def group(transitions: Iterable[Transition], name: Callable[[str], str],
+          issuer: tuple[str, str] = ("", "")) -> list[Group]:
     """Per municipality one message; municipalities with the same changes share one (``name``: code → name).
 
     Transitions that tell nobody anything (``expired``) are left out.
@@ -155,5 +157,6 @@ def group(transitions: Iterable[Transition], name: Callable[[str], str]) -> list
     for areas in by_sig.values():
         codes = tuple(sorted(areas))
         where = _join(name(a) for a in codes)
-        out.append(Group(codes, tuple(t for a in codes for t in per_area[a]), compose(per_area[codes[0]], where)))
+        message = compose(per_area[codes[0]], where, issuer)
+        out.append(Group(codes, tuple(t for a in codes for t in per_area[a]), message))
     return out

@@ -95,6 +95,7 @@ class Statement:
     at: datetime  # the source's time (ReportDateTime, observation time)
     items: tuple[AreaValue, ...] = ()
     scope: Scope | None = None
+    only_raise: bool = False  # a lower value is not news (a later, weaker quake report never un-shakes anyone)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,8 @@ def _apply_one(db_session: Session, st: Statement, item: AreaValue, row: AlertSt
         row.status, row.issued_at, row.changed_at, row.ended_at, row.statement = IN_FORCE, at, at, None, st.ref
         row.notification_id = None
         return row, _transition(db_session, row, "issued", None, st.ref, at, now)
+    if v.rank < old.rank and st.only_raise:
+        return row, None
     if v.rank == old.rank:
         _set(row, v)  # a restatement may refine the wording or detail; residents are not told again
         return row, None

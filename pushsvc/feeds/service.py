@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushsvc.alerts import messages
+from pushsvc.alerts import service as alerts
+from pushsvc.alerts.schemas import Transition
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery import service as delivery
-from pushsvc.feeds.jma import AreaEvent, AreaResolver, Telegram, detect_changes
+from pushsvc.feeds.jma import AreaResolver, Telegram
+from pushsvc.feeds.jma.statements import category_of, statement_of
 from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.feeds.river import AlertRules, Evaluation, RiverAlert, Snapshot, Stage, Station, StationState, evaluate
 from pushsvc.feeds.sources import SourceConfig
@@ -278,69 +282,109 @@ def stations_for_municipalities(db_session: Session, codes: Collection[str]) -> 
 
 
 
-# -- JMA -------------------------------------------------------------------------------------------------------
+# -- alert transitions → notifications (every source) ------------------------------------------------------
 
 JMA_ATTRIBUTION = "気象庁"
-JMA_TTL_S = 12 * 3600
+JMA_TTL_S = 12 * 3600  # how long a push may wait for an offline phone; what is in force is alert state's business
+KIND_OF_CHANGE = {"cancelled": "cancel"}  # the feed_alerts vocabulary predates the alert-state model
 
 
-def _jma_key(ev: AreaEvent) -> str:
-    areas = hashlib.sha256(",".join(ev.municipalities).encode()).hexdigest()[:12]
-    return f"jma:{ev.telegram_id}:{ev.change}:{areas}:{ev.topic}"[:255]
+@dataclass(frozen=True)
+class Origin:
+    """How one kind of source words and files its notifications (JMA, river gauges)."""
+
+    source: str  # notification source: "jma" | "river"
+    attribution_ja: str
+    attribution_en: str
+    ttl_s: int
+    category: Callable[[str], str]  # phenomenon → notification category
 
 
-def _corrected(db_session: Session, source: str, event_id: str | None, ev: AreaEvent) -> list[FeedAlert]:
-    """The alerts a 取消 withdraws: same JMA event and topic, sharing a municipality."""
-    rows = db_session.execute(select(FeedAlert).where(
-        FeedAlert.source == source, FeedAlert.event_id == event_id, FeedAlert.topic == ev.topic,
-        FeedAlert.kind != "cancel", FeedAlert.notification_id.is_not(None),
-    ).order_by(FeedAlert.id)).scalars()
-    return [r for r in rows if set(r.municipalities) & set(ev.municipalities)]
+def _group_key(origin: Origin, ref: str, g: messages.Group) -> str:
+    sig = ",".join(f"{t.area}/{t.phenomenon}/{t.change}" for t in g.transitions)
+    return f"{origin.source}:{hashlib.sha256(f'{ref}|{sig}'.encode()).hexdigest()[:24]}"
 
 
-def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[str],
-               cancelled_event_id: str | None) -> tuple[delivery.NotificationDraft | None, dict[str, Any]]:
-    detail: dict[str, Any] = {"event_id": ev.event_id, "telegram_id": ev.telegram_id, "change": ev.change,
-                              "topic": ev.topic, "kind": ev.kind_name, "correction": ev.correction}
-    common: dict[str, Any] = {
-        "source": "jma", "category": ev.category, "severity": ev.severity,
-        "title": {"ja": ev.title_ja, "en": ev.title_en},
-        "body": {"ja": f"{ev.body_ja}（出典：{JMA_ATTRIBUTION}）", "en": f"{ev.body_en} (Source: JMA)"},
-        "ttl_seconds": JMA_TTL_S, "topic": f"jma-{ev.topic}"[:64], "extra": {"jma": detail},
-    }
-    if ev.change != "cancel":
-        return (delivery.NotificationDraft(municipality_codes=list(munis), **common) if munis else None), detail
-    originals = [a.notification_id for a in _corrected(db_session, source, cancelled_event_id, ev)
-                 if a.notification_id is not None]
-    recipients: set[int] = set()
-    for original in originals:
-        recipients.update(delivery.recipients_who_received(db_session, original))
-        delivery.cancel_notification(db_session, original)  # stop whatever is still queued
-    detail["corrects"] = originals
-    if not originals:
-        return None, detail
-    # One correction per cancelled event and topic, referencing every notification it withdraws: a resident
-    # who got several of them hears once, and late deliveries of any of them reach the correction too.
-    return delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
-                                      also_references=originals[1:], **common), detail
+def notify_transitions(db_session: Session, origin: Origin, *, source: str, ref: str,
+                       transitions: Sequence[Transition], name: Callable[[str], str], settings: Settings,
+                       now: datetime, extra: Mapping[str, Any] | None = None) -> list[SentAlert]:
+    """One notification per group of municipalities with the same changes (``alerts.messages.group``).
+
+    A ``cancelled`` group goes to exactly the subscriptions that received the withdrawn notifications (each
+    once) and stops what is still queued of them; a ``corrected`` group to the municipalities, referencing
+    what it corrects. Each notification is recorded on its transitions, so a later 取消 finds it.
+    """
+    sent: list[SentAlert] = []
+    for g in messages.group(transitions, name, (origin.attribution_ja, origin.attribution_en)):
+        lead = g.transitions[0]
+        changes = sorted({t.change for t in g.transitions})
+        kind = KIND_OF_CHANGE.get(changes[0], changes[0]) if len(changes) == 1 else "+".join(changes)
+        munis = known_municipalities(db_session, g.areas)
+        originals = sorted({n for t in g.transitions if t.change in ("cancelled", "corrected")
+                            for n in t.notification_ids})
+        detail: dict[str, Any] = {
+            "ref": ref, "changes": [[t.area, t.phenomenon, t.change, t.value.product] for t in g.transitions],
+            "level": g.message.level, "corrects": originals, **dict(extra or {}),
+        }
+        common: dict[str, Any] = {
+            "source": origin.source, "category": origin.category(lead.phenomenon), "severity": g.message.severity,
+            "title": {"ja": g.message.title_ja, "en": g.message.title_en},
+            "body": {"ja": f"{g.message.body_ja}（出典：{origin.attribution_ja}）",
+                     "en": f"{g.message.body_en} (Source: {origin.attribution_en})"},
+            "ttl_seconds": origin.ttl_s, "topic": f"{origin.source}-{lead.phenomenon}"[:64],
+            "extra": {origin.source: detail, "level": g.message.level},
+        }
+        draft: delivery.NotificationDraft | None
+        if "cancelled" in changes:
+            recipients: set[int] = set()
+            for original in originals:
+                recipients.update(delivery.recipients_who_received(db_session, original))
+                delivery.cancel_notification(db_session, original, now=now)  # stop whatever is still queued
+            # Nobody was told: nobody to correct (the state itself has been put back all the same).
+            draft = delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
+                                               also_references=originals[1:], **common) if originals else None
+        elif munis:
+            draft = delivery.NotificationDraft(municipality_codes=list(munis), reference_id=(
+                originals[0] if originals else None), also_references=originals[1:], **common)
+        else:
+            draft = None
+        done = send_alert(db_session, source=source, key=_group_key(origin, ref, g), kind=kind,
+                          topic=lead.phenomenon, event_id=ref, draft=draft, municipalities=munis,
+                          summary=f"{g.message.title_ja} → {'、'.join(name(a) for a in g.areas)}",
+                          settings=settings, now=now, detail=detail)
+        if done:
+            if done.notification_id is not None:
+                alerts.attach_notification(db_session, g.transitions, done.notification_id)
+            sent.append(done)
+    return sent
+
+
+JMA = Origin("jma", JMA_ATTRIBUTION, "JMA", JMA_TTL_S, category_of)
 
 
 def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram, resolver: AreaResolver, *,
                         settings: Settings, now: datetime) -> list[SentAlert]:
-    """Notify what this telegram changes for each municipality; a 取消 corrects exactly the earlier recipients."""
-    changes = detect_changes(dict(row.state.get("areas", {})), telegram, resolver)
-    if changes.skipped:
-        log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, changes.skipped)
-    sent: list[SentAlert] = []
-    for ev in changes.events:
-        munis = known_municipalities(db_session, ev.municipalities)
-        draft, detail = _jma_draft(db_session, row.name, ev, munis, changes.cancelled_event_id)
-        names = "、".join(resolver.name(m) for m in ev.municipalities)
-        done = send_alert(db_session, source=row.name, key=_jma_key(ev), kind=ev.change, topic=ev.topic,
-                          event_id=ev.event_id, draft=draft, municipalities=munis,
-                          summary=f"{ev.title_ja} → {names}", settings=settings, now=now, detail=detail)
-        if done:
-            sent.append(done)
-    row.state = {**row.state, "areas": changes.state}
+    """Apply what this telegram states to the alert state and notify each real change.
+
+    A 取消 withdraws exactly the telegram with the same office, InfoKind, ReportDateTime and EventID and
+    reaches exactly the recipients of what it produced; a 訂正 tells only those whose situation changed.
+    """
+    js = statement_of(telegram, resolver, source=row.name)
+    if js.mode == "skip":
+        log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, js.skipped)
+        return []
+    st = js.statement
+    if js.mode == "cancel":
+        transitions = alerts.cancel_statement(db_session, source=row.name, ref=st.ref, at=st.at, now=now)
+        if not transitions:
+            log.info("%s: 取消 %s matches nothing we stated", row.name, st.ref)
+    elif js.mode == "correction":
+        transitions = alerts.correct_statement(db_session, st, now=now)
+    else:
+        transitions = alerts.apply_statement(db_session, st, now=now)
+    sent = notify_transitions(db_session, JMA, source=row.name, ref=st.ref, transitions=transitions,
+                              name=resolver.name, settings=settings, now=now,
+                              extra={"telegram_id": telegram.telegram_id, "event_id": telegram.head.event_id,
+                                     "correction": js.mode == "correction"})
     db_session.flush()
     return sent

@@ -79,7 +79,8 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
         assert landslide[0][0].json()["category"] == "landslide" and "土砂災害" in landslide[0][0].json()["title"]
         assert "出典：気象庁" in landslide[0][0].json()["body"]
         [warning] = harness.push.received(aki.device)
-        assert warning.json()["category"] == "weather" and warning.json()["title"] == "大雨警報（発表）"
+        assert warning.json()["category"] == "weather"
+        assert warning.json()["title"] == "【警戒レベル3相当】大雨警報（発表）"
 
         latecomer = harness.subscribe(KOCHI[:5])  # subscribed after the alert: must not get its correction
         assert driver.poll().changed is False  # unchanged feed: 304
@@ -149,9 +150,10 @@ def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_re
         assert [delivery.get_notification(s, n).status for n in originals] == ["cancelled", "cancelled"]
         assert (correction.targeted, correction.sent) == (3, 3)  # each resident once, however many they got
     titles = {r.id: [m.json()["title"] for m in harness.push.received(r.device)] for r in (kochi, muroto, both)}
-    assert titles == {kochi.id: ["土砂災害警戒情報（発表）", "土砂災害警戒情報（取消）"],
+    issued = "【警戒レベル4相当】土砂災害警戒情報（発表）"
+    assert titles == {kochi.id: [issued, "土砂災害警戒情報（取消）"],
                       muroto.id: ["土砂災害警戒情報（取消）"],  # the slow worker's delivery was simulated
-                      both.id: ["土砂災害警戒情報（発表）", "土砂災害警戒情報（取消）"]}
+                      both.id: [issued, "土砂災害警戒情報（取消）"]}
     assert harness.push.received(aki.device) == []
     cap = ET.fromstring(harness.client.get(f"/api/v1/alerts/{cancel.notification_id}.cap").content)
     assert cap.findtext(f"{CAP}msgType") == "Update"
