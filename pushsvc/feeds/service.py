@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pushsvc.alerts import messages
 from pushsvc.alerts import service as alerts
-from pushsvc.alerts.schemas import Transition
+from pushsvc.alerts.schemas import AreaValue, Statement, Transition, Value
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery import service as delivery
@@ -27,6 +27,7 @@ from pushsvc.feeds.jma import AreaResolver, Telegram
 from pushsvc.feeds.jma.statements import category_of, statement_of
 from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.feeds.river import AlertRules, Evaluation, RiverAlert, Snapshot, Stage, Station, StationState, evaluate
+from pushsvc.feeds.river.alerts import stage_product
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.geo import service as geo_service
 
@@ -216,23 +217,42 @@ def _describe(alert: RiverAlert, station: Station | None) -> str:
     return f"{label} {verb} {alert.stage} level {alert.threshold:.2f} m ({level})"
 
 
+def _river_statement(source: str, alert: RiverAlert, station: Station) -> Statement:
+    """A gauge's alert as the alert state's statement: the stage in force for each municipality it concerns."""
+    stage = Stage[alert.stage_after.upper()] if alert.stage_after else None
+    value = None
+    if stage is not None:
+        row = stage_product(station, stage)
+        value = Value(row.name_ja, row.name_ja, row.name_en, row.level, row.severity, int(stage),
+                      {"station": station.code, "threshold": station.thresholds.of(stage)})
+    return Statement(source=source, ref=alert.id, at=alert.observed_at, items=tuple(
+        AreaValue(f"river:{station.code}", m, value) for m in alert.municipalities))
+
+
 def ingest_river_snapshot(
     db_session: Session, row: FeedSource, snapshot: Snapshot, stations: Mapping[str, Station], *,
     rules: AlertRules | None, settings: Settings, now: datetime,
 ) -> tuple[Evaluation, list[SentAlert]]:
-    """Evaluate one snapshot against the stored engine state, notify each new alert, store state and levels."""
+    """Evaluate one snapshot against the stored engine state, record each alert in the alert state and notify
+    it, store engine state and levels. Gauges gone from well above their start level are kept as "no data"."""
     before = river_states(row)
     result = evaluate(snapshot, stations, before, rules)
     sent: list[SentAlert] = []
     for alert in result.alerts:
         targets = known_municipalities(db_session, alert.municipalities)
+        station = stations.get(alert.station_code)
+        transitions = alerts.apply_statement(db_session, _river_statement(row.name, alert, station), now=now) \
+            if station is not None else []
         draft = _river_draft(alert, targets) if targets else None
         done = send_alert(db_session, source=row.name, key=alert.id, kind=alert.kind, topic=alert.topic,
-                          event_id=None, draft=draft, municipalities=targets, summary=_describe(
-                              alert, stations.get(alert.station_code)),
+                          event_id=None, draft=draft, municipalities=targets, summary=_describe(alert, station),
                           settings=settings, now=now, detail=alert.to_dict())
         if done:
+            if done.notification_id is not None:
+                alerts.attach_notification(db_session, transitions, done.notification_id)
             sent.append(done)
+    for code in result.no_data:
+        log.warning("%s: gauge %s vanished from well above its start level: no data (not 'fell')", row.name, code)
     for h in result.held:
         log.warning("%s: held suspect reading %s %.2f m at %s: %s", row.name, h.station_code, h.level,
                     h.observed_at.isoformat(), h.reason)
@@ -242,8 +262,9 @@ def ingest_river_snapshot(
             state = changed[st.code]
             st.level, st.observed_at = state.level, state.at
             st.stage, st.updated_at = stations[st.code].stage(state.level).name.lower(), now
+    no_data = sorted(c for c, s in result.states.items() if s.missing_since is not None)
     row.state = {**row.state, "stations": {c: s.to_dict() for c, s in result.states.items()},
-                 "last_snapshot_at": snapshot.taken_at.isoformat()}
+                 "last_snapshot_at": snapshot.taken_at.isoformat(), "no_data": no_data}
     db_session.flush()
     return result, sent
 

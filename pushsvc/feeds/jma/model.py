@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pushsvc.alerts.levels import Severity
 from pushsvc.feeds.jma.common import Telegram
 
 Category = Literal["weather", "landslide", "river", "quake_tsunami"]
-Severity = Literal["info", "advisory", "warning", "emergency"]
 
 
 @dataclass(frozen=True)
