@@ -92,19 +92,52 @@ def record_failure(db_session: Session, cfg: SourceConfig, error: str, *, now: d
     return row
 
 
+SILENT_EXPIRY_FACTOR = 48  # a source silent for this many unhealthy periods has its alerts cleaned up
+
+
+def source_heard(db_session: Session, source: str) -> None:
+    """The source answered: whatever it last said stands again, unflagged."""
+    alerts.mark_stale(db_session, source, False)
+
+
+def source_silent(db_session: Session, row: FeedSource, *, now: datetime, unhealthy_after_s: float) -> None:
+    """The source failed again: once it has been silent past the threshold its alerts are flagged stale
+    (still listed, as its last word); after ``SILENT_EXPIRY_FACTOR`` thresholds they are cleaned up."""
+    since = _utc(row.last_success_at or row.created_at)
+    assert since is not None
+    silent_s = (now - since).total_seconds()
+    if silent_s > unhealthy_after_s:
+        alerts.mark_stale(db_session, row.name)
+    if silent_s > SILENT_EXPIRY_FACTOR * unhealthy_after_s:
+        alerts.expire_silent(db_session, row.name, confirmed_before=since, now=now)
+
+
+def problems_of(row: FeedSource) -> list[str]:
+    """What the last poll could not use although the source answered: rejected readings, telegrams that
+    could not be fetched, gauges with no data. Each makes the source unhealthy until it clears."""
+    found = [str(p) for p in row.state.get("problems", [])]
+    found += [f"gauge {c}: no data (vanished from well above its start level)" for c in row.state.get("no_data", [])]
+    return found
+
+
 def source_health(row: FeedSource | None, cfg: SourceConfig | None, *, now: datetime,
-                  unhealthy_after_s: float) -> dict[str, Any]:
-    """One source as operators see it: ``healthy`` is false once it has not succeeded for the threshold."""
+                  unhealthy_after_s: float, stale: int = 0) -> dict[str, Any]:
+    """One source as operators see it: healthy only once it has succeeded, recently, with nothing left out."""
     name = row.name if row else cfg.name if cfg else ""
-    since = _utc(row.last_success_at or row.created_at) if row else None
+    since = _utc(row.last_success_at) if row else None
     down_s = (now - since).total_seconds() if since else None
-    healthy = down_s is not None and down_s <= unhealthy_after_s
+    problems = problems_of(row) if row else []
+    healthy = down_s is not None and down_s <= unhealthy_after_s and not problems
     if row is None:
         status = "not polled yet"
-    elif row.consecutive_failures and healthy:
-        status = "failing"
-    elif not healthy:
+    elif row.last_success_at is None:
+        status = "never succeeded" if row.consecutive_failures else "not polled yet"
+    elif row.consecutive_failures and down_s is not None and down_s <= unhealthy_after_s:
+        status, healthy = "failing", not problems
+    elif down_s is None or down_s > unhealthy_after_s:
         status = "down"
+    elif problems:
+        status = "degraded"
     else:
         status = "ok"
     return {
@@ -118,6 +151,8 @@ def source_health(row: FeedSource | None, cfg: SourceConfig | None, *, now: date
         "last_error_at": _utc(row.last_error_at) if row else None,
         "consecutive_failures": row.consecutive_failures if row else 0,
         "next_poll_at": _utc(row.next_poll_at) if row else None,
+        "problems": problems,
+        "stale_alerts": stale,
     }
 
 
@@ -125,8 +160,11 @@ def list_health(db_session: Session, configs: Sequence[SourceConfig], *, now: da
                 unhealthy_after_s: float) -> list[dict[str, Any]]:
     """Every configured source, plus stored ones no longer configured (so a removed source is still visible)."""
     rows = {r.name: r for r in db_session.execute(select(FeedSource).order_by(FeedSource.name)).scalars()}
-    out = [source_health(rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s) for c in configs]
-    out += [source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s) for r in rows.values()]
+    stale = alerts.stale_sources(db_session)
+    out = [source_health(rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s,
+                         stale=stale.get(c.name, 0)) for c in configs]
+    out += [source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s, stale=stale.get(r.name, 0))
+            for r in rows.values()]
     return out
 
 

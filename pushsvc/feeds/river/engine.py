@@ -265,7 +265,7 @@ def evaluate(
     """Apply one snapshot. ``states`` is not modified; ``Evaluation.states`` holds every station's new state."""
     rules = rules or AlertRules()
     out = Evaluation(states=dict(states))
-    listed: set[str] = set()
+    listed: set[str] = set(snapshot.unreadable)
     for reading in sorted(snapshot.readings, key=lambda r: r.observed_at):
         station = stations.get(reading.station_code)
         if station is None:
