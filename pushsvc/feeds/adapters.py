@@ -23,7 +23,7 @@ from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.river import AlertRules, Snapshot, Station, apply_station_config, load_station_config
 from pushsvc.feeds.river.kriver import area_info_stations, checked_snapshot, load_crisis_gauges
 from pushsvc.feeds.service import SentAlert
-from pushsvc.feeds.sources import SourceConfig, SourceConfigError, host_allowed
+from pushsvc.feeds.sources import HostNotAllowed, SourceConfig, SourceConfigError, host_allowed
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ class FeedFormatError(Exception):
 
 class Adapter(Protocol):
     async def prepare(self, body: bytes, state: Mapping[str, Any], fetch: Fetch) -> Any: ...
+
+    async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> Any:
+        """The source answered 304: work still due from earlier polls (JMA retries), or None."""
 
     def apply(self, db_session: Session, row: FeedSource, prepared: Any, *, now: datetime) -> list[SentAlert]: ...
 
@@ -71,6 +74,9 @@ class KriverAdapter:
         for problem in rejected:
             log.warning("%s: %s", self.cfg.name, problem)
         return RiverBatch(snapshot, stations, rejected)
+
+    async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> None:
+        return None
 
     def apply(self, db_session: Session, row: FeedSource, prepared: RiverBatch, *, now: datetime) -> list[SentAlert]:
         snapshot, seen = prepared.snapshot, prepared.stations
@@ -138,7 +144,15 @@ class JmaAtomAdapter:
         pending = dict(state.get("pending", {}))
         fresh = new_entries(ours, set(state.get("seen", [])) | set(pending),
                             datetime.fromisoformat(last) if last else None)
+        return await self._fetch_all(fresh, state, fetch)
+
+    async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> JmaBatch | None:
+        due = await self._fetch_all([], state, fetch)
+        return due if due.entries else None
+
+    async def _fetch_all(self, fresh: list[FeedEntry], state: Mapping[str, Any], fetch: Fetch) -> JmaBatch:
         now = datetime.now(UTC)
+        pending = dict(state.get("pending", {}))
         due = [_entry(p) for p in pending.values() if datetime.fromisoformat(p["next_at"]) <= now]
         batch = JmaBatch(sorted([*due, *fresh], key=lambda e: (e.updated, e.id)))
         for entry in batch.entries:
@@ -148,6 +162,8 @@ class JmaAtomAdapter:
                 continue
             try:
                 batch.telegrams[entry.id] = await fetch(entry.link)
+            except HostNotAllowed as exc:  # a redirect elsewhere: never retried
+                batch.refused[entry.id] = str(exc)[:300]
             except Exception as exc:  # FetchError, or anything the transport throws
                 batch.failed[entry.id] = str(exc)[:300] or type(exc).__name__
         return batch

@@ -26,7 +26,7 @@ from pushsvc.db import session_scope
 from pushsvc.feeds import service
 from pushsvc.feeds.adapters import Adapter, FeedFormatError, make_adapter
 from pushsvc.feeds.service import SentAlert
-from pushsvc.feeds.sources import SourceConfig, host_allowed
+from pushsvc.feeds.sources import HostNotAllowed, SourceConfig, host_allowed
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float, etag: 
         async with asyncio.timeout(timeout_s):  # total time: a server that trickles bytes still times out
             for _ in range(MAX_REDIRECTS + 1):
                 if not host_allowed(url, allowed_hosts):
-                    raise FetchError(f"host of {url[:200]} is not in this source's allowed_hosts")
+                    raise HostNotAllowed(f"host of {url[:200]} is not in this source's allowed_hosts")
                 r = await client.get(url, headers=headers, timeout=timeout_s, follow_redirects=False)
                 if not r.has_redirect_location:
                     break
@@ -122,7 +122,7 @@ class SourcePoller:
         now = _now()
         with session_scope(self.factory) as s:
             row = service.get_source(s, self.cfg, now=now, lock=True)
-            sent = self.adapter.apply(s, row, prepared, now=now) if fetched.status == 200 else []
+            sent = self.adapter.apply(s, row, prepared, now=now) if prepared is not None else []
             service.record_success(s, row, self.cfg, now=now, changed=fetched.status == 200, etag=fetched.etag,
                                    last_modified=fetched.last_modified)
             service.source_heard(s, row.name)
@@ -140,10 +140,11 @@ class SourcePoller:
             etag, last_modified, state, _ = await asyncio.to_thread(self._load)
             fetched = await fetch(self.client, self.cfg.url, timeout_s=self.cfg.timeout_s, etag=etag,
                                   last_modified=last_modified, allowed_hosts=self.cfg.allowed_hosts)
-            prepared = await self.adapter.prepare(fetched.body, state, self._get) if fetched.status == 200 else None
+            prepared = await self.adapter.prepare(fetched.body, state, self._get) if fetched.status == 200 else \
+                await self.adapter.unchanged(state, self._get)
             return await asyncio.to_thread(self._apply, fetched, prepared)
         except Exception as exc:  # the poller must outlive anything a publisher (or a bug) throws at it
-            expected = isinstance(exc, FetchError | FeedFormatError)
+            expected = isinstance(exc, FetchError | FeedFormatError | HostNotAllowed)
             error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
             log.warning("feed %s failed: %s", self.cfg.name, error, exc_info=not expected)
             try:

@@ -66,6 +66,10 @@ class SourceConfig:
         return p if p.is_absolute() else self.base_dir / p
 
 
+class HostNotAllowed(Exception):
+    """A document, link or redirect points at a host the source's ``allowed_hosts`` does not list."""
+
+
 def host_allowed(url: str, allowed: Collection[str] | None) -> bool:
     """Whether ``url``'s host is one a source may be fetched from: exact, or ``*.example.jp`` for subdomains."""
     if allowed is None:

@@ -4,53 +4,24 @@ reaches exactly the original recipients, and a malformed or foreign telegram nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 
 from pushsvc.db import session_scope
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
-from pushsvc.feeds.localfeed import LocalFeedServer
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.webpush.sender import Outcome, PushResult
 from tests.delivery.conftest import Harness
 from tests.feeds.conftest import PollDriver
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, kochi_warning, rewrite, sample
+from tests.feeds.jma.publisher import JmaPublisher
 
 LANDSLIDE = "landslide/17_04_01_250630_VXWW50.xml"
 EVENT = "高知県土砂災害警戒情報"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
-T0 = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
-
-
-class JmaPublisher:
-    """A tiny JMA: an Atom feed listing telegram URLs, newest first, and the telegrams themselves."""
-
-    def __init__(self) -> None:
-        self.server = LocalFeedServer({"/feed.xml": self.feed}, content_type="application/atom+xml")
-        self.entries: list[tuple[str, str, datetime]] = []
-
-    def publish(self, data: bytes, data_type: str, office: str = "390000", title: str = "telegram") -> None:
-        at = T0 + timedelta(minutes=len(self.entries))
-        path = f"/data/{at:%Y%m%d%H%M%S}_0_{data_type}_{office}.xml"
-        self.server.routes[path] = data
-        self.entries.append((title, self.server.url + path, at))
-
-    def feed(self) -> bytes:
-        items = "".join(
-            f"<entry><title>{escape(t)}</title><id>{u}</id><updated>{at:%Y-%m-%dT%H:%M:%SZ}</updated>"
-            f"<author><name>高知地方気象台</name></author><link type=\"application/xml\" href=\"{u}\"/>"
-            f"<content type=\"text\">{escape(t)}</content></entry>"
-            for t, u, at in reversed(self.entries)
-        )
-        updated = max((at for _, _, at in self.entries), default=T0)
-        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
-                f"<title>随時</title><id>urn:test</id><updated>{updated:%Y-%m-%dT%H:%M:%SZ}</updated>"
-                f"{items}</feed>").encode()
 
 
 def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipients(
