@@ -21,9 +21,14 @@ from pushsvc.feeds.jma import AreaResolver, FeedEntry, TelegramError, for_office
 from pushsvc.feeds.jma import parse_telegram as parse_jma
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.river import AlertRules, Snapshot, Station, apply_station_config, load_station_config
+from pushsvc.feeds.river.kawabou import SOURCE as KAWABOU
+from pushsvc.feeds.river.kawabou import livecam_stations, obslist_readings, tmlist_readings
+from pushsvc.feeds.river.kawabou import locator as kawabou_locator
 from pushsvc.feeds.river.kriver import area_info_stations, checked_snapshot, load_crisis_gauges
+from pushsvc.feeds.river.models import reading_problem
 from pushsvc.feeds.service import SentAlert
 from pushsvc.feeds.sources import HostNotAllowed, SourceConfig, SourceConfigError, host_allowed
+from pushsvc.geo import service as geo_service
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +223,86 @@ class JmaAtomAdapter:
         return sent
 
 
+class KawabouAdapter:
+    """川の防災情報 (kawabou) water-level stations with five thresholds and 10-minute readings.
+
+    ``url`` is the prefecture's station list (``obslist/twninfo/tm/stg/3901.json``: every station's latest
+    reading) or one station's ``tmlist`` (then ``station`` names it). Stations come from ``stations_file``
+    (the livecam-jp threshold file: names, rivers, lat/lon, rsrv…fld levels); kawabou never says which
+    municipality a station is in, so ``station_config`` names it or the boundaries place it by lat/lon.
+    Readings are checked one by one like k.river's; an absent station means nothing (not "fell").
+    """
+
+    def __init__(self, cfg: SourceConfig, settings: Settings) -> None:
+        self.cfg, self.settings = cfg, settings
+        stations_file = cfg.path("stations_file")
+        if stations_file is None:
+            raise SourceConfigError(f"source {cfg.name}: a kawabou source needs stations_file")
+        config_file = cfg.path("station_config")
+        self.station_config = load_station_config(config_file) if config_file else {}
+        try:
+            self.master = json.loads(stations_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SourceConfigError(f"source {cfg.name}: cannot read stations_file: {exc}") from exc
+        self.rules = AlertRules.from_mapping(cfg.options["rules"]) if cfg.options.get("rules") else AlertRules()
+        self.stations: dict[str, Station] | None = None  # placed on first apply (needs the boundaries)
+
+    async def prepare(self, body: bytes, state: Mapping[str, Any], fetch: Fetch) -> RiverBatch:
+        now = datetime.now(UTC)
+        try:
+            doc = json.loads(body)
+            if not isinstance(doc, dict):
+                raise ValueError(f"a JSON {type(doc).__name__}")
+            if "min10Values" in doc:
+                station = str(self.cfg.options.get("station") or "")
+                if not station:
+                    raise ValueError("a tmlist document, but the source names no station")
+                raw = tmlist_readings(doc, code=station)
+            else:
+                raw = obslist_readings(doc)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FeedFormatError(f"not a kawabou station list or tmlist: {type(exc).__name__}: {exc}"[:500]) from exc
+        readings, problems = [], []
+        for r in raw:
+            problem = reading_problem(float(r.level or 0.0), r.observed_at, now)
+            if problem:
+                problems.append(f"station {r.station_code}: reading rejected: {problem}"[:300])
+            else:
+                readings.append(r)
+        taken = max((r.observed_at for r in readings), default=now)
+        return RiverBatch(Snapshot(source=KAWABOU, taken_at=taken, readings=tuple(readings), complete=False,
+                                   label=self.cfg.url), {}, problems)
+
+    async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> None:
+        return None
+
+    def _place(self, db_session: Session) -> dict[str, Station]:
+        mapping = {c: s.municipality for c, s in self.station_config.items() if s.municipality}
+
+        def point(lat: float, lon: float) -> str | None:
+            found = geo_service.find(db_session, lat, lon, tolerance_m=self.settings.coastal_tolerance_m)
+            return found.place.code if found else None
+
+        placed, unplaced = livecam_stations(self.master, locate=kawabou_locator(mapping, point))
+        if unplaced:
+            log.warning("%s: %d stations could not be placed in a municipality: %s", self.cfg.name, len(unplaced),
+                        ", ".join(unplaced[:10]))
+        return apply_station_config(placed, self.station_config)
+
+    def apply(self, db_session: Session, row: FeedSource, prepared: RiverBatch, *, now: datetime) -> list[SentAlert]:
+        if self.stations is None:
+            self.stations = self._place(db_session)
+            service.sync_stations(db_session, self.cfg.name, self.stations, now=now)
+        _, sent = service.ingest_river_snapshot(db_session, row, prepared.snapshot, self.stations, rules=self.rules,
+                                                settings=self.settings, now=now)
+        row.state = {**row.state, "problems": prepared.problems[:50]}
+        return sent
+
+
 ADAPTERS: dict[str, Callable[[SourceConfig, Settings], Adapter]] = {
     "kriver_area": KriverAdapter,
     "jma_atom": JmaAtomAdapter,
+    "kawabou": KawabouAdapter,
 }
 
 

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-Kind = Literal["kriver_area", "jma_atom"]
-KINDS: tuple[str, ...] = ("kriver_area", "jma_atom")
+Kind = Literal["kriver_area", "jma_atom", "kawabou"]
+KINDS: tuple[str, ...] = ("kriver_area", "jma_atom", "kawabou")
 OPTIONS: dict[str, frozenset[str]] = {
     "kriver_area": frozenset({"stations_file", "station_config", "pref_code", "rules"}),
     "jma_atom": frozenset({"offices", "data_types", "codes_dir"}),
+    "kawabou": frozenset({"stations_file", "station_config", "station", "rules"}),
 }
 COMMON = frozenset({"name", "kind", "url", "interval_s", "timeout_s", "enabled", "allowed_hosts"})
 
