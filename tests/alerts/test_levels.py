@@ -71,3 +71,11 @@ def test_municipalities_with_the_same_change_share_one_message() -> None:
     assert g.areas == ("39201", "39202") and g.message.title_ja == "【警戒レベル4相当】土砂災害警戒情報（発表）"
     assert "高知市、室戸市に土砂災害警戒情報が発表されました。" in g.message.body_ja
     assert "危険な場所から全員避難" in g.message.body_ja and g.message.severity == "emergency"
+
+
+def test_docs_feeds_md_carries_the_level_table_as_the_code_has_it() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "FEEDS.md").read_text(encoding="utf-8")
+    for name, p in PRODUCTS.items():
+        assert f"| {name} | {p.name_en} | {p.level} | {p.severity} |" in doc, name
