@@ -176,4 +176,5 @@ def test_a_correction_tells_only_the_municipalities_whose_situation_changed(
     [_, correction] = _messages(harness, muroto)
     assert correction["title"] == "【警戒レベル2相当】大雨注意報（訂正）"
     assert "室戸市の大雨警報は誤りで、正しくは大雨注意報です。" in correction["body"]
-    assert [a["level"] for a in _listed(harness, "39202")] == [2] and [a["level"] for a in _listed(harness, "39201")] == [3]
+    assert [a["level"] for a in _listed(harness, "39202")] == [2]
+    assert [a["level"] for a in _listed(harness, "39201")] == [3]
