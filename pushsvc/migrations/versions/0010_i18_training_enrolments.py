@@ -1,7 +1,7 @@
 """One-time links that make a phone a training device (訓練用端末), issued by operators from the console.
 
 Revision ID: i18_training_enrol
-Revises: 0008_refs
+Revises: i12_alert_state
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i18_training_enrol"
-down_revision = "0008_refs"
+down_revision = "i12_alert_state"
 branch_labels = None
 depends_on = None
 
