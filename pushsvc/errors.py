@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,6 +93,75 @@ class PayloadTooLarge(ProblemError):
     status = 413
     title = "Payload too large"
     slug = "payload-too-large"
+
+
+class TooManyRequests(ProblemError):
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+
+class RateLimiter:
+    """A sliding one-minute window per key (an operator, a client address), in memory, per process.
+
+    The one limiter of the service: operator tokens, failed operator logins and KPI events each hold
+    one. Keys are never stored; past ``max_keys`` the oldest state is dropped rather than grow.
+    """
+
+    def __init__(self, per_minute: int, *, window_s: float = 60.0, max_keys: int = 50_000) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._hits: dict[object, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: object, now: float) -> deque[float]:
+        if key not in self._hits and len(self._hits) >= self.max_keys:
+            self._hits.clear()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits
+
+    def wait(self, key: object, now: float | None = None) -> float | None:
+        """None if ``key`` may go on (nothing counted); otherwise seconds until it may."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            return self.window_s - (now - hits[0]) if len(hits) >= self.per_minute else None
+
+    def hit(self, key: object, now: float | None = None) -> int:
+        """Count one event for ``key``; returns how many it has in the window, this one included."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            hits.append(now)
+            return len(hits)
+
+    def check(self, key: object, now: float | None = None) -> float | None:
+        """None if allowed (and counted); otherwise seconds until the next event would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            if len(hits) >= self.per_minute:
+                return self.window_s - (now - hits[0])
+            hits.append(now)
+            return None
+
+    def enforce(self, key: object, detail: str, now: float | None = None) -> None:
+        """``check``, raising 429 with ``Retry-After`` when over the limit."""
+        wait = self.check(key, now)
+        if wait is not None:
+            raise TooManyRequests(detail, headers={"Retry-After": str(max(1, int(wait) + 1))})
+
+
+def limiter_of(state: Any, name: str, per_minute: int) -> RateLimiter:
+    """The limiter an app keeps on ``app.state`` under ``name``, made afresh if its setting changed."""
+    limiter: RateLimiter | None = getattr(state, name, None)
+    if limiter is None or limiter.per_minute != per_minute:
+        limiter = RateLimiter(per_minute)
+        setattr(state, name, limiter)
+    return limiter
 
 
 class ServiceUnavailable(ProblemError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
@@ -14,6 +14,7 @@ from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.operators.schemas import DeliveryOut, MessageOut, TimingOut
 from pushsvc.operators.service import touched_codes
+from pushsvc.types import scrub, scrub_json, scrub_texts
 
 JST = ZoneInfo("Asia/Tokyo")
 STATUSES = ("awaiting_approval", "scheduled", "sent", "cancelled", "corrected", "expired")
@@ -28,7 +29,8 @@ def list_messages(db_session: Session, op: Operator, *, day: date | None = None,
             raise ValidationProblem(f"status must be one of {', '.join(STATUSES)}", field="status")
         stmt = stmt.where(OperatorMessage.status == status)
     if day is not None:
-        start = datetime.combine(day, time(0), tzinfo=JST)
+        # In UTC: SQLite keeps the wall-clock digits of an aware value, so a JST bound would be off by 9 h there.
+        start = datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
         stmt = stmt.where(OperatorMessage.created_at >= start, OperatorMessage.created_at < start + timedelta(days=1))
     codes = list(op.municipalities) if op.role != PREFECTURE else None
     if municipality is not None:
@@ -53,9 +55,9 @@ def to_out(db_session: Session, m: OperatorMessage) -> MessageOut:
         select(OperatorMessage.id).where(OperatorMessage.reference_id == m.id).order_by(OperatorMessage.id)
     ).scalars())
     return MessageOut(
-        id=m.id, kind=m.kind, status=m.status, note=m.note, author=_name(db_session, m.author_id) or "",
+        id=m.id, kind=m.kind, status=m.status, note=scrub(m.note), author=_name(db_session, m.author_id) or "",
         approver=_name(db_session, m.approver_id), reference_id=m.reference_id, category=m.category,
-        severity=m.severity, title=m.title, body=m.body, target=m.target,
+        severity=m.severity, title=scrub_texts(m.title), body=scrub_texts(m.body), target=scrub_json(m.target),
         municipalities=touched_codes(db_session, m.id), prefecture_wide=m.prefecture_wide, test=m.test,
         recipients=m.recipients, source=m.source, approval_deadline=m.approval_deadline, follow_ups=follow_ups,
         delivery=DeliveryOut.model_validate(n) if n else None,

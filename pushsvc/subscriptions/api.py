@@ -29,8 +29,8 @@ router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 Authorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
 SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no bearer token"}, 403: {"description": "wrong token"},
-    404: {"description": "no such subscription"},
+    401: {"description": "no bearer token"},
+    404: {"description": "no such subscription, or not its token (the same answer, so ids cannot be probed)"},
 }
 
 
