@@ -18,7 +18,7 @@ from pushsvc import __version__
 from pushsvc.config import Settings, get_settings
 from pushsvc.db import POOL_SIZE, make_engine, make_sessionmaker, session_scope
 from pushsvc.deps import SessionDep
-from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
+from pushsvc.errors import PayloadTooLarge, document_problems, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
 from pushsvc.runtime import settle_heap
 from pushsvc.subscriptions import identity as vapid_identity
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.state.sessionmaker = factory
     app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
+    document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     from pushsvc.geo.api import router as geo_router

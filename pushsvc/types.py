@@ -11,6 +11,7 @@ is a 422 naming the parameter rather than a driver overflow (500).
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -89,6 +90,15 @@ def scrub_json(value: Any) -> Any:
 
 def _optional_line(value: str | None) -> str | None:
     return None if value is None else _line(value)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands stored UTC back without its offset; an answer always carries it (RFC 3339)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+"""A datetime in an answer, always with its offset."""
 
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id (1 … 2³¹−1)")]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pushsvc.delivery.schemas import DeliveryCounters, Severity
 from pushsvc.subscriptions.schemas import Category, Lat, Lon
-from pushsvc.types import Line, Paragraph
+from pushsvc.types import Line, Paragraph, UtcDateTime
 
 Text = dict[str, str]
 LangCode = Annotated[str, Field(max_length=16)]
@@ -102,13 +102,13 @@ class DeliveryOut(DeliveryCounters):
 
 
 class TimingOut(BaseModel):
-    accepted: datetime
-    approved: datetime | None
-    scheduled: datetime | None
-    first_sent: datetime | None
-    half_sent: datetime | None
-    last_sent: datetime | None
-    finished: datetime | None
+    accepted: UtcDateTime
+    approved: UtcDateTime | None
+    scheduled: UtcDateTime | None
+    first_sent: UtcDateTime | None
+    half_sent: UtcDateTime | None
+    last_sent: UtcDateTime | None
+    finished: UtcDateTime | None
 
 
 class MessageOut(BaseModel):
@@ -129,7 +129,7 @@ class MessageOut(BaseModel):
     test: bool
     recipients: int
     source: str
-    approval_deadline: datetime | None
+    approval_deadline: UtcDateTime | None
     follow_ups: list[int]
     delivery: DeliveryOut | None
     timing: TimingOut
@@ -156,7 +156,7 @@ class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: datetime
+    at: UtcDateTime
     operator_id: int | None
     operator_name: str | None
     action: str
