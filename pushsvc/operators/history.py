@@ -17,6 +17,7 @@ from pushsvc.operators.service import touched_codes
 from pushsvc.types import scrub, scrub_json, scrub_texts
 
 JST = ZoneInfo("Asia/Tokyo")
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9999, 12, 30)
 STATUSES = ("awaiting_approval", "scheduled", "sent", "cancelled", "corrected", "expired")
 
 
@@ -29,6 +30,8 @@ def list_messages(db_session: Session, op: Operator, *, day: date | None = None,
             raise ValidationProblem(f"status must be one of {', '.join(STATUSES)}", field="status")
         stmt = stmt.where(OperatorMessage.status == status)
     if day is not None:
+        if not FIRST_DAY <= day <= LAST_DAY:  # the JST day's bounds in UTC must exist
+            raise ValidationProblem(f"date must be between {FIRST_DAY} and {LAST_DAY}", field="date")
         # In UTC: SQLite keeps the wall-clock digits of an aware value, so a JST bound would be off by 9 h there.
         start = datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
         stmt = stmt.where(OperatorMessage.created_at >= start, OperatorMessage.created_at < start + timedelta(days=1))

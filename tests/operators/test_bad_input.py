@@ -140,3 +140,9 @@ def test_failed_logins_are_limited_per_address_and_audited_once_per_burst(ops: O
     with ops.h.db.sessionmaker() as s:
         rows = list(s.execute(select(AuditEntry).where(AuditEntry.action == "auth.failure")).scalars())
     assert len(rows) == 1 and rows[0].detail["address"] == "testclient"
+
+
+def test_history_days_whose_bounds_do_not_exist_are_422(ops: Ops) -> None:
+    for day in ("0001-01-01", "9999-12-31"):  # found by schemathesis: the JST day in UTC overflowed
+        r = ops.call("GET", "/api/v1/messages", "pref-a", params={"date": day})
+        assert r.status_code == 422 and r.json()["field"] == "date", r.text
