@@ -56,7 +56,7 @@ def _multiline(value: str) -> str:
 # The text types: ``Line`` is one line (a title, a name), ``Paragraph`` may hold newlines and tabs (a body).
 # Both carry an upper bound; a field narrows it with ``Field(max_length=...)``.
 Line = Annotated[str, Field(max_length=500), AfterValidator(_line)]
-Paragraph = Annotated[str, Field(max_length=4000), AfterValidator(_multiline)]
+Paragraph = Annotated[str, Field(max_length=20_000), AfterValidator(_multiline)]
 LangKey = Annotated[str, Field(max_length=16), AfterValidator(_line)]
 TitlesByLang = Annotated[dict[LangKey, Line], Field(max_length=20)]
 BodiesByLang = Annotated[dict[LangKey, Paragraph], Field(max_length=20)]

@@ -25,15 +25,18 @@ def require_admin(db_session: SessionDep, settings: SettingsDep,
 AdminDep = Depends(require_admin)
 
 
-@router.post("", status_code=202, response_model=NotificationOut, dependencies=[AdminDep])
-def create(body: NotificationIn, db_session: SessionDep, settings: SettingsDep) -> NotificationOut:
-    draft = service.NotificationDraft(
-        source="api", category=body.category, severity=body.severity, title=body.title, body=body.body,
+def draft_of(body: NotificationIn, source: str = "api") -> service.NotificationDraft:
+    return service.NotificationDraft(
+        source=source, category=body.category, severity=body.severity, title=body.title, body=body.body,
         municipality_codes=body.target.municipality_codes,
         area=parse_area(body.target.area, field="target.area") if body.target.area else None,
         url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test,
     )
-    n = service.create_notification(db_session, draft, settings=settings)
+
+
+@router.post("", status_code=202, response_model=NotificationOut, dependencies=[AdminDep])
+def create(body: NotificationIn, db_session: SessionDep, settings: SettingsDep) -> NotificationOut:
+    n = service.create_notification(db_session, draft_of(body), settings=settings)
     return NotificationOut.model_validate(n)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from pushsvc.config import Settings
 from pushsvc.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.operators.models import MUNICIPALITY, PREFECTURE, AuditEntry, Operator
+from pushsvc.types import text_problem
 
 TOKEN_PREFIX = "pso_"
 ROLES = (PREFECTURE, MUNICIPALITY)
@@ -48,7 +50,10 @@ def audit(db_session: Session, action: str, *, operator: Operator | None = None,
 def create_operator(db_session: Session, *, name: str, role: str, municipalities: Collection[str] = (),
                     prefecture: str = "39") -> tuple[Operator, str]:
     """A new operator and their token (returned once, never stored in clear)."""
-    name = name.strip()
+    problem = text_problem(name, multiline=False)
+    if problem:
+        raise ValidationProblem(problem, field="name")
+    name = unicodedata.normalize("NFC", name.strip())
     if not _NAME.match(name):
         raise ValidationProblem("name must be 1–80 characters, without commas", field="name")
     if role not in ROLES:
