@@ -92,8 +92,7 @@ class Reach:
     reason: str
 
 
-def _recent_reach(db_session: Session, op: Operator, *, since: datetime, now: datetime,
-                  exclude: int | None) -> tuple[set[int], set[str]]:
+def _recent_reach(db_session: Session, op: Operator, *, since: datetime, now: datetime) -> tuple[set[int], set[str]]:
     """Residents and municipalities the operator reached alone (no second operator) since ``since``:
     their sent or scheduled messages, and their notices pushed (from the audit log, which every path writes)."""
     ids: set[int] = set()
@@ -104,8 +103,6 @@ def _recent_reach(db_session: Session, op: Operator, *, since: datetime, now: da
         OperatorMessage.approver_id.is_(None), OperatorMessage.created_at >= since,
         OperatorMessage.status.in_(("scheduled", "sent", "cancelled", "corrected")))).scalars()
     for m in rows:
-        if m.id == exclude:
-            continue
         codes.update(touched_codes(db_session, m.id))
         ids.update(subscriptions.find_recipients(db_session, municipality_codes=m.target_codes, area=m.area,
                                                  category=m.category, now=now, within=within))
@@ -127,7 +124,7 @@ def _all_codes(db_session: Session) -> list[str]:
 
 def reach_needing_approval(db_session: Session, op: Operator, *, municipality_codes: Collection[str],
                            area: BaseGeometry | None, touched: Collection[str], category: str, severity: str,
-                           test: bool, settings: Settings, now: datetime, exclude: int | None = None) -> Reach:
+                           test: bool, settings: Settings, now: datetime) -> Reach:
     """The approval rule, for every path that reaches residents (messages, CAP, pushed notices).
 
     A second operator must approve an emergency, and anything that would make one operator's reach
@@ -138,7 +135,7 @@ def reach_needing_approval(db_session: Session, op: Operator, *, municipality_co
     reach only test devices and never wait.
     """
     since = now - timedelta(seconds=settings.operator_approval_window_s)
-    ids, codes = _recent_reach(db_session, op, since=since, now=now, exclude=exclude)
+    ids, codes = _recent_reach(db_session, op, since=since, now=now)
     within = scope_of(op)
     codes.update(touched if within is None else set(touched) & set(within))
     ids.update(subscriptions.find_recipients(db_session, municipality_codes=municipality_codes, area=area,
