@@ -67,6 +67,20 @@ class Settings(BaseSettings):
     operator_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Requests one operator token may make per minute (per API process)."
     )
+    operator_login_failures_per_minute: int = Field(
+        default=10, ge=1, description="Failed operator-token attempts per client address per minute (429 beyond)."
+    )
+    operator_approval_window_s: int = Field(
+        default=600, ge=0, description="Sliding window in which one operator's reach is added up for approval."
+    )
+    operator_approval_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of the prefecture's residents or municipalities that one operator "
+        "may reach within the window without a second operator's approval.",
+    )
+    operator_approval_min_residents: int = Field(
+        default=100, ge=0, description="Below this many subscribed residents only the municipality share decides "
+        "approval (a share of a handful of residents means nothing).",
+    )
     operator_approval_timeout_s: int = Field(
         default=900, ge=60,
         description="An emergency or prefecture-wide message not approved within this expires unsent.",

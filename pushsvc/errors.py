@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +94,75 @@ class PayloadTooLarge(ProblemError):
     status = 413
     title = "Payload too large"
     slug = "payload-too-large"
+
+
+class TooManyRequests(ProblemError):
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+
+class RateLimiter:
+    """A sliding one-minute window per key (an operator, a client address), in memory, per process.
+
+    The one limiter of the service: operator tokens, failed operator logins and KPI events each hold
+    one. Keys are never stored; past ``max_keys`` the oldest state is dropped rather than grow.
+    """
+
+    def __init__(self, per_minute: int, *, window_s: float = 60.0, max_keys: int = 50_000) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._hits: dict[object, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: object, now: float) -> deque[float]:
+        if key not in self._hits and len(self._hits) >= self.max_keys:
+            self._hits.clear()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits
+
+    def wait(self, key: object, now: float | None = None) -> float | None:
+        """None if ``key`` may go on (nothing counted); otherwise seconds until it may."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            return self.window_s - (now - hits[0]) if len(hits) >= self.per_minute else None
+
+    def hit(self, key: object, now: float | None = None) -> int:
+        """Count one event for ``key``; returns how many it has in the window, this one included."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            hits.append(now)
+            return len(hits)
+
+    def check(self, key: object, now: float | None = None) -> float | None:
+        """None if allowed (and counted); otherwise seconds until the next event would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._recent(key, now)
+            if len(hits) >= self.per_minute:
+                return self.window_s - (now - hits[0])
+            hits.append(now)
+            return None
+
+    def enforce(self, key: object, detail: str, now: float | None = None) -> None:
+        """``check``, raising 429 with ``Retry-After`` when over the limit."""
+        wait = self.check(key, now)
+        if wait is not None:
+            raise TooManyRequests(detail, headers={"Retry-After": str(max(1, int(wait) + 1))})
+
+
+def limiter_of(state: Any, name: str, per_minute: int) -> RateLimiter:
+    """The limiter an app keeps on ``app.state`` under ``name``, made afresh if its setting changed."""
+    limiter: RateLimiter | None = getattr(state, name, None)
+    if limiter is None or limiter.per_minute != per_minute:
+        limiter = RateLimiter(per_minute)
+        setattr(state, name, limiter)
+    return limiter
 
 
 class ServiceUnavailable(ProblemError):
@@ -211,3 +283,47 @@ def install_handlers(app: FastAPI) -> None:
             "instance": request.url.path,
         }
         return problem_response(body)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; ``field`` names the input to blame, where there is one",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"}, "field": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "detail": {"type": "string"}}}},
+    },
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Every error answer in the OpenAPI document is what the handlers above send: problem JSON.
+
+    FastAPI documents its 422 as ``application/json`` with its own shape and nothing else; here each
+    operation's error responses, and a ``default`` for the statuses any route may give (401, 403, 404,
+    409, 413, 429, 503), point at one ``Problem`` schema, so a client (or schemathesis) can rely on them.
+    """
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = original()
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in spec.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status[0] in "45":
+                        response["content"] = problem
+                        response.setdefault("description", "problem details")
+                responses["default"] = {"description": "an error, as problem details", "content": problem}
+        for name in ("HTTPValidationError", "ValidationError"):
+            spec["components"]["schemas"].pop(name, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

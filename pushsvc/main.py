@@ -19,7 +19,7 @@ from pushsvc import __version__
 from pushsvc.config import Settings, get_settings
 from pushsvc.db import POOL_SIZE, make_engine, make_sessionmaker, session_scope
 from pushsvc.deps import SessionDep
-from pushsvc.errors import PayloadTooLarge, install_handlers, problem_response
+from pushsvc.errors import PayloadTooLarge, document_problems, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
 from pushsvc.runtime import settle_heap
 from pushsvc.subscriptions import identity as vapid_identity
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class BodySizeLimit:
-    """Refuses bodies over the limit with 413 before the app reads them, declared or streamed."""
+    """Refuses bodies over the limit with 413 before the app reads them, declared (Content-Length) or chunked."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -43,18 +43,35 @@ class BodySizeLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await problem_response(too_large.to_problem(scope.get("path")))(scope, receive, send)
                 return
+        if any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            await self.app(scope, receive, send)  # the server stops reading at the declared length
+            return
+        # Streamed (chunked) body: read it here, up to the limit, so an oversized one is a 413 before the app
+        # sees it (raising from inside the app's read turned into FastAPI's generic 400).
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise too_large
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await problem_response(too_large.to_problem(scope.get("path")))(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        replayed = False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def load_boundaries_if_empty(settings: Settings, factory: Any) -> None:
@@ -102,6 +119,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.state.sessionmaker = factory
     app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
+    document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     from pushsvc.kpi.metrics import RequestTimer, api_registry
 

@@ -5,27 +5,29 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pushsvc.types import BodiesByLang, Line, TitlesByLang
+
 Severity = Literal["info", "advisory", "warning", "emergency"]
 
 
 class TargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    municipality_codes: list[str] = Field(default_factory=list, max_length=100)
+    municipality_codes: list[Line] = Field(default_factory=list, max_length=100)
     area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon (WGS84)")
 
 
 class NotificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: dict[str, str] = Field(description="language -> title; 'ja' required", examples=[{"ja": "避難所開設"}])
-    body: dict[str, str] = Field(default_factory=dict)
-    category: str
+    title: TitlesByLang = Field(description="language -> title; 'ja' required", examples=[{"ja": "避難所開設"}])
+    body: BodiesByLang = Field(default_factory=dict)
+    category: Line
     severity: Severity = "info"
     target: TargetIn
-    url: str | None = Field(default=None, max_length=2048)
+    url: Line | None = Field(default=None, max_length=2048)
     ttl_seconds: int = Field(default=86400, ge=0, le=28 * 86400)
-    topic: str | None = Field(default=None, max_length=64)
+    topic: Line | None = Field(default=None, max_length=64)
     test: bool = False
 
 

@@ -9,9 +9,6 @@ Exports are written to the operators' audit log (data leaving the system); summa
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import deque
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -20,7 +17,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from pushsvc.deps import SessionDep, SettingsDep
-from pushsvc.errors import ProblemError, ValidationProblem
+from pushsvc.errors import ProblemError, ValidationProblem, limiter_of
 from pushsvc.kpi import report, service
 from pushsvc.kpi.schemas import VIEW_EVENTS, EventIn, ExportRow, KpiSummary, Period
 from pushsvc.operators import accounts
@@ -33,47 +30,14 @@ From = Annotated[date | None, Query(alias="from", description="first JST day (de
 To = Annotated[date | None, Query(alias="to", description="last JST day (default: today)")]
 
 
-class TooManyRequests(ProblemError):
-    status = 429
-    title = "Too many requests"
-    slug = "too-many-requests"
-
-
-class RateLimiter:
-    """At most ``limit`` events a minute per client address, kept in memory only (never stored)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str, limit: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 50_000:
-                self._seen.clear()
-            q = self._seen.setdefault(key, deque())
-            while q and now - q[0] > 60:
-                q.popleft()
-            if len(q) >= limit:
-                raise TooManyRequests("too many events from this address; try again in a minute",
-                                      headers={"Retry-After": "60"})
-            q.append(now)
-
-
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, "kpi_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.kpi_limiter = RateLimiter()
-    return limiter
-
-
 @router.post("/api/v1/kpi/events", status_code=status.HTTP_204_NO_CONTENT,
              responses={422: {"description": "invalid event"}, 429: {"description": "rate limited"}})
 def post_event(body: EventIn, request: Request, db_session: SessionDep, settings: SettingsDep,
                user_agent: Annotated[str | None, Header()] = None) -> Response:
     """Page views, installs and notification clicks: counted per day and municipality, nothing personal."""
     address = request.client.host if request.client else "unknown"
-    _limiter(request).check(address, settings.kpi_events_per_minute)
+    limiter_of(request.app.state, "kpi_limiter", settings.kpi_events_per_minute).enforce(
+        address, "too many events from this address; try again in a minute")
     if body.municipality is not None and body.municipality not in alerts.areas(db_session):
         raise ValidationProblem(f"unknown municipality code {body.municipality!r}", field="municipality")
     now = datetime.now(UTC)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pushsvc.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from pushsvc.config import Settings
+from pushsvc.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.operators.models import MUNICIPALITY, PREFECTURE, AuditEntry, Operator
+from pushsvc.types import text_problem
 
 TOKEN_PREFIX = "pso_"
 ROLES = (PREFECTURE, MUNICIPALITY)
@@ -47,7 +50,10 @@ def audit(db_session: Session, action: str, *, operator: Operator | None = None,
 def create_operator(db_session: Session, *, name: str, role: str, municipalities: Collection[str] = (),
                     prefecture: str = "39") -> tuple[Operator, str]:
     """A new operator and their token (returned once, never stored in clear)."""
-    name = name.strip()
+    problem = text_problem(name, multiline=False)
+    if problem:
+        raise ValidationProblem(problem, field="name")
+    name = unicodedata.normalize("NFC", name.strip())
     if not _NAME.match(name):
         raise ValidationProblem("name must be 1–80 characters, without commas", field="name")
     if role not in ROLES:
@@ -71,6 +77,36 @@ def create_operator(db_session: Session, *, name: str, role: str, municipalities
     db_session.flush()
     audit(db_session, "operator.create", message_id=None, operator_name=name, role=role, municipalities=codes,
           new_operator_id=op.id)
+    return op, token
+
+
+def any_operator(db_session: Session) -> bool:
+    """Whether an operator account was ever created (revoked ones count: rows are never deleted)."""
+    return db_session.execute(select(Operator.id).limit(1)).first() is not None
+
+
+def check_bootstrap_token(db_session: Session, settings: Settings, authorization: str | None) -> None:
+    """The bootstrap ``PUSHSVC_ADMIN_TOKEN`` is good only while no operator account exists.
+
+    404 when it is not configured, 401 for a wrong token, 403 once the first operator exists: from then on
+    every path to residents goes through operators, with their scope, approval and audit.
+    """
+    if settings.admin_token is None:
+        raise NotFound("the bootstrap API is not enabled on this server (PUSHSVC_ADMIN_TOKEN is unset)")
+    expected = f"Bearer {settings.admin_token.get_secret_value()}"
+    if not authorization or not hmac.compare_digest(authorization.encode(), expected.encode()):
+        raise Unauthorized("a valid bearer token is required", field="Authorization")
+    if any_operator(db_session):
+        raise Forbidden("the bootstrap token stopped working when the first operator account was created; "
+                        "use an operator token", field="Authorization")
+
+
+def bootstrap_operator(db_session: Session, settings: Settings, authorization: str | None, *,
+                       name: str) -> tuple[Operator, str]:
+    """The first (prefecture) operator, made with the bootstrap token; after it the token is dead."""
+    check_bootstrap_token(db_session, settings, authorization)
+    op, token = create_operator(db_session, name=name, role=PREFECTURE, prefecture=settings.prefecture)
+    audit(db_session, "operator.bootstrap", operator=op, note="first operator, created with the bootstrap token")
     return op, token
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
 from pushsvc.deps import SessionDep, SettingsDep
@@ -17,20 +17,31 @@ from pushsvc.operators.auth import CurrentOperator
 from pushsvc.operators.models import AreaPreset
 from pushsvc.operators.schemas import (
     AuditOut,
+    BootstrapIn,
     FollowUpIn,
     MessageAccepted,
     MessageIn,
     MessageOut,
+    OperatorCreated,
     OperatorOut,
     PresetIn,
     PresetOut,
     PreviewOut,
 )
 from pushsvc.operators.targets import get_preset, inside
+from pushsvc.types import PathId, PathText, QueryId, QueryText
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 CAP_MEDIA = "application/cap+xml"
 MAX_CAP_BYTES = 1_000_000
+
+
+@router.post("/operators/bootstrap", status_code=201, response_model=OperatorCreated)
+def bootstrap(body: BootstrapIn, db_session: SessionDep, settings: SettingsDep,
+              authorization: Annotated[str | None, Header()] = None) -> OperatorCreated:
+    """The first operator, with ``PUSHSVC_ADMIN_TOKEN``; once one exists the bootstrap token opens nothing (403)."""
+    op, token = accounts.bootstrap_operator(db_session, settings, authorization, name=body.name)
+    return OperatorCreated(id=op.id, name=op.name, role=op.role, municipalities=op.municipalities, token=token)
 
 
 @router.get("/operators/me", response_model=OperatorOut)
@@ -54,7 +65,7 @@ def list_messages(
     op: CurrentOperator, db_session: SessionDep,
     date: Annotated[date | None, Query(description="calendar day in Japan (JST)")] = None,
     municipality: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
-    status: str | None = None,
+    status: QueryText = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     service.refresh(db_session)
@@ -64,7 +75,7 @@ def list_messages(
 
 @router.get("/messages/{message_id}.cap", response_class=Response,
             responses={200: {"content": {CAP_MEDIA: {}}}})
-def read_cap(message_id: int, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> Response:
+def read_cap(message_id: PathId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> Response:
     service.refresh(db_session)
     m = service.get_message(db_session, op, message_id)
     original = service.get_message(db_session, op, m.reference_id) if m.reference_id else None
@@ -76,18 +87,18 @@ def read_cap(message_id: int, op: CurrentOperator, db_session: SessionDep, setti
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
-def read(message_id: int, op: CurrentOperator, db_session: SessionDep) -> MessageOut:
+def read(message_id: PathId, op: CurrentOperator, db_session: SessionDep) -> MessageOut:
     service.refresh(db_session)
     return history.to_out(db_session, service.get_message(db_session, op, message_id))
 
 
 @router.post("/messages/{message_id}/approve", response_model=MessageOut)
-def approve(message_id: int, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> MessageOut:
+def approve(message_id: PathId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> MessageOut:
     return history.to_out(db_session, service.approve(db_session, op, message_id, settings=settings))
 
 
 @router.post("/messages/{message_id}/cancel", response_model=MessageOut)
-def cancel(message_id: int, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
+def cancel(message_id: PathId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
            body: Annotated[FollowUpIn | None, Body()] = None) -> MessageOut:
     m = service.cancel_or_correct(db_session, op, message_id, "cancellation", body or FollowUpIn(),
                                   settings=settings)
@@ -95,7 +106,7 @@ def cancel(message_id: int, op: CurrentOperator, db_session: SessionDep, setting
 
 
 @router.post("/messages/{message_id}/correct", response_model=MessageOut)
-def correct(message_id: int, body: FollowUpIn, op: CurrentOperator, db_session: SessionDep,
+def correct(message_id: PathId, body: FollowUpIn, op: CurrentOperator, db_session: SessionDep,
             settings: SettingsDep) -> MessageOut:
     m = service.cancel_or_correct(db_session, op, message_id, "correction", body, settings=settings)
     return history.to_out(db_session, m)
@@ -130,8 +141,8 @@ def cap_flow(xml: bytes, op: CurrentOperator, db_session: SessionDep, settings: 
 
 @router.get("/audit", response_model=list[AuditOut])
 def audit(
-    op: CurrentOperator, db_session: SessionDep, action: str | None = None, operator_id: int | None = None,
-    message_id: int | None = None, since: datetime | None = None,
+    op: CurrentOperator, db_session: SessionDep, action: QueryText = None, operator_id: QueryId = None,
+    message_id: QueryId = None, since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     accounts.require_prefecture(op, "the audit log")
@@ -148,7 +159,7 @@ def list_presets(op: CurrentOperator, db_session: SessionDep, settings: Settings
 
 
 @router.put("/area-presets/{name}", response_model=PresetOut)
-def save_preset(name: str, body: PresetIn, op: CurrentOperator, db_session: SessionDep,
+def save_preset(name: PathText, body: PresetIn, op: CurrentOperator, db_session: SessionDep,
                 settings: SettingsDep) -> PresetOut:
     """Save (or replace) a named area; prefecture operators only, since everyone may then target it."""
     accounts.require_prefecture(op, "saving area presets")

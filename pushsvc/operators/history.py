@@ -14,8 +14,10 @@ from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.operators.schemas import DeliveryOut, MessageOut, TimingOut
 from pushsvc.operators.service import touched_codes
+from pushsvc.types import scrub, scrub_json, scrub_texts
 
 JST = ZoneInfo("Asia/Tokyo")
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9999, 12, 30)
 STATUSES = ("awaiting_approval", "scheduled", "sent", "cancelled", "corrected", "expired")
 
 
@@ -28,7 +30,9 @@ def list_messages(db_session: Session, op: Operator, *, day: date | None = None,
             raise ValidationProblem(f"status must be one of {', '.join(STATUSES)}", field="status")
         stmt = stmt.where(OperatorMessage.status == status)
     if day is not None:
-        # In UTC: SQLite stores the UTC wall time and would compare a JST bound's digits as if they were UTC.
+        if not FIRST_DAY <= day <= LAST_DAY:  # the JST day's bounds in UTC must exist
+            raise ValidationProblem(f"date must be between {FIRST_DAY} and {LAST_DAY}", field="date")
+        # In UTC: SQLite keeps the wall-clock digits of an aware value, so a JST bound would be off by 9 h there.
         start = datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
         stmt = stmt.where(OperatorMessage.created_at >= start, OperatorMessage.created_at < start + timedelta(days=1))
     codes = list(op.municipalities) if op.role != PREFECTURE else None
@@ -54,9 +58,9 @@ def to_out(db_session: Session, m: OperatorMessage) -> MessageOut:
         select(OperatorMessage.id).where(OperatorMessage.reference_id == m.id).order_by(OperatorMessage.id)
     ).scalars())
     return MessageOut(
-        id=m.id, kind=m.kind, status=m.status, note=m.note, author=_name(db_session, m.author_id) or "",
+        id=m.id, kind=m.kind, status=m.status, note=scrub(m.note), author=_name(db_session, m.author_id) or "",
         approver=_name(db_session, m.approver_id), reference_id=m.reference_id, category=m.category,
-        severity=m.severity, title=m.title, body=m.body, target=m.target,
+        severity=m.severity, title=scrub_texts(m.title), body=scrub_texts(m.body), target=scrub_json(m.target),
         municipalities=touched_codes(db_session, m.id), prefecture_wide=m.prefecture_wide, test=m.test,
         recipients=m.recipients, source=m.source, approval_deadline=m.approval_deadline, follow_ups=follow_ups,
         delivery=DeliveryOut.model_validate(n) if n else None,

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushsvc.delivery.schemas import DeliveryCounters, Severity
 from pushsvc.subscriptions.schemas import Category, Lat, Lon
+from pushsvc.types import Line, Paragraph, UtcDateTime
 
 Text = dict[str, str]
+LangCode = Annotated[str, Field(max_length=16)]
+
+
+class Translation(BaseModel):
+    """One language's title and body; checked like the Japanese ones, so a bad translation is refused up front."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Line = Field(min_length=1, max_length=200)
+    body: Paragraph = Field(default="", max_length=2000)
+
+
+Translations = dict[LangCode, Translation]
 
 
 class CircleIn(BaseModel):
@@ -29,16 +43,16 @@ class TargetIn(BaseModel):
     municipality_codes: list[str] = Field(default_factory=list, max_length=100)
     area: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon (WGS84)")
     circle: CircleIn | None = None
-    preset: str | None = Field(default=None, max_length=80, description="name of a saved area preset")
+    preset: Line | None = Field(default=None, max_length=80, description="name of a saved area preset")
 
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200, description="Japanese title")
-    body: str = Field(default="", max_length=2000, description="Japanese text")
-    lang: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="translations: language -> {'title', 'body'}",
+    title: Line = Field(min_length=1, max_length=200, description="Japanese title")
+    body: Paragraph = Field(default="", max_length=2000, description="Japanese text")
+    lang: Translations = Field(
+        default_factory=dict, max_length=20, description="translations: language -> {'title', 'body'}",
         examples=[{"en": {"title": "Shelter open", "body": "Kochi City Hall is open as a shelter."}}],
     )
     category: Category
@@ -54,10 +68,10 @@ class FollowUpIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    body: str | None = Field(default=None, max_length=2000)
-    lang: dict[str, dict[str, str]] = Field(default_factory=dict)
-    reason: str = Field(default="", max_length=500)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    body: Paragraph | None = Field(default=None, max_length=2000)
+    lang: Translations = Field(default_factory=dict, max_length=20)
+    reason: Paragraph = Field(default="", max_length=500)
 
 
 class PreviewOut(BaseModel):
@@ -67,7 +81,14 @@ class PreviewOut(BaseModel):
     known_dead: int = Field(description="of the recipients, subscriptions failing repeatedly (see docs)")
     prefecture_wide: bool
     needs_approval: bool
+    approval_reason: str | None = Field(default=None, description="why a second operator must approve")
     municipalities: list[str]
+    reach_limited_to: list[str] | None = Field(
+        default=None, description="a municipal operator reaches only residents whose place or current location "
+        "resolves to these municipalities, whatever the area drawn (null: the whole prefecture)")
+    window_residents: int = Field(default=0, description="residents this operator reaches within the approval "
+                                  "window, this message included")
+    window_municipalities: int = Field(default=0, description="municipalities likewise")
 
 
 class MessageAccepted(BaseModel):
@@ -81,13 +102,13 @@ class DeliveryOut(DeliveryCounters):
 
 
 class TimingOut(BaseModel):
-    accepted: datetime
-    approved: datetime | None
-    scheduled: datetime | None
-    first_sent: datetime | None
-    half_sent: datetime | None
-    last_sent: datetime | None
-    finished: datetime | None
+    accepted: UtcDateTime
+    approved: UtcDateTime | None
+    scheduled: UtcDateTime | None
+    first_sent: UtcDateTime | None
+    half_sent: UtcDateTime | None
+    last_sent: UtcDateTime | None
+    finished: UtcDateTime | None
 
 
 class MessageOut(BaseModel):
@@ -108,7 +129,7 @@ class MessageOut(BaseModel):
     test: bool
     recipients: int
     source: str
-    approval_deadline: datetime | None
+    approval_deadline: UtcDateTime | None
     follow_ups: list[int]
     delivery: DeliveryOut | None
     timing: TimingOut
@@ -121,11 +142,21 @@ class OperatorOut(BaseModel):
     municipalities: list[str]
 
 
+class BootstrapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Line = Field(min_length=1, max_length=80, description="the first (prefecture) operator's name")
+
+
+class OperatorCreated(OperatorOut):
+    token: str = Field(description="shown once; send as 'Authorization: Bearer <token>'")
+
+
 class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: datetime
+    at: UtcDateTime
     operator_id: int | None
     operator_name: str | None
     action: str
@@ -136,8 +167,8 @@ class AuditOut(BaseModel):
 class PresetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/][^/]*$")
-    description: str = Field(default="", max_length=500)
+    name: Line = Field(min_length=1, max_length=80, pattern=r"^[^\s/][^/]*$")
+    description: Paragraph = Field(default="", max_length=500)
     area: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon (WGS84)")
 
 

@@ -12,21 +12,27 @@ acted on (``refresh``), so what the author sees is always current.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from pushsvc.geo import service as geo_service
 from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, OperatorMessage
-from pushsvc.operators.schemas import FollowUpIn, MessageIn, PreviewOut
+from pushsvc.operators.schemas import FollowUpIn, MessageIn, PreviewOut, Translation
 from pushsvc.operators.targets import ResolvedTarget, resolve_target
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.types import scrub_texts
 
 TEST_MARK = {"ja": "【訓練】"}
 TEST_MARK_OTHER = "[TEST] "
@@ -45,16 +51,16 @@ def _mark(lang: str, text: str) -> str:
     return text if mark.strip() in text else mark + text
 
 
-def texts(title: str, body: str, lang: dict[str, dict[str, str]], *, test: bool,
+def texts(title: str, body: str, lang: dict[str, Translation], *, test: bool,
           prefix: tuple[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Titles and bodies by language; drills are marked 【訓練】/[TEST] in every language, always."""
     titles, bodies = {"ja": title}, {"ja": body}
     for code, t in lang.items():
         if code not in LANGUAGES or code == "ja":
             raise ValidationProblem(f"translations are for {', '.join(LANGUAGES[1:])}", field=f"lang.{code}")
-        if set(t) - {"title", "body"} or not (t.get("title") or "").strip():
-            raise ValidationProblem("a translation is {'title', 'body'} with a title", field=f"lang.{code}")
-        titles[code], bodies[code] = t["title"][:200], t.get("body", "")[:2000]
+        if not t.title.strip():
+            raise ValidationProblem("a translation is {'title', 'body'} with a title", field=f"lang.{code}.title")
+        titles[code], bodies[code] = t.title[:200], t.body[:2000]
     if prefix:
         titles = {k: (prefix[0] if k == "ja" else prefix[1]) + v for k, v in titles.items()}
     if test:
@@ -69,9 +75,92 @@ def _resolve(db_session: Session, op: Operator, body: MessageIn, settings: Setti
     return target
 
 
-def _needs_approval(severity: str, target: ResolvedTarget, test: bool) -> bool:
-    """Drills reach only test devices, so they never wait for a second operator."""
-    return not test and (severity == "emergency" or target.prefecture_wide)
+def scope_of(op: Operator) -> list[str] | None:
+    """The municipalities whose residents an operator's messages may reach (None: the whole prefecture)."""
+    return None if op.role == PREFECTURE else list(op.municipalities)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What one operator reaches in the approval window, this message included, and whether that needs approval."""
+
+    residents: int
+    municipalities: int
+    total_residents: int
+    total_municipalities: int
+    needs_approval: bool
+    reason: str
+
+
+def _recent_reach(db_session: Session, op: Operator, *, since: datetime, now: datetime) -> tuple[set[int], set[str]]:
+    """Residents and municipalities the operator reached alone (no second operator) since ``since``:
+    their sent or scheduled messages, and their notices pushed (from the audit log, which every path writes)."""
+    ids: set[int] = set()
+    codes: set[str] = set()
+    within = scope_of(op)
+    rows = db_session.execute(select(OperatorMessage).where(
+        OperatorMessage.author_id == op.id, OperatorMessage.kind == "message", OperatorMessage.test.is_(False),
+        OperatorMessage.approver_id.is_(None), OperatorMessage.created_at >= since,
+        OperatorMessage.status.in_(("scheduled", "sent", "cancelled", "corrected")))).scalars()
+    for m in rows:
+        codes.update(touched_codes(db_session, m.id))
+        ids.update(subscriptions.find_recipients(db_session, municipality_codes=m.target_codes, area=m.area,
+                                                 category=m.category, now=now, within=within))
+    for entry in accounts.list_audit(db_session, action="notice.publish", operator_id=op.id, since=since,
+                                     limit=1000):
+        if entry.detail.get("notification_id") is None:
+            continue
+        notice_codes = list(entry.detail.get("municipalities") or [])
+        codes.update(notice_codes or _all_codes(db_session))
+        ids.update(subscriptions.find_recipients(
+            db_session, municipality_codes=notice_codes or _all_codes(db_session),
+            category=str(entry.detail.get("category") or "area_info"), now=now))
+    return ids, codes
+
+
+def _all_codes(db_session: Session) -> list[str]:
+    return [p.code for p in geo_service.list_places(db_session)]
+
+
+def reach_needing_approval(db_session: Session, op: Operator, *, municipality_codes: Collection[str],
+                           area: BaseGeometry | None, touched: Collection[str], category: str, severity: str,
+                           test: bool, settings: Settings, now: datetime) -> Reach:
+    """The approval rule, for every path that reaches residents (messages, CAP, pushed notices).
+
+    A second operator must approve an emergency, and anything that would make one operator's reach
+    within ``operator_approval_window_s`` (their unapproved messages and pushed notices, this one
+    included) more than ``operator_approval_share`` of the prefecture's municipalities, or of its
+    residents once it has at least ``operator_approval_min_residents``. Counting the window, not the
+    message, means a prefecture-wide message split into parts needs approval all the same. Drills
+    reach only test devices and never wait.
+    """
+    since = now - timedelta(seconds=settings.operator_approval_window_s)
+    ids, codes = _recent_reach(db_session, op, since=since, now=now)
+    within = scope_of(op)
+    codes.update(touched if within is None else set(touched) & set(within))
+    ids.update(subscriptions.find_recipients(db_session, municipality_codes=municipality_codes, area=area,
+                                             category=category, now=now, within=within))
+    total_m = geo_service.count_municipalities(db_session, settings.prefecture)
+    total_r = subscriptions.count_residents(db_session, prefecture=settings.prefecture, now=now)
+    share = settings.operator_approval_share
+    window = f"{settings.operator_approval_window_s // 60} minutes"
+    reason = ""
+    if severity == "emergency":
+        reason = "an emergency needs a second operator's approval"
+    elif total_m and len(codes) > math.floor(total_m * share):
+        reason = (f"with this, {op.name} reaches {len(codes)} of {total_m} municipalities within {window}: "
+                  "a second operator must approve")
+    elif total_r >= settings.operator_approval_min_residents and len(ids) > math.floor(total_r * share):
+        reason = (f"with this, {op.name} reaches {len(ids)} of {total_r} residents within {window}: "
+                  "a second operator must approve")
+    return Reach(len(ids), len(codes), total_r, total_m, bool(reason) and not test, "" if test else reason)
+
+
+def _reach(db_session: Session, op: Operator, body: MessageIn, target: ResolvedTarget, settings: Settings,
+           now: datetime) -> Reach:
+    return reach_needing_approval(db_session, op, municipality_codes=target.codes, area=target.area,
+                                  touched=target.touched, category=body.category, severity=body.severity,
+                                  test=body.test, settings=settings, now=now)
 
 
 def preview(db_session: Session, op: Operator, body: MessageIn, *, settings: Settings,
@@ -81,16 +170,19 @@ def preview(db_session: Session, op: Operator, body: MessageIn, *, settings: Set
     target = _resolve(db_session, op, body, settings)
     when = max(now, _utc(body.scheduled_at)) if body.scheduled_at else now
     kwargs: dict[str, Any] = {"municipality_codes": target.codes, "area": target.area,
-                              "category": body.category, "test_only": body.test, "now": when}
+                              "category": body.category, "test_only": body.test, "now": when,
+                              "within": scope_of(op)}
     counts = subscriptions.count_recipients_by(db_session, **kwargs)
     dead = delivery.known_dead(db_session, subscriptions.find_recipients(db_session, **kwargs), now=now)
     if target.prefecture_wide:
         accounts.audit(db_session, "message.preview", operator=op, now=now, municipalities=len(target.touched),
                        recipients=counts["total"], prefecture_wide=True)
+    reach = _reach(db_session, op, body, target, settings, now)
     return PreviewOut(recipients=counts["total"], by_municipality=counts["by_municipality"],
                       by_lang=counts["by_lang"], known_dead=len(dead), prefecture_wide=target.prefecture_wide,
-                      needs_approval=_needs_approval(body.severity, target, body.test),
-                      municipalities=target.touched)
+                      needs_approval=reach.needs_approval, approval_reason=reach.reason or None,
+                      municipalities=target.touched, reach_limited_to=scope_of(op),
+                      window_residents=reach.residents, window_municipalities=reach.municipalities)
 
 
 def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, now: datetime,
@@ -98,10 +190,21 @@ def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, no
               reference_id: int | None = None) -> None:
     """Hand the message to delivery. A scheduled one becomes batches that are not due before its time."""
     when = max(now, _utc(m.scheduled_at)) if m.scheduled_at else now
+    author = db_session.get(Operator, m.author_id)
+    within = scope_of(author) if author is not None else []
+    if recipient_ids is None and within is not None:
+        # A municipal author reaches only residents whose place resolved to their municipalities,
+        # whatever the area drawn: an offshore square must not reach a neighbouring town's coast.
+        recipient_ids = subscriptions.find_recipients(db_session, municipality_codes=m.target_codes, area=m.area,
+                                                      category=m.category, test_only=m.test, now=when,
+                                                      within=within)
+        targeted = True
+    else:
+        targeted = recipient_ids is None
     n = delivery.create_notification(db_session, delivery.NotificationDraft(
         source="operator" if m.source == "api" else m.source, category=m.category, severity=m.severity,
-        title=m.title, body=m.body, municipality_codes=m.target_codes if recipient_ids is None else (),
-        area=m.area if recipient_ids is None else None, ttl_seconds=m.ttl_seconds, topic=topic, test=m.test,
+        title=m.title, body=m.body, municipality_codes=m.target_codes if targeted else (),
+        area=m.area if targeted else None, ttl_seconds=m.ttl_seconds, topic=topic, test=m.test,
         recipient_ids=recipient_ids, reference_id=reference_id, extra={"operator_message_id": m.id, "kind": m.kind},
     ), settings=settings, now=when)
     m.notification_id, m.recipients = n.id, n.targeted
@@ -132,11 +235,13 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
     if target.touched:
         db_session.execute(insert(MessageMunicipality),
                            [{"message_id": m.id, "municipality_code": c} for c in target.touched])
-    if _needs_approval(body.severity, target, body.test):
+    reach = _reach(db_session, op, body, target, settings, now)
+    if reach.needs_approval:
         m.approval_deadline = now + timedelta(seconds=settings.operator_approval_timeout_s)
         m.recipients = len(subscriptions.find_recipients(
-            db_session, municipality_codes=target.codes, area=target.area, category=body.category, now=now))
-        m.note = "waiting for a second operator's approval"
+            db_session, municipality_codes=target.codes, area=target.area, category=body.category, now=now,
+            within=scope_of(op)))
+        m.note = f"waiting for a second operator's approval: {reach.reason}"
     else:
         _dispatch(db_session, m, settings=settings, now=now)
     accounts.audit(db_session, "message.send", operator=op, message_id=m.id, now=now, status=m.status,
@@ -222,9 +327,13 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
         titles, bodies = texts(patch.title, patch.body or "", patch.lang, test=m.test,
                                prefix=FOLLOW_UP_MARK[kind])
     else:
-        lang = {k: {"title": v, "body": (patch.lang.get(k) or {}).get("body") or CANCEL_BODY.get(k, CANCEL_BODY["en"])}
-                for k, v in m.title.items() if k != "ja"}
-        titles, bodies = texts(m.title["ja"], patch.body or CANCEL_BODY["ja"], lang, test=m.test,
+        # The original's titles as stored: scrubbed, so a message stored before text was checked can be cancelled.
+        stored = scrub_texts(m.title)
+        own = {k: t.body for k, t in patch.lang.items()}
+        lang: dict[str, Translation] = {
+            k: Translation.model_construct(title=v, body=own.get(k) or CANCEL_BODY.get(k, CANCEL_BODY["en"]))
+            for k, v in stored.items() if k != "ja" and k in LANGUAGES}
+        titles, bodies = texts(stored.get("ja", ""), patch.body or CANCEL_BODY["ja"], lang, test=m.test,
                                prefix=FOLLOW_UP_MARK[kind])
     f = OperatorMessage(
         kind=kind, status="sent", author_id=op.id, reference_id=m.id, category=m.category, severity=m.severity,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pushsvc.shelters.schemas import Hazard, SiteOut
 from pushsvc.subscriptions.schemas import Category
+from pushsvc.types import BodiesByLang, TitlesByLang
 
 SEVERITY_RANK = {"info": 0, "advisory": 1, "warning": 2, "emergency": 3}
 SEVERITY_LABELS = {
@@ -120,8 +121,8 @@ class PortalOut(BaseModel):
 class NoticeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: dict[str, str] = Field(examples=[{"ja": "防災訓練のお知らせ"}])
-    body: dict[str, str] = Field(default_factory=dict)
+    title: TitlesByLang = Field(examples=[{"ja": "防災訓練のお知らせ"}])
+    body: BodiesByLang = Field(default_factory=dict)
     important: bool = False
     municipality_codes: list[str] = Field(default_factory=list, max_length=100,
                                           description="empty = every resident of the prefecture")

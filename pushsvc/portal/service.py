@@ -23,6 +23,7 @@ from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import Forbidden, NotFound, ValidationProblem
 from pushsvc.operators import accounts
+from pushsvc.operators import service as operator_messages
 from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.portal import alerts
 from pushsvc.portal.cache import Snapshot, detached
@@ -97,6 +98,13 @@ def publish_notice(db_session: Session, data: NoticeIn, *, operator: Operator, s
     if unknown:
         raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}", field="municipality_codes")
     ensure_notice_scope(operator, codes)
+    if data.push:  # the messages' approval rule: a pushed notice is a path to residents like any other
+        reach = operator_messages.reach_needing_approval(
+            db_session, operator, municipality_codes=codes or sorted(known), area=None, touched=codes or sorted(known),
+            category=data.category, severity="info", test=False, settings=settings, now=_utc(now))
+        if reach.needs_approval:
+            raise Forbidden(f"{reach.reason}; a notice cannot wait for approval, so send it as a message "
+                            "(POST /api/v1/messages) and publish it unpushed", field="push")
     notice = Notice(title=dict(data.title), body=dict(data.body), important=data.important,
                     municipality_codes=codes, published_by=operator.name[:64], created_at=_utc(now),
                     expires_at=_utc(data.expires_at))
@@ -111,7 +119,8 @@ def publish_notice(db_session: Session, data: NoticeIn, *, operator: Operator, s
         notice.notification_id = n.id
     db_session.flush()
     accounts.audit(db_session, "notice.publish", operator=operator, now=_utc(now), notice_id=notice.id,
-                   municipalities=codes, important=data.important, notification_id=notice.notification_id)
+                   municipalities=codes, important=data.important, notification_id=notice.notification_id,
+                   category=data.category)
     return notice
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
@@ -22,15 +22,16 @@ from pushsvc.subscriptions.schemas import (
     SubscriptionPatch,
     VapidPublicKey,
 )
+from pushsvc.types import PathId
 from pushsvc.webpush.vapid import VapidIdentity
 
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
 Authorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
-SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SubscriptionId = PathId
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no bearer token"}, 403: {"description": "wrong token"},
-    404: {"description": "no such subscription"},
+    401: {"description": "no bearer token"},
+    404: {"description": "no such subscription, or not its token (the same answer, so ids cannot be probed)"},
 }
 
 

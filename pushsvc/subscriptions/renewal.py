@@ -46,13 +46,13 @@ def change_push_subscription(db_session: Session, sub: Subscription, patch: Subs
             raise ValidationProblem(f"{name} {reason}: a new push subscription comes as endpoint and keys together",
                                     field=name)
     assert patch.endpoint is not None and patch.keys is not None
-    check_endpoint(patch.endpoint, settings)
-    holder = db_session.execute(select(Subscription.id).where(Subscription.endpoint == patch.endpoint)).scalar()
+    endpoint = check_endpoint(patch.endpoint, settings)
+    holder = db_session.execute(select(Subscription.id).where(Subscription.endpoint == endpoint)).scalar()
     if holder is not None and holder != sub.id:
         raise _taken()
     try:
         with db_session.begin_nested():  # two renewals racing for one endpoint: the loser gets 409, not 500
-            sub.endpoint, sub.p256dh, sub.auth = patch.endpoint, patch.keys.p256dh, patch.keys.auth
+            sub.endpoint, sub.p256dh, sub.auth = endpoint, patch.keys.p256dh, patch.keys.auth
             sub.updated_at = now
             db_session.flush()
     except IntegrityError as exc:

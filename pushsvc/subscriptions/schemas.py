@@ -15,6 +15,7 @@ from typing import Annotated, Literal, get_args
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from pushsvc.types import Line
 from pushsvc.webpush.vapid import b64url_decode
 
 MAX_PLACES = 5
@@ -95,7 +96,7 @@ class PlaceIn(BaseModel):
     """A registered place: either a point (lat, lon) or a whole municipality (municipality_code)."""
 
     model_config = ConfigDict(extra="forbid")
-    label: Annotated[str, AfterValidator(check_label)] = Field(max_length=200, examples=["自宅"])
+    label: Annotated[Line, AfterValidator(check_label)] = Field(max_length=200, examples=["自宅"])
     lat: Lat | None = None
     lon: Lon | None = None
     municipality_code: str | None = Field(default=None, pattern=r"^\d{5}$", examples=["39201"])
@@ -124,6 +125,7 @@ class LocationIn(BaseModel):
 
 
 Endpoint = Annotated[str, Field(max_length=2048, description="push-service URL from PushSubscription.endpoint")]
+"""Checked, and put in its canonical form, by ``webpush.hosts.canonical_endpoint`` (it needs the allowlist)."""
 
 
 class SubscriptionIn(BaseModel):

@@ -29,7 +29,7 @@ from sqlalchemy.sql.dml import Insert
 
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres, table_of
-from pushsvc.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
+from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
 from pushsvc.subscriptions.schemas import (
@@ -49,7 +49,7 @@ from pushsvc.subscriptions.schemas import (
     parse_hhmm,
     round_coord,
 )
-from pushsvc.webpush.hosts import endpoint_problem
+from pushsvc.webpush.hosts import EndpointError, canonical_endpoint
 
 TOKEN_BYTES = 24  # 192 bits
 _CHUNK = 5000
@@ -97,16 +97,18 @@ _BY_ID = select(Subscription).options(joinedload(Subscription.places)).where(Sub
 
 
 def authorize(db_session: Session, subscription_id: int, authorization: str | None) -> Subscription:
-    """The subscription, if ``Authorization: Bearer <token>`` is its token (constant-time compare)."""
+    """The subscription, if ``Authorization: Bearer <token>`` is its token (constant-time compare).
+
+    "No such subscription" and "not your token" are one and the same 404, so ids cannot be enumerated.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>' as returned when subscribing",
                            field="authorization", headers={"WWW-Authenticate": "Bearer"})
     sub = db_session.execute(_BY_ID, {"sid": subscription_id}).unique().scalar_one_or_none()
-    if sub is None:
-        raise NotFound(f"subscription {subscription_id} does not exist", field="id")
-    if not hmac.compare_digest(hash_token(token.strip()), sub.token_hash):
-        raise Forbidden("the token does not belong to this subscription", field="authorization")
+    digest = hash_token(token.strip())
+    if sub is None or not hmac.compare_digest(digest, sub.token_hash):
+        raise NotFound(f"no subscription {subscription_id} with this token", field="id")
     return sub
 
 
@@ -125,10 +127,12 @@ def categories_of(mask: int) -> list[str]:
     return [c for i, c in enumerate(CATEGORIES) if mask & (1 << i)]
 
 
-def check_endpoint(endpoint: str, settings: Settings) -> None:
-    problem = endpoint_problem(endpoint, settings.allowed_push_hosts)
-    if problem:
-        raise ValidationProblem(problem, field="endpoint")
+def check_endpoint(endpoint: str, settings: Settings) -> str:
+    """The endpoint in canonical form (the one the sender will use), or 422 naming ``endpoint``."""
+    try:
+        return canonical_endpoint(endpoint, settings.allowed_push_hosts)
+    except EndpointError as exc:
+        raise ValidationProblem(str(exc), field="endpoint") from exc
 
 
 def _resolve_places(db_session: Session, places: Sequence[PlaceIn], settings: Settings) -> list[_Resolved]:
@@ -199,7 +203,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
     campaigns, so it is one upsert, at most one delete and one batched insert, with the answer built
     from what was just resolved (measured: 9 statements and the ORM's unit of work took 3x longer).
     """
-    check_endpoint(data.endpoint, settings)
+    endpoint = check_endpoint(data.endpoint, settings)
     resolved = _resolve_places(db_session, data.places, settings)
     if data.current_location is not None and not data.follow_current_location:
         raise ValidationProblem("current_location needs follow_current_location: true",
@@ -220,7 +224,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
     }
     conn = db_session.connection()
     sub_id, created_at, test_device = conn.execute(_upsert(conn.dialect.name), {
-        "endpoint": data.endpoint, "created_at": stamp, "test_device": False, **fields}).one()
+        "endpoint": endpoint, "created_at": stamp, "test_device": False, **fields}).one()
     kept_current: SubscriptionPlace | None = None
     if _utc(created_at) != stamp:  # an existing browser re-subscribing: replace its places
         drop_current = current is not None or not data.follow_current_location
@@ -246,7 +250,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         kept = _as_resolved(db_session, kept_current)
         current_out = CurrentLocationOut(**_place_out(kept), expires_at=_utc(kept_current.expires_at))
     out = SubscriptionOut(
-        id=sub_id, endpoint=data.endpoint, keys={"p256dh": data.keys.p256dh, "auth": data.keys.auth},
+        id=sub_id, endpoint=endpoint, keys={"p256dh": data.keys.p256dh, "auth": data.keys.auth},
         places=[PlaceOut(**_place_out(r)) for r in resolved], follow_current_location=data.follow_current_location,
         current_location=current_out, categories=categories_of(fields["categories_mask"]), lang=data.lang,
         quiet_hours=data.quiet_hours, test_device=bool(test_device), created_at=_utc(created_at), updated_at=stamp,
@@ -401,9 +405,13 @@ def choices(db_session: Session, settings: Settings) -> Choices:
 
 def _matching_places(
     db_session: Session, *, municipality_codes: Collection[str], area: BaseGeometry | None,
-    category: str, test_only: bool, now: datetime,
+    category: str, test_only: bool, now: datetime, within: Collection[str] | None = None,
 ) -> set[tuple[int, str]]:
-    """(subscription id, municipality code) of every live place that the target reaches."""
+    """(subscription id, municipality code) of every live place that the target reaches.
+
+    ``within``: only places that resolved to these municipalities count, whatever the area's geometry
+    (a municipal operator's reach; a point just off another town's coast resolves to that town).
+    """
     bit = category_mask([category])
     live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
     base = (
@@ -413,6 +421,8 @@ def _matching_places(
     )
     if test_only:
         base = base.where(Subscription.test_device.is_(True))
+    if within is not None:
+        base = base.where(SubscriptionPlace.municipality_code.in_(set(within)))
     conditions: list[Any] = []
     if municipality_codes:
         conditions.append(SubscriptionPlace.municipality_code.in_(set(municipality_codes)))
@@ -441,7 +451,7 @@ def _matching_places(
 
 def find_recipients(
     db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
-    category: str, test_only: bool = False, now: datetime,
+    category: str, test_only: bool = False, now: datetime, within: Collection[str] | None = None,
 ) -> list[int]:
     """Ids of subscriptions with a registered place or unexpired current location in the target.
 
@@ -449,17 +459,25 @@ def find_recipients(
     ValueError: a typo in delivery must not silently reach nobody.
     """
     pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
-                             category=category, test_only=test_only, now=now)
+                             category=category, test_only=test_only, now=now, within=within)
     return sorted({sid for sid, _ in pairs})
+
+
+def count_residents(db_session: Session, *, prefecture: str, now: datetime) -> int:
+    """Subscriptions with a registered place or unexpired current location in the prefecture (approval's base)."""
+    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    return int(db_session.execute(
+        select(func.count(func.distinct(SubscriptionPlace.subscription_id)))
+        .where(live, SubscriptionPlace.municipality_code.startswith(prefecture))).scalar_one())
 
 
 def count_recipients_by(
     db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
-    category: str, test_only: bool = False, now: datetime,
+    category: str, test_only: bool = False, now: datetime, within: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Operators' preview: total, unique subscriptions per municipality, and per language."""
     pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
-                             category=category, test_only=test_only, now=now)
+                             category=category, test_only=test_only, now=now, within=within)
     by_code: dict[str, set[int]] = defaultdict(set)
     for sid, code in pairs:
         by_code[code].add(sid)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pushsvc.webpush import ece
 from pushsvc.webpush.auth import VapidSigner, origin_of
-from pushsvc.webpush.hosts import endpoint_problem, origin_prefix
+from pushsvc.webpush.hosts import endpoint_problem, origin_prefix, plain
 from pushsvc.webpush.payload import topic_for
 from pushsvc.webpush.transport import ClientName, Limits, Transport, TransportError, make_transport
 from pushsvc.webpush.vapid import VapidIdentity
@@ -215,7 +215,9 @@ class PushSender:
 
     def _origin(self, endpoint: str) -> _Origin:
         prefix, _ = origin_prefix(endpoint)
-        cacheable = bool(prefix) and len(endpoint) <= 2048  # the length limit is the only per-URL check
+        # The origin's verdict stands for every URL under it that is plain ASCII within the length limit;
+        # any other URL gets the full check of ``hosts.canonical_endpoint``, the parser sign-up uses.
+        cacheable = bool(prefix) and len(endpoint) <= 2048 and plain(endpoint)
         info = self._origins.get(prefix) if cacheable else None
         if info is None:
             problem = endpoint_problem(prefix if cacheable else endpoint, self.allowed_hosts)

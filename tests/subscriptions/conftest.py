@@ -46,3 +46,12 @@ def subscription_body(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def settings(db: TestDatabase, tmp_path: Path) -> Settings:
     return db.settings(vapid_key_file=tmp_path / "vapid.pem")
+
+
+SCHEMATHESIS_RUNS: list[str] = []  # one line per backend, printed at the end of the run
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The schemathesis run's request and server-error counts, so CI output shows them."""
+    for line in SCHEMATHESIS_RUNS:
+        terminalreporter.write_line(line)

@@ -97,7 +97,7 @@ def test_endpoint_and_keys_come_together(client: TestClient, body: dict[str, Any
 def test_only_the_token_holder_may_move_a_subscription(client: TestClient) -> None:
     mine, other = _subscribe(client), _subscribe(client)
     r = _patch(client, mine, {"endpoint": new_endpoint(), "keys": browser_keys()}, token=other["token"])
-    assert r.status_code == 403 and r.json()["field"] == "authorization"
+    assert r.status_code == 404 and r.json()["field"] == "id"
     assert _get(client, mine)["endpoint"] == mine["endpoint"]
 
 

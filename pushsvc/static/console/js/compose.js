@@ -86,7 +86,8 @@ function renderPreview() {
         h('span', {}, session.test ? ' 台（訓練用端末・重複なし）' : ' 人（重複なし）')),
       h('div', { class: 'badges' },
         p.prefecture_wide ? h('span', { class: 'badge warn' }, '県内全域扱い') : null,
-        p.needs_approval ? h('span', { class: 'badge warn' }, '要承認（別の運用者）') : null,
+        p.needs_approval ? h('span', { class: 'badge warn', title: p.approval_reason || '' }, '要承認（別の運用者）') : null,
+        p.reach_limited_to ? h('span', { class: 'badge muted', id: 'limited' }, '担当市町村の住民のみに届きます') : null,
         p.known_dead ? h('span', { class: 'badge muted', id: 'dead' }, `無効な登録 ${fmtInt(p.known_dead)} 件`) :
           h('span', { class: 'badge muted', id: 'dead' }, '無効な登録 0 件')),
       h('div', { class: 'cols' },
@@ -221,7 +222,7 @@ async function send() {
           h('dt', {}, '対象地域'), h('dd', { id: 'confirm-area' }, area),
           h('dt', {}, '種別・重要度'), h('dd', {}, `${CATEGORY_JA[state.category]}・${SEVERITY_JA[state.severity]}`),
           h('dt', {}, 'タイトル'), h('dd', {}, state.title)),
-        p.needs_approval ? h('p', { class: 'warn-box' }, '緊急または県内全域のため、別の運用者が承認するまで送信されません。') : null,
+        p.needs_approval ? h('p', { class: 'warn-box' }, '緊急、または直近の送信と合わせて県内の過半に届くため、別の運用者が承認するまで送信されません。') : null,
         state.scheduled ? h('p', {}, `予約：${state.scheduled.replace('T', ' ')}`) : null,
       ],
     });
