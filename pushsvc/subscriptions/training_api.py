@@ -17,13 +17,14 @@ from pushsvc.operators.auth import CurrentOperator
 from pushsvc.subscriptions import service, training
 from pushsvc.subscriptions.page import NO_CACHE, STATIC
 from pushsvc.subscriptions.schemas import SubscriptionOut
+from pushsvc.types import Line, PathId
 
 router = APIRouter(tags=["training devices"])
 
 
 class EnrolmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(default="", max_length=80, description="which phone, e.g. 県防災課 訓練用1")
+    label: Annotated[Line, Field(max_length=80)] = Field(default="", description="which phone, e.g. 県防災課 訓練用1")
 
 
 class EnrolmentOut(BaseModel):
@@ -65,15 +66,15 @@ def list_training_devices(op: CurrentOperator, db_session: SessionDep) -> list[T
 
 @router.delete("/api/v1/training-devices/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={401: {}, 404: {}})
-def remove_training_device(subscription_id: int, op: CurrentOperator, db_session: SessionDep) -> Response:
+def remove_training_device(subscription_id: PathId, op: CurrentOperator, db_session: SessionDep) -> Response:
     training.remove(db_session, subscription_id)
     accounts.audit(db_session, "training.device_removed", operator=op, subscription=subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/api/v1/subscriptions/{subscription_id}/training-enrolment", response_model=SubscriptionOut,
-             tags=["subscriptions"], responses={401: {}, 403: {}, 404: {}, 410: {}})
-def redeem_enrolment(subscription_id: int, body: RedeemIn, db_session: SessionDep,
+             tags=["subscriptions"], responses={401: {}, 404: {}, 410: {}})
+def redeem_enrolment(subscription_id: PathId, body: RedeemIn, db_session: SessionDep,
                      authorization: Annotated[str | None, Header()] = None) -> SubscriptionOut:
     """The phone's page turns its own subscription into a training device with an operator's code."""
     sub = service.authorize(db_session, subscription_id, authorization)
