@@ -14,7 +14,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -27,11 +26,12 @@ from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import CATEGORIES
+from pushsvc.timeutil import JST
+from pushsvc.timeutil import as_utc as _utc
 from pushsvc.webpush.sender import Outcome, PushResult, backoff_delay
 
 log = logging.getLogger(__name__)
 
-JST = ZoneInfo("Asia/Tokyo")
 SEVERITIES = ("info", "advisory", "warning", "emergency")
 QUIET_HOURS_APPLY = frozenset({"info", "advisory"})
 FINAL_STATUSES = frozenset({"done", "cancelled", "expired"})
@@ -92,10 +92,6 @@ class Message:
     @property
     def urgency(self) -> str:
         return URGENCY.get(self.severity, "normal")
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _validate(db_session: Session, draft: NotificationDraft) -> None:

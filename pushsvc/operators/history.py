@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -14,8 +13,8 @@ from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.operators.schemas import DeliveryOut, MessageOut, TimingOut
 from pushsvc.operators.service import touched_codes
+from pushsvc.timeutil import JST
 
-JST = ZoneInfo("Asia/Tokyo")
 STATUSES = ("awaiting_approval", "scheduled", "sent", "cancelled", "corrected", "expired")
 
 

@@ -27,6 +27,7 @@ from pushsvc.operators.schemas import FollowUpIn, MessageIn, PreviewOut
 from pushsvc.operators.targets import ResolvedTarget, resolve_target
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.timeutil import as_utc as _utc
 
 TEST_MARK = {"ja": "【訓練】"}
 TEST_MARK_OTHER = "[TEST] "
@@ -34,10 +35,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=7)
 OPEN = ("awaiting_approval", "scheduled", "sent")
 FOLLOW_UP_MARK = {"cancellation": ("【取消】", "[Cancelled] "), "correction": ("【訂正】", "[Correction] ")}
 CANCEL_BODY = {"ja": "先ほどのお知らせは取り消されました。", "en": "The earlier message has been withdrawn."}
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _mark(lang: str, text: str) -> str:

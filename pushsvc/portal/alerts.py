@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import shapely
 from shapely.geometry import Point
@@ -38,6 +38,7 @@ from pushsvc.portal.schemas import (
     text_in,
 )
 from pushsvc.shelters.schemas import HAZARDS, Hazard
+from pushsvc.timeutil import as_utc as _utc
 
 GEOMS_TTL_S = 300.0
 ALERTS_TTL_S = 1.0  # how stale an alert's delivery status may be; new and cancelled alerts show at once
@@ -57,10 +58,6 @@ _lock = threading.Lock()
 _areas: dict[str, tuple[float, dict[str, Area]]] = {}
 _alert_codes: dict[tuple[str, int, str], tuple[str, ...]] = {}
 _in_force: Snapshot[tuple[Notification, ...]] = Snapshot(ALERTS_TTL_S)
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def areas(db_session: Session) -> dict[str, Area]:

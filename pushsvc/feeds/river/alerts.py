@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pushsvc.feeds.river.models import JST, Stage, Station
+from pushsvc.feeds.river.models import Stage, Station
+from pushsvc.timeutil import JST
 
 Severity = Literal["info", "warning", "emergency"]
 ATTRIBUTION = "国土交通省「川の防災情報」"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 from functools import cached_property
 
-JST = timezone(timedelta(hours=9), "JST")
+from pushsvc.timeutil import JST
 
 
 class Stage(IntEnum):
