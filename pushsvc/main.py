@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     from pushsvc.console.page import router as console_router
 
     app.include_router(console_router)
+    from pushsvc.kpi import service as kpi_service
     from pushsvc.kpi.api import router as kpi_router
     from pushsvc.portal.api import router as portal_router
     from pushsvc.shelters.api import router as shelters_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.include_router(portal_router)
     app.include_router(shelters_router)
     app.include_router(kpi_router)
+    kpi_service.listen()  # KPI counts the subscriptions domain's events (pushsvc/events.py)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

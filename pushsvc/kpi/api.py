@@ -24,7 +24,6 @@ from pushsvc.kpi import metrics, report, service
 from pushsvc.kpi.schemas import VIEW_EVENTS, EventIn, ExportRow, KpiSummary, Period
 from pushsvc.operators import accounts
 from pushsvc.operators.auth import CurrentOperator
-from pushsvc.operators.models import Operator
 from pushsvc.portal import alerts
 
 router = APIRouter(tags=["kpi"])
@@ -91,7 +90,7 @@ def summary(_op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
     return report.summary(db_session, settings=settings, start=start, end=end)
 
 
-def _exported(db_session: Session, op: Operator, fmt: str, start: date | None, end: date | None) -> Period:
+def _exported(db_session: Session, op: CurrentOperator, fmt: str, start: date | None, end: date | None) -> Period:
     """The export's period, audited with who took it."""
     p = report.period(start, end, now=datetime.now(UTC))
     accounts.audit(db_session, "kpi.export", operator=op, format=fmt, start=p.start.isoformat(),
