@@ -1,4 +1,4 @@
-"""Notifications over HTTP. Until operator accounts exist (issue 6) this is behind a bootstrap token."""
+"""Notifications over HTTP, behind the bootstrap ``PUSHSVC_ADMIN_TOKEN`` (operators use ``/api/v1/messages``)."""
 
 from __future__ import annotations
 
