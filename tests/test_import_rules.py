@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter
 
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(tree / "pyproject.toml")],
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", str(tree / "pyproject.toml")],
                           cwd=tree, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -32,19 +32,22 @@ def test_the_import_rules_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("module", "line", "broken"), [
+@pytest.mark.parametrize(("module", "line", "broken", "named"), [
     ("kpi/service.py", "from pushsvc.subscriptions.models import Subscription",
-     "kpi uses other domains only through their service, never their models"),
+     "kpi uses other domains only through their service, never their models",
+     "pushsvc.kpi.service -> pushsvc.subscriptions.models"),
     ("webpush/hosts.py", "from pushsvc.subscriptions import service",
-     "webpush, geo and the shared modules import no domain"),
+     "webpush, geo and the shared modules import no domain", "pushsvc.webpush.hosts -> pushsvc.subscriptions"),
+    ("subscriptions/api.py", "from pushsvc.kpi import service",
+     "the packages of pushsvc depend on each other without cycles", ".subscriptions -> .kpi"),
 ])
-def test_an_import_against_the_rules_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str) -> None:
-    """A domain reading another's models, or a library importing a domain, fails ``lint-imports``."""
+def test_an_import_against_the_rules_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str,
+                                                     named: str) -> None:
+    """A domain reading another's models, a library importing a domain, or a cycle fails ``lint-imports``."""
     tree = _copy_tree(tmp_path)
     path = tree / "pushsvc" / module
     path.write_text(path.read_text() + f"\n{line}  # noqa\n")
     result = _lint(tree)
     assert result.returncode != 0
     assert f"{broken} BROKEN" in result.stdout
-    importer = "pushsvc." + module.removesuffix(".py").replace("/", ".")
-    assert f"{importer} -> {line.split()[1]}" in result.stdout
+    assert named in result.stdout
