@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -27,7 +27,8 @@ def list_messages(db_session: Session, op: Operator, *, day: date | None = None,
             raise ValidationProblem(f"status must be one of {', '.join(STATUSES)}", field="status")
         stmt = stmt.where(OperatorMessage.status == status)
     if day is not None:
-        start = datetime.combine(day, time(0), tzinfo=JST)
+        # In UTC: SQLite compares stored (UTC) timestamps as text, so a JST-aware bound would be 9 h off.
+        start = datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
         stmt = stmt.where(OperatorMessage.created_at >= start, OperatorMessage.created_at < start + timedelta(days=1))
     codes = list(op.municipalities) if op.role != PREFECTURE else None
     if municipality is not None:
