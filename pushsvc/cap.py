@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
-from zoneinfo import ZoneInfo
+
+from pushsvc.timeutil import JST, as_utc
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
-JST = ZoneInfo("Asia/Tokyo")
 CATEGORY = {"river": "Met", "weather": "Met", "landslide": "Geo", "quake_tsunami": "Geo",
             "evacuation": "Safety", "area_info": "Other"}
 SEVERITY = {"emergency": "Extreme", "warning": "Severe", "advisory": "Moderate", "info": "Minor"}
@@ -28,7 +28,7 @@ GEOCODE_NAME = "JIS X 0402"
 
 def cap_time(dt: datetime) -> str:
     """CAP wants an explicit offset; Japanese consumers read JST ("2026-06-02T14:10:00+09:00")."""
-    return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt).astimezone(JST).isoformat(timespec="seconds")
+    return as_utc(dt).astimezone(JST).isoformat(timespec="seconds")
 
 
 def sender_of(base_url: str) -> str:

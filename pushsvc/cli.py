@@ -97,7 +97,7 @@ def worker(until_idle: bool, with_poll: bool, metrics_bind: str | None) -> None:
     factory = make_sessionmaker(make_engine(settings.database_url))
     ident = _start_identity(settings, factory)
     if metrics_bind:
-        from pushsvc.kpi.metrics import serve_worker_metrics
+        from pushsvc.telemetry import serve_worker_metrics
 
         serve_worker_metrics(metrics_bind)
     settle_heap()

@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Where residents reach this server (alert links)."
     )
-    # 1,000 rather than 250: claiming, fetching and recording a batch cost a worker the same per batch,
+    # 500 rather than 250: claiming, fetching and recording a batch cost a worker the same per batch,
     # ~60 µs of its CPU per recipient at 250 and ~20 at 1,000 (one worker, 20,000 recipients, on
-    # PostgreSQL). The price: a killed worker's batch, sent again, is up to 1,000 duplicates (Topic collapses them).
+    # PostgreSQL). Not 1,000: a killed worker's batch, sent again, is that many duplicates (Topic collapses
+    # them), and the issue asks for "a few hundred".
     delivery_batch_size: int = Field(default=500, ge=1, le=5000, description="Recipients per leased batch.")
     delivery_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per try.")
     worker_concurrency: int = Field(default=4, ge=1, description="Batches one worker sends at once.")

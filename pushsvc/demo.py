@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,9 @@ from pushsvc.feeds.service import SentAlert
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.geo import service as geo_service
 from pushsvc.main import create_app
+from pushsvc.timeutil import JST
 from pushsvc.webpush.sender import PushSender
 
-JST = timezone(timedelta(hours=9))
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
 EVENT_SERIES = Path("samples/river/series/kochi_event_2026-06-02_k_river_crisis_gauges.csv")
 GAUGES = Path("samples/river/stations/kochi_crisis_gauges_k_river_area_info.csv")

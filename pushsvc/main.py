@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     install_handlers(app)
     document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    from pushsvc.kpi.metrics import RequestTimer, api_registry
+    from pushsvc.metrics import RequestTimer, api_registry
+    from pushsvc.metrics import router as metrics_router
 
     app.state.metrics_registry, request_histogram = api_registry(factory, settings)
     app.add_middleware(RequestTimer, histogram=request_histogram)
@@ -135,9 +136,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     from pushsvc.subscriptions.page import router as page_router
 
     app.include_router(subscriptions_router)
-    from pushsvc.delivery.api import router as delivery_router
+    from fastapi import Depends
 
-    app.include_router(delivery_router)
+    from pushsvc.delivery.api import router as delivery_router
+    from pushsvc.operators.auth import require_bootstrap_admin
+
+    app.include_router(delivery_router, dependencies=[Depends(require_bootstrap_admin)])
     from pushsvc.feeds.api import router as feeds_router
 
     app.include_router(feeds_router)
@@ -148,6 +152,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     from pushsvc.console.page import router as console_router
 
     app.include_router(console_router)
+    from pushsvc.kpi import service as kpi_service
     from pushsvc.kpi.api import router as kpi_router
     from pushsvc.portal.api import router as portal_router
     from pushsvc.shelters.api import router as shelters_router
@@ -155,9 +160,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.include_router(portal_router)
     app.include_router(shelters_router)
     app.include_router(kpi_router)
-    from pushsvc.subscriptions.training_api import router as training_router
+    app.include_router(metrics_router)
+    from pushsvc.operators.training_api import router as training_router
 
     app.include_router(training_router)
+    kpi_service.listen()  # KPI counts the subscriptions domain's events (pushsvc/events.py)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

@@ -7,8 +7,8 @@ import pytest
 
 from pushsvc.demo import DemoOptions, run_demo
 from tests.conftest import SHARED
-from tests.feeds.river.conftest import EVENT_CSV, river_file
 from tests.feeds.river.test_replay import raw_danger_crossings, town_codes
+from tests.fixtures.river import EVENT_CSV, river_file
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.models import CURRENT, SubscriptionPlace
 from pushsvc.subscriptions.schemas import SubscriptionIn
 from tests.conftest import TestDatabase
-from tests.subscriptions.conftest import KOCHI_PREF_OFFICE, MUROTO_CAPE, subscription_body
+from tests.fixtures.subscriptions import KOCHI_PREF_OFFICE, MUROTO_CAPE, subscription_body
 
 NOW = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter
 
 from pushsvc.delivery import service
 from pushsvc.delivery.schemas import NotificationIn, NotificationOut
 from pushsvc.deps import SessionDep, SettingsDep
 from pushsvc.geo.area import parse_area
-from pushsvc.operators import accounts
 from pushsvc.types import PathId
 
+# Guarded by the app factory with operators.auth.require_bootstrap_admin (delivery knows no accounts).
 router = APIRouter(prefix="/api/v1/notifications", tags=["delivery"])
-
-
-def require_admin(db_session: SessionDep, settings: SettingsDep,
-                  authorization: Annotated[str | None, Header()] = None) -> None:
-    """The bootstrap token, and only while no operator account exists (then 403: use ``/api/v1/messages``)."""
-    accounts.check_bootstrap_token(db_session, settings, authorization)
-
-
-AdminDep = Depends(require_admin)
 
 
 def draft_of(body: NotificationIn, source: str = "api") -> service.NotificationDraft:
@@ -34,17 +23,17 @@ def draft_of(body: NotificationIn, source: str = "api") -> service.NotificationD
     )
 
 
-@router.post("", status_code=202, response_model=NotificationOut, dependencies=[AdminDep])
+@router.post("", status_code=202, response_model=NotificationOut)
 def create(body: NotificationIn, db_session: SessionDep, settings: SettingsDep) -> NotificationOut:
     n = service.create_notification(db_session, draft_of(body), settings=settings)
     return NotificationOut.model_validate(n)
 
 
-@router.get("/{notification_id}", response_model=NotificationOut, dependencies=[AdminDep])
+@router.get("/{notification_id}", response_model=NotificationOut)
 def read(notification_id: PathId, db_session: SessionDep) -> NotificationOut:
     return NotificationOut.model_validate(service.get_notification(db_session, notification_id))
 
 
-@router.post("/{notification_id}/cancel", response_model=NotificationOut, dependencies=[AdminDep])
+@router.post("/{notification_id}/cancel", response_model=NotificationOut)
 def cancel(notification_id: PathId, db_session: SessionDep) -> NotificationOut:
     return NotificationOut.model_validate(service.cancel_notification(db_session, notification_id))

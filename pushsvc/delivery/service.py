@@ -14,7 +14,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -27,11 +26,12 @@ from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import CATEGORIES
+from pushsvc.timeutil import JST
+from pushsvc.timeutil import as_utc as _utc
 from pushsvc.webpush.sender import Outcome, PushResult, backoff_delay
 
 log = logging.getLogger(__name__)
 
-JST = ZoneInfo("Asia/Tokyo")
 SEVERITIES = ("info", "advisory", "warning", "emergency")
 QUIET_HOURS_APPLY = frozenset({"info", "advisory"})
 FINAL_STATUSES = frozenset({"done", "cancelled", "expired"})
@@ -92,10 +92,6 @@ class Message:
     @property
     def urgency(self) -> str:
         return URGENCY.get(self.severity, "normal")
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _validate(db_session: Session, draft: NotificationDraft) -> None:
@@ -540,3 +536,20 @@ def push_outcome_counts(db_session: Session) -> dict[str, Any]:
         select(DeliveryFailure.status_code, func.count()).group_by(DeliveryFailure.status_code)).all()
     return {"sent": int(sums[0]), "gone": int(sums[1]), "failed": int(sums[2]), "expired": int(sums[3]),
             "notifications": int(sums[4]), "failure_status": {str(c or "none"): int(n) for c, n in codes}}
+
+
+def oldest_due_at(db_session: Session, *, now: datetime) -> datetime | None:
+    """When the longest-waiting due batch became due (None = nothing waiting): /metrics' staleness signal."""
+    at = db_session.execute(select(DeliveryBatch.not_before).where(
+        DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now)
+        .order_by(DeliveryBatch.not_before).limit(1)).scalar()
+    return _utc(at) if at is not None else None
+
+
+def send_timings(db_session: Session) -> list[tuple[str, datetime, datetime, datetime | None]]:
+    """(severity, accepted, first push, last push) of every notification that has sent: delivery latency."""
+    rows = db_session.execute(select(
+        Notification.severity, Notification.created_at, Notification.first_sent_at, Notification.last_sent_at)
+        .where(Notification.first_sent_at.is_not(None)))
+    return [(sev, _utc(c), _utc(f), _utc(last) if last is not None else None) for sev, c, f, last in rows
+            if f is not None]

@@ -22,8 +22,8 @@ from pushsvc.config import Settings
 from pushsvc.db import session_scope
 from pushsvc.delivery import service
 from pushsvc.delivery.service import ClaimedBatch, Message
-from pushsvc.kpi.metrics import count_push
 from pushsvc.subscriptions import service as subscriptions
+from pushsvc.telemetry import count_push
 from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushResult, PushSender, PushTarget
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -30,16 +30,11 @@ from pushsvc.feeds.river import AlertRules, Evaluation, RiverAlert, Snapshot, St
 from pushsvc.feeds.river.alerts import stage_product
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.geo import service as geo_service
+from pushsvc.timeutil import as_utc as _utc
 
 log = logging.getLogger(__name__)
 
 RIVER_TTL_S = 6 * 3600  # a water level six hours old is no longer news
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 # -- sources: state and health --------------------------------------------------------------------------

@@ -8,21 +8,18 @@ Exports are written to the operators' audit log (data leaving the system); summa
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from pushsvc.deps import SessionDep, SettingsDep
-from pushsvc.errors import ProblemError, ValidationProblem, limiter_of
+from pushsvc.errors import ValidationProblem, limiter_of
 from pushsvc.kpi import report, service
 from pushsvc.kpi.schemas import VIEW_EVENTS, EventIn, ExportRow, KpiSummary, Period
 from pushsvc.operators import accounts
 from pushsvc.operators.auth import CurrentOperator
-from pushsvc.operators.models import Operator
 from pushsvc.portal import alerts
 
 router = APIRouter(tags=["kpi"])
@@ -56,7 +53,7 @@ def summary(_op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
     return report.summary(db_session, settings=settings, start=start, end=end)
 
 
-def _exported(db_session: Session, op: Operator, fmt: str, start: date | None, end: date | None) -> Period:
+def _exported(db_session: Session, op: CurrentOperator, fmt: str, start: date | None, end: date | None) -> Period:
     """The export's period, audited with who took it."""
     p = report.period(start, end, now=datetime.now(UTC))
     accounts.audit(db_session, "kpi.export", operator=op, format=fmt, start=p.start.isoformat(),
@@ -80,23 +77,3 @@ def export_json(op: CurrentOperator, db_session: SessionDep, start: From = None,
                 end: To = None) -> dict[str, Period | list[ExportRow]]:
     p = _exported(db_session, op, "json", start, end)
     return {"period": p, "rows": report.export_rows(db_session, p)}
-
-
-@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-def prometheus(request: Request, settings: SettingsDep,
-               authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
-    """Operational metrics in the Prometheus text format (aggregates only, cached: kpi/metrics.py).
-
-    Behind ``PUSHSVC_METRICS_TOKEN`` as a bearer token; with none set, only loopback clients are answered.
-    """
-    if settings.metrics_token is not None:
-        if not hmac.compare_digest(authorization or "", f"Bearer {settings.metrics_token.get_secret_value()}"):
-            raise ProblemError("a valid metrics token is required", field="Authorization", status=401,
-                               title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
-    elif request.client is None or request.client.host not in {"127.0.0.1", "::1"}:
-        raise ProblemError("/metrics answers loopback clients only; set PUSHSVC_METRICS_TOKEN to scrape "
-                           "it from elsewhere", status=403, title="Forbidden")
-    from prometheus_client.exposition import generate_latest
-
-    return PlainTextResponse(generate_latest(request.app.state.metrics_registry),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pushsvc.config import get_settings
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.errors import ProblemError
+from pushsvc.timeutil import jst_day
 
 
 def _session_factory() -> sessionmaker[Session]:
@@ -26,12 +27,12 @@ def report_command(fy: str | None) -> None:
 
     now = datetime.now(UTC)
     try:
-        year = service.parse_fy(fy) if fy else service.fiscal_year(service.jst_day(now))
+        year = service.parse_fy(fy) if fy else service.fiscal_year(jst_day(now))
     except ProblemError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(2)
     start, end = service.fy_range(year)
-    end = min(end, service.jst_day(now)) if start <= service.jst_day(now) else end
+    end = min(end, jst_day(now)) if start <= jst_day(now) else end
     with session_scope(_session_factory()) as session:
         summary = report.summary(session, settings=get_settings(), start=start, end=end, now=now)
     click.echo(report.table(summary, "/".join(service.fy_labels(year))))

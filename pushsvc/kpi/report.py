@@ -31,6 +31,7 @@ from pushsvc.kpi.schemas import (
     Period,
     PortalAccess,
 )
+from pushsvc.timeutil import JST, jst_day
 
 log = logging.getLogger(__name__)
 MAX_PERIOD_DAYS = 3660
@@ -39,7 +40,7 @@ SUB_KINDS = ("subscription_created", "subscription_deleted")
 
 def period(start: date | None, end: date | None, *, now: datetime) -> Period:
     """[start, end] in JST days; by default the current fiscal year up to today."""
-    today = service.jst_day(now)
+    today = jst_day(now)
     start = start or service.fy_range(service.fiscal_year(today))[0]
     end = end or today
     if end < start:
@@ -50,7 +51,7 @@ def period(start: date | None, end: date | None, *, now: datetime) -> Period:
 
 
 def _utc_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=service.JST).astimezone(UTC)
+    return datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
 
 
 def feed_source_names(settings: Settings) -> list[str]:

@@ -13,32 +13,25 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pushsvc import events
 from pushsvc.db import table_of
 from pushsvc.errors import ValidationProblem
+from pushsvc.events import SubscriptionCreated, SubscriptionDeleted
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.kpi.schemas import UNIQUE, VIEW_EVENTS
-from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
-from pushsvc.subscriptions.schemas import SubscriptionOut
+from pushsvc.subscriptions import service as subscriptions
+from pushsvc.timeutil import as_utc as _utc
+from pushsvc.timeutil import jst_day
 
-JST = ZoneInfo("Asia/Tokyo")
 REIWA_OFFSET = 2018  # R1 = FY2019, so Rn = FY(2018 + n)
 Key = tuple[date, str, str, str]  # day, kind, municipality code, category
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def jst_day(now: datetime) -> date:
-    return _utc(now).astimezone(JST).date()
 
 
 # --- fiscal years (April–March, JST) ------------------------------------------------------------
@@ -123,19 +116,19 @@ def record_view(db_session: Session, kind: str, *, now: datetime, visitor: str,
         pass
 
 
-def subscription_created(db_session: Session, sub: SubscriptionOut, *, now: datetime) -> None:
-    """Count a new subscription under its first place (a browser re-posting its endpoint keeps its
-    created_at, so it is not counted again)."""
-    if _utc(sub.created_at) != _utc(now):
-        return
-    home = sub.places[0] if sub.places else sub.current_location
-    record(db_session, "subscription_created", now=now, municipality_code=home.municipality_code if home else "")
+def subscription_created(db_session: Session, event: SubscriptionCreated) -> None:
+    """Count a new subscription under its first place (published by the subscriptions domain)."""
+    record(db_session, "subscription_created", now=event.at, municipality_code=event.municipality_code)
 
 
-def subscription_deleted(db_session: Session, sub: Subscription, *, now: datetime) -> None:
-    places = sorted(sub.places, key=lambda p: (p.kind != REGISTERED, p.position))
-    record(db_session, "subscription_deleted", now=now,
-           municipality_code=places[0].municipality_code if places else "")
+def subscription_deleted(db_session: Session, event: SubscriptionDeleted) -> None:
+    record(db_session, "subscription_deleted", now=event.at, municipality_code=event.municipality_code)
+
+
+def listen() -> None:
+    """Count what the other domains publish (called once by ``main.create_app``)."""
+    events.listen(SubscriptionCreated, subscription_created)
+    events.listen(SubscriptionDeleted, subscription_deleted)
 
 
 # --- retention ----------------------------------------------------------------------------------
@@ -198,16 +191,10 @@ def counts(db_session: Session, start: date, end: date, kinds: Iterable[str] | N
 def active_subscribers(db_session: Session, *, now: datetime) -> tuple[int, dict[str, int]]:
     """Subscriptions now, and per municipality those with a registered place or live current location there.
 
-    Read from the subscription tables (read-only): they, not the event counts, are the truth, since
-    push services' 404/410 also remove subscriptions.
+    Asked of the subscriptions domain: its tables, not the event counts, are the truth, since push
+    services' 404/410 also remove subscriptions.
     """
-    total = int(db_session.execute(select(func.count()).select_from(Subscription)).scalar_one())
-    live = or_(SubscriptionPlace.kind == REGISTERED,
-               (SubscriptionPlace.kind == CURRENT) & (SubscriptionPlace.expires_at > _utc(now)))
-    rows = db_session.execute(
-        select(SubscriptionPlace.municipality_code, func.count(func.distinct(SubscriptionPlace.subscription_id)))
-        .where(live).group_by(SubscriptionPlace.municipality_code)).all()
-    return total, {code: int(n) for code, n in rows}
+    return subscriptions.count_active(db_session, now=now)
 
 
 def percentile(values: list[float], p: float) -> float | None:

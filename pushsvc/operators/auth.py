@@ -52,3 +52,9 @@ def current_operator(
 
 
 CurrentOperator = Annotated[Operator, Depends(current_operator)]
+
+
+def require_bootstrap_admin(db_session: SessionDep, settings: SettingsDep,
+                            authorization: Annotated[str | None, Header()] = None) -> None:
+    """The bootstrap token, and only while no operator account exists (then 403: use ``/api/v1/messages``)."""
+    accounts.check_bootstrap_token(db_session, settings, authorization)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -14,9 +13,9 @@ from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.operators.schemas import DeliveryOut, MessageOut, TimingOut
 from pushsvc.operators.service import touched_codes
+from pushsvc.timeutil import JST
 from pushsvc.types import scrub, scrub_json, scrub_texts
 
-JST = ZoneInfo("Asia/Tokyo")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9999, 12, 30)
 STATUSES = ("awaiting_approval", "scheduled", "sent", "cancelled", "corrected", "expired")
 

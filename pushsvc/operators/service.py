@@ -32,6 +32,7 @@ from pushsvc.operators.schemas import FollowUpIn, MessageIn, PreviewOut, Transla
 from pushsvc.operators.targets import ResolvedTarget, resolve_target
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.timeutil import as_utc as _utc
 from pushsvc.types import scrub_texts
 
 TEST_MARK = {"ja": "【訓練】"}
@@ -40,10 +41,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=7)
 OPEN = ("awaiting_approval", "scheduled", "sent")
 FOLLOW_UP_MARK = {"cancellation": ("【取消】", "[Cancelled] "), "correction": ("【訂正】", "[Correction] ")}
 CANCEL_BODY = {"ja": "先ほどのお知らせは取り消されました。", "en": "The earlier message has been withdrawn."}
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _mark(lang: str, text: str) -> str:

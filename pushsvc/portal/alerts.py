@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import shapely
 from shapely.geometry import Point
@@ -43,6 +43,7 @@ from pushsvc.portal.schemas import (
     text_in,
 )
 from pushsvc.shelters.schemas import HAZARDS, Hazard
+from pushsvc.timeutil import as_utc as _utc
 
 STATEFUL_SOURCES = frozenset({"jma", "river"})  # in force = the alert state, not the notification's expiry
 STATE_KEY = "_in_force"  # set on the shared detached copies only: issued/confirmed/stale/level from the state
@@ -64,10 +65,6 @@ _lock = threading.Lock()
 _areas: dict[str, tuple[float, dict[str, Area]]] = {}
 _alert_codes: dict[tuple[str, int, str], tuple[str, ...]] = {}
 _in_force: Snapshot[tuple[Notification, ...]] = Snapshot(ALERTS_TTL_S)
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def areas(db_session: Session) -> dict[str, Area]:

@@ -6,8 +6,8 @@ import html
 from pathlib import Path
 from string import Template
 
-from pushsvc.cap import JST
 from pushsvc.portal.schemas import AlertPage
+from pushsvc.timeutil import JST
 
 TEMPLATE = Template((Path(__file__).parent / "templates" / "alert.html").read_text(encoding="utf-8"))
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'"

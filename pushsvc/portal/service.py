@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -40,6 +40,7 @@ from pushsvc.portal.schemas import (
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import SHELTER_CREDIT, Hazard, hazard_label
 from pushsvc.subscriptions.models import CURRENT, Subscription
+from pushsvc.timeutil import as_utc as _utc
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ RIVERS_TTL_S = 1.0  # gauges are polled every few minutes; a second's delay cost
 NOTICES_TTL_S = 60.0  # the version check sees every change; this only bounds what it could miss
 _rivers: Snapshot[tuple[dict[str, Any], ...]] = Snapshot(RIVERS_TTL_S)
 _notices: Snapshot[tuple[Notice, ...]] = Snapshot(NOTICES_TTL_S)
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str, Any]]:

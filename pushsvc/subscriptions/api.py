@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
 from pushsvc.deps import SessionDep, SettingsDep, WorkDep
-from pushsvc.kpi import service as kpi
 from pushsvc.subscriptions import renewal, service
 from pushsvc.subscriptions.schemas import (
     Choices,
@@ -60,7 +59,7 @@ async def subscribe(body: SubscriptionIn, work: WorkDep, settings: SettingsDep) 
 
 def _subscribe(db_session: Session, body: SubscriptionIn, settings: Settings, now: datetime) -> SubscriptionCreated:
     out, token = service.subscribe(db_session, body, settings=settings, now=now)
-    kpi.subscription_created(db_session, out, now=now)
+    service.publish_created(db_session, out, now=now)
     return SubscriptionCreated(**out.model_dump(), token=token)
 
 
@@ -103,6 +102,6 @@ def _put_location(db_session: Session, subscription_id: int, body: LocationIn, s
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEMS)
 def delete_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
                         authorization: Authorization = None) -> Response:
-    kpi.subscription_deleted(db_session, service.authorize(db_session, subscription_id, authorization), now=_now())
+    service.publish_deleted(db_session, service.authorize(db_session, subscription_id, authorization), now=_now())
     service.delete_subscription(db_session, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

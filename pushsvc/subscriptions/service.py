@@ -14,7 +14,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import shapely
@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.dml import Insert
 
+from pushsvc import events
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres, table_of
 from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
@@ -49,6 +50,7 @@ from pushsvc.subscriptions.schemas import (
     parse_hhmm,
     round_coord,
 )
+from pushsvc.timeutil import as_utc as _utc
 from pushsvc.webpush.hosts import EndpointError, canonical_endpoint
 
 TOKEN_BYTES = 24  # 192 bits
@@ -181,11 +183,6 @@ def _quiet(q: QuietHours | None) -> tuple[time | None, time | None]:
     if q.start == q.end:
         raise ValidationProblem("quiet hours start and end must differ", field="quiet_hours.end")
     return parse_hhmm(q.start), parse_hhmm(q.end)
-
-
-def _utc(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _expiry(now: datetime, settings: Settings) -> datetime:
@@ -516,3 +513,34 @@ def get_push_targets(db_session: Session, ids: Collection[int]) -> list[PushTarg
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i:i + _CHUNK]
+
+
+# --- for other domains: what happened (events) and who is subscribed (KPI) -------------------------
+
+def _home_code(places: Sequence[Any]) -> str:
+    return places[0].municipality_code if places else ""
+
+
+def publish_created(db_session: Session, out: SubscriptionOut, *, now: datetime) -> None:
+    """Tell listeners (KPI) a browser subscribed; one re-posting its endpoint keeps its created_at, so is not new."""
+    if _utc(out.created_at) != _utc(now):
+        return
+    home = [*out.places, *([out.current_location] if out.current_location else [])]
+    events.publish(db_session, events.SubscriptionCreated(municipality_code=_home_code(home), at=now))
+
+
+def publish_deleted(db_session: Session, sub: Subscription, *, now: datetime) -> None:
+    """Tell listeners (KPI) a resident unsubscribed, under its first registered place."""
+    places = sorted(sub.places, key=lambda p: (p.kind != REGISTERED, p.position))
+    events.publish(db_session, events.SubscriptionDeleted(municipality_code=_home_code(places), at=now))
+
+
+def count_active(db_session: Session, *, now: datetime) -> tuple[int, dict[str, int]]:
+    """Subscriptions now, and per municipality those with a registered place or a live current location there."""
+    total = int(db_session.execute(select(func.count()).select_from(Subscription)).scalar_one())
+    live = or_(SubscriptionPlace.kind == REGISTERED,
+               (SubscriptionPlace.kind == CURRENT) & (SubscriptionPlace.expires_at > _utc(now)))
+    rows = db_session.execute(
+        select(SubscriptionPlace.municipality_code, func.count(func.distinct(SubscriptionPlace.subscription_id)))
+        .where(live).group_by(SubscriptionPlace.municipality_code)).all()
+    return total, {code: int(n) for code, n in rows}

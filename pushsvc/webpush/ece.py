@@ -11,7 +11,6 @@ decrypts it, and the local push service decrypts every message with ``http_ece``
 
 from __future__ import annotations
 
-import base64
 import hmac
 import os
 import struct
@@ -20,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pushsvc.webpush.vapid import b64url_decode
+
 RECORD_SIZE = 4096
 MAX_PLAINTEXT = RECORD_SIZE - 16 - 1  # one record: AEAD tag and the 0x02 delimiter must fit
 _CURVE = ec.SECP256R1()
@@ -27,12 +28,6 @@ _CEK_INFO = b"Content-Encoding: aes128gcm\x00\x01"
 _NONCE_INFO = b"Content-Encoding: nonce\x00\x01"
 _X962 = serialization.Encoding.X962
 _UNCOMPRESSED = serialization.PublicFormat.UncompressedPoint
-
-
-def _b64url_decode(text: str) -> bytes:
-    """Strict base64url (binascii.Error is a ValueError); cheaper than vapid.b64url_decode's char loop."""
-    text = text.rstrip("=")
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def _hmac(key: bytes, msg: bytes) -> bytes:
@@ -53,8 +48,8 @@ def encrypt(
     """
     if len(data) > MAX_PLAINTEXT:
         raise ValueError(f"a push message holds at most {MAX_PLAINTEXT} bytes")
-    ua_public = _b64url_decode(p256dh)
-    auth_secret = _b64url_decode(auth)
+    ua_public = b64url_decode(p256dh)
+    auth_secret = b64url_decode(auth)
     if len(auth_secret) != 16:
         raise ValueError("auth secret must be 16 bytes")
     receiver = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, ua_public)  # ValueError if off-curve

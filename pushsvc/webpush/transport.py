@@ -1,8 +1,9 @@
-"""The pooled HTTP client behind the sender, in two interchangeable flavours.
+"""The pooled HTTP clients behind the sender: the ``Transport`` protocol, aiohttp and httpx.
 
-Both exist so ``bench/push_client.py`` can measure them on the real hot path; the sender defaults to
-aiohttp because it was the faster one there (numbers in ``sender.py`` and docs/BENCHMARKS.md). Either
-one turns every network failure into ``TransportError`` so the sender classifies just one exception.
+The sender defaults to our lean client (``stream.py``, ``PUSHSVC_PUSH_CLIENT=stream``), which halved its
+CPU per message (docs/adr/0002); aiohttp stays as the fallback and httpx for comparison, so
+``bench/push_client.py`` can measure all three on the real hot path. Each turns every network failure
+into ``TransportError`` so the sender classifies just one exception.
 """
 
 from __future__ import annotations

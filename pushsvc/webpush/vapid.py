@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +22,21 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
 def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding; raises ValueError on anything else."""
+    """Decode base64url with or without padding; raises ValueError on anything else.
+
+    The one decoder for keys, secrets and JWT parts (subscription validation, RFC 8291 encryption on
+    the send hot path, the local push service): a compiled pattern rather than a loop over the
+    characters, so encryption's two decodes cost ~1-2 µs a message (ece.py had its own for that reason).
+    """
     s = text.strip()
-    if not s or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=" for c in s):
+    if not _B64URL.fullmatch(s):
         raise ValueError("not base64url")
     s = s.rstrip("=")
-    if len(s) % 4 == 1:
-        raise ValueError("not base64url (bad length)")
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+    return base64.b64decode(s + "=" * (-len(s) % 4), altchars=b"-_", validate=True)  # bad length: binascii.Error
 
 
 @dataclass(frozen=True)

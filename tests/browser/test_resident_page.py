@@ -20,7 +20,7 @@ from pushsvc.main import create_app
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
 from pushsvc.webpush.vapid import b64url_decode
 from tests.conftest import TestDatabase, serve_app
-from tests.subscriptions.conftest import KOCHI_PREF_OFFICE, browser_keys, new_endpoint
+from tests.fixtures.subscriptions import KOCHI_PREF_OFFICE, browser_keys, new_endpoint
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")

@@ -28,8 +28,8 @@ from pushsvc.main import create_app
 from pushsvc.operators import accounts
 from pushsvc.webpush.sender import PushSender
 from tests.conftest import TestDatabase, serve_app
-from tests.delivery.conftest import delivery_settings, enrolment_code
-from tests.webpush.conftest import devpush, devpush_server
+from tests.fixtures.delivery import delivery_settings, enrolment_code
+from tests.fixtures.devpush import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server"]
 

@@ -1,3 +1,3 @@
-from tests.webpush.conftest import devpush, devpush_server, identity
+from tests.fixtures.devpush import devpush, devpush_server, identity
 
 __all__ = ["devpush", "devpush_server", "identity"]

@@ -16,7 +16,7 @@ from pushsvc.devpush.state import Subscriber
 from pushsvc.webpush.auth import origin_of, sign_jwt
 from pushsvc.webpush.sender import Outcome, PushTarget, encrypt
 from pushsvc.webpush.vapid import VapidIdentity, b64url, b64url_decode
-from tests.webpush.conftest import SUBJECT, make_sender
+from tests.fixtures.devpush import SUBJECT, make_sender
 
 TEXT = "高知市に津波警報が発表されました。直ちに高台へ避難してください。"
 

@@ -13,8 +13,9 @@ from pushsvc.config import Settings
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.poller import Poller, PollResult, SourcePoller
 from pushsvc.feeds.sources import SourceConfig
-from tests.delivery.conftest import Harness, devpush, devpush_server, harness
-from tests.feeds.river.conftest import EVENT_CSV, GAUGES_CSV, river_file
+from tests.fixtures.delivery import Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
+from tests.fixtures.river import EVENT_CSV, GAUGES_CSV, river_file
 
 __all__ = ["devpush", "devpush_server", "harness"]
 

@@ -14,8 +14,8 @@ from pushsvc.feeds import service
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer, Misbehaviour
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.poller import Poller, PollResult
-from tests.delivery.conftest import Harness
 from tests.feeds.conftest import PollDriver, kriver_source
+from tests.fixtures.delivery import Harness
 
 
 def _poll(driver: PollDriver) -> tuple[PollResult, float]:

@@ -14,10 +14,10 @@ from pushsvc.delivery.models import Notification
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.webpush.sender import Outcome, PushResult
-from tests.delivery.conftest import Harness
 from tests.feeds.conftest import PollDriver
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, kochi_warning, rewrite, sample
 from tests.feeds.jma.publisher import JmaPublisher
+from tests.fixtures.delivery import Harness
 
 LANDSLIDE = "landslide/17_04_01_250630_VXWW50.xml"
 EVENT = "高知県土砂災害警戒情報"

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from pushsvc.feeds import service
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.models import FeedAlert
-from tests.delivery.conftest import Harness, Resident
 from tests.feeds.conftest import PollDriver, kriver_source
-from tests.feeds.river.conftest import EVENT_CSV, river_file
 from tests.feeds.river.test_replay import raw_danger_crossings, town_codes
+from tests.fixtures.delivery import Harness, Resident
+from tests.fixtures.river import EVENT_CSV, river_file
 
 QUIET_TOWNS = ("39201", "39212", "39424")  # 高知市, 香美市, 梼原町: no gauge there crossed danger in this event
 

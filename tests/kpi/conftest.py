@@ -1,7 +1,7 @@
 """KPI fixtures: the delivery harness (real app, local push service) for subscribe/notify, and operators."""
 
-from tests.delivery.conftest import Harness, harness
-from tests.portal.conftest import Ops, ops
-from tests.webpush.conftest import devpush, devpush_server
+from tests.fixtures.delivery import Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
+from tests.fixtures.operators import Ops, ops
 
 __all__ = ["Harness", "Ops", "devpush", "devpush_server", "harness", "ops"]

@@ -19,7 +19,7 @@ from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.kpi.schemas import CSV_HEADER
 from pushsvc.operators import accounts
 from tests.conftest import TestDatabase
-from tests.delivery.conftest import ADMIN, KOCHI_KENCHO, MUROTO
+from tests.fixtures.delivery import ADMIN, KOCHI_KENCHO, MUROTO
 from tests.kpi.conftest import Harness, Ops
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}  # the bootstrap token is not an operator's

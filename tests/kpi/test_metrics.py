@@ -7,7 +7,7 @@ import urllib.request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pushsvc.kpi import metrics
+from pushsvc import metrics, telemetry
 from pushsvc.main import create_app
 from tests.conftest import free_port
 from tests.delivery.conftest import KOCHI_KENCHO, Harness
@@ -66,7 +66,7 @@ def test_on_call_metrics_after_a_delivery(harness: Harness) -> None:
                  'status="200"}'] == 1
     assert "# TYPE pushsvc_feed_age_seconds gauge" in text
     served = free_port()
-    metrics.serve_worker_metrics(f"127.0.0.1:{served}")
+    telemetry.serve_worker_metrics(f"127.0.0.1:{served}")
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
             f"http://127.0.0.1:{served}/metrics") as r:
         worker = samples(r.read().decode())

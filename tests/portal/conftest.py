@@ -11,11 +11,11 @@ from pushsvc.db import session_scope
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.loader import parse_path
 from tests.conftest import SHARED, TestDatabase
-from tests.delivery.conftest import ADMIN, Harness, harness
-from tests.operators.conftest import Ops
-from tests.webpush.conftest import devpush, devpush_server
+from tests.fixtures.delivery import ADMIN, Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
+from tests.fixtures.operators import Ops, ops
 
-__all__ = ["ADMIN", "Harness", "Ops", "devpush", "devpush_server", "harness"]
+__all__ = ["ADMIN", "Harness", "Ops", "devpush", "devpush_server", "harness", "ops"]
 
 SHELTERS = SHARED / "samples" / "shelters"
 KOCHI_CITY_SITES = SHELTERS / "gsi_emergency_geojson_by_city" / "392014.json"
@@ -42,15 +42,3 @@ def admin(**extra: str) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-
-
-@pytest.fixture
-def ops(harness: Harness) -> Ops:
-    """A prefecture operator and the 高知市 and 室戸市 operators, for notices and the KPI."""
-    o = Ops(harness, {})
-    o.add("pref", "prefecture")
-    o.add("kochi-city", "municipality", ("39201",))
-    o.add("muroto-city", "municipality", ("39202",))
-    return o

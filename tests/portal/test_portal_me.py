@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pushsvc.shelters import service as shelters
-from tests.delivery.conftest import KOCHI_KENCHO, MUROTO, SHIMANTO
+from tests.fixtures.delivery import KOCHI_KENCHO, MUROTO, SHIMANTO
 from tests.portal.conftest import Harness, Ops, admin, bearer
 
 

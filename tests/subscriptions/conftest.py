@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushsvc.config import Settings
-from pushsvc.webpush.vapid import b64url
 from tests.conftest import TestDatabase
+from tests.fixtures.subscriptions import (
+    ASHIZURI_CAPE,
+    KOCHI_PREF_OFFICE,
+    MUROTO_CAPE,
+    browser_keys,
+    new_endpoint,
+    subscription_body,
+)
 
-KOCHI_PREF_OFFICE = (33.5597, 133.5311)  # 高知県庁, 高知市 39201
-MUROTO_CAPE = (33.2453, 134.1770)  # 室戸岬, 室戸市 39202
-ASHIZURI_CAPE = (32.7253, 133.0203)  # 足摺岬, 土佐清水市 39209
-
-
-def browser_keys() -> dict[str, str]:
-    """What a browser's PushSubscription.toJSON() carries: a P-256 point and a 16-byte secret."""
-    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return {"p256dh": b64url(point), "auth": b64url(os.urandom(16))}
-
-
-def new_endpoint() -> str:
-    return f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}"
-
-
-def subscription_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "endpoint": new_endpoint(),
-        "keys": browser_keys(),
-        "places": [{"label": "自宅", "lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]}],
-        "lang": "ja",
-    }
-    body.update(overrides)
-    return body
+__all__ = ["ASHIZURI_CAPE", "KOCHI_PREF_OFFICE", "MUROTO_CAPE", "browser_keys", "new_endpoint", "subscription_body"]
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import TestDatabase
-from tests.delivery.conftest import KOCHI_KENCHO, Harness, harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
 from tests.subscriptions.conftest import browser_keys, new_endpoint
 from tests.subscriptions.test_subscriptions_api import BAD_INPUTS, _auth, _rows, _subscribe
-from tests.webpush.conftest import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server", "harness"]
 

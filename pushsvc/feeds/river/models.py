@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from functools import cached_property
 
-JST = timezone(timedelta(hours=9), "JST")
+from pushsvc.timeutil import JST
+
 LEVEL_RANGE_M = (-100.0, 5000.0)  # any gauge datum in Japan (Kochi's highest crisis gauges read ~240 m)
 FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew between the publisher and us
 

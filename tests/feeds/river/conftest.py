@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pushsvc.feeds.river import Evaluation, Snapshot, Station, replay
 from pushsvc.feeds.river.kriver import load_crisis_gauges, load_series
-from tests.conftest import SHARED
+from tests.fixtures.river import EVENT_CSV, GAUGES_CSV, RIVER, SPIKY_GAUGE, YEAR_CSV, river_file
 
-RIVER = SHARED / "samples" / "river"
-GAUGES_CSV = RIVER / "stations" / "kochi_crisis_gauges_k_river_area_info.csv"
-EVENT_CSV = RIVER / "series" / "kochi_event_2026-06-02_k_river_crisis_gauges.csv"
-YEAR_CSV = RIVER / "series" / "kochi_k_river_area_info_hourly_snapshots_2025-09_2026-08.csv"
-SPIKY_GAUGE = "3900000104"  # 渡し上り川橋下流
-
-
-def river_file(*parts: str) -> Path:
-    path = RIVER.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared sample {path} not available (set PUSHSVC_SHARED)")
-    return path
+__all__ = ["EVENT_CSV", "GAUGES_CSV", "RIVER", "SPIKY_GAUGE", "YEAR_CSV", "river_file"]
 
 
 @pytest.fixture(scope="session")

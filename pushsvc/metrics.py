@@ -10,27 +10,31 @@ docs/OPERATIONS.md says what each alert means.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
-from pushsvc.delivery.models import DeliveryBatch, Notification
+from pushsvc.deps import SettingsDep
+from pushsvc.errors import ProblemError
 from pushsvc.kpi import service
 
 log = logging.getLogger(__name__)
+router = APIRouter(tags=["ops"])
 
 # Seconds from acceptance to a push: tsunami/Lv4+ should sit in the first buckets.
 LATENCY_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
@@ -63,9 +67,7 @@ def aggregate(db_session: Session, settings: Settings, now: datetime) -> list[Me
     outcomes = delivery.push_outcome_counts(db_session)
     out.append(GaugeMetricFamily("pushsvc_delivery_queue_depth", "Recipients waiting in open delivery batches.",
                                  value=delivery.queue_depth(db_session)))
-    oldest = db_session.execute(select(DeliveryBatch.not_before).where(
-        DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now)
-        .order_by(DeliveryBatch.not_before).limit(1)).scalar()
+    oldest = delivery.oldest_due_at(db_session, now=now)
     out.append(GaugeMetricFamily(
         "pushsvc_delivery_oldest_due_batch_seconds",
         "How long the oldest batch that is due has waited for a worker (0 = none waiting).",
@@ -85,11 +87,7 @@ def aggregate(db_session: Session, settings: Settings, now: datetime) -> list[Me
     out.append(failed)
     first: dict[str, list[float]] = defaultdict(list)
     last: dict[str, list[float]] = defaultdict(list)
-    for severity, created, first_at, last_at in db_session.execute(select(
-            Notification.severity, Notification.created_at, Notification.first_sent_at, Notification.last_sent_at)
-            .where(Notification.first_sent_at.is_not(None))):
-        if first_at is None:
-            continue
+    for severity, created, first_at, last_at in delivery.send_timings(db_session):
         first[severity].append(max(0.0, (first_at - created).total_seconds()))
         if last_at is not None:
             last[severity].append(max(0.0, (last_at - created).total_seconds()))
@@ -174,21 +172,21 @@ def api_registry(factory: sessionmaker[Session], settings: Settings) -> tuple[Co
     return registry, histogram
 
 
-# -- in a worker process ----------------------------------------------------------------------------------
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+def prometheus(request: Request, settings: SettingsDep,
+               authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+    """Operational metrics in the Prometheus text format (aggregates only, cached above).
 
-WORKER_REGISTRY = CollectorRegistry()
-PUSH_OUTCOMES = Counter("pushsvc_worker_push_outcomes", "Push attempts by push service (host) and outcome.",
-                        ["push_service", "outcome"], registry=WORKER_REGISTRY)
+    Behind ``PUSHSVC_METRICS_TOKEN`` as a bearer token; with none set, only loopback clients are answered.
+    """
+    if settings.metrics_token is not None:
+        if not hmac.compare_digest(authorization or "", f"Bearer {settings.metrics_token.get_secret_value()}"):
+            raise ProblemError("a valid metrics token is required", field="Authorization", status=401,
+                               title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    elif request.client is None or request.client.host not in {"127.0.0.1", "::1"}:
+        raise ProblemError("/metrics answers loopback clients only; set PUSHSVC_METRICS_TOKEN to scrape "
+                           "it from elsewhere", status=403, title="Forbidden")
+    from prometheus_client.exposition import generate_latest
 
-
-def count_push(endpoint: str, outcome: str) -> None:
-    host = endpoint.split("/", 3)[2] if endpoint.count("/") >= 2 else "unknown"
-    PUSH_OUTCOMES.labels(host.rsplit("@", 1)[-1], outcome).inc()
-
-
-def serve_worker_metrics(bind: str) -> None:
-    """Serve this worker's counters on ``host:port`` (a separate bind address, never the public one)."""
-    from prometheus_client import start_http_server
-
-    host, _, port = bind.rpartition(":")
-    start_http_server(int(port), addr=host or "127.0.0.1", registry=WORKER_REGISTRY)
+    return PlainTextResponse(generate_latest(request.app.state.metrics_registry),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")
