@@ -16,7 +16,7 @@ from pushsvc.subscriptions.models import Subscription
 from tests.conftest import TestDatabase, serve_app
 from tests.console.conftest import ConsoleEnv
 from tests.console.test_console import open_console
-from tests.delivery.conftest import delivery_settings
+from tests.fixtures.delivery import delivery_settings
 
 
 @pytest.mark.browser

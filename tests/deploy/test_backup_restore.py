@@ -18,7 +18,8 @@ from pushsvc.main import create_app
 from pushsvc.subscriptions import identity as vapid_identity
 from pushsvc.webpush.vapid import VapidIdentity
 from tests.conftest import PG_URL, ROOT, TestDatabase
-from tests.delivery.conftest import KOCHI_KENCHO, Harness, devpush, devpush_server, harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server", "harness"]
 

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from pushsvc.feeds.localfeed import AREA_INFO_PATH, LocalFeedServer, Misbehaviour
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.main import create_app
-from tests.delivery.conftest import Harness, Resident
 from tests.feeds.conftest import PollDriver, kriver_source
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, kochi_warning, rewrite, sample
 from tests.feeds.jma.publisher import JmaPublisher
 from tests.feeds.river.conftest import GAUGES_CSV, river_file
+from tests.fixtures.delivery import Harness, Resident
 
 KAJIYA = "3900000050"  # 鍛冶屋瀬橋, 四万十町 39412: start 206.81, danger 212.71
 SHIINA = "3900000064"  # 椎名, 室戸市 39202: start 4.00, danger 8.12

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.portal import alerts as portal_alerts
-from tests.delivery.conftest import Harness, Resident
 from tests.feeds.conftest import PollDriver
 from tests.feeds.jma.kochi import AKI, KOCHI, MUROTO, kochi_warning
 from tests.feeds.jma.publisher import JmaPublisher
+from tests.fixtures.delivery import Harness, Resident
 
 NANKOKU = "3920400"  # 南国市 → 39204
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pushsvc.feeds.localfeed import LocalFeedServer
 from pushsvc.feeds.sources import SourceConfig
 from tests.conftest import SHARED
-from tests.delivery.conftest import Harness
 from tests.feeds.conftest import PollDriver
+from tests.fixtures.delivery import Harness
 
 THRESHOLDS = SHARED / "samples" / "river" / "stations" / "kochi_kawabou_thresholds_from_livecam-jp.json"
 EDAGAWA = "0998500400017"  # 枝川 (宇治川): rsrv 1.9, warn 2.2, spcl 2.8, dng 3.4, fld 3.85

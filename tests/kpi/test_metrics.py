@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from pushsvc import metrics, telemetry
 from pushsvc.main import create_app
 from tests.conftest import free_port
-from tests.delivery.conftest import KOCHI_KENCHO, Harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness
 
 
 def samples(text: str) -> dict[str, float]:

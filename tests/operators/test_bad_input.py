@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from pushsvc.db import session_scope
 from pushsvc.operators.models import AuditEntry, OperatorMessage
-from tests.delivery.conftest import ADMIN, Harness
+from tests.fixtures.delivery import ADMIN, Harness
 from tests.operators.conftest import KATSURAHAMA_SQUARE, KOCHI_KENCHO, Ops, message
 
 SURROGATE = "Shelter open \ud83c"

@@ -11,7 +11,7 @@ from pushsvc.delivery.models import Notification
 from pushsvc.geo import service as geo_service
 from pushsvc.operators import accounts, service
 from pushsvc.operators.models import AuditEntry, Operator
-from tests.delivery.conftest import ADMIN, Harness
+from tests.fixtures.delivery import ADMIN, Harness
 from tests.operators.conftest import KOCHI, KOCHI_KENCHO, MUROTO_CODE, Ops, message
 
 OFF_MUROTO = (33.24, 134.16)  # sea, 1.4 km off 室戸市: resolves to 室戸市 as "coastal"

@@ -10,7 +10,8 @@ from sqlalchemy import update
 from pushsvc.db import session_scope
 from pushsvc.operators import accounts
 from pushsvc.subscriptions.models import TrainingEnrolment
-from tests.delivery.conftest import KOCHI_KENCHO, Harness, devpush, devpush_server, harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness, harness
+from tests.fixtures.devpush import devpush, devpush_server
 
 __all__ = ["devpush", "devpush_server", "harness"]
 
