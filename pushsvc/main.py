@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
 
     app.include_router(portal_router)
     app.include_router(shelters_router)
+    from pushsvc.evacuation.api import router as evacuation_router
+
+    app.include_router(evacuation_router)
     app.include_router(kpi_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -121,7 +121,13 @@ def order(alerts: Iterable[Notification]) -> list[Notification]:
 
 
 def is_active(n: Notification, now: datetime) -> bool:
-    return not n.test and n.status != "cancelled" and _utc(n.expires_at) > _utc(now)
+    """In force: not a test, not withdrawn, not run out, and not a 避難情報 解除 (which informs, but is no state)."""
+    return not n.test and n.status != "cancelled" and _utc(n.expires_at) > _utc(now) and not is_lift(n)
+
+
+def is_lift(n: Notification) -> bool:
+    evacuation = (n.extra or {}).get("evacuation")
+    return isinstance(evacuation, dict) and evacuation.get("action") == "lift"
 
 
 def page_url(settings: Settings, alert_id: int) -> str:
@@ -139,6 +145,7 @@ def to_out(db_session: Session, n: Notification, *, lang: str, settings: Setting
         title=text_in(n.title, lang), body=text_in(n.body or {}, lang), url=page_url(settings, n.id),
         municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
         created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
+        parameters={str(k): str(v) for k, v in ((n.extra or {}).get("cap_parameters") or {}).items()},
     )
 
 

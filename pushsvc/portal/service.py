@@ -22,6 +22,7 @@ from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import Forbidden, NotFound, ValidationProblem
+from pushsvc.evacuation import service as evacuation
 from pushsvc.operators import accounts
 from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.portal import alerts
@@ -215,6 +216,9 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     stations = river_stations(db_session, codes)
     views: list[PlaceView] = []
     credits: set[str] = set()
+    orders = evacuation.in_force(db_session, municipality=None, now=now)
+    if orders:
+        credits.add(evacuation.ATTRIBUTION)
     for p in places:
         here = alerts.order(n for n in in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
         wanted: list[Hazard] = []
@@ -233,6 +237,8 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
             municipality=MunicipalityRef(code=p.municipality_code, name=names.get(p.municipality_code, "")),
             lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(stations, p.municipality_code),
             shelters=groups,
+            evacuation=evacuation.for_place(db_session, orders, p.municipality_code, p.lat, p.lon, lang=sub.lang,
+                                            names=names, point=area.point if area else None, settings=settings),
         ))
     if stations:
         credits.add("国土交通省「川の防災情報」")
