@@ -32,6 +32,13 @@ def open_sites(db_session: SessionDep, municipality: Annotated[str | None, Query
     return service.list_open(db_session, municipality=municipality, lang=lang)
 
 
+@router.get("/sites", response_model=list[ShelterStateOut])
+def sites(db_session: SessionDep, municipality: Annotated[str, Query(pattern=r"^\d{5}$")],
+          hazard: Annotated[list[Hazard] | None, Query()] = None, lang: Lang = "ja") -> list[ShelterStateOut]:
+    """A municipality's sites designated for every hazard given, with whether each is open."""
+    return service.list_sites(db_session, municipality, hazard or [], lang=lang)
+
+
 def _set(db_session: SessionDep, op: CurrentOperator, items: list[ShelterStateItem]) -> list[ShelterStateOut]:
     codes = service.municipality_of(db_session, [i.id for i in items], field="id")
     accounts.ensure_scope(op, set(codes.values()), field="id")

@@ -271,6 +271,18 @@ def _open_states(db_session: Session) -> dict[str, str]:
         select(ShelterState.site_id, ShelterState.capacity).where(ShelterState.open.is_(True)))}
 
 
+def list_sites(db_session: Session, municipality: str, hazards: Collection[Hazard], *,
+               lang: str = "ja") -> list[ShelterStateOut]:
+    """A municipality's sites designated for every one of ``hazards``, by name, with their state (the
+    console's picker: a site unsuitable for the order's hazards is never offered)."""
+    need = 0
+    for h in hazards:
+        need |= hazard_bit(h)
+    ids = [i for i, m in db_session.execute(select(Shelter.site_id, Shelter.hazards_mask)
+                                            .where(Shelter.municipality_code == municipality)) if m & need == need]
+    return sorted(states(db_session, ids, lang=lang), key=lambda s: s.name)
+
+
 def list_open(db_session: Session, *, municipality: str | None = None, lang: str = "ja") -> list[ShelterStateOut]:
     """Every open site (optionally of one municipality), for the console and open data."""
     ids = sorted(_open_states(db_session))

@@ -11,7 +11,7 @@ import pytest
 from pushsvc.db import session_scope
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.loader import parse_path
-from tests.conftest import SHARED
+from tests.conftest import SHARED, TestDatabase
 from tests.delivery.conftest import Harness
 from tests.operators.conftest import KOCHI, Ops, devpush, devpush_server, harness, ops
 
@@ -77,10 +77,12 @@ class Evac:
         return dict(r.json())
 
 
-def load_sites(h: Harness, site_ids: set[str] | None = None) -> None:
+def load_sites(h: Harness | TestDatabase, site_ids: set[str] | None = None) -> None:
+    """Real GSI sites (a subset, so a test stays quick); importing again is what a yearly refresh does."""
     parsed = parse_path(SHARED / "samples" / "shelters" / "kochi_gsi_emergency_sites_merged.csv")
     wanted = [s for s in parsed.sites if site_ids is None or s.site_id in site_ids]
-    with session_scope(h.db.sessionmaker) as s:
+    db = h.db if isinstance(h, Harness) else h
+    with session_scope(db.sessionmaker) as s:
         shelters.import_sites(s, wanted, source="test")
 
 

@@ -2,12 +2,13 @@
 import { api, token } from './api.js';
 import { $, h, toast } from './dom.js';
 import { onModeChange, renderCompose, resetCompose } from './compose.js';
+import { renderEvacuation, stopEvacuation } from './evacuation.js';
 import { renderFeeds, stopFeeds } from './feeds.js';
 import { renderKpi } from './kpi.js';
 import { renderMessage, renderMessages, stopPolling } from './message.js';
 import { session } from './session.js';
 
-const SCREENS = ['login', 'compose', 'messages', 'message', 'kpi', 'feeds'];
+const SCREENS = ['login', 'compose', 'evacuation', 'messages', 'message', 'kpi', 'feeds'];
 
 function showMode() {
   const test = session.test;
@@ -31,6 +32,7 @@ function show(name) {
 async function route() {
   stopPolling();
   stopFeeds();
+  stopEvacuation();
   if (!session.operator) {
     show('login');
     $('#token').focus();
@@ -46,6 +48,7 @@ async function route() {
     if (screen === 'compose') await renderCompose(root);
     else if (screen === 'messages') await renderMessages(root);
     else if (screen === 'message') await renderMessage(root, Number(id));
+    else if (screen === 'evacuation') await renderEvacuation(root);
     else if (screen === 'kpi') await renderKpi(root);
     else if (screen === 'feeds') await renderFeeds(root);
   } catch (e) {
