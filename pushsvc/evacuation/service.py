@@ -332,7 +332,7 @@ def refresh(db_session: Session, *, now: datetime | None = None) -> None:
         EvacuationOrder.pending_message_id.is_not(None))).scalars())
     for o in waiting:
         assert o.pending_message_id is not None and o.pending is not None
-        status, notification_id = operators.status_of(db_session, o.pending_message_id)
+        status, notification_id = operators.status_of(db_session, o.pending_message_id, now=now)
         if status in ("sent", "scheduled"):
             p = dict(o.pending)
             _apply(db_session, o, p.pop("action"), p, o.pending_message_id, notification_id, single_issuer=False,

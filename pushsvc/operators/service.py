@@ -155,9 +155,9 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
     return m
 
 
-def status_of(db_session: Session, message_id: int) -> tuple[str, int | None]:
+def status_of(db_session: Session, message_id: int, *, now: datetime | None = None) -> tuple[str, int | None]:
     """(status, notification id) of a message, for domains waiting on its approval."""
-    refresh(db_session)
+    refresh(db_session, now=now)
     m = db_session.get(OperatorMessage, message_id, populate_existing=True)
     if m is None:
         raise NotFound(f"no message {message_id}", field="id")

@@ -188,3 +188,40 @@ def test_public_feeds_show_the_current_level_and_lifted_orders_leave(evac: Evac)
     assert evac.h.client.get("/api/v1/evacuation").json()["orders"] == []
     assert evac.h.client.get("/api/v1/alerts?category=evacuation").json()["alerts"] == []
     assert "<entry>" not in evac.h.client.get("/api/v1/alerts.atom?category=evacuation").text
+
+
+def test_an_lv4_nobody_approves_expires_unsent_and_the_order_is_withdrawn(evac: Evac) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pushsvc.evacuation import service
+
+    resident = evac.h.subscribe(IN_USHIOE)
+    o = evac.issue(level=4)
+    assert (o["status"], o["pending"]["level"]) == ("pending", 4)
+    assert evac.h.client.get("/api/v1/evacuation").json()["orders"] == []  # not in force before approval
+    later = datetime.now(UTC) + timedelta(seconds=evac.h.settings.operator_approval_timeout_s + 60)
+    with evac.h.db.sessionmaker() as s:
+        service.refresh(s, now=later)
+        s.commit()
+    after = evac.call("GET", f"/api/v1/evacuation/orders/{o['id']}", "kochi-city").json()
+    assert (after["status"], after["pending"]) == ("withdrawn", None)
+    evac.h.run_worker()
+    assert received(evac, resident) == []
+
+
+def test_lowering_uses_the_switch_wording_on_the_same_topic(evac: Evac) -> None:
+    evac.configure(evacuation_single_issuer="39201=5")
+    resident = evac.h.subscribe(IN_USHIOE)
+    o = evac.issue(level=5, hazards=["landslide", "flood"])
+    evac.h.run_worker()
+    evac.change(o["id"], level=4)
+    evac.h.run_worker()
+    got = received(evac, resident)
+    assert [r.json()["title"] for r in got] == ["【警戒レベル5】緊急安全確保（高知市）",
+                                                "【警戒レベル4】避難指示（高知市）"]
+    assert "ただちに命を守る行動をとってください。" in got[0].json()["body"]
+    assert got[1].json()["body"].startswith("高知市 潮江地区の避難情報を避難指示（警戒レベル4）に切り替えました。")
+    assert "対象の災害：土砂災害・洪水" in got[1].json()["body"]
+    assert len({r.topic for r in got}) == 1
+    conflict = evac.call("POST", f"/api/v1/evacuation/orders/{o['id']}/change", "nankoku-city", json={"level": 3})
+    assert conflict.status_code == 403
