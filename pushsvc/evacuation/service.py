@@ -18,7 +18,7 @@ from typing import Any, cast
 import shapely
 from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
@@ -47,6 +47,7 @@ from pushsvc.operators import service as operators
 from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.operators.schemas import MessageIn
 from pushsvc.operators.targets import municipalities_touching
+from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import Hazard, hazard_label
 
@@ -55,6 +56,7 @@ ORDER_TTL_S = 28 * 86400  # a phone offline for days still gets it; it leaves th
 LIFT_TTL_S = 86400
 SHELTERS_PER_PLACE = 5
 ATTRIBUTION = "避難情報：各市町村"
+SNAPSHOT_TTL_S = 60.0  # the version sees every change to an order; this only bounds what it could miss
 
 
 def _utc(dt: datetime) -> datetime:
@@ -419,6 +421,23 @@ def in_force(db_session: Session, *, municipality: str | None = None, now: datet
     if municipality is not None:
         stmt = stmt.where(EvacuationOrder.municipality_code == municipality)
     return list(db_session.execute(stmt).scalars())
+
+
+_VERSION = select(func.count(EvacuationOrder.id), func.max(EvacuationOrder.updated_at),
+                  func.count(EvacuationOrder.pending_message_id))  # built once: building costs more than running
+_snapshot: Snapshot[tuple[EvacuationOrder, ...]] = Snapshot(SNAPSHOT_TTL_S)
+
+
+def in_force_shared(db_session: Session, *, now: datetime) -> list[EvacuationOrder]:
+    """``in_force`` for read-heavy callers (the portal): one version query per call, the orders from this
+    process's snapshot (shared objects: read, never change them). Only while a change awaits approval is
+    the approval looked up on every call, so an approved 避難指示 shows at once."""
+    version = tuple(db_session.execute(_VERSION).one())
+    if version[2]:
+        refresh(db_session, now=now)
+        version = tuple(db_session.execute(_VERSION).one())
+    return list(_snapshot.get(db_session, version, lambda: tuple(
+        detached(o) for o in in_force(db_session, now=now))))
 
 
 def covers(o: EvacuationOrder, code: str, lat: float | None, lon: float | None) -> bool:

@@ -216,7 +216,7 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     stations = river_stations(db_session, codes)
     views: list[PlaceView] = []
     credits: set[str] = set()
-    orders = evacuation.in_force(db_session, municipality=None, now=now)
+    orders = evacuation.in_force_shared(db_session, now=now)
     if orders:
         credits.add(evacuation.ATTRIBUTION)
     for p in places:
