@@ -21,6 +21,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pushsvc.alerts import service as alert_state
+from pushsvc.alerts.schemas import AreaValue, Statement, Value
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -56,6 +58,7 @@ ORDER_TTL_S = 28 * 86400  # a phone offline for days still gets it; it leaves th
 LIFT_TTL_S = 86400
 SHELTERS_PER_PLACE = 5
 ATTRIBUTION = "避難情報：各市町村"
+SOURCE = "evacuation"  # the alert-state source and the notifications' source
 SNAPSHOT_TTL_S = 60.0  # the version sees every change to an order; this only bounds what it could miss
 
 
@@ -206,7 +209,10 @@ def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fi
     waive = None
     if action != "lift":
         waive = single_issuer_reason(settings.evacuation_single_issuer, o.municipality_code, level, now)
-    return operators.submit(db_session, op, body, settings=settings, now=now, source=source, cap=cap, extra=extra,
+    # source "evacuation": the alert feeds list it only while the alert state says the order is in force.
+    # The CAP identifiers stay on the order, so the generic CAP route cannot cancel behind its back.
+    del source, cap
+    return operators.submit(db_session, op, body, settings=settings, now=now, source=SOURCE, extra=extra,
                             topic=o.topic, waive_approval=waive)
 
 
@@ -214,8 +220,11 @@ def _apply(db_session: Session, o: EvacuationOrder, action: str, fields: dict[st
            notification_id: int | None, *, single_issuer: bool, by: str, now: datetime) -> None:
     """The change is out: the order now says what that message said, and the previous message leaves the
     feeds (its unsent copies are stopped; the new one on the same Topic replaces it on phones)."""
-    if o.notification_id is not None and o.notification_id != notification_id:
+    level_changes = action != "update"  # the same level restated keeps its alert-feed entry (and message)
+    if level_changes and o.notification_id is not None and o.notification_id != notification_id:
         delivery.cancel_notification(db_session, o.notification_id, now=now)
+    _state(db_session, o, None if action == "lift" else int(fields["level"]), notification_id,
+           ref=f"order:{o.id}|message:{message_id}", now=now)
     if action == "lift":
         o.status, o.level, o.lifted_at = "lifted", 0, now
         if notification_id is not None:  # the 解除 itself informs; it is not a state to show in the feeds
@@ -224,12 +233,28 @@ def _apply(db_session: Session, o: EvacuationOrder, action: str, fields: dict[st
         o.status, o.level = "in_force", int(fields["level"])
         o.hazards, o.shelter_ids = list(fields["hazards"]), list(fields["shelter_ids"])
         o.reason, o.note = fields["reason"], fields["note"]
-        o.notification_id = notification_id
+        if level_changes:
+            o.notification_id = notification_id
     o.message_id, o.single_issuer, o.updated_at = message_id, single_issuer, now
     o.pending, o.pending_message_id = None, None
     o.history = [*o.history, {"action": action, "level": int(fields["level"]), "message_id": message_id,
                               "at": now.isoformat(), "by": by, "single_issuer": single_issuer,
                               "cap": fields.get("cap")}]
+
+
+def _state(db_session: Session, o: EvacuationOrder, level: int | None, notification_id: int | None, *, ref: str,
+           now: datetime) -> None:
+    """Put the order on the alert state (``pushsvc.alerts``): issued, raised, lowered or lifted there, so the
+    public feeds and the portal show what the municipality last said. Drills are not public state."""
+    if o.test:
+        return
+    value = None if level is None else Value(
+        product=texts.NAMES[level]["ja"], name_ja=texts.NAMES[level]["ja"], name_en=texts.NAMES[level]["en"],
+        level=level, severity=texts.SEVERITY[level], rank=level, detail={"order_id": o.id, "hazards": list(o.hazards)})
+    transitions = alert_state.apply_statement(db_session, Statement(
+        source=SOURCE, ref=ref, at=now, items=(AreaValue(f"{SOURCE}:{o.id}", o.municipality_code, value),)), now=now)
+    if notification_id is not None:
+        alert_state.attach_notification(db_session, transitions, notification_id)
 
 
 def _submit_change(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fields: dict[str, Any], *,
@@ -410,17 +435,19 @@ def public_out(db_session: Session, o: EvacuationOrder, lang: str, names: dict[s
         if o.notification_id else None, issued_at=_utc(o.created_at), updated_at=_utc(o.updated_at))
 
 
-def in_force(db_session: Session, *, municipality: str | None = None, now: datetime | None = None,
-             include_tests: bool = False) -> list[EvacuationOrder]:
-    """Orders in force (approved and not lifted), highest level first, then newest."""
+def in_force(db_session: Session, *, municipality: str | None = None,
+             now: datetime | None = None) -> list[EvacuationOrder]:
+    """Orders in force as the alert state says (approved, not lifted; drills are never public state),
+    highest level first, then newest."""
     refresh(db_session, now=now)
-    stmt = (select(EvacuationOrder).where(EvacuationOrder.status == "in_force")
-            .order_by(EvacuationOrder.level.desc(), EvacuationOrder.updated_at.desc(), EvacuationOrder.id.desc()))
-    if not include_tests:
-        stmt = stmt.where(EvacuationOrder.test.is_(False))
-    if municipality is not None:
-        stmt = stmt.where(EvacuationOrder.municipality_code == municipality)
-    return list(db_session.execute(stmt).scalars())
+    ids = [int(a.phenomenon.removeprefix(f"{SOURCE}:")) for a in alert_state.in_force(
+        db_session, areas=[municipality] if municipality else None, sources=[SOURCE])]
+    if not ids:
+        return []
+    return list(db_session.execute(
+        select(EvacuationOrder).where(EvacuationOrder.id.in_(ids), EvacuationOrder.status == "in_force")
+        .order_by(EvacuationOrder.level.desc(), EvacuationOrder.updated_at.desc(), EvacuationOrder.id.desc())
+    ).scalars())
 
 
 _VERSION = select(func.count(EvacuationOrder.id), func.max(EvacuationOrder.updated_at),
@@ -432,10 +459,10 @@ def in_force_shared(db_session: Session, *, now: datetime) -> list[EvacuationOrd
     """``in_force`` for read-heavy callers (the portal): one version query per call, the orders from this
     process's snapshot (shared objects: read, never change them). Only while a change awaits approval is
     the approval looked up on every call, so an approved 避難指示 shows at once."""
-    version = tuple(db_session.execute(_VERSION).one())
+    version = (*db_session.execute(_VERSION).one(), *alert_state.version(db_session))
     if version[2]:
         refresh(db_session, now=now)
-        version = tuple(db_session.execute(_VERSION).one())
+        version = (*db_session.execute(_VERSION).one(), *alert_state.version(db_session))
     return list(_snapshot.get(db_session, version, lambda: tuple(
         detached(o) for o in in_force(db_session, now=now))))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pushsvc.alerts.levels import Severity, severity_for
 from pushsvc.shelters.schemas import Hazard, hazard_label
 
 NAMES: dict[int, dict[str, str]] = {
@@ -25,7 +26,7 @@ ACTIONS: dict[int, dict[str, str]] = {
     5: {"ja": "命の危険があります。ただちに命を守る行動をとってください。",
         "en": "Your life is in danger. Take action to save your life immediately."},
 }
-SEVERITY = {3: "warning", 4: "emergency", 5: "emergency"}
+SEVERITY: dict[int, Severity] = {level: severity_for(level) for level in NAMES}  # the one rule: Lv4+ emergency
 MAX_SHELTERS_NAMED = 3
 
 

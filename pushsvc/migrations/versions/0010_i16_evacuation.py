@@ -2,7 +2,7 @@
 fields (extra, Topic) an operator message carries for domains that send through operators.
 
 Revision ID: i16_evacuation
-Revises: 0008_refs
+Revises: i12_alert_state
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from pushsvc.db import GeometryType
 
 revision = "i16_evacuation"
-down_revision = "0008_refs"
+down_revision = "i12_alert_state"
 branch_labels = None
 depends_on = None
 
