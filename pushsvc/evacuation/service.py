@@ -459,10 +459,12 @@ def in_force_shared(db_session: Session, *, now: datetime) -> list[EvacuationOrd
     """``in_force`` for read-heavy callers (the portal): one version query per call, the orders from this
     process's snapshot (shared objects: read, never change them). Only while a change awaits approval is
     the approval looked up on every call, so an approved 避難指示 shows at once."""
-    version = (*db_session.execute(_VERSION).one(), *alert_state.version(db_session))
+    # The alert state of source "evacuation" changes only with an order's row (``_apply`` sets updated_at),
+    # so the orders' own version covers it.
+    version = tuple(db_session.execute(_VERSION).one())
     if version[2]:
         refresh(db_session, now=now)
-        version = (*db_session.execute(_VERSION).one(), *alert_state.version(db_session))
+        version = tuple(db_session.execute(_VERSION).one())
     return list(_snapshot.get(db_session, version, lambda: tuple(
         detached(o) for o in in_force(db_session, now=now))))
 

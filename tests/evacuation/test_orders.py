@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pushsvc.alerts import service as alert_state
 from pushsvc.evacuation.approval import parse_rules, single_issuer_reason
 from tests.evacuation.conftest import (
     IN_USHIOE,
@@ -184,7 +185,15 @@ def test_public_feeds_show_the_current_level_and_lifted_orders_leave(evac: Evac)
     atom = evac.h.client.get("/api/v1/alerts.atom?category=evacuation").text
     assert atom.count("<entry>") == 1 and "【警戒レベル4】避難指示" in atom
     assert evac.h.client.get("/api/v1/evacuation?municipality=39204").json()["orders"] == []
+    with evac.h.db.sessionmaker() as s:
+        state = alert_state.in_force(s, sources=["evacuation"])
+        assert [(a.phenomenon, a.area, a.level, a.severity) for a in state] == [
+            (f"evacuation:{o['id']}", "39201", 4, "emergency")]
     evac.lift(o["id"])
+    with evac.h.db.sessionmaker() as s:
+        assert alert_state.in_force(s, sources=["evacuation"]) == []
+        assert [t.change for t in reversed(alert_state.history(s, source="evacuation"))] == [
+            "issued", "raised", "lifted"]
     assert evac.h.client.get("/api/v1/evacuation").json()["orders"] == []
     assert evac.h.client.get("/api/v1/alerts?category=evacuation").json()["alerts"] == []
     assert "<entry>" not in evac.h.client.get("/api/v1/alerts.atom?category=evacuation").text
