@@ -360,7 +360,8 @@ class Origin:
 
 
 def _group_key(origin: Origin, ref: str, g: messages.Group) -> str:
-    sig = ",".join(f"{t.area}/{t.phenomenon}/{t.change}" for t in g.transitions)
+    """Deterministic per statement and group; a 訂正 (same ref) has its own keys, its statement ids differ."""
+    sig = ",".join(f"{t.area}/{t.phenomenon}/{t.change}/{t.id}" for t in g.transitions)
     return f"{origin.source}:{hashlib.sha256(f'{ref}|{sig}'.encode()).hexdigest()[:24]}"
 
 
@@ -403,8 +404,13 @@ def notify_transitions(db_session: Session, origin: Origin, *, source: str, ref:
             draft = delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
                                                also_references=originals[1:], **common) if originals else None
         elif munis:
+            # A 訂正 goes to the municipalities whose situation changed. It references what it corrects only
+            # when those went nowhere else: a follow-up also reaches whoever a referenced notification reaches
+            # later, and that must not tell another town about a change that is not theirs.
+            refs = originals if all(set(delivery.get_notification(db_session, o).target_codes or ()) <= set(munis)
+                                    for o in originals) else []
             draft = delivery.NotificationDraft(municipality_codes=list(munis), reference_id=(
-                originals[0] if originals else None), also_references=originals[1:], **common)
+                refs[0] if refs else None), also_references=refs[1:], **common)
         else:
             draft = None
         done = send_alert(db_session, source=source, key=_group_key(origin, ref, g), kind=kind,

@@ -208,3 +208,33 @@ def test_overall_health_is_unhealthy_while_any_configured_source_is(harness: Har
     assert (by_name["kochi-kriver"]["status"], by_name["kochi-kriver"]["healthy"]) == ("ok", True)
     assert (by_name["never"]["status"], by_name["never"]["healthy"]) == ("never succeeded", False)
     assert by_name["never"]["last_error"]
+
+
+def test_a_source_gone_silent_keeps_its_alerts_listed_but_flagged_stale(
+    harness: Harness, driver_factory: Callable[..., PollDriver],
+) -> None:
+    feed = RiverFeed()
+    settings = harness.settings.model_copy(update={"feed_unhealthy_after_s": 0.2, "feed_max_backoff_s": 0.1})
+    with feed.server.running():
+        driver = driver_factory(kriver_source(feed.server.url + AREA_INFO_PATH), settings)
+        feed.serve([item(KAJIYA, 212.0, 0)])
+        assert driver.poll().ok
+        feed.serve([item(KAJIYA, 213.0, 10)])
+        assert driver.poll().ok
+        feed.server.misbehaviour = Misbehaviour(status=503)
+        time.sleep(0.3)
+        assert not driver.poll().ok
+        [silent] = _listed_in(harness, "39412")
+        with TestClient(create_app(settings)) as client:
+            [health] = client.get("/api/v1/feeds").json()["sources"]
+        feed.server.misbehaviour = None
+        feed.serve([item(KAJIYA, 213.1, 20)])
+        assert driver.poll().ok
+        [back] = _listed_in(harness, "39412")
+    assert (silent["level"], silent["stale"]) == (4, True)  # still the gauge's last word, marked as such
+    assert health["stale_alerts"] == 1 and health["healthy"] is False
+    assert back["stale"] is False and back["id"] == silent["id"]
+
+
+def _listed_in(harness: Harness, code: str) -> list[dict[str, Any]]:
+    return harness.client.get("/api/v1/alerts", params={"municipality": code}).json()["alerts"]

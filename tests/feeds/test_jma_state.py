@@ -156,3 +156,25 @@ def test_a_cancel_reaches_exactly_the_residents_the_cancelled_telegram_notified(
         ("done", None), ("done", None),  # the older telegram's: not withdrawn
         ("cancelled", None),  # the cancelled telegram's
         ("done", sent[2].id)]  # the correction, referencing it
+
+
+def test_a_correction_tells_only_the_municipalities_whose_situation_changed(
+    harness: Harness, driver_factory: Callable[..., PollDriver],
+) -> None:
+    jma = JmaPublisher()
+    with jma.server.running():
+        kochi, muroto = harness.subscribe(KOCHI[:5]), harness.subscribe(MUROTO[:5])
+        driver = driver_factory(jma.source())
+        warning = ("大雨警報", "03", "発表")
+        jma.publish(kochi_warning({KOCHI: [warning], MUROTO: [warning]}, report_datetime=_at(0)), "VPWW54")
+        assert _poll(driver) == ["issued"]
+        fixed = {KOCHI: [warning], MUROTO: [("大雨注意報", "10", "発表")]}  # 室戸市 was only an advisory
+        jma.publish(kochi_warning(fixed, report_datetime=_at(0), info_type="訂正"), "VPWW54")
+        assert _poll(driver) == ["corrected"]
+        harness.run_worker()
+    assert [m["title"] for m in _messages(harness, kochi)] == ["【警戒レベル3相当】大雨警報（発表）"]
+    [_, correction] = _messages(harness, muroto)
+    assert correction["title"] == "【警戒レベル2相当】大雨注意報（訂正）"
+    assert "室戸市の大雨警報は誤りで、正しくは大雨注意報です。" in correction["body"]
+    assert [a["level"] for a in _listed(harness, "39202")] == [2]
+    assert [a["level"] for a in _listed(harness, "39201")] == [3]
