@@ -184,8 +184,12 @@ def _shelter_names(db_session: Session, site_ids: list[str]) -> list[str]:
 
 
 def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fields: dict[str, Any], *,
-          settings: Settings, now: datetime, source: str, cap: tuple[str, str] | None) -> Any:
-    """One operator message for this change, on the order's Topic; returns the message."""
+          settings: Settings, now: datetime) -> Any:
+    """One operator message for this change, on the order's Topic; returns the message.
+
+    Its source is "evacuation": the alert feeds list it only while the alert state says the order is in
+    force. Where the change came from (console, CAP) and the CAP identifiers stay on the order, so the
+    generic CAP route cannot cancel an order's message behind its back."""
     place = _municipality(db_session, o.municipality_code, settings.prefecture, "municipality_code")
     level = int(fields["level"])
     if action == "lift":
@@ -209,9 +213,6 @@ def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fi
     waive = None
     if action != "lift":
         waive = single_issuer_reason(settings.evacuation_single_issuer, o.municipality_code, level, now)
-    # source "evacuation": the alert feeds list it only while the alert state says the order is in force.
-    # The CAP identifiers stay on the order, so the generic CAP route cannot cancel behind its back.
-    del source, cap
     return operators.submit(db_session, op, body, settings=settings, now=now, source=SOURCE, extra=extra,
                             topic=o.topic, waive_approval=waive)
 
@@ -260,7 +261,7 @@ def _state(db_session: Session, o: EvacuationOrder, level: int | None, notificat
 def _submit_change(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fields: dict[str, Any], *,
                    settings: Settings, now: datetime, source: str, cap: tuple[str, str] | None) -> None:
     fields = {**fields, "cap": cap[0] if cap else None}
-    m = _send(db_session, op, o, action, fields, settings=settings, now=now, source=source, cap=cap)
+    m = _send(db_session, op, o, action, fields, settings=settings, now=now)
     single = bool(m.note.startswith("sent without a second operator"))
     if m.status in ("sent", "scheduled"):
         _apply(db_session, o, action, fields, m.id, m.notification_id, single_issuer=single, by=op.name, now=now)
