@@ -110,3 +110,39 @@ def _vapid_key(env: ConsoleEnv) -> str:
     r = httpx.get(env.url + "/api/v1/push/vapid-public-key", timeout=10)
     assert r.status_code == 200, r.text
     return str(r.json()["public_key"])
+
+
+def test_an_area_drawn_inside_the_municipality_is_issued_for_that_area(console: ConsoleEnv, browser: Any) -> None:
+    page = open_console(browser, console, "muni")
+    page.get_by_label("訓練モード").uncheck()
+    page.get_by_role("link", name="避難情報").click()
+    page.wait_for_selector("body[data-screen=evacuation] #e-issue")
+    page.get_by_label("洪水").check()
+    page.get_by_label("地図で範囲を描く").check()
+    page.get_by_role("button", name="範囲を描く／完了").click()
+    corners: list[dict[str, float]] = page.evaluate(
+        """() => { const p = document.querySelector('#evacuation path[data-code="39201"]');
+                   const svg = p.ownerSVGElement; const b = p.getBBox(); const d = 4;
+                   for (let i = 2; i < 18; i++) for (let j = 2; j < 18; j++) {
+                     const x = b.x + b.width * i / 20, y = b.y + b.height * j / 20;
+                     const pts = [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d]]
+                       .map(([u, v]) => new DOMPoint(u, v));
+                     if (!pts.every((q) => p.isPointInFill(q))) continue;
+                     const ctm = svg.getScreenCTM();
+                     return pts.map((q) => { const s = q.matrixTransform(ctm); return {x: s.x, y: s.y}; });
+                   } return []; }""")
+    assert len(corners) == 4, "no room inside 高知市 to draw"
+    for c in corners:
+        page.mouse.click(c["x"], c["y"])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#evacuation svg.map path.area")
+    page.get_by_role("button", name="発令…").click()
+    confirm(page, "高知市に高齢者等避難を発令")
+    card = page.locator("article.order[data-level='3']")
+    card.wait_for()
+    assert "高知市の一部地域" in card.inner_text()
+    [order] = console.api("GET", "/api/v1/evacuation/orders", as_="muni").json()
+    assert (order["area_kind"], order["municipality"]["code"]) == ("polygon", KOCHI)
+    public = httpx.get(console.url + "/api/v1/evacuation", timeout=10).json()["orders"]
+    assert public[0]["area"]["type"] == "Polygon" and public[0]["area_label"] == "高知市の一部地域"
+    assert page.errors == []
