@@ -47,6 +47,7 @@ class CapInfo:
     headline: str
     description: str | None = None
     web: str | None = None
+    parameters: Sequence[tuple[str, str]] = ()  # (valueName, value), e.g. ("EvacuationLevel", "4")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ def write(doc: CapDocument) -> bytes:
             sub(el, "description", info.description)
         if info.web:
             sub(el, "web", info.web)
+        for name, value in info.parameters:
+            param = sub(el, "parameter")
+            sub(param, "valueName", name)
+            sub(param, "value", value)
         area = sub(el, "area")
         sub(area, "areaDesc", doc.area_desc)
         for ring in doc.polygons:

@@ -86,6 +86,16 @@ class Settings(BaseSettings):
         default=900, ge=60,
         description="An emergency or prefecture-wide message not approved within this expires unsent.",
     )
+    evacuation_single_issuer: str = Field(
+        default="",
+        description="Municipalities that let one operator issue 避難情報 up to a level, at JST hours: "
+                    "'39201=4@22:00-06:00;39204=5' (no hours = always). Others need a second operator for Lv4+.",
+    )
+    evacuation_cap_sources: str = Field(
+        default="",
+        description="Operator accounts allowed to post 避難情報 as CAP, each bound to its CAP <sender>: "
+                    "'kochi-saigai-system=bousai.pref.kochi.lg.jp'.",
+    )
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
     push_per_origin_concurrency: int = Field(

@@ -159,6 +159,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
 
     app.include_router(portal_router)
     app.include_router(shelters_router)
+    from pushsvc.evacuation.api import router as evacuation_router
+
+    app.include_router(evacuation_router)
     app.include_router(kpi_router)
     app.include_router(metrics_router)
     from pushsvc.operators.training_api import router as training_router

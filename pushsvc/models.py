@@ -2,12 +2,13 @@
 
 from pushsvc.alerts.models import AlertState, AlertTransition
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
+from pushsvc.evacuation.models import District, EvacuationOrder
 from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.operators.models import AreaPreset, AuditEntry, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.portal.models import Notice, NoticeAck
-from pushsvc.shelters.models import Shelter
+from pushsvc.shelters.models import Shelter, ShelterState
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace, VapidKeyRecord
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "AuditEntry",
     "DeliveryBatch",
     "DeliveryFailure",
+    "District",
+    "EvacuationOrder",
     "FeedAlert",
     "FeedSource",
     "KpiDaily",
@@ -33,6 +36,7 @@ __all__ = [
     "OperatorMessage",
     "RiverStation",
     "Shelter",
+    "ShelterState",
     "Subscription",
     "SubscriptionPlace",
     "VapidKeyRecord",

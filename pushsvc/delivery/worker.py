@@ -88,6 +88,7 @@ class Worker:
                 payloads[lang] = build_payload(
                     id=str(message.id), title=title, body=body, category=message.category,
                     severity=message.severity, url=message.url, lang=lang, sent_at=sent_at,
+                    tag=None if message.topic == f"n{message.id}" else message.topic,
                 )
             return payloads[lang]
 

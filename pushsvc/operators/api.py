@@ -117,12 +117,17 @@ def correct(message_id: PathId, body: FollowUpIn, op: CurrentOperator, db_sessio
 async def receive_cap(request: Request, op: CurrentOperator, db_session: SessionDep,
                       settings: SettingsDep) -> MessageAccepted:
     """A CAP 1.2 alert (L-Alert and most national systems) into the same flow as ``POST /messages``."""
+    return cap_flow(await cap_body(request), op, db_session, settings)
+
+
+async def cap_body(request: Request) -> bytes:
+    """The posted CAP document, refused if empty or larger than ``MAX_CAP_BYTES``."""
     xml = await request.body()
     if len(xml) > MAX_CAP_BYTES:
         raise PayloadTooLarge(f"a CAP alert is at most {MAX_CAP_BYTES} bytes", field="body")
     if not xml.strip():
         raise ValidationProblem("the body must be a CAP 1.2 alert", field="body")
-    return cap_flow(xml, op, db_session, settings)
+    return xml
 
 
 def cap_flow(xml: bytes, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> MessageAccepted:

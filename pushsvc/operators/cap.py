@@ -155,12 +155,7 @@ def _texts(infos: list[ET.Element]) -> tuple[str, str, dict[str, dict[str, str]]
 
 def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: datetime) -> CapAlert:
     """A CAP 1.2 alert mapped onto our flow, or a 422 naming the element that cannot be honoured."""
-    try:
-        root = SafeET.fromstring(xml)
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise ValidationProblem(f"not well-formed or unsafe XML: {exc}", field="body") from exc
-    if root.tag != Q + "alert":
-        raise ValidationProblem(f"expected a CAP 1.2 <alert> ({NS}), got {root.tag}", field="alert")
+    root = read_root(xml)
     identifier, sender = _text(root, "identifier"), _text(root, "sender")
     for name, value in (("identifier", identifier), ("sender", sender), ("sent", _text(root, "sent"))):
         if not value:
@@ -206,6 +201,21 @@ def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: dateti
                                 field="info[0]") from exc
     follow = FollowUpIn(title=title, body=body, lang=lang) if msg_type == "Update" else None
     return CapAlert(identifier, sender, msg_type, refs, message, follow)
+
+
+# Shared with other CAP readers (避難情報 in ``pushsvc.evacuation.cap``): one reading of CAP's text forms.
+text_of, polygon_of, parse_time = _text, _polygon, _parse_time
+
+
+def read_root(xml: bytes) -> ET.Element:
+    """The <alert> element of a CAP 1.2 document, parsed safely, or a 422."""
+    try:
+        root: ET.Element = SafeET.fromstring(xml)
+    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise ValidationProblem(f"not well-formed or unsafe XML: {exc}", field="body") from exc
+    if root.tag != Q + "alert":
+        raise ValidationProblem(f"expected a CAP 1.2 <alert> ({NS}), got {root.tag}", field="alert")
+    return root
 
 
 def referenced_message(db_session: Session, alert: CapAlert) -> OperatorMessage:

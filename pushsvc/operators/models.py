@@ -83,6 +83,9 @@ class OperatorMessage(Base):
     approval_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # cancelled/corrected/expired
+    # Set by domains that send through operators (避難情報): their notification fields and push Topic.
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MessageMunicipality(Base):

@@ -201,16 +201,22 @@ def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, no
     n = delivery.create_notification(db_session, delivery.NotificationDraft(
         source="operator" if m.source == "api" else m.source, category=m.category, severity=m.severity,
         title=m.title, body=m.body, municipality_codes=m.target_codes if targeted else (),
-        area=m.area if targeted else None, ttl_seconds=m.ttl_seconds, topic=topic, test=m.test,
-        recipient_ids=recipient_ids, reference_id=reference_id, extra={"operator_message_id": m.id, "kind": m.kind},
+        area=m.area if targeted else None, ttl_seconds=m.ttl_seconds, topic=topic or m.topic, test=m.test,
+        recipient_ids=recipient_ids, reference_id=reference_id,
+        extra={**(m.extra or {}), "operator_message_id": m.id, "kind": m.kind},
     ), settings=settings, now=when)
     m.notification_id, m.recipients = n.id, n.targeted
     m.status = "scheduled" if when > now else "sent"
 
 
 def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Settings, now: datetime | None = None,
-           source: str = "api", cap: tuple[str, str] | None = None) -> OperatorMessage:
-    """Accept a message: sent now, scheduled, or held for a second operator's approval."""
+           source: str = "api", cap: tuple[str, str] | None = None, extra: dict[str, Any] | None = None,
+           topic: str | None = None, waive_approval: str | None = None) -> OperatorMessage:
+    """Accept a message: sent now, scheduled, or held for a second operator's approval.
+
+    ``extra``/``topic`` go to the notification (a domain threading its updates on one Topic);
+    ``waive_approval`` is the configured reason one operator may send what would need a second one
+    (the audit entry says so)."""
     now = _utc(now or datetime.now(UTC))
     target = _resolve(db_session, op, body, settings)
     if body.scheduled_at is not None:
@@ -225,7 +231,7 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
         area=target.area, target_codes=target.codes, prefecture_wide=target.prefecture_wide, test=body.test,
         ttl_seconds=body.ttl_seconds, source=source, cap_identifier=cap[0] if cap else None,
         cap_sender=cap[1] if cap else None, note="", created_at=now,
-        scheduled_at=_utc(body.scheduled_at) if body.scheduled_at else None,
+        scheduled_at=_utc(body.scheduled_at) if body.scheduled_at else None, extra=extra, topic=topic,
     )
     db_session.add(m)
     db_session.flush()
@@ -233,7 +239,8 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
         db_session.execute(insert(MessageMunicipality),
                            [{"message_id": m.id, "municipality_code": c} for c in target.touched])
     reach = _reach(db_session, op, body, target, settings, now)
-    if reach.needs_approval:
+    waived = waive_approval if reach.needs_approval else None
+    if reach.needs_approval and not waived:
         m.approval_deadline = now + timedelta(seconds=settings.operator_approval_timeout_s)
         m.recipients = len(subscriptions.find_recipients(
             db_session, municipality_codes=target.codes, area=target.area, category=body.category, now=now,
@@ -241,11 +248,22 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
         m.note = f"waiting for a second operator's approval: {reach.reason}"
     else:
         _dispatch(db_session, m, settings=settings, now=now)
+        if waived:
+            m.note = f"sent without a second operator: {waived}"
     accounts.audit(db_session, "message.send", operator=op, message_id=m.id, now=now, status=m.status,
                    severity=m.severity, test=m.test, recipients=m.recipients, municipalities=target.touched,
-                   source=source)
+                   source=source, **({"approval_waived": waived} if waived else {}))
     db_session.flush()
     return m
+
+
+def status_of(db_session: Session, message_id: int, *, now: datetime | None = None) -> tuple[str, int | None]:
+    """(status, notification id) of a message, for domains waiting on its approval."""
+    refresh(db_session, now=now)
+    m = db_session.get(OperatorMessage, message_id, populate_existing=True)
+    if m is None:
+        raise NotFound(f"no message {message_id}", field="id")
+    return m.status, m.notification_id
 
 
 def refresh(db_session: Session, *, now: datetime | None = None) -> None:

@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from pushsvc.alerts import service as alert_state
 from pushsvc.alerts.schemas import AlertStateOut
+from pushsvc.cache import Snapshot, detached
 from pushsvc.config import Settings
 from pushsvc.db import cache_key
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
-from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.portal.schemas import (
     ATTRIBUTION_BY_SOURCE,
     CATEGORY_LABELS,
@@ -45,7 +45,7 @@ from pushsvc.portal.schemas import (
 from pushsvc.shelters.schemas import HAZARDS, Hazard
 from pushsvc.timeutil import as_utc as _utc
 
-STATEFUL_SOURCES = frozenset({"jma", "river"})  # in force = the alert state, not the notification's expiry
+STATEFUL_SOURCES = frozenset({"jma", "river", "evacuation"})  # in force = the alert state, not the expiry
 STATE_KEY = "_in_force"  # set on the shared detached copies only: issued/confirmed/stale/level from the state
 GEOMS_TTL_S = 300.0
 ALERTS_TTL_S = 1.0  # how stale an alert's delivery status may be; new and cancelled alerts show at once
@@ -152,6 +152,7 @@ def to_out(db_session: Session, n: Notification, *, lang: str, settings: Setting
         title=text_in(n.title, lang), body=text_in(n.body or {}, lang), url=page_url(settings, n.id),
         municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
         created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
+        parameters={str(k): str(v) for k, v in ((n.extra or {}).get("cap_parameters") or {}).items()},
         level=state.get("level", (n.extra or {}).get("level")), issued_at=_when(state.get("issued_at")),
         confirmed_at=_when(state.get("confirmed_at")), stale=bool(state.get("stale", False)),
     )

@@ -8,17 +8,16 @@ their own municipalities, prefecture operators anywhere; both are written to the
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
 from pushsvc.deps import SessionDep, SettingsDep, WorkDep
+from pushsvc.httpcache import PUBLIC, cached, cached_model
 from pushsvc.operators.auth import CurrentOperator
 from pushsvc.portal import alerts, formats, page, service
 from pushsvc.portal.schemas import AlertList, AlertPage, NoticeAdminOut, NoticeIn, NoticeOut, PortalOut
@@ -32,25 +31,12 @@ Authorization = Annotated[str | None, Header(description="Bearer <token> returne
 Municipality = Annotated[str | None, Query(pattern=r"^\d{5}$", description="5-digit code, e.g. 39201")]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PRIVATE = "private, no-cache"
-PUBLIC = "public, max-age=30"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def cached(request: Request, body: bytes, media_type: str, cache_control: str) -> Response:
-    """A response with a strong ETag; a matching If-None-Match gets 304 and no body."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Authorization, Accept-Language"}
-    sent = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
-    if etag in sent or "*" in sent:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
-def cached_model(request: Request, model: BaseModel, cache_control: str) -> Response:
-    return cached(request, model.model_dump_json().encode(), "application/json", cache_control)
 
 
 # --- the resident's portal ----------------------------------------------------------------------

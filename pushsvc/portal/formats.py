@@ -80,6 +80,7 @@ def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, setti
             urgency="Past" if not alert.active else cap.URGENCY.get(alert.severity, "Unknown"),
             certainty="Observed" if alert.source in ("river", "jma") else "Likely", expires=alert.expires_at,
             headline=text["title"], description=text.get("body") or None, web=alert.url,
+            parameters=sorted(alert.parameters.items()),
         ) for lang, text in translations.items()],
         area_desc="、".join(m.name or m.code for m in alert.municipalities) or "高知県",
         geocodes=[m.code for m in alert.municipalities],

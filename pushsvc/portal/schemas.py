@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pushsvc.evacuation.schemas import PlaceEvacuation
 from pushsvc.shelters.schemas import Hazard, SiteOut
 from pushsvc.subscriptions.schemas import Category
 from pushsvc.types import BodiesByLang, TitlesByLang
@@ -59,6 +60,8 @@ class AlertOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     attribution: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict,
+                                       description="CAP parameters, e.g. EvacuationLevel for 避難情報")
     level: int | None = Field(default=None, description="警戒レベル相当, where the source gives one")
     issued_at: datetime | None = Field(default=None, description="when the source issued what is in force "
                                        "(JMA, river gauges: the alert state, not the notification)")
@@ -108,6 +111,8 @@ class PlaceView(BaseModel):
     alerts: list[AlertOut]
     rivers: list[dict[str, Any]]
     shelters: list[ShelterGroup]
+    evacuation: PlaceEvacuation | None = Field(
+        default=None, description="避難情報 in force at this place and open shelters suitable for its hazards")
 
 
 class PortalOut(BaseModel):

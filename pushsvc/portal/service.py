@@ -18,15 +18,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pushsvc.cache import Snapshot, detached
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
 from pushsvc.errors import Forbidden, NotFound, ValidationProblem
+from pushsvc.evacuation import service as evacuation
 from pushsvc.operators import accounts
 from pushsvc.operators import service as operator_messages
 from pushsvc.operators.models import PREFECTURE, Operator
 from pushsvc.portal import alerts
-from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.portal.schemas import (
     MunicipalityRef,
@@ -221,6 +222,9 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     stations = river_stations(db_session, codes)
     views: list[PlaceView] = []
     credits: set[str] = set()
+    orders = evacuation.in_force_shared(db_session, now=now)
+    if orders:
+        credits.add(evacuation.ATTRIBUTION)
     for p in places:
         here = alerts.order(n for n in in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
         wanted: list[Hazard] = []
@@ -239,6 +243,8 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
             municipality=MunicipalityRef(code=p.municipality_code, name=names.get(p.municipality_code, "")),
             lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(stations, p.municipality_code),
             shelters=groups,
+            evacuation=evacuation.for_place(db_session, orders, p.municipality_code, p.lat, p.lon, lang=sub.lang,
+                                            names=names, point=area.point if area else None, settings=settings),
         ))
     if stations:
         credits.add("国土交通省「川の防災情報」")

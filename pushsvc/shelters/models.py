@@ -28,3 +28,16 @@ class Shelter(Base):
     geom: Mapped[BaseGeometry] = mapped_column(GeometryType("POINT"))
     source: Mapped[str] = mapped_column(String(255))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ShelterState(Base):
+    """Whether a site is open now and how full (空き/混雑/満員); kept apart from the imported data so a
+    re-import never closes an open shelter. Set by operators and the prefecture's shelter system."""
+
+    __tablename__ = "shelter_states"
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[str] = mapped_column(String(16), default="available")  # available | crowded | full
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(80), default="")

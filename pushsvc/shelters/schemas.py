@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 SHELTER_CREDIT = "国土地理院 指定緊急避難場所データ"
 
@@ -65,3 +66,49 @@ class ImportSummary(BaseModel):
     removed: int
     skipped: list[str]
     municipalities: int
+
+
+# --- open/closed state ---------------------------------------------------------------------------
+
+Capacity = Literal["available", "crowded", "full"]
+CAPACITY_LABELS: dict[str, dict[str, str]] = {
+    "available": {"ja": "空き", "en": "Space available"},
+    "crowded": {"ja": "混雑", "en": "Crowded"},
+    "full": {"ja": "満員", "en": "Full"},
+}
+# Japanese words the prefecture's shelter system may send instead of ours.
+CAPACITY_IN: dict[str, Capacity] = {"空き": "available", "混雑": "crowded", "満員": "full"}
+
+
+def gsi_map_url(lat: float, lon: float) -> str:
+    """地理院地図 at the site (no API key, no tracking)."""
+    return f"https://maps.gsi.go.jp/#17/{lat:.6f}/{lon:.6f}/"
+
+
+class ShelterStateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    open: bool
+    capacity: str = Field(default="available", description="available | crowded | full (or 空き | 混雑 | 満員)")
+
+
+class ShelterStateItem(ShelterStateIn):
+    id: str = Field(min_length=1, max_length=64, description="共通ID of the site")
+
+
+class ShelterStateOut(BaseModel):
+    id: str
+    name: str
+    municipality_code: str
+    hazards: list[Hazard]
+    open: bool
+    capacity: Capacity
+    capacity_label: str
+    updated_at: datetime | None
+    updated_by: str
+
+
+class OpenSiteOut(SiteOut):
+    capacity: Capacity
+    capacity_label: str
+    map_url: str

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,9 +23,22 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pushsvc.db import cache_key, is_postgres
+from pushsvc.errors import ValidationProblem
 from pushsvc.shelters.loader import SiteRecord
-from pushsvc.shelters.models import Shelter
-from pushsvc.shelters.schemas import Hazard, ImportSummary, SiteOut, hazard_bit, hazards_of
+from pushsvc.shelters.models import Shelter, ShelterState
+from pushsvc.shelters.schemas import (
+    CAPACITY_IN,
+    CAPACITY_LABELS,
+    Capacity,
+    Hazard,
+    ImportSummary,
+    OpenSiteOut,
+    ShelterStateOut,
+    SiteOut,
+    gsi_map_url,
+    hazard_bit,
+    hazards_of,
+)
 
 EARTH_RADIUS_M = 6_371_008.8
 CACHE_RECHECK_S = 2.0
@@ -185,3 +198,118 @@ def _nearest(db_session: Session, lat: float, lon: float, hazard: Hazard | None,
         rows = [c.rows[i] for i in idx if np.isfinite(d[i])]
     out = sorted((_site_out(r, lat, lon) for r in rows), key=lambda s: (s.distance_m, s.id))
     return out[:limit]
+
+
+# --- open/closed state (operators, the prefecture's shelter system) -----------------------------
+
+def _capacity(value: str, field: str) -> Capacity:
+    found = value if value in CAPACITY_LABELS else CAPACITY_IN.get(value)
+    if found is None:
+        raise ValidationProblem("capacity is available, crowded or full (空き, 混雑, 満員)", field=field)
+    return cast(Capacity, found)
+
+
+def sites_by_id(db_session: Session, site_ids: Collection[str], *, field: str = "shelters") -> dict[str, _Site]:
+    """The sites named, or a 422 naming the ids that are not designated sites."""
+    ids = sorted(set(site_ids))
+    found = {r.site_id: r for r in (_Site(*row) for row in db_session.execute(
+        select(*_COLS).where(Shelter.site_id.in_(ids))))} if ids else {}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise ValidationProblem(f"no evacuation site {', '.join(unknown[:5])}", field=field)
+    return found
+
+
+def municipality_of(db_session: Session, site_ids: Collection[str], *, field: str = "shelters") -> dict[str, str]:
+    """site id → municipality code, so callers can check an operator's scope before changing a site."""
+    return {k: v.municipality_code for k, v in sites_by_id(db_session, site_ids, field=field).items()}
+
+
+def unsuitable(db_session: Session, site_ids: Collection[str], hazards: Collection[Hazard]) -> list[str]:
+    """Sites (by name) not designated for every one of ``hazards``: never to be suggested for them."""
+    need = 0
+    for h in hazards:
+        need |= hazard_bit(h)
+    return [s.name for s in sites_by_id(db_session, site_ids).values() if s.hazards_mask & need != need]
+
+
+def set_states(db_session: Session, items: Sequence[tuple[str, bool, str]], *, by: str,
+               now: datetime | None = None) -> list[ShelterStateOut]:
+    """Open/close sites and set how full they are; every id and value is checked before anything changes."""
+    now = now or datetime.now(UTC)
+    sites = sites_by_id(db_session, [i for i, _, _ in items], field="id")
+    parsed = [(i, is_open, _capacity(cap, f"[{n}].capacity")) for n, (i, is_open, cap) in enumerate(items)]
+    for site_id, is_open, cap in parsed:
+        row = db_session.get(ShelterState, site_id)
+        if row is None:
+            row = ShelterState(site_id=site_id)
+            db_session.add(row)
+        row.open, row.capacity, row.updated_at, row.updated_by = is_open, cap, now, by[:80]
+    db_session.flush()
+    return states(db_session, [i for i, _, _ in parsed], sites=sites)
+
+
+def states(db_session: Session, site_ids: Collection[str], *, sites: dict[str, _Site] | None = None,
+           lang: str = "ja") -> list[ShelterStateOut]:
+    """Each site's state (closed and available if never set), in the order asked."""
+    sites = sites if sites is not None else sites_by_id(db_session, site_ids)
+    rows = {r.site_id: r for r in db_session.execute(
+        select(ShelterState).where(ShelterState.site_id.in_(sorted(set(site_ids))))).scalars()}
+    out = []
+    for i in dict.fromkeys(site_ids):
+        s, st = sites[i], rows.get(i)
+        cap: Capacity = cast(Capacity, st.capacity) if st else "available"
+        out.append(ShelterStateOut(id=i, name=s.name, municipality_code=s.municipality_code,
+                                   hazards=hazards_of(s.hazards_mask), open=bool(st and st.open), capacity=cap,
+                                   capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"]),
+                                   updated_at=st.updated_at if st else None, updated_by=st.updated_by if st else ""))
+    return out
+
+
+def _open_states(db_session: Session) -> dict[str, str]:
+    return {i: c for i, c in db_session.execute(
+        select(ShelterState.site_id, ShelterState.capacity).where(ShelterState.open.is_(True)))}
+
+
+def list_sites(db_session: Session, municipality: str, hazards: Collection[Hazard], *,
+               lang: str = "ja") -> list[ShelterStateOut]:
+    """A municipality's sites designated for every one of ``hazards``, by name, with their state (the
+    console's picker: a site unsuitable for the order's hazards is never offered)."""
+    need = 0
+    for h in hazards:
+        need |= hazard_bit(h)
+    ids = [i for i, m in db_session.execute(select(Shelter.site_id, Shelter.hazards_mask)
+                                            .where(Shelter.municipality_code == municipality)) if m & need == need]
+    return sorted(states(db_session, ids, lang=lang), key=lambda s: s.name)
+
+
+def list_open(db_session: Session, *, municipality: str | None = None, lang: str = "ja") -> list[ShelterStateOut]:
+    """Every open site (optionally of one municipality), for the console and open data."""
+    ids = sorted(_open_states(db_session))
+    found = [s for s in states(db_session, ids, lang=lang) if municipality in (None, s.municipality_code)]
+    return sorted(found, key=lambda s: (s.municipality_code, s.name))
+
+
+def open_nearest(db_session: Session, lat: float, lon: float, hazards: Collection[Hazard], *,
+                 limit: int = 5, lang: str = "ja") -> list[OpenSiteOut]:
+    """Open sites designated for every one of ``hazards``, nearest first, with distance and a map link.
+
+    With no hazard in force nothing is suggested: an open site is only offered for what it was opened for.
+    """
+    if not hazards:
+        return []
+    open_caps = _open_states(db_session)
+    if not open_caps:
+        return []
+    need = 0
+    for h in hazards:
+        need |= hazard_bit(h)
+    rows = [_Site(*r) for r in db_session.execute(select(*_COLS).where(Shelter.site_id.in_(sorted(open_caps))))]
+    fits = sorted((_site_out(r, lat, lon) for r in rows if r.hazards_mask & need == need),
+                  key=lambda s: (s.distance_m, s.id))
+    out = []
+    for s in fits[:limit]:
+        cap = cast(Capacity, open_caps[s.id])
+        out.append(OpenSiteOut(**s.model_dump(), capacity=cap, map_url=gsi_map_url(s.lat, s.lon),
+                               capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"])))
+    return out

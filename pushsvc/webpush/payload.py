@@ -61,6 +61,7 @@ def build_payload(
     lang: str,
     sent_at: datetime | str | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
+    tag: str | None = None,
 ) -> bytes:
     """The UTF-8 JSON a service worker shows; body (then title) cut with an ellipsis to fit."""
     if sent_at is None:
@@ -76,6 +77,8 @@ def build_payload(
         "lang": lang,
         "sent_at": stamp,
     }
+    if tag:  # the service worker's notification tag: a later message on the same Topic replaces it on screen
+        doc["tag"] = tag
     if _fit(doc, "body", max_bytes) or _fit(doc, "title", max_bytes):
         return _encode(doc)
     raise ValueError(f"id and url alone do not fit in {max_bytes} bytes")

@@ -2,13 +2,14 @@
 import { api, token } from './api.js';
 import { $, h, toast } from './dom.js';
 import { onModeChange, renderCompose, resetCompose } from './compose.js';
+import { renderEvacuation, stopEvacuation } from './evacuation.js';
 import { renderFeeds, stopFeeds } from './feeds.js';
 import { renderKpi } from './kpi.js';
 import { renderMessage, renderMessages, stopPolling } from './message.js';
 import { session } from './session.js';
 import { renderTraining } from './training.js';
 
-const SCREENS = ['login', 'compose', 'messages', 'message', 'kpi', 'feeds', 'training'];
+const SCREENS = ['login', 'compose', 'evacuation', 'messages', 'message', 'kpi', 'feeds', 'training'];
 
 function showMode() {
   const test = session.test;
@@ -32,6 +33,7 @@ function show(name) {
 async function route() {
   stopPolling();
   stopFeeds();
+  stopEvacuation();
   if (!session.operator) {
     show('login');
     $('#token').focus();
@@ -47,6 +49,7 @@ async function route() {
     if (screen === 'compose') await renderCompose(root);
     else if (screen === 'messages') await renderMessages(root);
     else if (screen === 'message') await renderMessage(root, Number(id));
+    else if (screen === 'evacuation') await renderEvacuation(root);
     else if (screen === 'kpi') await renderKpi(root);
     else if (screen === 'feeds') await renderFeeds(root);
     else if (screen === 'training') await renderTraining(root);
