@@ -3,7 +3,7 @@
 ``portal_me`` answers, for each of the resident's places and the current location: where it is, the
 alerts in force there, the river gauges that concern it, the nearest evacuation sites designated for
 the hazards of those alerts, and the notices to read. It reads other domains only via their services.
-What every answer shares (alerts, notices, gauges) comes from per-process snapshots (``portal.cache``),
+What every answer shares (alerts, notices, gauges) comes from per-process snapshots (``pushsvc.cache``),
 so an answer costs the token check, two version checks and, with important notices, one ack lookup.
 """
 
