@@ -3,7 +3,7 @@
 ``/control`` (no auth: it binds to loopback by default and exists for tests and demos):
   POST   /control/subscribers                  {vapid_key?, private_key?, auth?} → subscription JSON
   GET    /control/subscribers/{id}/messages    what that subscriber decrypted
-  PUT    /control/subscribers/{id}/fault       {status?, retry_after?, stall_s?, remaining?} ("*" = all)
+  PUT    /control/subscribers/{id}/fault       {status?, retry_after?, stall_s?, remaining?, reason?} ("*" = all)
   DELETE /control/subscribers/{id}/fault
   GET    /control/stats                        counters; POST /control/reset; PUT /control/mode {mode}
 """
@@ -46,7 +46,7 @@ async def _apply_fault(state: DevPushState, request: Request, sub_id: str) -> Re
     if fault.status is None:
         return None
     extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-    return _answer(fault.status, f"injected {fault.status}", **extra)
+    return _answer(fault.status, fault.reason or f"injected {fault.status}", **extra)
 
 
 async def push(request: Request) -> Response:
@@ -54,6 +54,8 @@ async def push(request: Request) -> Response:
     sub_id = request.path_params["id"]
     body = await request.body()
     state.count("requests")
+    if state.latency_s:
+        await asyncio.sleep(state.latency_s)
     response = await _apply_fault(state, request, sub_id)
     if response is not None:
         state.count(f"status_{response.status_code}")
@@ -130,6 +132,7 @@ async def fault(request: Request) -> Response:
                 retry_after=None if retry_after is None else str(retry_after),
                 stall_s=float(spec.get("stall_s", 0)),
                 remaining=spec.get("remaining"),
+                reason=spec.get("reason"),
             ),
         )
     return Response(status_code=204)

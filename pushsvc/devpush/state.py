@@ -30,6 +30,7 @@ class Fault:
     retry_after: str | None = None
     stall_s: float = 0.0
     remaining: int | None = None
+    reason: str | None = None  # the answer's body, e.g. "QUOTA_EXCEEDED" for a sender-wide 429
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,16 @@ class Subscriber:
 
 
 class DevPushState:
-    def __init__(self, mode: Mode = "full", base_url: str = "") -> None:
+    def __init__(self, mode: Mode = "full", base_url: str = "", *, latency_s: float = 0.0,
+                 idle_408_s: float | None = None) -> None:
         self.mode: Mode = mode
         self.base_url = base_url
+        # Real push services answer in tens of milliseconds (FCM, Mozilla, Apple): every push is answered
+        # this long after it arrived, so a bench measures how many requests the sender keeps in flight.
+        self.latency_s = latency_s
+        # A service that times out idle keep-alive connections: a request arriving on a connection idle
+        # this long gets "408 Request Timeout" and the connection is closed, unread (None = never).
+        self.idle_408_s = idle_408_s
         self.lock = threading.Lock()
         self.subscribers: dict[str, Subscriber] = {}
         self.faults: dict[str, Fault] = {}
