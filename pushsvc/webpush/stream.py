@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import socket
 import ssl
 import urllib.request
@@ -35,11 +34,10 @@ from urllib.parse import unquote, urlsplit
 import httptools
 
 from pushsvc.webpush.hosts import origin_prefix, split_endpoint
-from pushsvc.webpush.transport import Limits, TransportError, TransportResponse
+from pushsvc.webpush.transport import UNSAFE_URL, Limits, TransportError, TransportResponse
 
 MAX_ANSWER_BYTES = 64 * 1024  # push services answer with a few bytes; never buffer a huge body
 _REASON_BYTES = 512
-_UNSAFE_URL = re.compile(r"[\r\n\t ]")
 _MAX_CACHED = 1024  # header blocks and routes kept encoded; far more than a real deployment has
 
 Key = tuple[str, str, int]
@@ -279,7 +277,7 @@ class StreamTransport:
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
         prefix, rest = origin_prefix(url)
-        if not prefix or _UNSAFE_URL.search(url):
+        if not prefix or UNSAFE_URL.search(url):
             raise TransportError("refusing to send to a malformed URL")
         key, host = self._route(prefix)
         rest = rest.partition("#")[0]

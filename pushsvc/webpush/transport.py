@@ -10,6 +10,7 @@ pushes take the same way out. The same transport tests run against all three (te
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import httpx
 
 ClientName = Literal["stream", "aiohttp", "httpx"]
 _REASON_BYTES = 512  # enough of an error body to explain it; never read a huge one
+UNSAFE_URL = re.compile(r"[\r\n\t ]")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,17 @@ class TransportResponse:
 
 class TransportError(Exception):
     """The request never got an HTTP answer (connect error, reset, timeout)."""
+
+
+def refuse_unsafe(url: str, headers: Mapping[str, str]) -> None:
+    """What no client may put on the wire, checked before sending: header injection, a URL that is
+    not plain ``http(s)://host/…`` ASCII (the stream client checks the same once per origin/header set)."""
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise TransportError(f"refusing a header with a line break: {name}")
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or UNSAFE_URL.search(url) or not url.isascii():
+        raise TransportError("refusing to send to a malformed URL")
 
 
 class Transport(Protocol):
@@ -67,6 +80,7 @@ class AiohttpTransport:
         return self._session
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
+        refuse_unsafe(url, headers)
         try:
             for attempt in (1, 2):
                 async with self._client().post(url, data=body, headers=dict(headers)) as resp:
@@ -105,6 +119,7 @@ class HttpxTransport:
         return self._client
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
+        refuse_unsafe(url, headers)
         try:
             resp = await self._get().post(url, content=body, headers=dict(headers))
             if resp.status_code == 408:  # a stale 408 from a pooled connection: the request was not read
