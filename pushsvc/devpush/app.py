@@ -6,6 +6,7 @@
   PUT    /control/subscribers/{id}/fault       {status?, retry_after?, stall_s?, remaining?, reason?} ("*" = all)
   DELETE /control/subscribers/{id}/fault
   GET    /control/stats                        counters; POST /control/reset; PUT /control/mode {mode}
+  PUT    /control/latency                      {ms}: answer every push this much later (benches)
 """
 
 from __future__ import annotations
@@ -155,6 +156,15 @@ async def mode(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def latency(request: Request) -> Response:
+    spec = await request.json()
+    ms = spec.get("ms")
+    if not isinstance(ms, int | float) or not 0 <= ms <= 60_000:
+        return _answer(422, "ms is a number of milliseconds between 0 and 60000")
+    request.app.state.devpush.latency_s = ms / 1000
+    return Response(status_code=204)
+
+
 def create_app(state: DevPushState) -> Starlette:
     routes = [
         Route("/push/{id}", push, methods=["POST"]),
@@ -164,6 +174,7 @@ def create_app(state: DevPushState) -> Starlette:
         Route("/control/stats", stats, methods=["GET"]),
         Route("/control/reset", reset, methods=["POST"]),
         Route("/control/mode", mode, methods=["PUT"]),
+        Route("/control/latency", latency, methods=["PUT"]),
     ]
     app = Starlette(routes=routes)
     app.state.devpush = state

@@ -98,12 +98,15 @@ def serve(host: str, port: int, mode: Mode, latency_ms: float = 0.0) -> None:
 
 
 @contextlib.contextmanager
-def spawn_devpush(mode: Mode = "count", host: str = "127.0.0.1", latency_ms: float = 0.0) -> Iterator[str]:
-    """Run ``pushsvc devpush`` as a child process on a free port; yields its base URL."""
+def spawn_devpush(mode: Mode = "count", host: str = "127.0.0.1", latency_ms: float = 0.0,
+                  env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``pushsvc devpush`` as a child process on a free port; yields its base URL.
+
+    ``env``: the child's environment (a bench comparing an older checkout runs today's push service)."""
     cmd = [sys.executable, "-m", "pushsvc.cli", "devpush", "--host", host, "--port", "0", "--mode", mode]
     if latency_ms:
         cmd += ["--latency-ms", f"{latency_ms:g}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 20)

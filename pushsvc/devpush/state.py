@@ -85,6 +85,9 @@ class DevPushState:
         self.counters: Counter[str] = Counter()
         self.accepted_per_id: Counter[str] = Counter()  # count mode keeps only this per endpoint
         self.first_at = self.last_at = 0.0  # wall-clock times of the first and last accepted message
+        # Per group of subscribers (the id without its trailing digits: "b17" and "b18" are group "b"):
+        # [count, first_at, last_at], so a bench can time two notifications going out at once.
+        self.groups: dict[str, list[float]] = {}
 
     def endpoint(self, subscriber_id: str) -> str:
         return f"{self.base_url}/push/{subscriber_id}"
@@ -138,6 +141,12 @@ class DevPushState:
             self.counters["accepted"] += 1
             self.first_at = self.first_at or now
             self.last_at = now
+            group = self.groups.get(subscriber_id.rstrip("0123456789"))
+            if group is None:
+                self.groups[subscriber_id.rstrip("0123456789")] = [1, now, now]
+            else:
+                group[0] += 1
+                group[2] = now
 
     def received(self, subscriber_id: str) -> list[Received]:
         with self.lock:
@@ -155,6 +164,8 @@ class DevPushState:
                 "duplicates": sum(n - 1 for n in counts.values() if n > 1),
                 "first_at": self.first_at,
                 "last_at": self.last_at,
+                "groups": {g: {"accepted": int(c), "first_at": f, "last_at": la}
+                           for g, (c, f, la) in self.groups.items()},
             }
 
     def reset(self) -> None:
@@ -165,4 +176,5 @@ class DevPushState:
             self.faults.clear()
             self.counters.clear()
             self.accepted_per_id.clear()
+            self.groups.clear()
             self.first_at = self.last_at = 0.0
