@@ -285,12 +285,13 @@ def bound_transaction(db_session: Session, lease_seconds: float) -> None:
 
 def claim_batch(
     db_session: Session, *, worker_id: str, lease_seconds: float, now: datetime | None = None,
-    oldest_first: bool = False,
+    oldest_first: bool = False, more_urgent_than: int | None = None,
 ) -> tuple[ClaimedBatch, Message] | None:
     """Lease the next due batch: pending and due, or leased by a worker whose lease ran out.
 
     The most urgent lane first, then the longest waiting; ``oldest_first`` (one claim in
-    ``FAIR_EVERY``) takes the longest waiting batch of any lane but still puts lane 0 first.
+    ``FAIR_EVERY``) takes the longest waiting batch of any lane but still puts lane 0 first;
+    ``more_urgent_than`` only takes a batch of a lane before that one (a full worker making room for it).
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers on many machines never wait on each other.
     SQLite (one worker): the conditional UPDATE below is the guard.
     """
@@ -299,6 +300,8 @@ def claim_batch(
         and_(DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now),
         and_(DeliveryBatch.status == "leased", DeliveryBatch.lease_expires_at < now),
     )
+    if more_urgent_than is not None:
+        due = and_(due, DeliveryBatch.priority < more_urgent_than)
     order = ((DeliveryBatch.priority > PRIORITY_LIFE,) if oldest_first else (DeliveryBatch.priority,))
     stmt = select(DeliveryBatch.id).where(due).order_by(*order, DeliveryBatch.not_before, DeliveryBatch.id).limit(1)
     if is_postgres(db_session):

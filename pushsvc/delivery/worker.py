@@ -62,11 +62,12 @@ class Worker:
             service.bound_transaction(s, self.settings.worker_lease_s)
             yield s
 
-    def _claim(self) -> tuple[ClaimedBatch, Message] | None:
+    def _claim(self, more_urgent_than: int | None = None) -> tuple[ClaimedBatch, Message] | None:
         self.claims += 1
         with self._transaction() as s:
             return service.claim_batch(s, worker_id=self.worker_id, lease_seconds=self.settings.worker_lease_s,
-                                       oldest_first=self.claims % service.FAIR_EVERY == 0)
+                                       oldest_first=more_urgent_than is None and self.claims % service.FAIR_EVERY == 0,
+                                       more_urgent_than=more_urgent_than)
 
     def _targets(self, ids: list[int]) -> list[subscriptions.PushTarget]:
         with self._transaction() as s:
@@ -118,6 +119,7 @@ class Worker:
                 result = await self.sender.send(
                     PushTarget(t.endpoint, t.p256dh, t.auth), payload(t),
                     ttl=ttl, urgency=message.urgency, topic=message.topic,  # type: ignore[arg-type]
+                    priority=message.priority,
                 )
             except Exception as exc:  # a bug for one recipient must not lose the batch
                 log.exception("sending to subscription %s failed", t.id)
@@ -145,21 +147,25 @@ class Worker:
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Keep up to ``worker_concurrency`` batches in flight until stopped (or, for tests, idle)."""
         stop = stop or asyncio.Event()
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: dict[asyncio.Task[None], int] = {}  # batch -> its lane
+        limit = self.settings.worker_concurrency
         log.info("worker %s started", self.worker_id)
         while not stop.is_set():
             claimed = None
-            if len(in_flight) < self.settings.worker_concurrency:
+            # Full: still take a batch more urgent than the least urgent in flight (up to twice the
+            # concurrency), so an emergency never waits for ordinary batches to finish.
+            urgent = None if len(in_flight) < limit else max(in_flight.values())
+            if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent):
                 try:
-                    claimed = await asyncio.to_thread(self._claim)
+                    claimed = await asyncio.to_thread(self._claim, urgent)
                 except Exception:  # the database restarting must not kill the worker
                     log.exception("claiming a batch failed; retrying")
                     await asyncio.sleep(self.settings.worker_poll_s * 5)
                     continue
             if claimed:
                 task = asyncio.create_task(self.process(*claimed))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+                in_flight[task] = claimed[1].priority
+                task.add_done_callback(lambda t: in_flight.pop(t, None))
                 task.add_done_callback(_log_failure)
                 continue
             if until_idle and not in_flight:

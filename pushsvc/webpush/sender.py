@@ -28,6 +28,8 @@ stream client's cached header bytes and swept timeouts, a send went from 211–2
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import random
 import time
@@ -153,13 +155,47 @@ def backoff_delay(
     return ceiling / 2 + jitter
 
 
+class Slots:
+    """Requests in flight to one origin, handed out most urgent first (then first come, first served).
+
+    A plain semaphore is FIFO: an emergency's requests would queue behind every ordinary request a
+    worker already has waiting for a connection. Here a waiter with a lower ``priority`` goes first.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.free = capacity
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if not fut.cancelled():  # the slot was handed over just as we were cancelled: pass it on
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
 @dataclass(frozen=True)
 class _Origin:
     """What a send needs that depends only on the endpoint's ``scheme://netloc``, worked out once."""
 
     problem: str | None  # why the allowlist refuses it, or None
     origin: str  # VAPID audience, and the key of pauses and slots
-    slots: asyncio.Semaphore
+    slots: Slots
 
 
 _MAX_CACHED = 1024  # distinct origins or header sets; far more than a real deployment has
@@ -194,7 +230,7 @@ class PushSender:
         self.default_retry_after_s = default_retry_after_s
         self._monotonic = monotonic
         self._not_before: dict[str, float] = {}  # origin or endpoint -> monotonic time it may be sent to
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, Slots] = {}
         self._origins: dict[str, _Origin] = {}
         self._headers: dict[tuple[str, int, str, str | None], dict[str, str]] = {}
 
@@ -258,7 +294,7 @@ class PushSender:
             origin = "" if problem else origin_of(prefix)
             slots = self._slots.get(origin)
             if slots is None:
-                slots = self._slots[origin] = asyncio.Semaphore(self.limits.per_origin)
+                slots = self._slots[origin] = Slots(self.limits.per_origin)
             info = _Origin(problem, origin, slots)
             if cacheable:
                 if len(self._origins) >= _MAX_CACHED:
@@ -294,8 +330,11 @@ class PushSender:
         ttl: int,
         urgency: Urgency = "normal",
         topic: str | None = None,
+        priority: int = 3,
     ) -> PushResult:
-        """One attempt. ``ttl`` is required: pywebpush's default of 0 drops messages to offline phones."""
+        """One attempt. ``ttl`` is required: pywebpush's default of 0 drops messages to offline phones.
+
+        ``priority``: the message's lane (0 first): who gets the next free connection to the origin."""
         if ttl < 0:
             raise ValueError("ttl must be >= 0 seconds")
         if urgency not in URGENCIES:
@@ -316,11 +355,13 @@ class PushSender:
         except ValueError as exc:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = self._headers_for(origin, ttl, urgency, topic)
-        async with info.slots:
-            try:
-                resp = await self.transport.post(target.endpoint, headers, body)
-            except TransportError as exc:
-                return PushResult(Outcome.RETRY, None, str(exc))
+        await info.slots.acquire(priority)
+        try:
+            resp = await self.transport.post(target.endpoint, headers, body)
+        except TransportError as exc:
+            return PushResult(Outcome.RETRY, None, str(exc))
+        finally:
+            info.slots.release()
         result = classify(resp.status, resp.text, resp.retry_after)
         if result.outcome is Outcome.RATE_LIMITED:
             delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s

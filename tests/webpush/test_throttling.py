@@ -62,3 +62,28 @@ def test_a_429_that_says_the_sender_is_over_quota_pauses_the_origin_for_a_bounde
     assert MAX_ORIGIN_PAUSE_S - 5 < paused <= MAX_ORIGIN_PAUSE_S
     assert outcome is Outcome.RATE_LIMITED  # handed back to the worker's queue, not waited for in-line
     assert devpush.received(other) == []
+
+
+def test_the_next_free_connection_goes_to_the_most_urgent_waiting_request() -> None:
+    from pushsvc.webpush.sender import Slots
+
+    async def go() -> list[str]:
+        slots, order = Slots(1), []
+        await slots.acquire(3)  # an ordinary request holds the only connection
+
+        async def request(name: str, priority: int) -> None:
+            await slots.acquire(priority)
+            order.append(name)
+            slots.release()
+
+        waiting = [asyncio.create_task(request(f"notice{i}", 3)) for i in range(3)]
+        cancelled = asyncio.create_task(request("gave up", 0))
+        await asyncio.sleep(0)
+        waiting.append(asyncio.create_task(request("tsunami", 0)))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        slots.release()
+        await asyncio.gather(*waiting)
+        return order
+
+    assert asyncio.run(go()) == ["tsunami", "notice0", "notice1", "notice2"]
