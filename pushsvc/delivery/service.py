@@ -359,15 +359,8 @@ def record_results(
     nothing expires untried.
     """
     now = _utc(now or datetime.now(UTC))
-    stmt = select(DeliveryBatch).where(
-        DeliveryBatch.id == claim.batch_id, DeliveryBatch.status == "leased",
-        DeliveryBatch.lease_owner == claim.worker_id, DeliveryBatch.attempt == claim.attempt)
-    if is_postgres(db_session):
-        stmt = stmt.with_for_update()
-    batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    batch = _held(db_session, claim)
     if batch is None:
-        log.warning("batch %s attempt %s is no longer held by %s; its results are dropped",
-                    claim.batch_id, claim.attempt, claim.worker_id)
         return False
     n = db_session.get(Notification, batch.notification_id, populate_existing=True)
     assert n is not None
@@ -433,27 +426,65 @@ def record_results(
     else:
         batch.status = "cancelled" if n.status == "cancelled" else "done"
 
-    values: dict[str, Any] = {
-        "sent": Notification.sent + len(sent), "gone": Notification.gone + len(gone),
-        "failed": Notification.failed + failed, "expired": Notification.expired + expired,
-        "retrying": Notification.retrying + retrying_delta,
-    }
+    _count(db_session, n.id, now, sent, {
+        "gone": Notification.gone + len(gone), "failed": Notification.failed + failed,
+        "expired": Notification.expired + expired, "retrying": Notification.retrying + retrying_delta})
+    _finish_if_complete(db_session, n.id, now)
+    return True
+
+
+def record_progress(db_session: Session, claim: ClaimedBatch, sent: Collection[int], *,
+                    now: datetime | None = None) -> bool:
+    """Write down, mid-batch, who a push service already accepted it for (the holder only).
+
+    A worker killed mid-batch loses only what it sent since its last checkpoint: the batch's
+    successor sends to those again, so checkpoints keep duplicates under one batch.
+    """
+    now = _utc(now or datetime.now(UTC))
+    batch = _held(db_session, claim)
+    if batch is None:
+        return False
+    wanted = set(sent)
+    done = [sid for sid in batch.pending_ids if sid in wanted]
+    if done:
+        batch.sent_ids = [*batch.sent_ids, *done]
+        batch.pending_ids = [sid for sid in batch.pending_ids if sid not in wanted]
+        _count(db_session, batch.notification_id, now, done, {})
+    return True
+
+
+def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:
+    """The batch, locked, if ``claim`` still holds its lease for the attempt it made; None otherwise."""
+    stmt = select(DeliveryBatch).where(
+        DeliveryBatch.id == claim.batch_id, DeliveryBatch.status == "leased",
+        DeliveryBatch.lease_owner == claim.worker_id, DeliveryBatch.attempt == claim.attempt)
+    if is_postgres(db_session):
+        stmt = stmt.with_for_update()
+    batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if batch is None:
+        log.warning("batch %s attempt %s is no longer held by %s; its results are dropped",
+                    claim.batch_id, claim.attempt, claim.worker_id)
+    return batch
+
+
+def _count(db_session: Session, notification_id: int, now: datetime, sent: list[int],
+           values: dict[str, Any]) -> None:
+    """Add an attempt's outcomes to the notification's counters and times; follow-ups reach the newly sent."""
+    values = {**values, "sent": Notification.sent + len(sent)}
     if sent:
         values["last_sent_at"] = now
         values["first_sent_at"] = func.coalesce(Notification.first_sent_at, now)
-    db_session.execute(update(Notification).where(Notification.id == n.id).values(**values)
+    db_session.execute(update(Notification).where(Notification.id == notification_id).values(**values)
                        .execution_options(synchronize_session=False))
     db_session.execute(
         update(Notification)
-        .where(Notification.id == n.id, Notification.half_sent_at.is_(None),
+        .where(Notification.id == notification_id, Notification.half_sent_at.is_(None),
                Notification.sent * 2 >= Notification.targeted, Notification.sent > 0)
         .values(half_sent_at=now).execution_options(synchronize_session=False)
     )
     db_session.flush()
     if sent:
-        _extend_follow_ups(db_session, n.id, sent, now)
-    _finish_if_complete(db_session, n.id, now)
-    return True
+        _extend_follow_ups(db_session, notification_id, sent, now)
 
 
 def _retry_time(now: datetime, delay_s: float, expires_at: datetime) -> datetime | None:

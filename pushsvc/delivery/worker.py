@@ -77,6 +77,10 @@ class Worker:
         with self._transaction() as s:
             return service.renew_lease(s, claim, lease_seconds=self.settings.worker_lease_s)
 
+    def _checkpoint(self, claim: ClaimedBatch, sent: list[int]) -> bool:
+        with self._transaction() as s:
+            return service.record_progress(s, claim, sent)
+
     def _record(self, claim: ClaimedBatch, results: dict[int, PushResult]) -> bool:
         with self._transaction() as s:
             return service.record_results(s, claim, results, backoff_base_s=self.settings.delivery_backoff_base_s)
@@ -114,7 +118,21 @@ class Worker:
 
         ttl = max(0, int((message.expires_at - sent_at).total_seconds()))
 
+        # Halfway through, the accepted ones are written down: a worker killed after that resends at
+        # most the other half (duplicates stay under one batch).
+        accepted: list[int] = []
+        checkpoint: list[asyncio.Task[bool]] = []
+        halfway = max(1, len(targets) // 2)
+
         async def one(t: subscriptions.PushTarget) -> tuple[int, PushResult]:
+            result = await attempt(t)
+            if result.outcome is Outcome.SENT:
+                accepted.append(t.id)
+                if len(accepted) == halfway and len(targets) >= 8:
+                    checkpoint.append(asyncio.create_task(asyncio.to_thread(self._checkpoint, claim, list(accepted))))
+            return t.id, result
+
+        async def attempt(t: subscriptions.PushTarget) -> PushResult:
             try:
                 result = await self.sender.send(
                     PushTarget(t.endpoint, t.p256dh, t.auth), payload(t),
@@ -124,7 +142,7 @@ class Worker:
             except Exception as exc:  # a bug for one recipient must not lose the batch
                 log.exception("sending to subscription %s failed", t.id)
                 result = PushResult(Outcome.RETRY, None, f"internal error: {exc}")
-            return t.id, result
+            return result
 
         sending = asyncio.gather(*(one(t) for t in targets))
         keeper = asyncio.create_task(self._keep_lease(claim, sending))
@@ -138,6 +156,8 @@ class Worker:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+        if checkpoint and not await _checked(checkpoint[0]):
+            return  # the lease went to another worker between the checkpoint and now
         if not await asyncio.to_thread(self._record, claim, results):
             return
         self.batches_done += 1
@@ -177,6 +197,15 @@ class Worker:
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
         log.info("worker %s stopped after %d batches", self.worker_id, self.batches_done)
+
+
+async def _checked(checkpoint: asyncio.Task[bool]) -> bool:
+    """A checkpoint's verdict; one that failed (the database away) is not fatal: the final record decides."""
+    try:
+        return await checkpoint
+    except Exception:
+        log.exception("writing a batch's checkpoint failed")
+        return True
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -135,3 +135,21 @@ def test_priority_urgency_and_ttl_follow_the_kind_of_message(harness: Harness) -
     with harness.db.sessionmaker() as s:
         lanes = dict(s.execute(select(DeliveryBatch.notification_id, DeliveryBatch.priority)).all())
     assert lanes == {info: 3, alarm: 1, eew: 0}
+
+
+def test_a_checkpoint_mid_batch_counts_who_got_it_and_only_for_the_lease_holder(harness: Harness) -> None:
+    residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(4)]
+    nid = harness.notify(target={"municipality_codes": ["39201"]})
+    now = datetime.now(UTC)
+    stale = _claim(harness, "frozen", at=now, lease=1.0)
+    assert stale is not None
+    with harness.db.sessionmaker() as s:
+        assert service.record_progress(s, stale[0], [residents[0].id, residents[1].id]) is True
+        s.commit()
+    assert harness.status(nid)["sent"] == 2
+    fresh = _claim(harness, "successor", at=now + timedelta(seconds=2))
+    assert fresh is not None and sorted(fresh[0].pending_ids) == sorted(r.id for r in residents[2:])
+    with harness.db.sessionmaker() as s:
+        assert service.record_progress(s, stale[0], [residents[2].id]) is False
+        s.commit()
+    assert harness.status(nid)["sent"] == 2
