@@ -278,9 +278,12 @@ def bound_transaction(db_session: Session, lease_seconds: float) -> None:
     A third of the lease, at least a second: well above any real step, well below the lease.
     """
     if is_postgres(db_session):
-        ms = int(max(1.0, lease_seconds / 3) * 1000)
-        db_session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
-        db_session.execute(text(f"SET LOCAL statement_timeout = {ms}"))
+        ms = str(int(max(1.0, lease_seconds / 3) * 1000))
+        db_session.execute(_BOUND, {"ms": ms})
+
+
+_BOUND = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
+              "set_config('statement_timeout', :ms, true)")  # one round trip, this transaction only
 
 
 def claim_batch(

@@ -31,6 +31,7 @@ from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushResult, PushSender, PushTarget
 
 log = logging.getLogger(__name__)
+URGENT_POLL_S = 0.1  # a probe costs ~1 ms of CPU: 10 a second stays a few µs per message
 
 
 def new_worker_id() -> str:
@@ -57,9 +58,11 @@ class Worker:
 
     # -- database steps, each its own short transaction, run in a thread ------------------------
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Session]:
+    def _transaction(self, *, writes: bool = True) -> Iterator[Session]:
+        """A short transaction; one that takes row locks is bounded (``service.bound_transaction``)."""
         with session_scope(self.factory) as s:
-            service.bound_transaction(s, self.settings.worker_lease_s)
+            if writes:
+                service.bound_transaction(s, self.settings.worker_lease_s)
             yield s
 
     def _claim(self, more_urgent_than: int | None = None) -> tuple[ClaimedBatch, Message] | None:
@@ -70,7 +73,7 @@ class Worker:
                                        more_urgent_than=more_urgent_than)
 
     def _targets(self, ids: list[int]) -> list[subscriptions.PushTarget]:
-        with self._transaction() as s:
+        with self._transaction(writes=False) as s:
             return subscriptions.get_push_targets(s, ids)
 
     def _renew(self, claim: ClaimedBatch) -> bool:
@@ -125,14 +128,6 @@ class Worker:
         halfway = max(1, len(targets) // 2)
 
         async def one(t: subscriptions.PushTarget) -> tuple[int, PushResult]:
-            result = await attempt(t)
-            if result.outcome is Outcome.SENT:
-                accepted.append(t.id)
-                if len(accepted) == halfway and len(targets) >= 8:
-                    checkpoint.append(asyncio.create_task(asyncio.to_thread(self._checkpoint, claim, list(accepted))))
-            return t.id, result
-
-        async def attempt(t: subscriptions.PushTarget) -> PushResult:
             try:
                 result = await self.sender.send(
                     PushTarget(t.endpoint, t.p256dh, t.auth), payload(t),
@@ -142,7 +137,11 @@ class Worker:
             except Exception as exc:  # a bug for one recipient must not lose the batch
                 log.exception("sending to subscription %s failed", t.id)
                 result = PushResult(Outcome.RETRY, None, f"internal error: {exc}")
-            return result
+            if result.outcome is Outcome.SENT:
+                accepted.append(t.id)
+                if len(accepted) == halfway and len(targets) >= 8:
+                    checkpoint.append(asyncio.create_task(asyncio.to_thread(self._checkpoint, claim, list(accepted))))
+            return t.id, result
 
         sending = asyncio.gather(*(one(t) for t in targets))
         keeper = asyncio.create_task(self._keep_lease(claim, sending))
@@ -192,7 +191,10 @@ class Worker:
                 return
             stopping = asyncio.ensure_future(stop.wait())
             pending: set[asyncio.Future[object]] = {stopping, *in_flight}  # type: ignore[arg-type]
-            await asyncio.wait(pending, timeout=self.settings.worker_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            # A full worker busy with routine lanes looks for urgent work more often than an idle one.
+            poll = self.settings.worker_poll_s if len(in_flight) < limit or not urgent else URGENT_POLL_S
+            await asyncio.wait(pending, timeout=min(poll, self.settings.worker_poll_s),
+                               return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)

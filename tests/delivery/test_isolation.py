@@ -13,7 +13,7 @@ from pushsvc.delivery.models import DeliveryBatch
 from pushsvc.devpush.state import Fault
 from pushsvc.errors import ValidationProblem
 from pushsvc.webpush.sender import Outcome, PushResult
-from tests.delivery.conftest import KOCHI_KENCHO, Harness
+from tests.delivery.conftest import KOCHI_KENCHO, Harness, Resident
 
 BATCH = 4
 
@@ -53,12 +53,19 @@ def _claim(harness: Harness, worker: str, *, at: datetime, lease: float = 5.0,
         return claimed
 
 
-def test_a_worker_that_lost_its_lease_writes_no_results(harness: Harness) -> None:
-    residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(3)]
+def _leased_briefly(harness: Harness, residents: int) -> tuple[list[Resident], int, datetime, service.ClaimedBatch]:
+    """Residents, a notification to them, and its batch claimed by a worker whose lease ends in a second."""
+    subscribed = [harness.subscribe(KOCHI_KENCHO) for _ in range(residents)]
     nid = harness.notify(target={"municipality_codes": ["39201"]})
     now = datetime.now(UTC)
     stale = _claim(harness, "frozen", at=now, lease=1.0)
     assert stale is not None
+    return subscribed, nid, now, stale[0]
+
+
+def test_a_worker_that_lost_its_lease_writes_no_results(harness: Harness) -> None:
+    residents, nid, now, claim = _leased_briefly(harness, 3)
+    stale = (claim,)
     fresh = _claim(harness, "successor", at=now + timedelta(seconds=2))  # the frozen one's lease ran out
     assert fresh is not None and fresh[0].batch_id == stale[0].batch_id and fresh[0].attempt == 2
     gone = {r.id: PushResult(Outcome.GONE, 410, "410 woke up late") for r in residents}
@@ -138,11 +145,8 @@ def test_priority_urgency_and_ttl_follow_the_kind_of_message(harness: Harness) -
 
 
 def test_a_checkpoint_mid_batch_counts_who_got_it_and_only_for_the_lease_holder(harness: Harness) -> None:
-    residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(4)]
-    nid = harness.notify(target={"municipality_codes": ["39201"]})
-    now = datetime.now(UTC)
-    stale = _claim(harness, "frozen", at=now, lease=1.0)
-    assert stale is not None
+    residents, nid, now, claim = _leased_briefly(harness, 4)
+    stale = (claim,)
     with harness.db.sessionmaker() as s:
         assert service.record_progress(s, stale[0], [residents[0].id, residents[1].id]) is True
         s.commit()
