@@ -7,7 +7,7 @@ needs — a pooled connection per origin, TLS with the system's trust store, tim
 tunnel through ``HTTPS_PROXY``/``HTTP_PROXY`` (``NO_PROXY`` honoured) — on a bare ``asyncio.Protocol``.
 The HTTP/1.1 answer itself is parsed by ``httptools`` (llhttp, the parser of Node.js and uvicorn), not
 by us: framing (Content-Length, chunked, close-delimited, 1xx) is where a hand-written parser goes
-wrong (docs/adr/0001-push-http-client.md).
+wrong (docs/adr/0010-push-client-on-httptools-with-proxies.md).
 
 Two rules keep a kept-alive connection honest: bytes that arrive while a connection sits idle (a
 push service's ``408 Request Timeout`` before it hangs up, or anything else) mark it unusable, so the
