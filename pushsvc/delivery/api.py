@@ -19,7 +19,7 @@ def draft_of(body: NotificationIn, source: str = "api") -> service.NotificationD
         source=source, category=body.category, severity=body.severity, title=body.title, body=body.body,
         municipality_codes=body.target.municipality_codes,
         area=parse_area(body.target.area, field="target.area") if body.target.area else None,
-        url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test,
+        url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test, priority=body.priority,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pushsvc.db import session_scope
 from pushsvc.delivery import service
 from pushsvc.webpush.sender import Outcome, PushResult
-from tests.delivery.conftest import KOCHI_KENCHO, Harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness
 
 
 def test_residents_reached_by_an_in_flight_batch_get_the_cancellation_too(harness: Harness) -> None:

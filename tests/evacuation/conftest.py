@@ -12,7 +12,7 @@ from pushsvc.db import session_scope
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.loader import parse_path
 from tests.conftest import SHARED, TestDatabase
-from tests.delivery.conftest import Harness
+from tests.fixtures.delivery import Harness
 from tests.operators.conftest import KOCHI, Ops, devpush, devpush_server, harness, ops
 
 __all__ = ["devpush", "devpush_server", "harness", "ops"]
