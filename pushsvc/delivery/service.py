@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
@@ -84,10 +85,8 @@ class Message:
     status: str
 
     def text(self, lang: str) -> tuple[str, str]:
-        """Title and body in the resident's language, falling back to Japanese."""
-        title = self.title.get(lang) or self.title["ja"]
-        body = self.body.get(lang) or self.body.get("ja", "")
-        return title, body
+        """Title and body in the resident's language, else やさしい日本語 where given, else Japanese."""
+        return i18n.pick(self.title, lang) or self.title["ja"], i18n.pick(self.body, lang) or ""
 
     @property
     def urgency(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery import service as delivery
@@ -197,9 +198,9 @@ def river_states(row: FeedSource) -> dict[str, StationState]:
 def _river_draft(alert: RiverAlert, municipalities: Sequence[str]) -> delivery.NotificationDraft:
     return delivery.NotificationDraft(
         source="river", category="river", severity=alert.severity,
-        title={"ja": alert.title_ja, "en": alert.title_en},
-        body={"ja": f"{alert.body_ja}（出典：{alert.attribution}）",
-              "en": f"{alert.body_en} (Source: {alert.attribution})"},
+        title=dict(alert.title) or {"ja": alert.title_ja, "en": alert.title_en},
+        body=i18n.join(alert.body or {"ja": alert.body_ja, "en": alert.body_en},
+                       i18n.texts("source", source=alert.attribution)),
         municipality_codes=list(municipalities), ttl_seconds=RIVER_TTL_S, topic=alert.topic,
         extra={"river_alert": alert.to_dict()},
     )
@@ -304,8 +305,9 @@ def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[
                               "topic": ev.topic, "kind": ev.kind_name, "correction": ev.correction}
     common: dict[str, Any] = {
         "source": "jma", "category": ev.category, "severity": ev.severity,
-        "title": {"ja": ev.title_ja, "en": ev.title_en},
-        "body": {"ja": f"{ev.body_ja}（出典：{JMA_ATTRIBUTION}）", "en": f"{ev.body_en} (Source: JMA)"},
+        "title": dict(ev.title) or {"ja": ev.title_ja, "en": ev.title_en},
+        "body": i18n.join(ev.body or {"ja": ev.body_ja, "en": ev.body_en},
+                          i18n.texts("source", source=i18n.Msg("source.jma"))),
         "ttl_seconds": JMA_TTL_S, "topic": f"jma-{ev.topic}"[:64], "extra": {"jma": detail},
     }
     if ev.change != "cancel":

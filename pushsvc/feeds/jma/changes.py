@@ -16,11 +16,9 @@ from pushsvc.feeds.jma.areas import AreaResolver
 from pushsvc.feeds.jma.common import Telegram
 from pushsvc.feeds.jma.model import AreaEvent, AreaStatus, Change, Severity, Snapshot
 from pushsvc.feeds.jma.normalise import event_key, snapshot
+from pushsvc.feeds.jma.texts import event_texts
 
 State = dict[str, dict[str, dict[str, Any]]]
-CHANGE_JA = {"issued": "発表", "upgraded": "引き上げ", "downgraded": "切り替え", "lifted": "解除", "cancel": "取消"}
-CHANGE_EN = {"issued": "issued", "upgraded": "raised", "downgraded": "lowered", "lifted": "lifted",
-             "cancel": "cancelled"}
 
 
 @dataclass(frozen=True)
@@ -43,21 +41,6 @@ def _as_status(n03: str, topic: str, e: Mapping[str, Any]) -> AreaStatus:
     return AreaStatus(n03, topic, e["category"], e["kind"], e["kind_en"], e["code"], int(e["rank"]), e["severity"])
 
 
-def _texts(change: Change, s: AreaStatus, prev: str, names: str) -> tuple[str, str, str, str]:
-    title_ja = f"{s.kind_name}（{CHANGE_JA[change]}）"
-    title_en = f"{s.kind_en} {CHANGE_EN[change]}"
-    if change == "lifted":
-        body_ja, body_en = f"{names}の{s.kind_name}は解除されました。", f"The {s.kind_en.lower()} has been lifted."
-    elif change == "cancel":
-        body_ja = f"先ほどお知らせした{names}の{s.kind_name}は取り消されました。"
-        body_en = f"The earlier {s.kind_en.lower()} has been withdrawn by JMA. Please disregard it."
-    else:
-        was_ja, was_en = (f"（{prev}から）", " (was lower)") if change == "upgraded" and prev else ("", "")
-        body_ja = f"{names}に{s.kind_name}{was_ja}。{s.detail_ja}".rstrip("。") + "。"
-        body_en = f"{s.kind_en}{was_en} for {names}. {s.detail_en}".strip()
-    return title_ja, title_en, body_ja, body_en
-
-
 def _events(found: list[tuple[Change, AreaStatus, str]], snap: Snapshot, names: AreaResolver) -> tuple[AreaEvent, ...]:
     groups: dict[tuple[Change, str, str, str, str], list[AreaStatus]] = {}
     for change, s, prev in found:
@@ -69,11 +52,12 @@ def _events(found: list[tuple[Change, AreaStatus, str]], snap: Snapshot, names: 
         munis = tuple(sorted({m.n03_code for m in members}))
         label = "、".join(names.name(c) for c in munis)
         severity: Severity = "info" if change in ("lifted", "cancel") else lead.severity
-        title_ja, title_en, body_ja, body_en = _texts(change, lead, prev, label)
+        title, body = event_texts(change, lead, prev, label)
         out.append(AreaEvent(
             municipalities=munis, category=lead.category, severity=severity, change=change, topic=topic,
-            kind_name=kind, previous_kind_name=prev, title_ja=title_ja, title_en=title_en, body_ja=body_ja,
-            body_en=body_en, event_id=snap.event_id, telegram_id=t.telegram_id,
+            kind_name=kind, previous_kind_name=prev, title_ja=title["ja"], title_en=title["en"],
+            body_ja=body["ja"], body_en=body["en"], title=title, body=body, event_id=snap.event_id,
+            telegram_id=t.telegram_id,
             report_datetime=t.head.report_datetime, correction=t.head.info_type == "訂正",
         ))
     return tuple(out)

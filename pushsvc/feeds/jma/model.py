@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -71,3 +71,6 @@ class AreaEvent:
     telegram_id: str
     report_datetime: datetime
     correction: bool = False  # Head/InfoType 訂正
+    # Title and body in every language of the catalogue (feeds.jma.texts); ja/en equal title_ja/title_en…
+    title: dict[str, str] = field(default_factory=dict, compare=False)
+    body: dict[str, str] = field(default_factory=dict, compare=False)

@@ -11,10 +11,11 @@ Severity, and why (Japan's 5-level 警戒レベル, which residents already know
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pushsvc import i18n
 from pushsvc.feeds.river.models import JST, Stage, Station
 
 Severity = Literal["info", "warning", "emergency"]
@@ -24,40 +25,15 @@ ATTRIBUTION = "国土交通省「川の防災情報」"
 @dataclass(frozen=True)
 class StageText:
     name_ja: str
-    name_en: str
     alert_level: int
     severity: Severity
-    action_ja: str
-    action_en: str
 
 
+# The wording, in every language, is in the message catalogue (pushsvc.i18n: stage.*, river.action.N).
 STAGE_TEXT: dict[Stage, StageText] = {
-    Stage.EVACUATION: StageText(
-        "避難判断水位",
-        "evacuation judgement level",
-        3,
-        "warning",
-        "高齢者等は危険な場所から避難してください（警戒レベル3相当：高齢者等避難）。",
-        "Older people and anyone who needs time to evacuate should leave dangerous places now "
-        "(equivalent to alert level 3).",
-    ),
-    Stage.DANGER: StageText(
-        "氾濫危険水位",
-        "flood danger level",
-        4,
-        "emergency",
-        "危険な場所から全員避難してください（警戒レベル4相当）。",
-        "Everyone must evacuate from dangerous places now (equivalent to alert level 4).",
-    ),
-    Stage.FLOODING: StageText(
-        "氾濫発生水位",
-        "flooding level",
-        5,
-        "emergency",
-        "氾濫が発生しているおそれがあります。命の危険があります。直ちに身の安全を確保してください（警戒レベル5相当）。",
-        "Flooding may already be happening and lives are in danger: take the safest action immediately "
-        "(equivalent to alert level 5).",
-    ),
+    Stage.EVACUATION: StageText("避難判断水位", 3, "warning"),
+    Stage.DANGER: StageText("氾濫危険水位", 4, "emergency"),
+    Stage.FLOODING: StageText("氾濫発生水位", 5, "emergency"),
 }
 
 
@@ -90,10 +66,14 @@ class RiverAlert:
     title_en: str
     body_en: str
     attribution: str = ATTRIBUTION
+    # Title and body in every language of the catalogue (pushsvc.i18n); ja/en equal title_ja/title_en…
+    title: dict[str, str] = field(default_factory=dict, compare=False)
+    body: dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (ISO 8601 time, lists)."""
+        """JSON-ready (ISO 8601 time, lists); the per-language texts are left to the notification."""
         doc = asdict(self)
+        del doc["title"], doc["body"]
         doc["observed_at"] = self.observed_at.isoformat()
         doc["municipalities"] = list(self.municipalities)
         return doc
@@ -123,54 +103,60 @@ def _base(station: Station, stage: Stage, kind: Literal["rise", "fall"], at: dat
     }
 
 
+def _stage_msg(station: Station, stage: Stage) -> i18n.Msg:
+    kriver = stage_name_ja(station, stage) == "危険水位"
+    return i18n.Msg("stage.danger_kriver" if kriver else f"stage.{stage.name.lower()}")
+
+
+def _station_names(station: Station) -> dict[str, str]:
+    """The Japanese label for Japanese, 'name (river)' for every other language (names stay Japanese)."""
+    river_en = f" ({station.river})" if station.river else ""
+    return {"ja": station.label, "en": f"{station.name}{river_en}"}
+
+
+def _when_by_lang(at: datetime) -> dict[str, str]:
+    local = at.astimezone(JST)
+    return {"ja": _when(at), "en": f"{local.month}/{local.day} {local:%H:%M}"}
+
+
+def _texts(title: dict[str, str], body: dict[str, str]) -> dict[str, Any]:
+    return {"title_ja": title["ja"], "body_ja": body["ja"], "title_en": title["en"], "body_en": body["en"],
+            "title": title, "body": body}
+
+
 def rise_alert(station: Station, stage: Stage, level: float, threshold: float, at: datetime) -> RiverAlert:
     text = STAGE_TEXT[stage]
-    name_ja = stage_name_ja(station, stage)
-    river_en = f" ({station.river})" if station.river else ""
+    stage_msg = _stage_msg(station, stage)
+    common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": stage_msg}
+    title = i18n.texts("river.rise.title", **common)
+    body = i18n.texts("river.rise.body", **common, level=f"{level:.2f}", time=_when_by_lang(at),
+                      threshold=f"{threshold:.2f}", action=i18n.Msg(f"river.action.{text.alert_level}"))
     return RiverAlert(
         **_base(station, stage, "rise", at),
         severity=text.severity,
         alert_level=text.alert_level,
         level=level,
         threshold=threshold,
-        title_ja=f"【{name_ja}超過】{station.label}",
-        body_ja=(
-            f"{station.label}の水位が{level:.2f}m（{_when(at)}観測）となり、{name_ja}（{threshold:.2f}m）を"
-            f"超えました。{text.action_ja}"
-        ),
-        title_en=f"River above {text.name_en}: {station.name}{river_en}",
-        body_en=(
-            f"The water level at {station.name}{river_en} is {level:.2f} m, above the {text.name_en} "
-            f"({threshold:.2f} m). {text.action_en}"
-        ),
+        **_texts(title, body),
     )
 
 
 def fall_alert(station: Station, stage: Stage, level: float | None, threshold: float, at: datetime) -> RiverAlert:
-    name_ja = stage_name_ja(station, stage)
-    name_en = STAGE_TEXT[stage].name_en
-    river_en = f" ({station.river})" if station.river else ""
     start = station.thresholds.start
+    now: i18n.Param
     if level is None:
-        now_ja = f"観測開始水位（{start:.2f}m）未満" if start is not None else "観測開始水位未満"
-        now_en = "below the gauge's observation start level"
+        now = i18n.Msg("river.below_start_at", start=f"{start:.2f}") if start is not None \
+            else i18n.Msg("river.below_start")
     else:
-        now_ja, now_en = f"{level:.2f}m", f"{level:.2f} m"
+        now = {"ja": f"{level:.2f}m", "en": f"{level:.2f} m"}
+    common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": _stage_msg(station, stage)}
+    title = i18n.texts("river.fall.title", **common)
+    body = i18n.texts("river.fall.body", **common, level=now, time=_when_by_lang(at), threshold=f"{threshold:.2f}")
     return RiverAlert(
         **_base(station, stage, "fall", at),
         severity="info",
         alert_level=None,
         level=level,
         threshold=threshold,
-        title_ja=f"【水位低下】{station.label}：{name_ja}を下回りました",
-        body_ja=(
-            f"{station.label}の水位は{now_ja}（{_when(at)}観測）で、{name_ja}（{threshold:.2f}m）を下回りました。"
-            "再び上昇するおそれがあります。川には近づかず、市町村の避難情報に従ってください。"
-        ),
-        title_en=f"River back below {name_en}: {station.name}{river_en}",
-        body_en=(
-            f"The water level at {station.name}{river_en} is {now_en}, back below the {name_en} "
-            f"({threshold:.2f} m). It may rise again: stay away from the river and follow your municipality's "
-            "evacuation information."
-        ),
+        **_texts(title, body),
     )
