@@ -497,6 +497,13 @@ def active_alerts(db_session: Session, *, now: datetime | None = None, category:
     return list(db_session.execute(stmt).scalars())
 
 
+def recent_alerts(db_session: Session, *, since: datetime, limit: int = 500) -> list[Notification]:
+    """Public alerts created since ``since`` whatever their state now (ended, cancelled): newest first."""
+    stmt = (select(Notification).where(Notification.test.is_(False), Notification.created_at >= _utc(since))
+            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    return list(db_session.execute(stmt).scalars())
+
+
 def active_alerts_version(db_session: Session) -> tuple[Any, ...]:
     """Changes whenever ``active_alerts`` may have changed other than by the clock: a notification was
     created (newest id and its time, so a reused SQLite id is still noticed) or one was cancelled.

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pushsvc import i18n
 from pushsvc.shelters.schemas import Hazard, SiteOut
 from pushsvc.subscriptions.schemas import Category
 
@@ -34,8 +35,8 @@ ATTRIBUTION_BY_SOURCE = {"jma": "出典：気象庁", "river": "国土交通省�
 
 
 def text_in(texts: dict[str, str], lang: str) -> str:
-    """The text in ``lang``, else Japanese (always present), else any."""
-    return texts.get(lang) or texts.get("ja") or next(iter(texts.values()), "")
+    """The text in ``lang``, else やさしい日本語, else Japanese (always present), else any."""
+    return i18n.pick(texts, lang) or next(iter(texts.values()), "")
 
 
 class MunicipalityRef(BaseModel):
@@ -58,6 +59,8 @@ class AlertOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     attribution: str | None = None
+    alert_level: int | None = Field(default=None, description="警戒レベル (1–5) or 相当 the source gave, if any")
+    action: str | None = Field(default=None, description="what to do, in the resident's language, when known")
 
 
 class AlertList(BaseModel):
@@ -102,6 +105,7 @@ class PlaceView(BaseModel):
     alerts: list[AlertOut]
     rivers: list[dict[str, Any]]
     shelters: list[ShelterGroup]
+    recent: list[AlertOut] = Field(default_factory=list, description="recent alerts here no longer in force")
 
 
 class PortalOut(BaseModel):
