@@ -130,6 +130,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.include_router(portal_router)
     app.include_router(shelters_router)
     app.include_router(kpi_router)
+    from pushsvc.i18n.api import router as i18n_router
+
+    app.include_router(i18n_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])
