@@ -161,7 +161,7 @@ def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterat
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(viewport=PHONE, device_scale_factor=1, **{
-            "locale": "ja-JP", "permissions": ["notifications"], **options})
+            "locale": "ja-JP", "timezone_id": "Asia/Tokyo", "permissions": ["notifications"], **options})
         context.add_init_script(FAKE_PUSH % json.dumps(fake) + init)
         page = context.new_page()
         ph = Phone(page, context, site, device)
@@ -348,11 +348,11 @@ def test_blocked_notifications_say_how_to_allow_them(phone: Phone) -> None:
     assert "設定" in phone.page.get_by_role("alert").inner_text()
 
 
+@pytest.mark.phone(geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
+                   permissions=["geolocation", "notifications"])
 def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(phone: Phone) -> None:
     phone.open()
     page = phone.page
-    phone.context.set_geolocation({"latitude": 35.6812, "longitude": 139.7671})  # 東京駅
-    phone.context.grant_permissions(["geolocation", "notifications"])
     page.locator(".place-here").click()
     page.get_by_role("alert").filter(has_text="高知県外の場所は登録できません").wait_for(timeout=10_000)
     page.route("**/api/v1/push/vapid-public-key", lambda route: route.abort())
