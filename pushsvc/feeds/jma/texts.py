@@ -28,8 +28,16 @@ def _catalogue_kind(topic: str, name: str, rank: int | None) -> i18n.Msg | None:
         level = TSUNAMI_RANK.get(name.split("（")[0], rank or 0)
         return i18n.Msg(f"kind.tsunami.{level}") if f"kind.tsunami.{level}" in known else None
     if topic.startswith("quake:"):
-        return i18n.Msg("kind.quake", intensity=name.removeprefix("震度"))
+        return i18n.Msg("kind.quake", intensity=_intensity(name.removeprefix("震度")))
     return None
+
+
+def _intensity(value: str) -> i18n.Param:
+    """震度 '6弱' → 6 Lower / 6약 / …; whole numbers as they are."""
+    for mark, msgid in (("弱", "intensity.lower"), ("強", "intensity.upper")):
+        if value.endswith(mark):
+            return i18n.Msg(msgid, n=value[:-1])
+    return value
 
 
 def kind_texts(s: AreaStatus, name: str | None = None, name_en: str | None = None) -> dict[str, str]:
@@ -62,7 +70,8 @@ def event_texts(change: Change, s: AreaStatus, prev: str, names: str) -> tuple[d
         lowered = {**kind, "en": kind["en"][:1].lower() + kind["en"][1:]}
         body = i18n.texts(f"alert.{change}", places=names, kind=lowered, source=i18n.Msg("source.jma"))
         return title, body
-    detail = {"ja": s.detail_ja.rstrip("。") + "。" if s.detail_ja else "", "en": s.detail_en}
+    detail = {"ja": s.detail_ja.rstrip("。") + "。" if s.detail_ja else "",
+              "en": s.detail_en.rstrip(".") + "." if s.detail_en else ""}
     message = "alert.upgraded" if change == "upgraded" and prev else \
         "alert.downgraded" if change == "downgraded" and prev else "alert.issued"
     previous = kind_texts(s, prev, prev) if prev else {}
