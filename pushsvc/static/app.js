@@ -616,6 +616,7 @@ async function start() {
   $("confirm-yes").addEventListener("click", unsubscribe);
   $("confirm-no").addEventListener("click", () => { $("confirm").close(); $("unsubscribe").focus(); });
   $("edit").addEventListener("click", () => showForm(current, true));
+  window.addEventListener("online", () => { if (current) refreshPortal().catch(fail); });
   document.addEventListener("visibilitychange", () => { if (current && document.visibilityState === "visible") refreshPortal().catch(fail); });
   navigator.serviceWorker?.addEventListener("message", (e) => { if (current && e.data && e.data.type === "push") refreshPortal().catch(fail); });
   await loadLanguage(localStorage.getItem("pushsvc.lang") || browserLanguage());
@@ -633,6 +634,7 @@ async function start() {
       current = null; // offline: the last state of the portal, marked as such
       $("portal").hidden = false; $("about").hidden = true; $("subscribe-form").hidden = true;
       await refreshPortal();
+      window.addEventListener("online", () => location.reload(), { once: true }); // then start properly
       document.body.dataset.ready = "true";
       return;
     } else fail(e);

@@ -395,6 +395,13 @@ def test_offline_the_page_shows_the_last_state_marked_as_such(phone: Phone, harn
     state = page.locator("#portal-state")
     state.filter(has_text="オフラインです").wait_for(timeout=10_000)
     assert page.locator(f".alert[data-alert='{river}']").is_visible()  # the last state, still shown
+    # Opened again with no network: the service worker serves the page, which shows the last state, marked.
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith("/sw.js")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    state.filter(has_text="オフラインです").wait_for(timeout=10_000)
+    assert page.locator(f".alert[data-alert='{river}']").is_visible()
+    assert page.get_by_role("heading", level=1).inner_text() == "高知県 防災プッシュ通知"
     page.screenshot(path=str(shots(tmp_path) / "portal-offline.png"), full_page=True)
     phone.context.set_offline(False)
     state.filter(has_text="更新").wait_for(timeout=10_000)
