@@ -235,8 +235,11 @@ def test_important_notice_stays_until_acknowledged(phone: Phone, harness: Harnes
     notice.wait_for(timeout=10_000)
     notice.get_by_role("button", name="確認しました").click()
     notice.wait_for(state="detached", timeout=10_000)
-    phone.page.reload()
-    phone.page.wait_for_selector("body[data-ready=true]")
+    with phone.page.expect_response(lambda r: r.url.endswith("/api/v1/kpi/events")) as counted:
+        phone.page.reload()
+        phone.page.wait_for_selector("body[data-ready=true]")
+    assert counted.value.request.post_data_json == {"kind": "page_view_portal", "municipality": "39201"}
+    assert counted.value.status == 204  # opening the portal is counted as portal access
     phone.page.locator("#portal .place-view").first.wait_for()
     assert phone.page.locator(".notice").count() == 0 and phone.errors == []
 
