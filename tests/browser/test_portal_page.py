@@ -353,7 +353,9 @@ def test_blocked_notifications_say_how_to_allow_them(phone: Phone) -> None:
 
 @pytest.mark.phone(geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
                    permissions=["geolocation", "notifications"])
-def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(phone: Phone) -> None:
+def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(phone: Phone,
+                                                                                 harness: Harness) -> None:
+    harness.client.get("/api/v1/geo/locate?lat=33.5597&lon=133.5311")  # builds the point index (seconds, once)
     phone.open()
     page = phone.page
     page.locator(".place-here").click()
@@ -423,3 +425,20 @@ def test_every_control_has_a_name_for_screen_readers(phone: Phone) -> None:
     # Text at 200 %: nothing overflows the phone's width.
     phone.page.evaluate("document.documentElement.style.fontSize = '200%'")
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+
+
+def test_the_service_worker_shows_both_shapes_declarative_and_plain(phone: Phone, site: str) -> None:
+    """Safari 18.4+ shows the declarative part itself; every other browser (and Safari with the worker
+    running, ``mutable``) gets it through this worker, which also still reads the plain fields."""
+    phone.open()
+    phone.subscribe("39201")
+    worker = phone.service_worker()
+    declarative = {"web_push": 8030, "mutable": True, "notification": {
+        "title": "大津波警報（発表）", "body": "ただちに高台へ", "navigate": site + "/alerts/7", "lang": "ja",
+        "tag": "t7"}}
+    assert worker.evaluate(SHOW_IN_SERVICE_WORKER, declarative) == [
+        {"title": "大津波警報（発表）", "body": "ただちに高台へ", "lang": "ja", "tag": "t7", "url": site + "/alerts/7"}]
+    plain = {"id": "8", "title": "Shelter open", "body": "City Hall", "url": site + "/alerts/8", "lang": "en"}
+    assert worker.evaluate(SHOW_IN_SERVICE_WORKER, plain) == [
+        {"title": "Shelter open", "body": "City Hall", "lang": "en", "tag": "8", "url": site + "/alerts/8"}]
+    assert phone.errors == []
