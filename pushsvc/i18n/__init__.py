@@ -24,8 +24,8 @@ from babel.messages.pofile import read_po
 
 from pushsvc.subscriptions.schemas import LANGUAGES
 
-__all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "join", "msgids", "page_messages",
-           "pick", "raw", "text", "texts"]
+__all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "fragment", "join", "msgids",
+           "page_messages", "pick", "raw", "text", "texts"]
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 SOURCE = "ja"
@@ -84,10 +84,14 @@ def raw(msgid: str, lang: str) -> str:
     return cat.get(lang, {}).get(msgid) or cat[SOURCE][msgid]
 
 
+def fragment(msgid: str, lang: str, /, **params: Param) -> str:
+    """``msgid`` in ``lang`` filled, its edge spaces kept: a piece another message puts inside a sentence."""
+    return raw(msgid, lang).format_map({k: _value(v, lang) for k, v in params.items()})
+
+
 def text(msgid: str, lang: str, /, **params: Param) -> str:
     """``msgid`` in ``lang`` with its placeholders filled (see the module docstring)."""
-    filled = raw(msgid, lang).format_map({k: _value(v, lang) for k, v in params.items()})
-    return _SPACES.sub(" ", filled).strip()
+    return _SPACES.sub(" ", fragment(msgid, lang, **params)).strip()
 
 
 def texts(msgid: str, /, **params: Param) -> dict[str, str]:
@@ -101,7 +105,7 @@ def join(*parts: Mapping[str, str]) -> dict[str, str]:
     A language missing from a part is taken from that part's Japanese."""
     out: dict[str, str] = {}
     for lang in LANGUAGES:
-        pieces = [s for s in (p.get(lang) or p.get(SOURCE, "") for p in parts) if s]
+        pieces = [s.strip() for s in (p.get(lang) or p.get(SOURCE, "") for p in parts) if s.strip()]
         out[lang] = ("" if lang in _NO_SPACE else " ").join(pieces)
     return out
 

@@ -400,7 +400,7 @@ const timeText = (iso) => new Date(iso).toLocaleString(lang, { month: "numeric",
 const localPath = (url) => { try { return new URL(url, location.origin).pathname; } catch (e) { return "/"; } };
 
 function alertItem(a) {
-  const level = a.alert_level;
+  const level = a.level ?? a.alert_level;
   const cls = level ? `level level-${level}` : `sev sev-${a.severity}`;
   const badge = level ? t("level.label", { level }) : t(`severity.${a.severity}`);
   const item = el("li", { class: `alert ${cls}`, "data-alert": a.id });
