@@ -397,7 +397,12 @@ const el = (tag, attrs = {}, ...children) => {
 };
 
 const timeText = (iso) => new Date(iso).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const localPath = (url) => { try { return new URL(url, location.origin).pathname; } catch (e) { return "/"; } };
+/* An alert's page on this origin, with the resident's language shown under the Japanese. */
+const localPath = (url) => {
+  let path = "/";
+  try { path = new URL(url, location.origin).pathname; } catch (e) { /* keep "/" */ }
+  return lang === "ja" ? path : `${path}?lang=${encodeURIComponent(lang)}`;
+};
 
 function alertItem(a) {
   const level = a.level ?? a.alert_level;
