@@ -405,7 +405,7 @@ const localPath = (url) => {
 };
 
 function alertItem(a) {
-  const level = a.level ?? a.alert_level;
+  const level = a.level;
   const cls = level ? `level level-${level}` : `sev sev-${a.severity}`;
   const badge = level ? t("level.label", { level }) : t(`severity.${a.severity}`);
   const item = el("li", { class: `alert ${cls}`, "data-alert": a.id });

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from pushsvc.alerts import service as alert_state
 from pushsvc.db import session_scope
 from pushsvc.delivery import service as delivery
 from pushsvc.feeds import service as feeds
@@ -131,10 +132,12 @@ def set_level(harness: Harness, level: float) -> None:
 
 def river_alert(harness: Harness, level: float = 3.7) -> int:
     """An automatic river alert exactly as the poller makes it (texts from the catalogue)."""
-    alert = rise_alert(KAGAMI, KAGAMI.stage(level), level, 3.6, datetime.now(UTC))
+    now = datetime.now(UTC)
+    alert = rise_alert(KAGAMI, KAGAMI.stage(level), level, 3.6, now)
     with session_scope(harness.db.sessionmaker) as s:
-        n = delivery.create_notification(s, feeds._river_draft(alert, ["39201"]), settings=harness.settings,
-                                         now=datetime.now(UTC))
+        transitions = alert_state.apply_statement(s, feeds._river_statement("kawabou", alert, KAGAMI), now=now)
+        n = delivery.create_notification(s, feeds._river_draft(alert, ["39201"]), settings=harness.settings, now=now)
+        alert_state.attach_notification(s, transitions, n.id)
         return n.id
 
 
@@ -284,7 +287,7 @@ def test_a_korean_browser_gets_korean_automatic_texts(phone: Phone, harness: Har
     deliver(harness, nid)
     [got] = harness.push.received(phone.device)
     doc = got.json()
-    assert doc["lang"] == "ko" and doc["title"] == "[범람 위험 수위 초과] 鏡川橋 (鏡川)"
+    assert doc["lang"] == "ko" and doc["title"] == "[경계 레벨 4 상당] [범람 위험 수위 초과] 鏡川橋 (鏡川)"
     assert "위험한 장소에서 전원 대피하십시오" in doc["body"] and "출처" in doc["body"]
     shown = phone.service_worker().evaluate(SHOW_IN_SERVICE_WORKER, doc)
     assert shown[0]["title"] == doc["title"] and shown[0]["lang"] == "ko"

@@ -90,7 +90,7 @@ def test_river_messages_exist_in_every_language_with_place_names_in_japanese() -
     rise = rise_alert(INO, Stage.DANGER, 8.95, 8.8, at)
     assert set(rise.title) == set(LANGUAGES) and set(rise.body) == set(LANGUAGES)
     assert rise.body["ja"] == rise.body_ja and rise.title["en"] == rise.title_en  # the sources, unchanged
-    assert rise.title["ko"] == "[범람 위험 수위 초과] 伊野 (仁淀川)"
+    assert rise.title["ko"] == "[경계 레벨 4 상당] [범람 위험 수위 초과] 伊野 (仁淀川)"
     assert "8.95" in rise.body["ko"] and "경계 레벨 4 상당" in rise.body["ko"] and "14:00" in rise.body["ko"]
     assert "伊野" in rise.body["pt"] and "nível de alerta 4" in rise.body["pt"]
     fall = fall_alert(INO, Stage.DANGER, 8.5, 8.8, at)

@@ -1,43 +1,79 @@
-"""JMA automatic texts in every language, from real telegrams (Kochi area codes): kind, change, places, action."""
+"""JMA automatic texts in every language, from real telegrams (Kochi area codes) through the alert state:
+kind, change, places and the level's action; Japanese and English are ``alerts.messages.compose``'s own."""
 
 from __future__ import annotations
 
-from pushsvc.feeds.jma import detect_changes, parse_telegram
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from pushsvc.alerts import messages, texts
+from pushsvc.alerts import service as alerts
+from pushsvc.alerts.schemas import Transition
+from pushsvc.feeds.jma import parse_telegram, statement_of
 from pushsvc.subscriptions.schemas import LANGUAGES
 from tests.feeds.jma.kochi import KOCHI, kochi_warning, resolver, rewrite, sample
 
-
-def test_a_real_tsunami_advisory_says_what_to_do_in_every_language() -> None:
-    events = detect_changes({}, parse_telegram(sample("tsunami/32-39_11_06_250206_VTSE41.xml")), resolver()).events
-    e = events[0]
-    assert set(e.title) == set(e.body) == set(LANGUAGES)
-    assert e.title["ja"] == "津波注意報（発表）" and e.title["en"] == "Tsunami advisory issued"
-    assert e.title["ko"] == "쓰나미 주의보 (발표)" and e.title["vi"].startswith("Khuyến cáo sóng thần")
-    assert "海から離れてください" in e.body["ja"] and "바다에서 떨어지십시오" in e.body["ko"]
-    assert e.body["ja"] == e.body_ja and e.title["en"] == e.title_en  # the source texts, kept as they were
+SOURCE = "jma-test"
+NAMES = {"39201": "高知市", "39202": "室戸市"}
 
 
-def test_warning_issued_upgraded_and_lifted_in_korean_and_chinese() -> None:
-    first = detect_changes({}, parse_telegram(kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]}), telegram_id="a"),
-                           resolver())
-    assert first.events[0].title["ko"] == "호우 주의보 (발표)"
-    up = detect_changes(first.state, parse_telegram(kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}),
-                                                    telegram_id="b"), resolver())
-    [e] = up.events
-    assert e.title["zh-Hans"] == "暴雨警报（升级）" and "由暴雨注意报升级" in e.body["zh-Hans"]
-    assert "高知市" in e.body["ko"]  # place names stay Japanese
-    lifted = detect_changes(up.state, parse_telegram(kochi_warning({KOCHI: []}), telegram_id="c"), resolver())
-    [gone] = lifted.events
-    assert gone.title["ja"] == "大雨警報（解除）"
-    assert gone.body["pt"] == "O Alerta de chuva forte para 高知市 foi suspenso."
+def _run(session: Session, data: bytes, minutes: int = 0) -> list[Transition]:
+    if minutes:
+        t = parse_telegram(data)
+        data = rewrite(data.decode(), report_datetime=(t.head.report_datetime + timedelta(minutes=minutes)).isoformat())
+    js = statement_of(parse_telegram(data, telegram_id="t"), resolver(), source=SOURCE)
+    if js.mode == "skip":
+        return []
+    if js.mode == "cancel":
+        return alerts.cancel_statement(session, source=SOURCE, ref=js.statement.ref, at=js.statement.at,
+                                       now=js.statement.at)
+    return alerts.apply_statement(session, js.statement, now=js.statement.at)
 
 
-def test_a_strong_quake_tells_everyone_to_protect_themselves() -> None:
-    data = rewrite(sample("quake/32-35_07_06_240613_VXSE53.xml"), {"2222200": KOCHI})
-    events = detect_changes({}, parse_telegram(data, telegram_id="q"), resolver()).events
-    assert events and all(set(e.body) == set(LANGUAGES) for e in events)
-    strong = [e for e in events if e.severity in ("warning", "emergency")]
-    for e in strong:
-        assert "身の安全を確保" in e.body["ja"] and "여진" in e.body["ko"]
-    assert strong and strong[0].title["ko"] == "지진, 진도 6약 (발표)" and "6 Lower" in strong[0].title["tl"]
-    assert events[0].title["ja"].startswith("震度")
+def _texts(ts: Sequence[Transition]) -> tuple[dict[str, str], dict[str, str]]:
+    [g] = messages.group(ts, lambda c: NAMES.get(c, c), ("気象庁", "JMA"))
+    return texts.translate(g.transitions, messages._join(NAMES[a] for a in g.areas), g.message, ("気象庁", "JMA"))
+
+
+def _same(a: str, b: str) -> bool:
+    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+
+
+def test_a_warning_raised_then_lifted_in_every_language_with_the_level_and_action(session: Session) -> None:
+    first = _run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]}))
+    title, body = _texts(first)
+    assert set(title) == set(body) == set(LANGUAGES)
+    assert title["ko"] == "[경계 레벨 2 상당] 호우 주의보 (발표)"
+    assert "해저드 맵" in body["ko"] and "高知市" in body["ko"]  # the level's action; place names stay Japanese
+    raised = _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1)
+    title, body = _texts(raised)
+    assert title["zh-Hans"] == "【相当于警戒级别3】暴雨警报（由暴雨注意报切换）"
+    assert "老年人等请从危险场所避难" in body["zh-Hans"] and "高齢者等避難" in body["ja"]
+    lifted = _run(session, kochi_warning({KOCHI: []}), minutes=2)
+    title, body = _texts(lifted)
+    assert title["ja"] == "大雨警報（解除）" and title["vi"] == "Cảnh báo mưa lớn (dỡ bỏ)"
+    assert "đã được dỡ bỏ" in body["vi"]
+
+
+def test_a_real_tsunami_advisory_reaches_every_language(session: Session) -> None:
+    ts = _run(session, sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
+    groups = messages.group(ts, lambda c: c, ("気象庁", "JMA"))
+    assert groups
+    g = groups[0]
+    title, body = texts.translate([t for t in g.transitions if t.area == g.areas[0]], g.areas[0], g.message)
+    assert title["ko"].startswith("쓰나미 주의보") and title["en"] == g.message.title_en
+    assert all(body[lang] for lang in LANGUAGES)
+
+
+def test_the_catalogue_holds_the_same_japanese_and_english_as_compose(session: Session) -> None:
+    """So a translator reading ja.po/en.po reads what residents get in Japanese and English."""
+    cases = [_run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]})),
+             _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1),
+             _run(session, kochi_warning({KOCHI: []}), minutes=2)]
+    for ts in cases:
+        [g] = messages.group(ts, lambda c: NAMES.get(c, c), ("気象庁", "JMA"))
+        mine = texts.catalogue_ja_en(g.transitions, "高知市", ("気象庁", "JMA"))
+        assert _same(mine["ja"][0], g.message.title_ja) and _same(mine["ja"][1], g.message.body_ja)
+        assert _same(mine["en"][0], g.message.title_en) and _same(mine["en"][1], g.message.body_en)
