@@ -407,7 +407,9 @@ const localPath = (url) => {
 function alertItem(a) {
   const level = a.level;
   const cls = level ? `level level-${level}` : `sev sev-${a.severity}`;
-  const badge = level ? t("level.label", { level }) : t(`severity.${a.severity}`);
+  // JMA and gauges give a level 相当 (equivalent); a municipality's 避難情報 gives the level itself.
+  const equivalent = a.source === "jma" || a.source === "river";
+  const badge = level ? t(equivalent ? "state.level" : "level.label", { level }) : t(`severity.${a.severity}`);
   const item = el("li", { class: `alert ${cls}`, "data-alert": a.id });
   const title = el("a", { href: localPath(a.url), class: "alert-title" });
   title.append(el("span", { class: "badge", text: badge }), " ", el("span", { text: a.title }));

@@ -190,7 +190,7 @@ def test_subscribe_with_two_places_and_see_alerts_gauges_and_shelters_and_a_new_
     # In force at 高知市: the automatic river alert with its level, colour and action.
     alert = kochi.locator(f".alert[data-alert='{river}']")
     assert "level-4" in (alert.get_attribute("class") or "")
-    assert alert.locator(".badge").inner_text() == "警戒レベル4"
+    assert alert.locator(".badge").inner_text() == "警戒レベル4相当"  # a gauge's level is 相当
     assert alert.locator(".action").inner_text() == "危険な場所から全員避難してください（避難指示の対象）。"
     assert alert.locator("a").get_attribute("href") == f"/alerts/{river}"
     assert muroto.locator(".alert").count() == 0 and "発表中の警報・避難情報はありません" in muroto.inner_text()
@@ -293,7 +293,7 @@ def test_a_korean_browser_gets_korean_automatic_texts(phone: Phone, harness: Har
     assert shown[0]["title"] == doc["title"] and shown[0]["lang"] == "ko"
     alert = phone.page.locator(f".alert[data-alert='{nid}']")
     alert.wait_for(timeout=10_000)
-    assert alert.locator(".badge").inner_text() == "경계 레벨 4"
+    assert alert.locator(".badge").inner_text() == "경계 레벨 4 상당"
     assert alert.locator(".action").inner_text() == "위험한 장소에서 전원 대피하십시오(대피 지시 대상)."
     phone.page.screenshot(path=str(shots(tmp_path) / "portal-ko.png"), full_page=True)
     assert phone.errors == [] and phone.foreign == []
