@@ -316,7 +316,8 @@ function renderSettings(sub) {
   const c = sub.current_location;
   $("current-municipality").textContent = c ? c.municipality_name : t("none");
   $("current-municipality").dataset.code = c ? c.municipality_code : "";
-  $("registered-categories").textContent = sub.categories.map((k) => t(`category.${k}`)).join("、");
+  const sep = ["ja", "zh-Hans", "zh-Hant"].includes(lang) ? "、" : ", ";
+  $("registered-categories").textContent = sub.categories.map((k) => t(`category.${k}`)).join(sep);
 }
 
 /* Moving between views moves the keyboard and screen-reader focus to the new view's heading. */
