@@ -168,6 +168,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
 
     app.include_router(training_router)
     kpi_service.listen()  # KPI counts the subscriptions domain's events (pushsvc/events.py)
+    from pushsvc.i18n.api import router as i18n_router
+
+    app.include_router(i18n_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["ops"])

@@ -44,6 +44,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
@@ -142,10 +143,8 @@ class Message:
     priority: int = PRIORITY_ROUTINE
 
     def text(self, lang: str) -> tuple[str, str]:
-        """Title and body in the resident's language, falling back to Japanese."""
-        title = self.title.get(lang) or self.title["ja"]
-        body = self.body.get(lang) or self.body.get("ja", "")
-        return title, body
+        """Title and body in the resident's language, else やさしい日本語 where given, else Japanese."""
+        return i18n.pick(self.title, lang) or self.title["ja"], i18n.pick(self.body, lang) or ""
 
     @property
     def urgency(self) -> str:
@@ -642,6 +641,13 @@ def active_alerts(db_session: Session, *, now: datetime | None = None, category:
             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     if category is not None:
         stmt = stmt.where(Notification.category == category)
+    return list(db_session.execute(stmt).scalars())
+
+
+def recent_alerts(db_session: Session, *, since: datetime, limit: int = 500) -> list[Notification]:
+    """Public alerts created since ``since`` whatever their state now (ended, cancelled): newest first."""
+    stmt = (select(Notification).where(Notification.test.is_(False), Notification.created_at >= _utc(since))
+            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     return list(db_session.execute(stmt).scalars())
 
 

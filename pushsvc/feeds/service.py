@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pushsvc.alerts import messages
+from pushsvc import i18n
+from pushsvc.alerts import messages, texts
 from pushsvc.alerts import service as alerts
 from pushsvc.alerts.schemas import AreaValue, Statement, Transition, Value
 from pushsvc.config import Settings
@@ -235,9 +236,9 @@ def river_states(row: FeedSource) -> dict[str, StationState]:
 def _river_draft(alert: RiverAlert, municipalities: Sequence[str]) -> delivery.NotificationDraft:
     return delivery.NotificationDraft(
         source="river", category="river", severity=alert.severity,
-        title={"ja": alert.title_ja, "en": alert.title_en},
-        body={"ja": f"{alert.body_ja}（出典：{alert.attribution}）",
-              "en": f"{alert.body_en} (Source: {alert.attribution})"},
+        title=dict(alert.title) or {"ja": alert.title_ja, "en": alert.title_en},
+        body=i18n.join(alert.body or {"ja": alert.body_ja, "en": alert.body_en},
+                       i18n.texts("source", source=alert.attribution)),
         municipality_codes=list(municipalities), ttl_seconds=RIVER_TTL_S, topic=alert.topic,
         extra={"river_alert": alert.to_dict()},
     )
@@ -370,8 +371,11 @@ def notify_transitions(db_session: Session, origin: Origin, *, source: str, ref:
     what it corrects. Each notification is recorded on its transitions, so a later 取消 finds it.
     """
     sent: list[SentAlert] = []
-    for g in messages.group(transitions, name, (origin.attribution_ja, origin.attribution_en)):
+    issuer = (origin.attribution_ja, origin.attribution_en)
+    for g in messages.group(transitions, name, issuer):
         lead = g.transitions[0]
+        titles, bodies = texts.translate([t for t in g.transitions if t.area == g.areas[0]],
+                                         messages._join(name(a) for a in g.areas), g.message, issuer)
         changes = sorted({t.change for t in g.transitions})
         kind = KIND_OF_CHANGE.get(changes[0], changes[0]) if len(changes) == 1 else "+".join(changes)
         munis = known_municipalities(db_session, g.areas)
@@ -383,9 +387,9 @@ def notify_transitions(db_session: Session, origin: Origin, *, source: str, ref:
         }
         common: dict[str, Any] = {
             "source": origin.source, "category": origin.category(lead.phenomenon), "severity": g.message.severity,
-            "title": {"ja": g.message.title_ja, "en": g.message.title_en},
-            "body": {"ja": f"{g.message.body_ja}（出典：{origin.attribution_ja}）",
-                     "en": f"{g.message.body_en} (Source: {origin.attribution_en})"},
+            "title": titles,
+            "body": i18n.join(bodies, i18n.texts("source", source={"ja": origin.attribution_ja,
+                                                                   "en": origin.attribution_en})),
             "ttl_seconds": origin.ttl_s, "topic": f"{origin.source}-{lead.phenomenon}"[:64],
             "extra": {origin.source: detail, "level": g.message.level},
         }

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -35,12 +36,12 @@ from pushsvc.subscriptions.schemas import LANGUAGES
 from pushsvc.timeutil import as_utc as _utc
 from pushsvc.types import scrub_texts
 
-TEST_MARK = {"ja": "【訓練】"}
+TEST_MARK = {"ja": "【訓練】", i18n.EASY_JAPANESE: "【訓練】"}
 TEST_MARK_OTHER = "[TEST] "
 MAX_SCHEDULE_AHEAD = timedelta(days=7)
 OPEN = ("awaiting_approval", "scheduled", "sent")
 FOLLOW_UP_MARK = {"cancellation": ("【取消】", "[Cancelled] "), "correction": ("【訂正】", "[Correction] ")}
-CANCEL_BODY = {"ja": "先ほどのお知らせは取り消されました。", "en": "The earlier message has been withdrawn."}
+CANCEL_BODY = i18n.texts("message.cancelled")
 
 
 def _mark(lang: str, text: str) -> str:
@@ -53,8 +54,9 @@ def texts(title: str, body: str, lang: dict[str, Translation], *, test: bool,
     """Titles and bodies by language; drills are marked 【訓練】/[TEST] in every language, always."""
     titles, bodies = {"ja": title}, {"ja": body}
     for code, t in lang.items():
-        if code not in LANGUAGES or code == "ja":
-            raise ValidationProblem(f"translations are for {', '.join(LANGUAGES[1:])}", field=f"lang.{code}")
+        if (code not in LANGUAGES and code != i18n.EASY_JAPANESE) or code == "ja":
+            raise ValidationProblem(f"translations are for {', '.join((*LANGUAGES[1:], i18n.EASY_JAPANESE))}",
+                                    field=f"lang.{code}")
         if not t.title.strip():
             raise ValidationProblem("a translation is {'title', 'body'} with a title", field=f"lang.{code}.title")
         titles[code], bodies[code] = t.title[:200], t.body[:2000]

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.alerts import service as alert_state
 from pushsvc.alerts.schemas import AlertStateOut
 from pushsvc.cache import Snapshot, detached
@@ -49,6 +50,7 @@ STATEFUL_SOURCES = frozenset({"jma", "river", "evacuation"})  # in force = the a
 STATE_KEY = "_in_force"  # set on the shared detached copies only: issued/confirmed/stale/level from the state
 GEOMS_TTL_S = 300.0
 ALERTS_TTL_S = 1.0  # how stale an alert's delivery status may be; new and cancelled alerts show at once
+RECENT_HOURS = 72  # the portal's "recent alerts" of a place
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ _lock = threading.Lock()
 _areas: dict[str, tuple[float, dict[str, Area]]] = {}
 _alert_codes: dict[tuple[str, int, str], tuple[str, ...]] = {}
 _in_force: Snapshot[tuple[Notification, ...]] = Snapshot(ALERTS_TTL_S)
+_recent: Snapshot[tuple[Notification, ...]] = Snapshot(ALERTS_TTL_S)
 
 
 def areas(db_session: Session) -> dict[str, Area]:
@@ -132,6 +135,33 @@ def is_active(n: Notification, now: datetime) -> bool:
     return not n.test and n.status != "cancelled" and _utc(n.expires_at) > _utc(now)
 
 
+def alert_level(n: Notification) -> int | None:
+    """The 警戒レベル (or 相当) its source recorded: ``extra['level']``, ``extra['alert_level']`` or one
+    level down (``extra['river_alert']['alert_level']``, …)."""
+    extra = n.extra or {}
+    found = extra.get("level", extra.get("alert_level"))
+    for value in extra.values():
+        if found is None and isinstance(value, dict):
+            found = value.get("alert_level")
+    return found if isinstance(found, int) and 1 <= found <= 5 else None
+
+
+def action(n: Notification, level: int | None, lang: str) -> str | None:
+    """What to do, from the message catalogue: the level's action, or ただちに高台へ for a tsunami warning."""
+    if not is_active_kind(n):
+        return None
+    jma = (n.extra or {}).get("jma") or {}
+    if isinstance(jma, dict) and jma.get("topic") == "tsunami" and n.severity in ("warning", "emergency"):
+        return i18n.text("tsunami.action", lang)
+    return i18n.text(f"level.{level}.action", lang) if level is not None else None
+
+
+def is_active_kind(n: Notification) -> bool:
+    """An alert that says something is in force (not a 解除, 取消 or correction notice)."""
+    jma = (n.extra or {}).get("jma") or {}
+    return n.reference_id is None and not (isinstance(jma, dict) and jma.get("change") in ("lifted", "cancel"))
+
+
 def page_url(settings: Settings, alert_id: int) -> str:
     return f"{settings.public_base_url.rstrip('/')}/alerts/{alert_id}"
 
@@ -146,6 +176,7 @@ def to_out(db_session: Session, n: Notification, *, lang: str, settings: Setting
     if names is None:
         names = {c: a.name for c, a in areas(db_session).items()}
     state = dict((n.extra or {}).get(STATE_KEY) or {})
+    level = state.get("level") or alert_level(n)
     return AlertOut(
         id=n.id, source=n.source, category=n.category, severity=n.severity, status=n.status,
         active=is_active(n, now) if active is None else active, lang=lang if lang in n.title else "ja",
@@ -153,8 +184,9 @@ def to_out(db_session: Session, n: Notification, *, lang: str, settings: Setting
         municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
         created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
         parameters={str(k): str(v) for k, v in ((n.extra or {}).get("cap_parameters") or {}).items()},
-        level=state.get("level", (n.extra or {}).get("level")), issued_at=_when(state.get("issued_at")),
+        level=level, issued_at=_when(state.get("issued_at")),
         confirmed_at=_when(state.get("confirmed_at")), stale=bool(state.get("stale", False)),
+        action=action(n, level, lang),
     )
 
 
@@ -194,6 +226,14 @@ def in_force(db_session: Session, *, now: datetime, category: str | None = None)
     version = (delivery.active_alerts_version(db_session), alert_state.version(db_session))
     everything = _in_force.get(db_session, version, lambda: _load_in_force(db_session, now))
     return [n for n in everything if is_active(n, now) and (category is None or n.category == category)]
+
+
+def recent(db_session: Session, *, now: datetime) -> list[Notification]:
+    """Public alerts of the last ``RECENT_HOURS`` whatever their state, newest first (shared objects)."""
+    since = _utc(now) - timedelta(hours=RECENT_HOURS)
+    everything = _recent.get(db_session, delivery.active_alerts_version(db_session), lambda: tuple(
+        detached(n) for n in delivery.recent_alerts(db_session, since=since)))
+    return [n for n in everything if _utc(n.created_at) >= since]
 
 
 def public_alerts(db_session: Session, *, municipality: str | None, category: str | None,

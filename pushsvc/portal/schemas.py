@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pushsvc import i18n
 from pushsvc.evacuation.schemas import PlaceEvacuation
 from pushsvc.shelters.schemas import Hazard, SiteOut
 from pushsvc.subscriptions.schemas import Category
@@ -36,8 +37,8 @@ ATTRIBUTION_BY_SOURCE = {"jma": "出典：気象庁", "river": "国土交通省�
 
 
 def text_in(texts: dict[str, str], lang: str) -> str:
-    """The text in ``lang``, else Japanese (always present), else any."""
-    return texts.get(lang) or texts.get("ja") or next(iter(texts.values()), "")
+    """The text in ``lang``, else やさしい日本語, else Japanese (always present), else any."""
+    return i18n.pick(texts, lang) or next(iter(texts.values()), "")
 
 
 class MunicipalityRef(BaseModel):
@@ -67,6 +68,7 @@ class AlertOut(BaseModel):
                                        "(JMA, river gauges: the alert state, not the notification)")
     confirmed_at: datetime | None = Field(default=None, description="when the source last said it still holds")
     stale: bool = Field(default=False, description="the source has gone silent since confirmed_at")
+    action: str | None = Field(default=None, description="what to do, in the resident's language, when known")
 
 
 class AlertList(BaseModel):
@@ -113,6 +115,7 @@ class PlaceView(BaseModel):
     shelters: list[ShelterGroup]
     evacuation: PlaceEvacuation | None = Field(
         default=None, description="避難情報 in force at this place and open shelters suitable for its hazards")
+    recent: list[AlertOut] = Field(default_factory=list, description="recent alerts here no longer in force")
 
 
 class PortalOut(BaseModel):

@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - depends on which domains are present
     _stations = None
 
 SHELTERS_PER_HAZARD = 3
+RECENT_PER_PLACE = 5
 RIVERS_TTL_S = 1.0  # gauges are polled every few minutes; a second's delay costs nothing
 NOTICES_TTL_S = 60.0  # the version check sees every change; this only bounds what it could miss
 _rivers: Snapshot[tuple[dict[str, Any], ...]] = Snapshot(RIVERS_TTL_S)
@@ -219,6 +220,7 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     area_by_code = alerts.areas(db_session)
     names = {c: a.name for c, a in area_by_code.items()}
     in_force: list[Notification] = alerts.in_force(db_session, now=now)
+    recent = alerts.recent(db_session, now=now)
     stations = river_stations(db_session, codes)
     views: list[PlaceView] = []
     credits: set[str] = set()
@@ -235,6 +237,10 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
             (area.point if area else (None, None))
         groups = _shelters_for(db_session, lat, lon, wanted, sub.lang) if lat is not None and lon is not None else []
         outs = [alerts.to_out(db_session, n, lang=sub.lang, settings=settings, now=now, names=names) for n in here]
+        shown = {n.id for n in here}
+        past = [alerts.to_out(db_session, n, lang=sub.lang, settings=settings, now=now, names=names)
+                for n in recent if n.id not in shown
+                and alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon)][:RECENT_PER_PLACE]
         credits.update(o.attribution for o in outs if o.attribution)
         if groups:
             credits.add(SHELTER_CREDIT)
@@ -242,7 +248,7 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
             kind=p.kind, label=p.label,
             municipality=MunicipalityRef(code=p.municipality_code, name=names.get(p.municipality_code, "")),
             lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(stations, p.municipality_code),
-            shelters=groups,
+            shelters=groups, recent=past,
             evacuation=evacuation.for_place(db_session, orders, p.municipality_code, p.lat, p.lon, lang=sub.lang,
                                             names=names, point=area.point if area else None, settings=settings),
         ))

@@ -7,6 +7,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pushsvc import i18n
+
 SHELTER_CREDIT = "国土地理院 指定緊急避難場所データ"
 
 Hazard = Literal["flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_fire", "inland_flood",
@@ -16,16 +18,6 @@ HAZARDS: tuple[Hazard, ...] = get_args(Hazard)
 HAZARD_COLUMNS: dict[Hazard, str] = {
     "flood": "洪水", "landslide": "崖崩れ、土石流及び地滑り", "storm_surge": "高潮", "earthquake": "地震",
     "tsunami": "津波", "large_fire": "大規模な火事", "inland_flood": "内水氾濫", "volcano": "火山現象",
-}
-HAZARD_LABELS: dict[Hazard, dict[str, str]] = {
-    "flood": {"ja": "洪水", "en": "Flood"},
-    "landslide": {"ja": "土砂災害", "en": "Landslide"},
-    "storm_surge": {"ja": "高潮", "en": "Storm surge"},
-    "earthquake": {"ja": "地震", "en": "Earthquake"},
-    "tsunami": {"ja": "津波", "en": "Tsunami"},
-    "large_fire": {"ja": "大規模な火事", "en": "Large fire"},
-    "inland_flood": {"ja": "内水氾濫", "en": "Inland flooding"},
-    "volcano": {"ja": "火山現象", "en": "Volcanic activity"},
 }
 
 
@@ -38,8 +30,8 @@ def hazards_of(mask: int) -> list[Hazard]:
 
 
 def hazard_label(hazard: Hazard, lang: str) -> str:
-    labels = HAZARD_LABELS[hazard]
-    return labels.get(lang) or labels["ja"]
+    """The hazard's name in ``lang``, from the message catalogue (pushsvc.i18n: shelter.hazard.*)."""
+    return i18n.text(f"shelter.hazard.{hazard}", lang)
 
 
 class SiteOut(BaseModel):

@@ -1,110 +1,162 @@
-/* The resident page: subscribe by place, keep id + token in localStorage (and in IndexedDB for the service
-   worker, see pushsync.js), change or unsubscribe.
-   Plain JavaScript, no framework, nothing loaded from the internet. */
+/* The resident page, which is also the resident's portal: subscribe by place, then see for each place what is
+   in force, the river gauges, the nearest evacuation sites, notices and recent alerts; change or unsubscribe.
+   id + token are kept in localStorage (and IndexedDB for the service worker, see pushsync.js).
+   Text comes from the server's one message catalogue (/api/v1/i18n/<lang>), in the browser's language.
+   Plain JavaScript, no framework, nothing loaded from another origin. */
 "use strict";
 
 const API = "/api/v1";
 const STORE = "pushsvc.subscription";
+const PORTAL_STORE = "pushsvc.portal";
+const HISTORY_STORE = "pushsvc.levels";
+const LANGS = ["ja", "en", "zh-Hans", "zh-Hant", "ko", "vi", "tl", "ne", "id", "pt"];
 const MAX_PLACES_DEFAULT = 5;
+// Every step of signing up ends, one way or another, within these (ms); the resident is told what to do.
+const TIMEOUT = { server: 15000, permission: 120000, worker: 15000, push: 20000, ...(window.PUSHSVC_TIMEOUTS || {}) };
+const POLL_MS = window.PUSHSVC_POLL_MS || 30000; // tests shorten both
+const HISTORY_HOURS = 6;
 
-const T = {
-  ja: {
-    title: "高知県 防災プッシュ通知", skip: "本文へ移動", langHint: "表示言語を切り替えます",
-    aboutTitle: "このサービスについて",
-    about: "アプリを入れなくても、このページから避難情報・河川の水位・気象警報などを、あなたが登録した場所（自宅・職場・家族の住む所）や今いる市町村に合わせてお知らせします。",
-    privacy: "名前・メールアドレス・電話番号は聞きません。位置は約100 mの精度に丸めて保存し、現在地は24時間で消えます。いつでも解除でき、解除すると全て削除されます。",
-    formTitle: "通知を受け取る", placesLegend: "登録する場所（最大5か所）", addPlace: "場所を追加",
-    currentLegend: "現在地", followCurrent: "今いる市町村の情報も受け取る（現在地を使う）",
-    followHint: "ページを開くたびに現在地を更新します。24時間更新がなければ消えます。",
-    categoriesLegend: "受け取る情報", optionsLegend: "その他の設定", langLabel: "通知の言語",
-    quietOn: "夜間は警報・緊急情報以外を音を鳴らさずに届ける", quietStart: "開始", quietEnd: "終了",
-    subscribe: "通知を受け取る", settingsTitle: "登録内容", edit: "設定を変更",
-    unsubscribe: "通知を解除してデータを削除", save: "変更を保存",
-    placeLabel: "名前（例：自宅）", municipality: "市町村", choose: "選んでください",
-    useHere: "この場所（現在地）", removePlace: "この場所を削除", here: "現在地",
-    cat_evacuation: "避難情報", cat_river: "河川の水位", cat_weather: "気象警報・注意報",
-    cat_landslide: "土砂災害", cat_quake_tsunami: "地震・津波", cat_area_info: "地域のお知らせ",
-    noPush: "このブラウザはプッシュ通知に対応していません。iPhoneではホーム画面に追加してから開いてください。",
-    denied: "通知が許可されませんでした。ブラウザの設定で通知を許可してください。",
-    working: "登録しています…", done: "登録しました。防災情報をお届けします。",
-    saved: "変更を保存しました。", removed: "通知を解除し、登録データを削除しました。",
-    locating: "現在地を確認しています…", noLocation: "現在地を取得できませんでした。",
-    noPlace: "場所を1つ以上登録するか、現在地を使ってください。", none: "なし", failed: "エラー：",
-    defaultLabel: "場所",
-  },
-  en: {
-    title: "Kochi Prefecture disaster alerts", skip: "Skip to content", langHint: "Switch the display language",
-    aboutTitle: "About this service",
-    about: "No app needed: this page sends you evacuation information, river levels, weather warnings and more for the places you register (home, work, family) and the municipality you are in now.",
-    privacy: "We never ask for your name, e-mail or phone number. Locations are stored rounded to about 100 m and your current location is forgotten after 24 hours. Unsubscribing deletes everything.",
-    formTitle: "Get alerts", placesLegend: "Places (up to 5)", addPlace: "Add a place",
-    currentLegend: "Current location", followCurrent: "Also alert me for the municipality I am in (use my location)",
-    followHint: "Updated each time you open this page; forgotten after 24 hours without an update.",
-    categoriesLegend: "What to receive", optionsLegend: "Other settings", langLabel: "Language of alerts",
-    quietOn: "At night, deliver everything at once, but only warnings and emergencies make a sound", quietStart: "From", quietEnd: "Until",
-    subscribe: "Get alerts", settingsTitle: "Your registration", edit: "Change settings",
-    unsubscribe: "Unsubscribe and delete my data", save: "Save changes",
-    placeLabel: "Name (e.g. Home)", municipality: "Municipality", choose: "Choose one",
-    useHere: "This location (where I am)", removePlace: "Remove this place", here: "Current location",
-    cat_evacuation: "Evacuation", cat_river: "River levels", cat_weather: "Weather warnings",
-    cat_landslide: "Landslides", cat_quake_tsunami: "Earthquakes and tsunami", cat_area_info: "Local notices",
-    noPush: "This browser cannot receive push notifications. On iPhone, add this page to the Home Screen first.",
-    denied: "Notifications were not allowed. Please allow them in your browser settings.",
-    working: "Subscribing…", done: "Subscribed. You will receive disaster alerts.",
-    saved: "Changes saved.", removed: "Unsubscribed; your data has been deleted.",
-    locating: "Finding your location…", noLocation: "Could not get your location.",
-    noPlace: "Register at least one place, or use your current location.", none: "none", failed: "Error: ",
-    defaultLabel: "Place",
-  },
-};
-
-let lang = localStorage.getItem("pushsvc.lang") || "ja";
+let lang = "ja";
+let M = {}; // msgid -> text in `lang`
 let choices = { municipalities: [], categories: [], max_places: MAX_PLACES_DEFAULT };
 let current = null; // the subscription as the server returned it
+let portal = null; // { etag, data, at }
+let pollTimer = null;
 
 const $ = (id) => document.getElementById(id);
-const t = (key) => (T[lang] && T[lang][key]) || T.ja[key] || key;
 
-function say(text, isError = false) {
-  const box = $("status");
-  box.textContent = text;
-  box.classList.toggle("error", isError);
+/* A catalogue message: page texts are "page.<key>", shared ones (levels, categories) their own msgid. */
+function t(key, params = {}) {
+  const raw = M[`page.${key}`] ?? M[key] ?? key;
+  return raw.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? ""));
 }
 
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.title = t("title");
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  const sw = $("lang-switch");
-  sw.textContent = lang === "ja" ? "English" : "日本語";
-  sw.lang = lang === "ja" ? "en" : "ja";
-  renderCategories();
-  for (const row of document.querySelectorAll(".place")) translatePlace(row);
-  if (current) renderSettings(current);
-  if (!current) $("lang-select").value = lang;
+/* The browser's preferred language among ours: zh-TW/HK → 繁體, other zh → 简体, fil → tl, else the primary tag. */
+function browserLanguage() {
+  for (const raw of navigator.languages || [navigator.language || "ja"]) {
+    const tag = raw.toLowerCase();
+    if (tag.startsWith("zh")) return /hant|tw|hk|mo/.test(tag) ? "zh-Hant" : "zh-Hans";
+    if (tag.startsWith("fil")) return "tl";
+    if (tag === "in" || tag.startsWith("in-")) return "id";
+    const found = LANGS.find((l) => l === tag.split("-")[0]);
+    if (found) return found;
+  }
+  return "ja";
 }
 
-async function api(method, path, body, token) {
-  const headers = { Accept: "application/json" };
+class StepError extends Error {
+  constructor(code, detail = "") { super(detail || code); this.code = code; this.detail = detail; }
+}
+
+function withTimeout(promise, ms, code) {
+  let timer;
+  const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new StepError(code)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function explain(e) {
+  if (e instanceof StepError) {
+    return ["denied", "push_unreachable", "server_unreachable", "outside", "no_push", "no_location", "no_place"]
+      .includes(e.code) ? t(e.code) : t("failed", { detail: e.detail || e.code });
+  }
+  return t("failed", { detail: e.message });
+}
+
+function say(text) { $("status").textContent = text; if (text) $("error").textContent = ""; }
+function fail(e) { $("status").textContent = ""; $("error").textContent = explain(e); }
+
+async function api(method, path, body, token, extra = {}) {
+  const headers = { Accept: "application/json", ...(extra.headers || {}) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  const r = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status === 204) return null;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), TIMEOUT.server);
+  let r;
+  try {
+    r = await fetch(API + path, {
+      method, headers, signal: ctl.signal, cache: extra.cache || "default",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new StepError("server_unreachable");
+  } finally {
+    clearTimeout(timer);
+  }
+  if (r.status === 204 || r.status === 304) return { status: r.status, data: null, etag: r.headers.get("ETag") };
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const err = new Error(data.field ? `${data.field}: ${data.detail}` : data.detail || r.statusText);
+    if (r.status >= 500 || r.status === 0) throw new StepError("server_unreachable");
+    if (String(data.type || "").endsWith("outside-service-area")) throw new StepError("outside");
+    const err = new StepError("failed", data.field ? `${data.field}: ${data.detail}` : data.detail || r.statusText);
     err.status = r.status;
     throw err;
   }
-  return data;
+  return extra.full ? { status: r.status, data, etag: r.headers.get("ETag") } : data;
 }
+
+/* --- language ------------------------------------------------------------------------------------ */
+
+/* The page's text in `wanted`, kept in localStorage too so that the page still reads right offline. */
+async function loadLanguage(wanted) {
+  const key = `pushsvc.messages.${wanted}`;
+  try {
+    const got = await api("GET", `/i18n/${encodeURIComponent(wanted)}`);
+    localStorage.setItem(key, JSON.stringify(got.messages));
+    M = got.messages;
+    lang = got.lang;
+  } catch (e) {
+    const kept = JSON.parse(localStorage.getItem(key) || "null");
+    if (kept) { M = kept; lang = wanted; } // else the page stays in the Japanese it was served in
+  }
+}
+
+function applyLanguage() {
+  if (!Object.keys(M).length) return;
+  document.documentElement.lang = lang;
+  document.title = t("title");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-alt]")) el.alt = t(el.dataset.i18nAlt);
+  $("lang-select").value = lang;
+  renderCategories();
+  for (const row of document.querySelectorAll(".place")) translatePlace(row);
+  if (current) renderSettings(current);
+  if (portal) renderPortal(portal.data, portal.offline);
+}
+
+async function changeLanguage() {
+  const wanted = $("lang-select").value;
+  localStorage.setItem("pushsvc.lang", wanted);
+  await loadLanguage(wanted);
+  applyLanguage();
+  if (current && current.lang !== lang) { // notifications follow the page's language
+    const saved = JSON.parse(localStorage.getItem(STORE));
+    try {
+      current = await api("PATCH", `/subscriptions/${saved.id}`, { lang }, saved.token);
+      await refreshPortal(true);
+    } catch (e) { fail(e); }
+  }
+}
+
+/* --- where the page runs ------------------------------------------------------------------------- */
+
+function isIOS() {
+  const ua = navigator.userAgent;
+  return /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
+}
+
+function isStandalone() {
+  return navigator.standalone === true || window.matchMedia("(display-mode: standalone)").matches;
+}
+
+/* iOS/iPadOS delivers Web Push only to a page added to the Home Screen (iOS 16.4+): in a Safari tab, show how. */
+function needsHomeScreen() { return isIOS() && !isStandalone(); }
 
 function position() {
   return new Promise((resolve, reject) => {
-    if (!("geolocation" in navigator)) { reject(new Error(t("noLocation"))); return; }
+    if (!("geolocation" in navigator)) { reject(new StepError("no_location")); return; }
     navigator.geolocation.getCurrentPosition(
       (p) => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.min(p.coords.accuracy, 100000) }),
-      () => reject(new Error(t("noLocation"))),
+      () => reject(new StepError("no_location")),
       { enableHighAccuracy: false, timeout: 15000, maximumAge: 600000 },
     );
   });
@@ -121,12 +173,12 @@ function addPlace(place = {}) {
   const row = document.createElement("div");
   row.className = "place";
   row.innerHTML = `
-    <label for="place-label-${n}" data-k="placeLabel"></label>
+    <label for="place-label-${n}" data-k="place_label"></label>
     <input type="text" id="place-label-${n}" class="place-label" maxlength="40" autocomplete="off">
     <label for="place-muni-${n}" data-k="municipality"></label>
     <select id="place-muni-${n}" class="place-muni"></select>
-    <button type="button" class="place-here" data-k="useHere"></button>
-    <button type="button" class="place-remove" data-k="removePlace"></button>
+    <button type="button" class="place-here" data-k="use_here"></button>
+    <button type="button" class="place-remove" data-k="remove_place"></button>
     <p class="hint place-coords" aria-live="polite"></p>`;
   const select = row.querySelector(".place-muni");
   select.append(new Option("", ""));
@@ -135,7 +187,9 @@ function addPlace(place = {}) {
   select.value = place.municipality_code || "";
   if (place.lat != null) { row.dataset.lat = place.lat; row.dataset.lon = place.lon; }
   select.addEventListener("change", () => { delete row.dataset.lat; delete row.dataset.lon; translatePlace(row); });
-  row.querySelector(".place-remove").addEventListener("click", () => { row.remove(); updateAddButton(); });
+  row.querySelector(".place-remove").addEventListener("click", () => {
+    row.remove(); updateAddButton(); $("add-place").focus();
+  });
   row.querySelector(".place-here").addEventListener("click", async () => {
     try {
       say(t("locating"));
@@ -143,20 +197,21 @@ function addPlace(place = {}) {
       const found = await api("GET", `/geo/locate?lat=${p.lat}&lon=${p.lon}`);
       row.dataset.lat = p.lat; row.dataset.lon = p.lon;
       select.value = found.code;
-      if (!row.querySelector(".place-label").value) row.querySelector(".place-label").value = t("here");
+      if (!row.querySelector(".place-label").value) row.querySelector(".place-label").value = t("current_legend");
       say("");
       translatePlace(row);
-    } catch (e) { say(t("failed") + e.message, true); }
+    } catch (e) { fail(e); }
   });
   list.append(row);
   translatePlace(row);
   updateAddButton();
+  return row;
 }
 
 function translatePlace(row) {
   for (const el of row.querySelectorAll("[data-k]")) el.textContent = t(el.dataset.k);
   row.querySelector(".place-muni").options[0].textContent = t("choose");
-  row.querySelector(".place-coords").textContent = row.dataset.lat ? `${t("here")} ✓` : "";
+  row.querySelector(".place-coords").textContent = row.dataset.lat ? `${t("current_legend")} ✓` : "";
 }
 
 function updateAddButton() {
@@ -171,7 +226,7 @@ function renderCategories(selected) {
   for (const c of choices.categories) {
     const div = document.createElement("div");
     div.innerHTML = `<input type="checkbox" id="cat-${c}" value="${c}"><label for="cat-${c}"></label>`;
-    div.querySelector("label").textContent = t(`cat_${c}`);
+    div.querySelector("label").textContent = t(`category.${c}`);
     div.querySelector("input").checked = selected ? selected.includes(c) : all || chosen.includes(c);
     box.append(div);
   }
@@ -180,63 +235,69 @@ function renderCategories(selected) {
 function formBody() {
   const places = [];
   for (const row of document.querySelectorAll(".place")) {
-    const label = row.querySelector(".place-label").value.trim() || `${t("defaultLabel")} ${places.length + 1}`;
+    const label = row.querySelector(".place-label").value.trim() || `${t("default_label")} ${places.length + 1}`;
     if (row.dataset.lat) places.push({ label, lat: Number(row.dataset.lat), lon: Number(row.dataset.lon) });
     else if (row.querySelector(".place-muni").value) places.push({ label, municipality_code: row.querySelector(".place-muni").value });
   }
-  const body = {
+  return {
     places,
     follow_current_location: $("follow-current").checked,
     categories: [...document.querySelectorAll("#categories input:checked")].map((i) => i.value),
-    lang: $("lang-select").value,
+    lang,
     quiet_hours: $("quiet-on").checked ? { start: $("quiet-start").value, end: $("quiet-end").value } : null,
   };
-  return body;
 }
 
+/* Permission, service worker, push subscription: each step with its own timeout and its own message. */
 async function pushSubscription(vapidKey) {
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-    throw new Error(t("noPush"));
+    throw new StepError("no_push");
   }
-  const permission = await Notification.requestPermission();
-  if (permission !== "granted") throw new Error(t("denied"));
-  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
-  const reg = await navigator.serviceWorker.ready;
-  const existing = await reg.pushManager.getSubscription();
-  if (existing) return existing;
-  return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: urlBase64ToUint8Array(vapidKey) });
+  const permission = await withTimeout(Notification.requestPermission(), TIMEOUT.permission, "denied");
+  if (permission !== "granted") throw new StepError("denied");
+  const reg = await withTimeout((async () => {
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    return navigator.serviceWorker.ready;
+  })(), TIMEOUT.worker, "server_unreachable");
+  try {
+    const existing = await reg.pushManager.getSubscription();
+    if (existing) return existing;
+    return await withTimeout(reg.pushManager.subscribe({
+      userVisibleOnly: true, applicationServerKey: urlBase64ToUint8Array(vapidKey),
+    }), TIMEOUT.push, "push_unreachable");
+  } catch (e) {
+    if (e instanceof StepError) throw e;
+    throw new StepError(e && e.name === "NotAllowedError" ? "denied" : "push_unreachable");
+  }
 }
 
 async function submit(event) {
   event.preventDefault();
   const body = formBody();
-  if (!body.places.length && !body.follow_current_location) { say(t("noPlace"), true); return; }
+  if (!body.places.length && !body.follow_current_location) { fail(new StepError("no_place")); return; }
   const button = $("subscribe");
   button.disabled = true;
   try {
     say(t("working"));
     let location = null;
     if (body.follow_current_location) location = await position().catch(() => null);
-    if (current) {
-      const saved = JSON.parse(localStorage.getItem(STORE));
+    const saved = JSON.parse(localStorage.getItem(STORE) || "null");
+    if (current && saved) {
       current = await api("PATCH", `/subscriptions/${saved.id}`, body, saved.token);
       if (location) current.current_location = await api("PUT", `/subscriptions/${saved.id}/location`, location, saved.token);
       say(t("saved"));
     } else {
       const { public_key: vapidKey } = await api("GET", "/push/vapid-public-key");
-      const sub = (await pushSubscription(vapidKey)).toJSON();
-      const created = await api("POST", "/subscriptions", {
-        ...body, endpoint: sub.endpoint, keys: sub.keys, current_location: location || undefined,
-      });
-      localStorage.setItem(STORE, JSON.stringify({ id: created.id, token: created.token, vapidKey }));
-      await keepForServiceWorker(created);
-      delete created.token;
-      current = created;
+      const sub = await pushSubscription(vapidKey);
+      const { endpoint, keys } = sub.toJSON();
+      current = await api("POST", "/subscriptions", { endpoint, keys, ...body, current_location: location });
+      localStorage.setItem(STORE, JSON.stringify({ id: current.id, token: current.token }));
+      await keepForServiceWorker({ id: current.id, token: current.token });
       say(t("done"));
     }
-    showSettings();
+    await showSubscribed(true);
   } catch (e) {
-    say(t("failed") + e.message, true);
+    fail(e);
   } finally {
     button.disabled = false;
   }
@@ -255,32 +316,55 @@ function renderSettings(sub) {
   const c = sub.current_location;
   $("current-municipality").textContent = c ? c.municipality_name : t("none");
   $("current-municipality").dataset.code = c ? c.municipality_code : "";
-  $("registered-categories").textContent = sub.categories.map((k) => t(`cat_${k}`)).join("、");
+  const sep = ["ja", "zh-Hans", "zh-Hant"].includes(lang) ? "、" : ", ";
+  $("registered-categories").textContent = sub.categories.map((k) => t(`category.${k}`)).join(sep);
 }
 
-function showSettings() {
+/* Moving between views moves the keyboard and screen-reader focus to the new view's heading. */
+function focusHeading(id) { const h = $(id); if (h) h.focus({ preventScroll: false }); }
+
+async function showSubscribed(moveFocus) {
   renderSettings(current);
   $("settings").hidden = false;
   $("subscribe-form").hidden = true;
-  $("settings-h").focus?.();
+  $("ios").hidden = true;
+  $("about").hidden = true;
+  $("portal").hidden = false;
+  if (moveFocus) focusHeading("portal-h");
+  await refreshPortal(true);
+  schedulePoll();
 }
 
-function showForm(sub) {
+function showForm(sub, moveFocus = false) {
   $("place-list").replaceChildren();
   for (const p of (sub && sub.places) || []) addPlace(p);
   if (!$("place-list").children.length) addPlace();
   $("follow-current").checked = Boolean(sub && sub.follow_current_location);
   renderCategories(sub ? sub.categories : choices.categories);
-  if (sub) $("lang-select").value = sub.lang;
   $("quiet-on").checked = Boolean(sub && sub.quiet_hours);
   if (sub && sub.quiet_hours) { $("quiet-start").value = sub.quiet_hours.start; $("quiet-end").value = sub.quiet_hours.end; }
-  $("subscribe").textContent = sub ? t("save") : t("subscribe");
   $("subscribe").dataset.i18n = sub ? "save" : "subscribe";
+  $("subscribe").textContent = t($("subscribe").dataset.i18n);
   $("settings").hidden = true;
-  $("subscribe-form").hidden = false;
+  $("about").hidden = Boolean(sub);
+  const ios = !sub && needsHomeScreen();
+  $("ios").hidden = !ios;
+  $("subscribe-form").hidden = ios; // a button that cannot work on iOS outside the Home Screen is not offered
+  $("portal").hidden = !sub;
+  if (moveFocus) focusHeading(ios ? "ios-h" : "form-h");
+}
+
+/* Unsubscribing says first what will be deleted and waits for a yes. */
+function askUnsubscribe() {
+  const list = $("confirm-list");
+  const names = current ? current.places.map((p) => `${p.label}（${p.municipality_name}）`).join("、") : "";
+  list.replaceChildren(...[t("confirm_places", { places: names || t("none") }), t("confirm_current"), t("confirm_settings")]
+    .map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+  $("confirm").showModal();
 }
 
 async function unsubscribe() {
+  $("confirm").close();
   const saved = JSON.parse(localStorage.getItem(STORE) || "null");
   try {
     if (saved) await api("DELETE", `/subscriptions/${saved.id}`, undefined, saved.token).catch((e) => {
@@ -290,12 +374,212 @@ async function unsubscribe() {
     const sub = reg && (await reg.pushManager.getSubscription());
     if (sub) await sub.unsubscribe();
     localStorage.removeItem(STORE);
+    localStorage.removeItem(PORTAL_STORE);
+    localStorage.removeItem(HISTORY_STORE);
     await forgetRegistration().catch(() => {});
     current = null;
-    showForm(null);
+    portal = null;
+    clearTimeout(pollTimer);
+    showForm(null, true);
     say(t("removed"));
-  } catch (e) { say(t("failed") + e.message, true); }
+  } catch (e) { fail(e); }
 }
+
+/* --- the portal ---------------------------------------------------------------------------------- */
+
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null) continue;
+    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  node.append(...children.filter((c) => c != null));
+  return node;
+};
+
+const timeText = (iso) => new Date(iso).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+/* An alert's page on this origin, with the resident's language shown under the Japanese. */
+const localPath = (url) => {
+  let path = "/";
+  try { path = new URL(url, location.origin).pathname; } catch (e) { /* keep "/" */ }
+  return lang === "ja" ? path : `${path}?lang=${encodeURIComponent(lang)}`;
+};
+
+function alertItem(a) {
+  const level = a.level;
+  const cls = level ? `level level-${level}` : `sev sev-${a.severity}`;
+  // JMA and gauges give a level 相当 (equivalent); a municipality's 避難情報 gives the level itself.
+  const equivalent = a.source === "jma" || a.source === "river";
+  const badge = level ? t(equivalent ? "state.level" : "level.label", { level }) : t(`severity.${a.severity}`);
+  const item = el("li", { class: `alert ${cls}`, "data-alert": a.id });
+  const title = el("a", { href: localPath(a.url), class: "alert-title" });
+  title.append(el("span", { class: "badge", text: badge }), " ", el("span", { text: a.title }));
+  item.append(el("h4", {}, title));
+  if (a.action) item.append(el("p", { class: "action", text: a.action }));
+  if (a.body) item.append(el("p", { class: "body", text: a.body }));
+  item.append(el("p", { class: "hint", text: timeText(a.created_at) }));
+  return item;
+}
+
+function remember(station) {
+  if (station.level == null || !station.observed_at) return;
+  const all = JSON.parse(localStorage.getItem(HISTORY_STORE) || "{}");
+  const points = (all[station.code] || []).filter((p) => Date.parse(p.t) > Date.now() - HISTORY_HOURS * 3600e3);
+  if (!points.some((p) => p.t === station.observed_at)) points.push({ t: station.observed_at, v: station.level });
+  all[station.code] = points.slice(-72);
+  localStorage.setItem(HISTORY_STORE, JSON.stringify(all));
+}
+
+/* The last hours of a gauge: the server's history when the feed keeps one, else what this page has seen. */
+function chart(station) {
+  const local = (JSON.parse(localStorage.getItem(HISTORY_STORE) || "{}")[station.code] || []);
+  const points = (station.history || local).map((p) => ({ t: Date.parse(p.t || p.observed_at), v: p.v ?? p.level }))
+    .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
+  const th = station.thresholds || {};
+  const lines = ["evacuation", "danger", "flooding"].filter((k) => th[k] != null);
+  const values = points.map((p) => p.v).concat(lines.map((k) => th[k]));
+  if (!values.length) return null;
+  const lo = Math.min(...values) - 0.2, hi = Math.max(...values) + 0.2;
+  const W = 300, H = 90;
+  const t0 = points.length ? points[0].t : 0, t1 = points.length ? points[points.length - 1].t : 1;
+  const x = (tt) => (t1 === t0 ? W - 4 : 4 + ((tt - t0) / (t1 - t0)) * (W - 8));
+  const y = (v) => H - 4 - ((v - lo) / (hi - lo)) * (H - 8);
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${t("chart", { station: station.name })}: ${points.map((p) => p.v.toFixed(2)).join(", ")} m`);
+  for (const k of lines) {
+    const line = document.createElementNS(NS, "line");
+    for (const [a, v] of [["x1", 0], ["x2", W], ["y1", y(th[k])], ["y2", y(th[k])]]) line.setAttribute(a, v);
+    line.setAttribute("class", `th th-${k}`);
+    svg.append(line);
+  }
+  if (points.length) {
+    const path = document.createElementNS(NS, "polyline");
+    path.setAttribute("points", points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" "));
+    path.setAttribute("class", "series");
+    svg.append(path);
+    const last = points[points.length - 1];
+    const dot = document.createElementNS(NS, "circle");
+    for (const [a, v] of [["cx", x(last.t)], ["cy", y(last.v)], ["r", 3.5]]) dot.setAttribute(a, v);
+    dot.setAttribute("class", "series");
+    svg.append(dot);
+  }
+  return svg;
+}
+
+function riverItem(s) {
+  remember(s);
+  const stage = s.stage && s.stage !== "normal" && s.stage !== "start" ? t(`stage.${s.stage}`) : t("stage.normal");
+  const levelText = s.level != null ? t("water_level", { level: s.level.toFixed(2), time: timeText(s.observed_at) }) : "—";
+  const th = s.thresholds || {};
+  const limits = ["evacuation", "danger", "flooding"].filter((k) => th[k] != null)
+    .map((k) => `${t(`stage.${k}`)} ${th[k].toFixed(2)} m`).join(" ／ ");
+  return el("li", { class: `river stage-${s.stage || "normal"}`, "data-station": s.code },
+    el("h4", { text: s.river ? `${s.name}（${s.river}）` : s.name }),
+    el("p", {}, el("strong", { text: stage }), "　", levelText),
+    limits ? el("p", { class: "hint", text: limits }) : null,
+    chart(s));
+}
+
+function shelterItem(site) {
+  const map = `https://maps.gsi.go.jp/#17/${site.lat}/${site.lon}/`;
+  const km = (site.distance_m / 1000).toFixed(site.distance_m < 10000 ? 1 : 0);
+  return el("li", { class: `shelter${site.open ? " open" : ""}` },
+    el("strong", { text: site.name }), site.open ? el("span", { class: "badge open", text: t("open") }) : null,
+    el("br"), el("span", { text: `${t("distance", { km })}・${site.address}` }), " ",
+    el("a", { href: map, target: "_blank", rel: "noopener noreferrer", text: t("map") }));
+}
+
+function placeView(p, index) {
+  const name = p.kind === "current" ? `${t("current_place")}：${p.municipality.name}` :
+    `${p.label || t("default_label")}：${p.municipality.name}`;
+  const id = `place-${index}`;
+  const box = el("article", { class: "place-view", "aria-labelledby": id, "data-municipality": p.municipality.code });
+  box.append(el("h3", { id, text: name }));
+  box.append(el("h4", { class: "sub", text: t("in_force") }));
+  box.append(p.alerts.length ? el("ul", { class: "alerts" }, ...p.alerts.map(alertItem)) : el("p", { class: "none", text: t("no_alerts") }));
+  box.append(el("h4", { class: "sub", text: t("rivers") }));
+  box.append(p.rivers.length ? el("ul", { class: "rivers" }, ...p.rivers.map(riverItem)) : el("p", { class: "none", text: t("no_rivers") }));
+  if (p.shelters.length) {
+    box.append(el("h4", { class: "sub", text: t("shelters") }));
+    for (const g of p.shelters) {
+      const sites = [...g.sites].sort((a, b) => Number(Boolean(b.open)) - Number(Boolean(a.open)) || a.distance_m - b.distance_m);
+      box.append(el("p", { class: "group", text: t("shelters_for", { hazard: g.label }) }),
+        el("ul", { class: "shelters" }, ...sites.map(shelterItem)));
+    }
+  }
+  box.append(el("h4", { class: "sub", text: t("recent") }));
+  box.append((p.recent || []).length ?
+    el("ul", { class: "recent" }, ...p.recent.map((a) => el("li", {}, el("a", { href: localPath(a.url), text: a.title }), " ",
+      el("span", { class: "hint", text: timeText(a.created_at) })))) :
+    el("p", { class: "none", text: t("no_recent") }));
+  return box;
+}
+
+function noticeItem(n) {
+  const item = el("article", { class: `notice${n.important ? " important" : ""}`, "data-notice": n.id },
+    el("h3", { text: (n.important ? `【${t("important")}】` : "") + n.title }),
+    n.body ? el("p", { text: n.body }) : null);
+  if (n.important) {
+    const ack = el("button", { type: "button", class: "ack", text: t("ack") });
+    ack.addEventListener("click", async () => {
+      const saved = JSON.parse(localStorage.getItem(STORE));
+      try {
+        await api("POST", `/portal/notices/${n.id}/ack?subscription=${saved.id}`, undefined, saved.token);
+        await refreshPortal(true);
+        focusHeading("portal-h");
+      } catch (e) { fail(e); }
+    });
+    item.append(ack);
+  }
+  return item;
+}
+
+function renderPortal(data, offline = false) {
+  $("notices").replaceChildren(...data.notices.map(noticeItem));
+  $("place-views").replaceChildren(...data.places.map(placeView));
+  $("portal-credits").textContent = (data.attribution || []).join(" ／ ");
+  const at = timeText(portal.at);
+  $("portal-state").textContent = offline ? t("offline", { time: at }) : t("updated", { time: at });
+  $("portal").classList.toggle("offline", offline);
+  $("portal").dataset.etag = portal.etag || "";
+}
+
+/* Ask for the portal with the ETag we have: 304 costs nothing; offline, show the last state, marked so. */
+async function refreshPortal(force = false) {
+  const saved = JSON.parse(localStorage.getItem(STORE) || "null");
+  if (!saved) return;
+  if (!portal) portal = JSON.parse(localStorage.getItem(PORTAL_STORE) || "null");
+  try {
+    const headers = portal && portal.etag && !force ? { "If-None-Match": portal.etag } : {};
+    const r = await api("GET", `/portal/me?subscription=${saved.id}`, undefined, saved.token,
+      { headers, cache: "no-store", full: true });
+    if (r.status === 304) {
+      portal.at = new Date().toISOString();
+    } else {
+      portal = { etag: r.etag, data: r.data, at: new Date().toISOString() };
+      localStorage.setItem(PORTAL_STORE, JSON.stringify(portal));
+    }
+    portal.offline = false;
+    renderPortal(portal.data, false);
+  } catch (e) {
+    if (e.code !== "server_unreachable") throw e;
+    if (portal) { portal.offline = true; renderPortal(portal.data, true); }
+  }
+}
+
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(async () => {
+    if (current && document.visibilityState !== "hidden") await refreshPortal().catch(fail);
+    if (current) schedulePoll();
+  }, POLL_MS);
+}
+
+/* --- KPI and the service worker ------------------------------------------------------------------ */
 
 /* KPI: the server counts page views and installs per day (and municipality, if registered); nothing sent
    here identifies the resident. Best effort: a lost count never bothers the resident. */
@@ -306,23 +590,19 @@ function report(kind, municipality = null) {
   }).catch(() => {});
 }
 
-/* Counts go to the first registered place's municipality, when there is one. */
 function firstMunicipality() {
   return current && current.places[0] ? current.places[0].municipality_code : null;
 }
 
-/* The page refreshes the current location each time it is opened (service workers cannot). */
 async function refreshLocation(saved) {
   if (!current.follow_current_location) return;
   const p = await position().catch(() => null);
   if (!p) return;
   current.current_location = await api("PUT", `/subscriptions/${saved.id}/location`, p, saved.token);
   renderSettings(current);
+  await refreshPortal(true);
 }
 
-/* The service worker renews the push subscription on its own (pushsubscriptionchange) and needs the id and
-   token for it; it cannot read localStorage, so they are kept in IndexedDB too (pushsync.js). Best effort:
-   without IndexedDB the page still works, only a renewal then waits for the next visit. */
 function keepForServiceWorker(saved) {
   return saveRegistration(saved).catch(() => {});
 }
@@ -337,36 +617,45 @@ async function catchUpPushSubscription(saved) {
 
 async function start() {
   window.addEventListener("appinstalled", () => report("install", firstMunicipality()));
-  $("lang-switch").addEventListener("click", () => {
-    lang = lang === "ja" ? "en" : "ja";
-    localStorage.setItem("pushsvc.lang", lang);
-    applyLanguage();
-  });
-  $("add-place").addEventListener("click", () => addPlace());
+  $("lang-select").addEventListener("change", () => changeLanguage().catch(fail));
+  $("add-place").addEventListener("click", () => { const row = addPlace(); row?.querySelector("input").focus(); });
   $("subscribe-form").addEventListener("submit", submit);
-  $("unsubscribe").addEventListener("click", unsubscribe);
-  $("edit").addEventListener("click", () => showForm(current));
-  choices = await api("GET", "/subscriptions/choices");
+  $("unsubscribe").addEventListener("click", askUnsubscribe);
+  $("confirm-yes").addEventListener("click", unsubscribe);
+  $("confirm-no").addEventListener("click", () => { $("confirm").close(); $("unsubscribe").focus(); });
+  $("edit").addEventListener("click", () => showForm(current, true));
+  window.addEventListener("online", () => { if (current) refreshPortal().catch(fail); });
+  document.addEventListener("visibilitychange", () => { if (current && document.visibilityState === "visible") refreshPortal().catch(fail); });
+  navigator.serviceWorker?.addEventListener("message", (e) => { if (current && e.data && e.data.type === "push") refreshPortal().catch(fail); });
+  await loadLanguage(localStorage.getItem("pushsvc.lang") || browserLanguage());
+  applyLanguage();
   const saved = JSON.parse(localStorage.getItem(STORE) || "null");
-  if (saved) {
-    try {
-      current = await api("GET", `/subscriptions/${saved.id}`, undefined, saved.token);
-    } catch (e) {
-      if (e.status === 401 || e.status === 403 || e.status === 404) {
-        localStorage.removeItem(STORE);
-        await forgetRegistration().catch(() => {});
-      } else say(t("failed") + e.message, true);
-    }
+  try {
+    choices = await api("GET", "/subscriptions/choices");
+    if (saved) current = await api("GET", `/subscriptions/${saved.id}`, undefined, saved.token);
+  } catch (e) {
+    if (e.status === 401 || e.status === 403 || e.status === 404) {
+      localStorage.removeItem(STORE);
+      localStorage.removeItem(PORTAL_STORE);
+      await forgetRegistration().catch(() => {});
+    } else if (saved && e.code === "server_unreachable") {
+      current = null; // offline: the last state of the portal, marked as such
+      $("portal").hidden = false; $("about").hidden = true; $("subscribe-form").hidden = true;
+      await refreshPortal();
+      window.addEventListener("online", () => location.reload(), { once: true }); // then start properly
+      document.body.dataset.ready = "true";
+      return;
+    } else fail(e);
   }
   if (current) {
-    await keepForServiceWorker(saved);  // subscribed before the service worker needed it
-    await catchUpPushSubscription(saved).catch((e) => say(t("failed") + e.message, true));
-  }
-  if (current) showSettings(); else showForm(null);
+    await keepForServiceWorker(saved);
+    await catchUpPushSubscription(saved).catch(fail);
+    await showSubscribed(false);
+  } else showForm(null);
   applyLanguage();
   document.body.dataset.ready = "true";
-  report("page_view_resident", firstMunicipality());
-  if (current) refreshLocation(saved).catch((e) => say(t("failed") + e.message, true));
+  report(current ? "page_view_portal" : "page_view_resident", firstMunicipality());
+  if (current) refreshLocation(saved).catch(fail);
 }
 
-start().catch((e) => say(t("failed") + e.message, true));
+start().catch((e) => { fail(e); document.body.dataset.ready = "true"; });

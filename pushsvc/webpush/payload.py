@@ -3,6 +3,12 @@
 Push services take about 4 KB of ciphertext; we stay under 3,000 bytes of plaintext so every service
 and every padding scheme fits. The body is what gets cut: the id and url must survive so the
 notification still opens the full alert page.
+
+The document is also a Declarative Web Push message (WebKit, Safari/iOS 18.4+): ``web_push: 8030`` and
+``notification: {title, body, navigate, lang, tag}``, which Safari shows by itself even when our service
+worker has been stopped; ``mutable: true`` lets a running service worker show it instead. Other browsers
+ignore those keys and our service worker reads the same fields. Title and body appear twice (top level
+for service workers of older page versions), so the cut applies to both copies.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from pushsvc.webpush.vapid import b64url
 
 MAX_PAYLOAD_BYTES = 3000
+DECLARATIVE_MAGIC = 8030  # RFC 8030's number: marks a Declarative Web Push message
 ELLIPSIS = "…"
 _TOPIC_OK = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -30,24 +36,31 @@ def topic_for(key: str) -> str:
     return b64url(hashlib.sha256(key.encode("utf-8")).digest())[:32]
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
+def _encode(doc: dict[str, object]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _fit(doc: dict[str, Any], field: str, max_bytes: int) -> bool:
+def _set(doc: dict[str, object], field: str, value: str) -> None:
+    doc[field] = value
+    notification = doc.get("notification")
+    if isinstance(notification, dict):
+        notification[field] = value
+
+
+def _fit(doc: dict[str, object], field: str, max_bytes: int) -> bool:
     """Shorten ``doc[field]`` (keeping an ellipsis) until the document fits; False if it cannot."""
-    text = doc[field]
+    text = str(doc[field])
     if len(_encode(doc)) <= max_bytes:
         return True
     lo, hi = 0, len(text)  # the longest prefix that fits is in [lo, hi)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        doc[field] = text[:mid].rstrip() + ELLIPSIS
+        _set(doc, field, text[:mid].rstrip() + ELLIPSIS)
         if len(_encode(doc)) <= max_bytes:
             lo = mid
         else:
             hi = mid - 1
-    doc[field] = text[:lo].rstrip() + ELLIPSIS if lo else ""
+    _set(doc, field, text[:lo].rstrip() + ELLIPSIS if lo else "")
     return len(_encode(doc)) <= max_bytes
 
 
@@ -65,15 +78,21 @@ def build_payload(
     tag: str | None = None,
     silent: bool = False,
 ) -> bytes:
-    """The UTF-8 JSON a service worker shows; body (then title) cut with an ellipsis to fit.
+    """The UTF-8 JSON a service worker (or Safari, declaratively) shows; body (then title) cut to fit.
 
     ``silent``: the resident is within their quiet hours and this is not a warning: show it without a
-    sound (``"silent": true``; the key is left out otherwise).
+    sound (``"silent": true``, in the declarative ``notification`` too; the key is left out otherwise).
     """
     if sent_at is None:
         sent_at = datetime.now(UTC)
     stamp = sent_at if isinstance(sent_at, str) else sent_at.isoformat(timespec="seconds")
-    doc: dict[str, Any] = {
+    notification: dict[str, object] = {"title": title, "body": body, "navigate": url, "lang": lang, "tag": tag or id}
+    if silent:
+        notification["silent"] = True
+    doc: dict[str, object] = {
+        "web_push": DECLARATIVE_MAGIC,
+        "notification": notification,
+        "mutable": True,
         "id": id,
         "title": title,
         "body": body,

@@ -83,11 +83,12 @@ def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestD
             assert page.locator("html").get_attribute("lang") == "ja"
             assert page.get_by_role("heading", level=1).inner_text() == "高知県 防災プッシュ通知"
 
-            # English switch, and back: every visible label follows.
-            page.get_by_role("button", name="English").click()
-            assert page.locator("html").get_attribute("lang") == "en"
+            # English chosen, and back: every visible label follows.
+            page.get_by_label("表示言語").select_option("en")
+            page.locator("html[lang=en]").wait_for(state="attached")
             assert page.get_by_label("Also alert me for the municipality I am in (use my location)").is_visible()
-            page.get_by_role("button", name="日本語").click()
+            page.get_by_label("Language").select_option("ja")
+            page.locator("html[lang=ja]").wait_for(state="attached")
 
             page.get_by_label("今いる市町村の情報も受け取る（現在地を使う）").check()
             page.get_by_label("名前（例：自宅）").fill("自宅")
@@ -111,8 +112,9 @@ def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestD
             assert page.evaluate("JSON.parse(localStorage.getItem('pushsvc.subscription')).id") == body["id"]
             assert _rows(db) == (1, 2)
 
+            page.get_by_role("button", name="通知を解除してデータを削除").click()
             with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
-                page.get_by_role("button", name="通知を解除してデータを削除").click()
+                page.get_by_role("button", name="解除して削除する").click()
             assert deleted.value.status == 204
             page.get_by_role("status").filter(has_text="削除しました").wait_for()
             assert page.evaluate("localStorage.getItem('pushsvc.subscription')") is None
@@ -195,6 +197,7 @@ def test_service_worker_renews_the_push_subscription_for_the_same_resident(serve
                                     renewed["keys"]["auth"])]
 
             page.get_by_role("button", name="通知を解除してデータを削除").click()
+            page.get_by_role("button", name="解除して削除する").click()
             page.get_by_role("status").filter(has_text="削除しました").wait_for()
             after = worker.evaluate(RENEW_IN_SERVICE_WORKER, renewed)
             assert after == {"stored": None, "out": None, "key": None}  # unsubscribed: nothing to renew

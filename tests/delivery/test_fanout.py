@@ -147,8 +147,10 @@ def test_payload_is_the_documented_json(harness: Harness) -> None:
     harness.run_worker(nid)
     [msg] = harness.push.received(r.device)
     payload = json.loads(msg.payload)
-    assert set(payload) == {"id", "title", "body", "category", "severity", "url", "lang", "sent_at"}
-    assert len(msg.payload) < 3000 and payload["url"].endswith(f"/alerts/{nid}") and payload["body"].endswith("…")
+    assert set(payload) == {"id", "title", "body", "category", "severity", "url", "lang", "sent_at",
+                            "web_push", "notification", "mutable"}  # also a Declarative Web Push message
+    assert payload["notification"]["navigate"] == payload["url"] and payload["notification"]["body"] == payload["body"]
+    assert len(msg.payload) <= 3000 and payload["url"].endswith(f"/alerts/{nid}") and payload["body"].endswith("…")
 
 
 def test_notifications_api_is_closed_without_the_token(harness: Harness) -> None:

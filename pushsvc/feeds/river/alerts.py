@@ -8,10 +8,11 @@ still in force, with that level's severity, or ``info`` when none is.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from pushsvc import i18n
 from pushsvc.alerts.levels import Product, Severity, level_label, product
 from pushsvc.feeds.river.models import Stage, Station
 from pushsvc.timeutil import JST
@@ -65,10 +66,14 @@ class RiverAlert:
     body_en: str
     attribution: str = ATTRIBUTION
     stage_after: str | None = None  # the stage in force after this alert (None: none, the gauge re-armed)
+    # Title and body in every language of the catalogue (pushsvc.i18n); ja/en are title_ja/title_en…
+    title: dict[str, str] = field(default_factory=dict, compare=False)
+    body: dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (ISO 8601 time, lists)."""
+        """JSON-ready (ISO 8601 time, lists); the per-language texts are left to the notification."""
         doc = asdict(self)
+        del doc["title"], doc["body"]
         doc["observed_at"] = self.observed_at.isoformat()
         doc["municipalities"] = list(self.municipalities)
         return doc
@@ -98,12 +103,42 @@ def _base(station: Station, stage: Stage, kind: Literal["rise", "fall"], at: dat
     }
 
 
+def _stage_msg(station: Station, stage: Stage) -> i18n.Msg:
+    kriver = stage_name_ja(station, stage) == "危険水位"
+    return i18n.Msg("stage.danger_kriver" if kriver else f"stage.{stage.name.lower()}")
+
+
+def _station_names(station: Station) -> dict[str, str]:
+    """The Japanese label for Japanese, 'name (river)' for every other language (names stay Japanese)."""
+    river_en = f" ({station.river})" if station.river else ""
+    return {"ja": station.label, "en": f"{station.name}{river_en}"}
+
+
+def _when_by_lang(at: datetime) -> dict[str, str]:
+    local = at.astimezone(JST)
+    return {"ja": _when(at), "en": f"{local.month}/{local.day} {local:%H:%M}"}
+
+
+def _level_action(row: Product | None) -> dict[str, str]:
+    """【警戒レベルN相当】action in every language (the catalogue's words for ``_action``)."""
+    if row is None or row.level is None or row.action is None:
+        return {}
+    return i18n.texts("state.action", level=i18n.Msg("state.level", level=row.level),
+                      action=i18n.Msg(f"level.{row.level}.action"))
+
+
+def _in_all_languages(alert: RiverAlert, title: dict[str, str], body: dict[str, str]) -> RiverAlert:
+    """The alert with its texts in every language: its own Japanese and English, the catalogue's for the rest."""
+    return replace(alert, title={**title, "ja": alert.title_ja, "en": alert.title_en},
+                   body={**body, "ja": alert.body_ja, "en": alert.body_en})
+
+
 def rise_alert(station: Station, stage: Stage, level: float, threshold: float, at: datetime) -> RiverAlert:
     row = stage_product(station, stage)
     name_ja, name_en = row.name_ja, STAGE_EN[stage]
     river_en = f" ({station.river})" if station.river else ""
     lv = f"・{level_label(row.level, 'ja')}" if row.level else ""
-    return RiverAlert(
+    alert = RiverAlert(
         **_base(station, stage, "rise", at),
         severity=row.severity,
         alert_level=row.level,
@@ -121,6 +156,13 @@ def rise_alert(station: Station, stage: Stage, level: float, threshold: float, a
         ),
         stage_after=stage.name.lower(),
     )
+    common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": _stage_msg(station, stage)}
+    prefix: dict[str, str] = {lang: i18n.fragment("state.prefix", lang, level=i18n.Msg("state.level", level=row.level))
+                              for lang in i18n.LANGUAGES} if row.level else {}
+    title = {lang: prefix.get(lang, "") + text for lang, text in i18n.texts("river.rise.title", **common).items()}
+    body = i18n.texts("river.rise.body", **common, level=f"{level:.2f}", time=_when_by_lang(at),
+                      threshold=f"{threshold:.2f}", action=_level_action(row))
+    return _in_all_languages(alert, title, body)
 
 
 def fall_alert(station: Station, stage: Stage, level: float | None, threshold: float, at: datetime,
@@ -138,7 +180,7 @@ def fall_alert(station: Station, stage: Stage, level: float | None, threshold: f
         now_ja, now_en = f"{level:.2f}m", f"{level:.2f} m"
     still_ja = f"{remaining.name_ja}は超えています。{_action(remaining, 'ja')}" if remaining else ""
     still_en = f" It is still above the {STAGE_EN[still]}. {_action(remaining, 'en')}" if remaining and still else ""
-    return RiverAlert(
+    alert = RiverAlert(
         **_base(station, stage, "fall", at),
         severity=remaining.severity if remaining else "info",
         alert_level=remaining.level if remaining else None,
@@ -157,3 +199,10 @@ def fall_alert(station: Station, stage: Stage, level: float | None, threshold: f
         ),
         stage_after=still.name.lower() if still is not None else None,
     )
+    now: i18n.Param = {"ja": now_ja, "en": now_en} if level is not None else \
+        (i18n.Msg("river.below_start_at", start=f"{start:.2f}") if start is not None else i18n.Msg("river.below_start"))
+    common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": _stage_msg(station, stage)}
+    body = i18n.texts("river.fall.body", **common, level=now, time=_when_by_lang(at), threshold=f"{threshold:.2f}")
+    if remaining is not None and still is not None:
+        body = i18n.join(body, i18n.texts("river.still", stage=_stage_msg(station, still)), _level_action(remaining))
+    return _in_all_languages(alert, i18n.texts("river.fall.title", **common), body)

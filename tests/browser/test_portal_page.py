@@ -1,0 +1,447 @@
+"""The resident page as the resident's portal, in real headless Chromium at 390×844 (a phone).
+
+Only ``pushManager.subscribe`` is replaced (no vendor push service is reachable here): it returns a subscription
+of the local RFC 8030 push service, so the worker really encrypts, the push service really decrypts with the
+subscriber's key, and the test hands the decrypted message to the page's own service worker to display.
+
+Screenshots go to ``$PUSHSVC_SCREENSHOT_DIR`` when set (to be copied into docs/screenshots/ by hand), else to
+the test's temporary directory: a test never rewrites a tracked file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pushsvc.alerts import service as alert_state
+from pushsvc.db import session_scope
+from pushsvc.delivery import service as delivery
+from pushsvc.feeds import service as feeds
+from pushsvc.feeds.models import RiverStation
+from pushsvc.feeds.river.alerts import rise_alert
+from pushsvc.feeds.river.models import Station, Thresholds
+from pushsvc.subscriptions.models import Subscription
+from tests.browser.test_resident_page import ARGS, CHROMIUM
+from tests.conftest import serve_app
+from tests.delivery.conftest import ADMIN, Harness, harness
+from tests.portal.conftest import KOCHI_CITY_SITES, MUROTO_SITES, load_sites
+from tests.webpush.conftest import devpush, devpush_server
+
+__all__ = ["devpush", "devpush_server", "harness"]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
+
+PHONE = {"width": 390, "height": 844}
+# 鏡川 at 高知市 (a real kawabou gauge name; thresholds as configured for it)
+KAGAMI = Station(code="3900000099", name="鏡川橋", river="鏡川", municipality="39201", source="kawabou",
+                 lat=33.5611, lon=133.5124,
+                 thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2))
+
+FAKE_PUSH = """
+(() => {
+  window.PUSHSVC_POLL_MS = 400;
+  const sub = %s;
+  let active = null;
+  PushManager.prototype.subscribe = async function (options) {
+    window.__subscribeOptions = options;
+    if (sub === "hang") return new Promise(() => {});
+    active = { endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => { active = null; return true; } };
+    return active;
+  };
+  PushManager.prototype.getSubscription = async function () { return active; };
+  window.PUSHSVC_TIMEOUTS = { push: 1500, server: 3000 };
+})();
+"""
+
+SHOW_IN_SERVICE_WORKER = """
+async (msg) => {
+  for (const n of await self.registration.getNotifications()) n.close();
+  await showPush(msg);
+  return (await self.registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, lang: n.lang,
+    tag: n.tag, url: n.data && n.data.url }));
+}
+"""
+
+
+def shots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("PUSHSVC_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@dataclass
+class Phone:
+    """One browser on one phone, with the errors and other-origin requests it saw."""
+
+    page: Any
+    context: Any
+    server: str
+    device: Any = None  # the local push service's subscriber behind this browser's push subscription
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def open(self) -> None:
+        self.page.goto(self.server + "/")
+        self.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+
+    def subscribe(self, *codes: str, labels: tuple[str, ...] = ("自宅", "実家")) -> dict[str, Any]:
+        for i, code in enumerate(codes):
+            if i:
+                self.page.locator("#add-place").click()
+            row = self.page.locator(".place").nth(i)
+            row.locator(".place-label").fill(labels[i])
+            row.locator(".place-muni").select_option(code)
+        with self.page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
+            self.page.locator("#subscribe").click()
+        assert posted.value.status == 201, posted.value.text()
+        self.page.locator("#portal .place-view").first.wait_for()
+        return dict(posted.value.json())
+
+    def service_worker(self) -> Any:
+        return self.context.service_workers[0] if self.context.service_workers else \
+            self.context.wait_for_event("serviceworker")
+
+
+@pytest.fixture
+def site(harness: Harness) -> Iterator[str]:
+    load_sites(harness.db, KOCHI_CITY_SITES, MUROTO_SITES)
+    with session_scope(harness.db.sessionmaker) as s:
+        feeds.sync_stations(s, "kawabou", {KAGAMI.code: KAGAMI}, now=datetime.now(UTC))
+    set_level(harness, 3.7)
+    with serve_app(harness.app) as url:
+        yield url
+
+
+def set_level(harness: Harness, level: float) -> None:
+    with session_scope(harness.db.sessionmaker) as s:
+        row = s.execute(select(RiverStation).where(RiverStation.code == KAGAMI.code)).scalar_one()
+        row.level, row.observed_at = level, datetime.now(UTC)
+        row.stage = KAGAMI.stage(level).name.lower()
+
+
+def river_alert(harness: Harness, level: float = 3.7) -> int:
+    """An automatic river alert exactly as the poller makes it (texts from the catalogue)."""
+    now = datetime.now(UTC)
+    alert = rise_alert(KAGAMI, KAGAMI.stage(level), level, 3.6, now)
+    with session_scope(harness.db.sessionmaker) as s:
+        transitions = alert_state.apply_statement(s, feeds._river_statement("kawabou", alert, KAGAMI), now=now)
+        n = delivery.create_notification(s, feeds._river_draft(alert, ["39201"]), settings=harness.settings, now=now)
+        alert_state.attach_notification(s, transitions, n.id)
+        return n.id
+
+
+def deliver(harness: Harness, nid: int) -> None:
+    """Run the delivery worker to completion; in a thread, as Playwright's sync API owns this one's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(harness.run_worker, nid).result()
+
+
+@pytest.fixture
+def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterator[Phone]:
+    marker = request.node.get_closest_marker("phone")
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    push = options.pop("push", "devpush")
+    if push == "devpush":
+        device = harness.push.subscribe(vapid_key=harness.app.state.vapid.public_key_b64url)
+        fake: Any = {"endpoint": harness.push.endpoint(device), "expirationTime": None,
+                     "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth}}
+        options.setdefault("device", device)
+    else:
+        fake = push
+    device = options.pop("device", None)
+    init = options.pop("init", "")
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport=PHONE, device_scale_factor=1, **{
+            "locale": "ja-JP", "timezone_id": "Asia/Tokyo", "permissions": ["notifications"], **options})
+        context.add_init_script(FAKE_PUSH % json.dumps(fake) + init)
+        page = context.new_page()
+        ph = Phone(page, context, site, device)
+        page.on("pageerror", lambda e: ph.errors.append(str(e)))
+        page.on("request", lambda r: ph.foreign.append(r.url) if not r.url.startswith((site, "data:")) else None)
+        try:
+            yield ph
+        finally:
+            browser.close()
+
+
+def test_subscribe_with_two_places_and_see_alerts_gauges_and_shelters_and_a_new_alert_without_reload(
+        phone: Phone, harness: Harness, tmp_path: Path) -> None:
+    river = river_alert(harness)
+    phone.open()
+    phone.subscribe("39201", "39202")
+    page = phone.page
+    assert page.evaluate("document.activeElement.id") == "portal-h"  # focus moved to the new view
+    kochi = page.locator(".place-view[data-municipality='39201']")
+    muroto = page.locator(".place-view[data-municipality='39202']")
+    assert "自宅：高知市" in kochi.locator("h3").inner_text() and "実家：室戸市" in muroto.locator("h3").inner_text()
+
+    # In force at 高知市: the automatic river alert with its level, colour and action.
+    alert = kochi.locator(f".alert[data-alert='{river}']")
+    assert "level-4" in (alert.get_attribute("class") or "")
+    assert alert.locator(".badge").inner_text() == "警戒レベル4相当"  # a gauge's level is 相当
+    assert alert.locator(".action").inner_text() == "危険な場所から全員避難してください（避難指示の対象）。"
+    assert alert.locator("a").get_attribute("href") == f"/alerts/{river}"
+    assert muroto.locator(".alert").count() == 0 and "発表中の警報・避難情報はありません" in muroto.inner_text()
+    # The gauge against its thresholds, with a chart; the nearest flood sites with distance and a map link.
+    gauge = kochi.locator(f".river[data-station='{KAGAMI.code}']")
+    assert "氾濫危険水位" in gauge.inner_text() and "3.70 m" in gauge.inner_text()
+    assert gauge.locator("svg.chart line.th-danger").count() == 1 and gauge.locator("svg.chart circle").count() == 1
+    assert "鏡川橋" in (gauge.locator("svg.chart").get_attribute("aria-label") or "")
+    sites = kochi.locator(".shelters li")
+    assert sites.count() >= 1 and "約" in sites.first.inner_text()
+    assert (sites.first.locator("a").get_attribute("href") or "").startswith("https://maps.gsi.go.jp/#17/")
+    page.screenshot(path=str(shots(tmp_path) / "portal-ja.png"), full_page=True)
+
+    # Issued while the page is open: appears without a reload (ETag poll); the gauge chart grows.
+    page.evaluate("window.__sameDocument = true")
+    set_level(harness, 3.9)
+    later = harness.notify(title={"ja": "室戸市 避難所開設"}, body={"ja": "室戸市役所を開設しました。"},
+                           category="evacuation", severity="warning", target={"municipality_codes": ["39202"]})
+    muroto.locator(f".alert[data-alert='{later}']").wait_for(timeout=10_000)
+    gauge.filter(has_text="3.90 m").wait_for(timeout=10_000)
+    assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 2  # two readings seen
+    assert page.evaluate("window.__sameDocument") is True
+    assert kochi.locator(f".alert[data-alert='{later}']").count() == 0  # only where it applies
+
+    # Cancelled: it leaves "in force" and is listed among the place's recent alerts, opening its page.
+    r = harness.client.post(f"/api/v1/notifications/{later}/cancel", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 200
+    muroto.locator(".recent a", has_text="室戸市 避難所開設").wait_for(timeout=10_000)
+    assert muroto.locator(f".alert[data-alert='{later}']").count() == 0
+    assert muroto.locator(".recent a").first.get_attribute("href") == f"/alerts/{later}"
+    assert phone.errors == [] and phone.foreign == []
+
+
+def test_important_notice_stays_until_acknowledged(phone: Phone, harness: Harness) -> None:
+    phone.open()
+    phone.subscribe("39201")
+    from pushsvc.operators import accounts
+    with session_scope(harness.db.sessionmaker) as s:
+        _, token = accounts.create_operator(s, name="pref", role="prefecture", municipalities=())
+    r = harness.client.post("/api/v1/notices", headers={"Authorization": f"Bearer {token}"}, json={
+        "title": {"ja": "断水のお知らせ"}, "body": {"ja": "潮江地区で断水しています。"}, "important": True,
+        "municipality_codes": ["39201"], "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    assert r.status_code == 201, r.text
+    notice = phone.page.locator(".notice.important", has_text="断水のお知らせ")
+    notice.wait_for(timeout=10_000)
+    notice.get_by_role("button", name="確認しました").click()
+    notice.wait_for(state="detached", timeout=10_000)
+    with phone.page.expect_response(lambda r: r.url.endswith("/api/v1/kpi/events")) as counted:
+        phone.page.reload()
+        phone.page.wait_for_selector("body[data-ready=true]")
+    assert counted.value.request.post_data_json == {"kind": "page_view_portal", "municipality": "39201"}
+    assert counted.value.status == 204  # opening the portal is counted as portal access
+    phone.page.locator("#portal .place-view").first.wait_for()
+    assert phone.page.locator(".notice").count() == 0 and phone.errors == []
+
+
+@pytest.mark.phone(locale="en-US")
+def test_an_english_browser_gets_an_english_page_and_english_notifications(phone: Phone, harness: Harness,
+                                                                            tmp_path: Path) -> None:
+    phone.open()
+    page = phone.page
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", level=1).inner_text() == "Kochi Prefecture disaster alerts"
+    assert page.locator("#lang-select").input_value() == "en"
+    page.get_by_label("Name (e.g. Home)").fill("Home")
+    page.get_by_label("Municipality", exact=True).select_option("39201")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
+        page.get_by_role("button", name="Get alerts").click()
+    created = posted.value.json()
+    assert created["lang"] == "en"  # stored: what the resident will receive
+    page.locator("#portal .place-view").first.wait_for()
+    nid = harness.notify(title={"ja": "避難所開設", "en": "Shelter open"},
+                         body={"ja": "高知市役所", "en": "Kochi City Hall"},
+                         category="evacuation", severity="warning", target={"municipality_codes": ["39201"]})
+    deliver(harness, nid)
+    [got] = harness.push.received(phone.device)
+    shown = phone.service_worker().evaluate(SHOW_IN_SERVICE_WORKER, got.json())
+    assert shown == [{"title": "Shelter open", "body": "Kochi City Hall", "lang": "en", "tag": str(nid),
+                      "url": got.json()["notification"]["navigate"]}]
+    page.locator(f".alert[data-alert='{nid}']", has_text="Shelter open").wait_for(timeout=10_000)
+    assert "In force now" in page.locator("#portal").inner_text()
+    page.screenshot(path=str(shots(tmp_path) / "portal-en.png"), full_page=True)
+    assert phone.errors == [] and phone.foreign == []
+
+
+@pytest.mark.phone(locale="ko-KR")
+def test_a_korean_browser_gets_korean_automatic_texts(phone: Phone, harness: Harness, tmp_path: Path) -> None:
+    phone.open()
+    assert phone.page.locator("html").get_attribute("lang") == "ko"
+    assert phone.page.get_by_role("heading", level=1).inner_text() == "고치현 방재 푸시 알림"
+    created = phone.subscribe("39201", labels=("집",))
+    assert created["lang"] == "ko"
+    nid = river_alert(harness)
+    deliver(harness, nid)
+    [got] = harness.push.received(phone.device)
+    doc = got.json()
+    assert doc["lang"] == "ko" and doc["title"] == "[경계 레벨 4 상당] [범람 위험 수위 초과] 鏡川橋 (鏡川)"
+    assert "위험한 장소에서 전원 대피하십시오" in doc["body"] and "출처" in doc["body"]
+    shown = phone.service_worker().evaluate(SHOW_IN_SERVICE_WORKER, doc)
+    assert shown[0]["title"] == doc["title"] and shown[0]["lang"] == "ko"
+    alert = phone.page.locator(f".alert[data-alert='{nid}']")
+    alert.wait_for(timeout=10_000)
+    assert alert.locator(".badge").inner_text() == "경계 레벨 4 상당"
+    assert alert.locator(".action").inner_text() == "위험한 장소에서 전원 대피하십시오(대피 지시 대상)."
+    phone.page.screenshot(path=str(shots(tmp_path) / "portal-ko.png"), full_page=True)
+    assert phone.errors == [] and phone.foreign == []
+
+
+IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Version/18.4 Mobile/15E148 Safari/604.1")
+
+
+@pytest.mark.phone(user_agent=IPHONE_SAFARI)
+def test_ios_safari_outside_the_home_screen_sees_the_two_steps_instead_of_a_button(phone: Phone,
+                                                                                  tmp_path: Path) -> None:
+    phone.open()
+    page = phone.page
+    steps = page.get_by_role("region", name="iPhone・iPadで通知を受け取るには")
+    assert steps.is_visible()
+    assert steps.locator("ol li").count() == 2 and "共有ボタン" in steps.inner_text()
+    assert "ホーム画面に追加" in steps.inner_text()
+    picture = steps.get_by_role("img", name="共有ボタンと「ホーム画面に追加」の位置を示す図")
+    assert picture.is_visible() and page.evaluate("document.getElementById('ios-picture').naturalWidth") > 0
+    assert not page.locator("#subscribe").is_visible()  # no button that cannot work here
+    page.screenshot(path=str(shots(tmp_path) / "ios-home-screen-steps.png"), full_page=True)
+    assert phone.errors == [] and phone.foreign == []
+
+
+@pytest.mark.phone(user_agent=IPHONE_SAFARI, init="Object.defineProperty(navigator, 'standalone', {value: true});")
+def test_ios_home_screen_app_subscribes_normally(phone: Phone) -> None:
+    phone.open()
+    assert not phone.page.locator("#ios").is_visible()
+    created = phone.subscribe("39201")
+    assert created["places"][0]["municipality_code"] == "39201" and phone.errors == []
+
+
+@pytest.mark.phone(push="hang")
+def test_an_unreachable_push_service_times_out_with_a_message(phone: Phone, harness: Harness,
+                                                              tmp_path: Path) -> None:
+    phone.open()
+    page = phone.page
+    page.locator(".place-muni").select_option("39201")
+    page.locator("#subscribe").click()
+    error = page.get_by_role("alert")
+    error.filter(has_text="プッシュ通知サービスに接続できませんでした").wait_for(timeout=10_000)
+    assert "登録しています" not in page.locator("#status").inner_text()
+    assert page.locator("#subscribe").is_enabled()  # the resident can try again
+    page.screenshot(path=str(shots(tmp_path) / "signup-timeout.png"), full_page=True)
+    with session_scope(harness.db.sessionmaker) as s:
+        assert s.execute(select(Subscription)).first() is None
+    assert phone.errors == []
+
+
+@pytest.mark.phone(permissions=[])
+def test_blocked_notifications_say_how_to_allow_them(phone: Phone) -> None:
+    phone.open()
+    phone.page.evaluate("Notification.requestPermission = async () => 'denied'")
+    phone.page.locator(".place-muni").select_option("39201")
+    phone.page.locator("#subscribe").click()
+    phone.page.get_by_role("alert").filter(has_text="通知がブロックされています").wait_for(timeout=10_000)
+    assert "設定" in phone.page.get_by_role("alert").inner_text()
+
+
+@pytest.mark.phone(geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
+                   permissions=["geolocation", "notifications"])
+def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(phone: Phone,
+                                                                                 harness: Harness) -> None:
+    harness.client.get("/api/v1/geo/locate?lat=33.5597&lon=133.5311")  # builds the point index (seconds, once)
+    phone.open()
+    page = phone.page
+    page.locator(".place-here").click()
+    page.get_by_role("alert").filter(has_text="高知県外の場所は登録できません").wait_for(timeout=10_000)
+    page.route("**/api/v1/push/vapid-public-key", lambda route: route.abort())
+    page.locator(".place-muni").select_option("39201")
+    page.locator("#subscribe").click()
+    page.get_by_role("alert").filter(has_text="サーバーに接続できませんでした").wait_for(timeout=10_000)
+
+
+def test_unsubscribe_asks_first_saying_what_is_deleted(phone: Phone, harness: Harness) -> None:
+    phone.open()
+    phone.subscribe("39201", "39202")
+    page = phone.page
+    page.get_by_role("button", name="通知を解除してデータを削除").click()
+    dialog = page.get_by_role("dialog", name="通知を解除しますか？")
+    assert dialog.is_visible() and "元には戻せません" in dialog.inner_text()
+    assert "自宅（高知市）" in dialog.inner_text() and "実家（室戸市）" in dialog.inner_text()
+    assert "現在地" in dialog.inner_text()
+    dialog.get_by_role("button", name="やめる").click()
+    with session_scope(harness.db.sessionmaker) as s:
+        assert s.execute(select(Subscription)).first() is not None  # nothing deleted
+    page.get_by_role("button", name="通知を解除してデータを削除").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        dialog.get_by_role("button", name="解除して削除する").click()
+    assert deleted.value.status == 204
+    page.get_by_role("status").filter(has_text="削除しました").wait_for()
+    assert page.evaluate("document.activeElement.id") == "form-h"
+    with session_scope(harness.db.sessionmaker) as s:
+        assert s.execute(select(Subscription)).first() is None
+    assert phone.errors == []
+
+
+def test_offline_the_page_shows_the_last_state_marked_as_such(phone: Phone, harness: Harness,
+                                                             tmp_path: Path) -> None:
+    river = river_alert(harness)
+    phone.open()
+    phone.subscribe("39201")
+    page = phone.page
+    page.locator(f".alert[data-alert='{river}']").wait_for()
+    phone.context.set_offline(True)
+    state = page.locator("#portal-state")
+    state.filter(has_text="オフラインです").wait_for(timeout=10_000)
+    assert page.locator(f".alert[data-alert='{river}']").is_visible()  # the last state, still shown
+    # Opened again with no network: the service worker serves the page, which shows the last state, marked.
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith("/sw.js")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    state.filter(has_text="オフラインです").wait_for(timeout=10_000)
+    assert page.locator(f".alert[data-alert='{river}']").is_visible()
+    assert page.get_by_role("heading", level=1).inner_text() == "高知県 防災プッシュ通知"
+    page.screenshot(path=str(shots(tmp_path) / "portal-offline.png"), full_page=True)
+    phone.context.set_offline(False)
+    state.filter(has_text="更新").wait_for(timeout=10_000)
+    assert "オフライン" not in state.inner_text()
+
+
+def test_every_control_has_a_name_for_screen_readers(phone: Phone) -> None:
+    phone.open()
+    phone.page.locator("#add-place").click()
+    unnamed = phone.page.evaluate("""() => [...document.querySelectorAll('input, select, button, a, img')]
+        .filter((e) => e.offsetParent !== null)
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.alt
+                       && !e.textContent.trim())
+        .map((e) => e.outerHTML)""")
+    assert unnamed == []
+    # Text at 200 %: nothing overflows the phone's width.
+    phone.page.evaluate("document.documentElement.style.fontSize = '200%'")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+
+
+def test_the_service_worker_shows_both_shapes_declarative_and_plain(phone: Phone, site: str) -> None:
+    """Safari 18.4+ shows the declarative part itself; every other browser (and Safari with the worker
+    running, ``mutable``) gets it through this worker, which also still reads the plain fields."""
+    phone.open()
+    phone.subscribe("39201")
+    worker = phone.service_worker()
+    declarative = {"web_push": 8030, "mutable": True, "notification": {
+        "title": "大津波警報（発表）", "body": "ただちに高台へ", "navigate": site + "/alerts/7", "lang": "ja",
+        "tag": "t7"}}
+    assert worker.evaluate(SHOW_IN_SERVICE_WORKER, declarative) == [
+        {"title": "大津波警報（発表）", "body": "ただちに高台へ", "lang": "ja", "tag": "t7", "url": site + "/alerts/7"}]
+    plain = {"id": "8", "title": "Shelter open", "body": "City Hall", "url": site + "/alerts/8", "lang": "en"}
+    assert worker.evaluate(SHOW_IN_SERVICE_WORKER, plain) == [
+        {"title": "Shelter open", "body": "City Hall", "lang": "en", "tag": "8", "url": site + "/alerts/8"}]
+    assert phone.errors == []

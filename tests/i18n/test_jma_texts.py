@@ -1,0 +1,79 @@
+"""JMA automatic texts in every language, from real telegrams (Kochi area codes) through the alert state:
+kind, change, places and the level's action; Japanese and English are ``alerts.messages.compose``'s own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from pushsvc.alerts import messages, texts
+from pushsvc.alerts import service as alerts
+from pushsvc.alerts.schemas import Transition
+from pushsvc.feeds.jma import parse_telegram, statement_of
+from pushsvc.subscriptions.schemas import LANGUAGES
+from tests.feeds.jma.kochi import KOCHI, kochi_warning, resolver, rewrite, sample
+
+SOURCE = "jma-test"
+NAMES = {"39201": "高知市", "39202": "室戸市"}
+
+
+def _run(session: Session, data: bytes, minutes: int = 0) -> list[Transition]:
+    if minutes:
+        t = parse_telegram(data)
+        data = rewrite(data.decode(), report_datetime=(t.head.report_datetime + timedelta(minutes=minutes)).isoformat())
+    js = statement_of(parse_telegram(data, telegram_id="t"), resolver(), source=SOURCE)
+    if js.mode == "skip":
+        return []
+    if js.mode == "cancel":
+        return alerts.cancel_statement(session, source=SOURCE, ref=js.statement.ref, at=js.statement.at,
+                                       now=js.statement.at)
+    return alerts.apply_statement(session, js.statement, now=js.statement.at)
+
+
+def _texts(ts: Sequence[Transition]) -> tuple[dict[str, str], dict[str, str]]:
+    [g] = messages.group(ts, lambda c: NAMES.get(c, c), ("気象庁", "JMA"))
+    return texts.translate(g.transitions, messages._join(NAMES[a] for a in g.areas), g.message, ("気象庁", "JMA"))
+
+
+def _same(a: str, b: str) -> bool:
+    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+
+
+def test_a_warning_raised_then_lifted_in_every_language_with_the_level_and_action(session: Session) -> None:
+    first = _run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]}))
+    title, body = _texts(first)
+    assert set(title) == set(body) == set(LANGUAGES)
+    assert title["ko"] == "[경계 레벨 2 상당] 호우 주의보 (발표)"
+    assert "해저드 맵" in body["ko"] and "高知市" in body["ko"]  # the level's action; place names stay Japanese
+    raised = _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1)
+    title, body = _texts(raised)
+    assert title["zh-Hans"] == "【相当于警戒级别3】暴雨警报（由暴雨注意报切换）"
+    assert "老年人等请从危险场所避难" in body["zh-Hans"] and "高齢者等避難" in body["ja"]
+    lifted = _run(session, kochi_warning({KOCHI: []}), minutes=2)
+    title, body = _texts(lifted)
+    assert title["ja"] == "大雨警報（解除）" and title["vi"] == "Cảnh báo mưa lớn (dỡ bỏ)"
+    assert "đã được dỡ bỏ" in body["vi"]
+
+
+def test_a_real_tsunami_advisory_reaches_every_language(session: Session) -> None:
+    ts = _run(session, sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
+    groups = messages.group(ts, lambda c: c, ("気象庁", "JMA"))
+    assert groups
+    g = groups[0]
+    title, body = texts.translate([t for t in g.transitions if t.area == g.areas[0]], g.areas[0], g.message)
+    assert title["ko"].startswith("쓰나미 주의보") and title["en"] == g.message.title_en
+    assert all(body[lang] for lang in LANGUAGES)
+
+
+def test_the_catalogue_holds_the_same_japanese_and_english_as_compose(session: Session) -> None:
+    """So a translator reading ja.po/en.po reads what residents get in Japanese and English."""
+    cases = [_run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]})),
+             _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1),
+             _run(session, kochi_warning({KOCHI: []}), minutes=2)]
+    for ts in cases:
+        [g] = messages.group(ts, lambda c: NAMES.get(c, c), ("気象庁", "JMA"))
+        mine = texts.catalogue_ja_en(g.transitions, "高知市", ("気象庁", "JMA"))
+        assert _same(mine["ja"][0], g.message.title_ja) and _same(mine["ja"][1], g.message.body_ja)
+        assert _same(mine["en"][0], g.message.title_en) and _same(mine["en"][1], g.message.body_en)
