@@ -35,10 +35,10 @@ from pushsvc.geo.area import parse_area
 from pushsvc.operators.cap import Q, parse_time, polygon_of, read_root, text_of
 from pushsvc.operators.models import Operator
 from pushsvc.operators.targets import municipalities_touching
-from pushsvc.shelters.schemas import HAZARD_LABELS, HAZARDS, Hazard
+from pushsvc.shelters.schemas import HAZARDS, Hazard, hazard_label
 
 LEVEL_NAMES = ("EvacuationLevel", "警戒レベル")
-HAZARD_IN: dict[str, Hazard] = {**{h: h for h in HAZARDS}, **{v["ja"]: h for h, v in HAZARD_LABELS.items()},
+HAZARD_IN: dict[str, Hazard] = {**{h: h for h in HAZARDS}, **{hazard_label(h, "ja"): h for h in HAZARDS},
                                 "崖崩れ": "landslide", "土石流": "landslide", "地すべり": "landslide",
                                 "河川氾濫": "flood", "外水氾濫": "flood"}
 _SPLIT = re.compile(r"[、,・\s]+")

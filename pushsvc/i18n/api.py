@@ -8,7 +8,7 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from pushsvc import i18n
-from pushsvc.portal.api import cached
+from pushsvc.httpcache import cached
 from pushsvc.subscriptions.schemas import Lang
 
 router = APIRouter(tags=["i18n"])
