@@ -1,7 +1,7 @@
 """Imports every domain's tables so Alembic and the tests see the whole schema."""
 
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
-from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
+from pushsvc.feeds.models import FeedAlert, FeedPushSource, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.operators.models import AreaPreset, AuditEntry, MessageMunicipality, Operator, OperatorMessage
@@ -15,6 +15,7 @@ __all__ = [
     "DeliveryBatch",
     "DeliveryFailure",
     "FeedAlert",
+    "FeedPushSource",
     "FeedSource",
     "KpiDaily",
     "KpiEvent",

@@ -299,13 +299,15 @@ def _corrected(db_session: Session, source: str, event_id: str | None, ev: AreaE
 
 
 def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[str],
-               cancelled_event_id: str | None) -> tuple[delivery.NotificationDraft | None, dict[str, Any]]:
+               cancelled_event_id: str | None, addendum: tuple[str, str] = ("", "")
+               ) -> tuple[delivery.NotificationDraft | None, dict[str, Any]]:
     detail: dict[str, Any] = {"event_id": ev.event_id, "telegram_id": ev.telegram_id, "change": ev.change,
                               "topic": ev.topic, "kind": ev.kind_name, "correction": ev.correction}
     common: dict[str, Any] = {
         "source": "jma", "category": ev.category, "severity": ev.severity,
         "title": {"ja": ev.title_ja, "en": ev.title_en},
-        "body": {"ja": f"{ev.body_ja}（出典：{JMA_ATTRIBUTION}）", "en": f"{ev.body_en} (Source: JMA)"},
+        "body": {"ja": f"{ev.body_ja}{addendum[0]}（出典：{JMA_ATTRIBUTION}）",
+                 "en": f"{ev.body_en}{addendum[1]} (Source: JMA)"},
         "ttl_seconds": JMA_TTL_S, "topic": f"jma-{ev.topic}"[:64], "extra": {"jma": detail},
     }
     if ev.change != "cancel":
@@ -327,14 +329,26 @@ def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[
 
 def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram, resolver: AreaResolver, *,
                         settings: Settings, now: datetime) -> list[SentAlert]:
-    """Notify what this telegram changes for each municipality; a 取消 corrects exactly the earlier recipients."""
+    """Notify what this telegram changes for each municipality; a 取消 corrects exactly the earlier recipients.
+
+    Earthquakes, 緊急地震速報, 南海トラフ and 津波情報 are per-resident or per-event, not per-municipality
+    states: ``seismic`` handles those.
+    """
+    from pushsvc.feeds import seismic  # it builds on this module's send_alert
+
+    handled = seismic.ingest(db_session, row, telegram, resolver, settings=settings, now=now)
+    if handled is not None:
+        db_session.flush()
+        return handled
     changes = detect_changes(dict(row.state.get("areas", {})), telegram, resolver)
     if changes.skipped:
         log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, changes.skipped)
     sent: list[SentAlert] = []
     for ev in changes.events:
         munis = known_municipalities(db_session, ev.municipalities)
-        draft, detail = _jma_draft(db_session, row.name, ev, munis, changes.cancelled_event_id)
+        addendum = seismic.tsunami_info_text(row.state) if ev.topic == "tsunami" and ev.change in (
+            "issued", "upgraded", "downgraded") else ("", "")
+        draft, detail = _jma_draft(db_session, row.name, ev, munis, changes.cancelled_event_id, addendum)
         names = "、".join(resolver.name(m) for m in ev.municipalities)
         done = send_alert(db_session, source=row.name, key=_jma_key(ev), kind=ev.change, topic=ev.topic,
                           event_id=ev.event_id, draft=draft, municipalities=munis,

@@ -26,6 +26,9 @@ Category = Literal["evacuation", "river", "weather", "landslide", "quake_tsunami
 Lang = Literal["ja", "en", "zh-Hans", "zh-Hant", "ko", "vi", "tl", "ne", "id", "pt"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 LANGUAGES: tuple[Lang, ...] = get_args(Lang)
+# The lowest 震度 of an earthquake report a resident wants (緊急地震速報, tsunami and 南海トラフ always reach them).
+MinIntensity = Literal["1", "2", "3", "4", "5弱", "5強"]
+MIN_INTENSITIES: tuple[MinIntensity, ...] = get_args(MinIntensity)
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS84")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS84")]
 
@@ -139,6 +142,7 @@ class SubscriptionIn(BaseModel):
     lang: Lang = "ja"
     quiet_hours: QuietHours | None = None
     test_device: bool = Field(default=False, description="receives operators' test messages")
+    min_intensity: MinIntensity = Field(default="3", description="earthquake reports from this 震度 up")
 
 
 class SubscriptionPatch(BaseModel):
@@ -151,6 +155,7 @@ class SubscriptionPatch(BaseModel):
     lang: Lang | None = None
     quiet_hours: QuietHours | None = None
     test_device: bool | None = None
+    min_intensity: MinIntensity | None = None
     endpoint: Endpoint | None = Field(
         default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys")
     keys: Keys | None = Field(default=None, description="the new subscription's keys; with endpoint")
@@ -186,6 +191,7 @@ class SubscriptionOut(BaseModel):
     test_device: bool
     created_at: datetime
     updated_at: datetime
+    min_intensity: MinIntensity = "3"
 
 
 class SubscriptionCreated(SubscriptionOut):

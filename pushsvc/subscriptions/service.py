@@ -36,6 +36,7 @@ from pushsvc.subscriptions.schemas import (
     CATEGORIES,
     LANGUAGES,
     MAX_PLACES,
+    MIN_INTENSITIES,
     Choices,
     CurrentLocationOut,
     LocationIn,
@@ -217,6 +218,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         "lang": data.lang, "categories_mask": category_mask(data.categories),
         "follow_current_location": data.follow_current_location, "test_device": data.test_device,
         "quiet_start": quiet_start, "quiet_end": quiet_end, "updated_at": stamp,
+        "min_quake_intensity": intensity_rank_of(data.min_intensity),
     }
     conn = db_session.connection()
     sub_id, created_at = conn.execute(_upsert(conn.dialect.name), {"endpoint": data.endpoint, "created_at": stamp,
@@ -250,6 +252,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         places=[PlaceOut(**_place_out(r)) for r in resolved], follow_current_location=data.follow_current_location,
         current_location=current_out, categories=categories_of(fields["categories_mask"]), lang=data.lang,
         quiet_hours=data.quiet_hours, test_device=data.test_device, created_at=_utc(created_at), updated_at=stamp,
+        min_intensity=data.min_intensity,
     )
     return out, token
 
@@ -257,7 +260,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
 # Built once, executed on the session's connection: building the statement and the ORM's bulk-insert path
 # per request cost more CPU than the database work itself (py-spy on the sign-up benchmark).
 _UPSERTED = ("p256dh", "auth", "token_hash", "lang", "categories_mask", "follow_current_location", "test_device",
-             "quiet_start", "quiet_end", "updated_at")
+             "quiet_start", "quiet_end", "updated_at", "min_quake_intensity")
 _INSERT_PLACES = insert(table_of(SubscriptionPlace))
 
 
@@ -308,6 +311,8 @@ def update_subscription(db_session: Session, sub: Subscription, patch: Subscript
         sub.categories_mask = category_mask(patch.categories)
     if quiet is not None:
         sub.quiet_start, sub.quiet_end = quiet
+    if patch.min_intensity is not None:
+        sub.min_quake_intensity = intensity_rank_of(patch.min_intensity)
     if resolved is not None:
         for p in [p for p in sub.places if p.kind == REGISTERED]:
             sub.places.remove(p)
@@ -384,7 +389,13 @@ def to_out(db_session: Session, sub: Subscription, *, now: datetime) -> Subscrip
                           if current is not None and current.expires_at is not None else None),
         categories=categories_of(sub.categories_mask), lang=sub.lang, quiet_hours=quiet,
         test_device=sub.test_device, created_at=_utc(sub.created_at), updated_at=_utc(sub.updated_at),
+        min_intensity=MIN_INTENSITIES[max(1, min(sub.min_quake_intensity or 3, 6)) - 1],
     )
+
+
+def intensity_rank_of(value: str) -> int:
+    """"1"…"5強" → 1…6, the ranks ``feeds.jma.quake.intensity_rank`` gives 震度1…5強."""
+    return MIN_INTENSITIES.index(value) + 1
 
 
 def choices(db_session: Session, settings: Settings) -> Choices:
@@ -497,3 +508,39 @@ def get_push_targets(db_session: Session, ids: Collection[int]) -> list[PushTarg
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i:i + _CHUNK]
+
+
+@dataclass(frozen=True)
+class ResidentPlaces:
+    """A subscription's live places (municipality, label) and its minimum 震度 rank, for per-resident messages."""
+
+    subscription_id: int
+    min_quake_intensity: int
+    places: tuple[tuple[str, str | None], ...]
+
+
+def resident_places(db_session: Session, *, category: str, now: datetime,
+                    municipality_codes: Collection[str] | None = None,
+                    subscription_ids: Collection[int] | None = None) -> dict[int, ResidentPlaces]:
+    """Every live place of the subscriptions with one in ``municipality_codes`` (or of ``subscription_ids``).
+
+    Earthquake reports are sent once per resident, for the highest intensity among all their places, so
+    the caller needs each resident's whole set of places, not only those in the shaken area.
+    """
+    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    cols = (SubscriptionPlace.subscription_id, Subscription.min_quake_intensity, SubscriptionPlace.municipality_code,
+            SubscriptionPlace.label)
+    base = (select(*cols).join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+            .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
+            .order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position))
+    rows: list[Any] = []
+    if municipality_codes is not None:
+        hit = select(SubscriptionPlace.subscription_id).where(
+            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), live)
+        rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(hit))).all()
+    for chunk in _chunks(sorted(set(subscription_ids or ()))):
+        rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(chunk))).all()
+    grouped: dict[int, tuple[int, dict[tuple[str, str | None], None]]] = {}
+    for sid, minimum, code, label in rows:
+        grouped.setdefault(sid, (int(minimum or 3), {}))[1][(code, label)] = None
+    return {sid: ResidentPlaces(sid, m, tuple(p)) for sid, (m, p) in grouped.items()}

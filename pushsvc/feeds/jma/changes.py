@@ -16,6 +16,7 @@ from pushsvc.feeds.jma.areas import AreaResolver
 from pushsvc.feeds.jma.common import Telegram
 from pushsvc.feeds.jma.model import AreaEvent, AreaStatus, Change, Severity, Snapshot
 from pushsvc.feeds.jma.normalise import event_key, snapshot
+from pushsvc.feeds.jma.tsunami import tsunami_texts
 
 State = dict[str, dict[str, dict[str, Any]]]
 CHANGE_JA = {"issued": "発表", "upgraded": "引き上げ", "downgraded": "切り替え", "lifted": "解除", "cancel": "取消"}
@@ -34,16 +35,20 @@ class ChangeSet:
 
 
 def _entry(s: AreaStatus, event_id: str, t: Telegram) -> dict[str, Any]:
-    return {"category": s.category, "kind": s.kind_name, "kind_en": s.kind_en, "code": s.kind_code, "rank": s.rank,
-            "severity": s.severity, "event_id": event_id, "telegram_id": t.telegram_id,
-            "since": t.head.report_datetime.isoformat()}
+    entry = {"category": s.category, "kind": s.kind_name, "kind_en": s.kind_en, "code": s.kind_code, "rank": s.rank,
+             "severity": s.severity, "event_id": event_id, "telegram_id": t.telegram_id,
+             "since": t.head.report_datetime.isoformat()}
+    return {**entry, "area": s.area_name} if s.area_name else entry
 
 
 def _as_status(n03: str, topic: str, e: Mapping[str, Any]) -> AreaStatus:
-    return AreaStatus(n03, topic, e["category"], e["kind"], e["kind_en"], e["code"], int(e["rank"]), e["severity"])
+    return AreaStatus(n03, topic, e["category"], e["kind"], e["kind_en"], e["code"], int(e["rank"]), e["severity"],
+                      area_name=e.get("area", ""))
 
 
 def _texts(change: Change, s: AreaStatus, prev: str, names: str) -> tuple[str, str, str, str]:
+    if s.topic == "tsunami" and change != "cancel":
+        return tsunami_texts(change, s.kind_name, s.kind_en, s.rank, prev, s.area_name, s.detail_ja, s.detail_en)
     title_ja = f"{s.kind_name}（{CHANGE_JA[change]}）"
     title_en = f"{s.kind_en} {CHANGE_EN[change]}"
     if change == "lifted":

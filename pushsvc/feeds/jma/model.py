@@ -27,6 +27,7 @@ class AreaStatus:
     severity: Severity
     detail_ja: str = ""
     detail_en: str = ""
+    area_name: str = ""  # the JMA area the status was stated for (津波予報区 高知県), when not the town itself
 
 
 @dataclass(frozen=True)

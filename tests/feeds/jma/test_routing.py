@@ -80,7 +80,9 @@ def test_tsunami_advisory_routes_to_coastal_kochi_only() -> None:
     events = detect_changes({}, parse_telegram(sample("tsunami/32-39_11_06_250206_VTSE41.xml")), resolver()).events
     munis = {m for e in events for m in e.municipalities}
     assert munis == set(resolver().tsunami_area("610")) and "39212" not in munis
-    assert {e.severity for e in events} == {"advisory"} and events[0].category == "quake_tsunami"
+    assert {e.severity for e in events} == {"warning"} and events[0].category == "quake_tsunami"
+    [event] = events  # one message for the 予報区, not a list of its 19 towns
+    assert event.body_ja.startswith("海の中にいる人はただちに海から上がって、海岸に近づかないでください。高知県に")
 
 
 def test_other_prefectures_produce_nothing() -> None:
