@@ -18,6 +18,7 @@ const T = {
     followHint: "ページを開くたびに現在地を更新します。24時間更新がなければ消えます。",
     categoriesLegend: "受け取る情報", optionsLegend: "その他の設定", langLabel: "通知の言語",
     quietOn: "夜間は警報・緊急情報以外の音を鳴らさない", quietStart: "開始", quietEnd: "終了",
+    minIntensity: "地震情報を受け取る震度（緊急地震速報・津波は常に届きます）",
     subscribe: "通知を受け取る", settingsTitle: "登録内容", edit: "設定を変更",
     unsubscribe: "通知を解除してデータを削除", save: "変更を保存",
     placeLabel: "名前（例：自宅）", municipality: "市町村", choose: "選んでください",
@@ -42,6 +43,7 @@ const T = {
     followHint: "Updated each time you open this page; forgotten after 24 hours without an update.",
     categoriesLegend: "What to receive", optionsLegend: "Other settings", langLabel: "Language of alerts",
     quietOn: "At night, only warnings and emergencies make a sound", quietStart: "From", quietEnd: "Until",
+    minIntensity: "Earthquake reports from intensity (EEW and tsunami always arrive)",
     subscribe: "Get alerts", settingsTitle: "Your registration", edit: "Change settings",
     unsubscribe: "Unsubscribe and delete my data", save: "Save changes",
     placeLabel: "Name (e.g. Home)", municipality: "Municipality", choose: "Choose one",
@@ -190,6 +192,7 @@ function formBody() {
     categories: [...document.querySelectorAll("#categories input:checked")].map((i) => i.value),
     lang: $("lang-select").value,
     quiet_hours: $("quiet-on").checked ? { start: $("quiet-start").value, end: $("quiet-end").value } : null,
+    min_intensity: $("min-intensity").value,
   };
   return body;
 }
@@ -272,6 +275,7 @@ function showForm(sub) {
   $("follow-current").checked = Boolean(sub && sub.follow_current_location);
   renderCategories(sub ? sub.categories : choices.categories);
   if (sub) $("lang-select").value = sub.lang;
+  $("min-intensity").value = (sub && sub.min_intensity) || "3";
   $("quiet-on").checked = Boolean(sub && sub.quiet_hours);
   if (sub && sub.quiet_hours) { $("quiet-start").value = sub.quiet_hours.start; $("quiet-end").value = sub.quiet_hours.end; }
   $("subscribe").textContent = sub ? t("save") : t("subscribe");
