@@ -39,7 +39,8 @@ def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_noth
     for r in (coast, two_towns):
         warning, advisory, lifted = (m.json() for m in s.got(r))
         assert warning["severity"] == "emergency" and warning["title"] == "津波警報"
-        assert warning["body"].startswith("ただちに高台や避難ビルへ避難してください。高知県に津波警報が発表されました。")
+        action, area = "ただちに高台や避難ビルへ避難してください。", "高知県に津波警報が発表されました。"
+        assert warning["body"].startswith(action + area)  # what to do first, then where
         assert "予想される津波の高さ ３ｍ" in warning["body"] and "第1波の到達予想 10:20" in warning["body"]
         assert "、" not in warning["body"].split("。")[1]  # the area, not a list of 19 towns
         assert advisory["severity"] == "warning"
