@@ -119,32 +119,40 @@ def _shaking(t: QuakeTelegram, r: AreaResolver) -> _Shaking:
     return _Shaking(by_town, area_of, city_level)
 
 
+def _en(value: str) -> str:
+    """JMA's 5-/5+ … as English readers know them (5 lower, 5 upper)."""
+    return {"5-": "5 lower", "5+": "5 upper", "6-": "6 lower", "6+": "6 upper"}.get(value, value)
+
+
 def _quake_texts(t: QuakeTelegram, shaking: _Shaking, town: str, town_name: str, value: str
                  ) -> tuple[tuple[str, str], tuple[str, str]]:
     when = _hhmm(t.origin_time or t.head.target_datetime)
     when_ja = f"{when}ごろ、" if when else ""
     if not shaking.city_level and town in shaking.area_of:
         _, area = shaking.area_of[town]
-        return ((f"震度速報 {area}で{intensity_ja(value)}", f"Earthquake: intensity {value} in {area}"),
+        return ((f"震度速報 {area}で{intensity_ja(value)}", f"Earthquake: intensity {_en(value)} in {area}"),
                 (f"{when_ja}{area}で{intensity_ja(value)}を観測しました（{town_name}を含む地域の最大震度）。"
                  "震源や地震の規模は続く情報でお知らせします。",
-                 f"Seismic intensity {value} was observed in {area}, which includes {town_name}. "
+                 f"Seismic intensity {_en(value)} was observed in {area}, which includes {town_name}. "
                  "The epicentre and magnitude follow in the next report."))
     hypo = t.hypocentre.name if t.hypocentre else ""
     depth = t.depth_km
-    depth_ja = "" if depth is None else "ごく浅い" if depth == 0 else f"約{depth}km"
+    depth_ja = "" if depth is None else "（ごく浅い）" if depth == 0 else f"（深さ約{depth}km）"
+    depth_en = "unknown depth" if depth is None else "very shallow" if depth == 0 else f"depth {depth} km"
     mag = f"M{t.magnitude:.1f}" if t.magnitude is not None else "不明"
-    source_ja = f"震源は{hypo}" + (f"（深さ{depth_ja}）" if depth_ja else "") + f"、地震の規模は{mag}と推定されます。"
+    source_ja = f"震源は{hypo}{depth_ja}、地震の規模は{mag}と推定されます。"
     comment = t.forecast_comment.replace("\n", "")
     if value:
-        title = (f"震源・震度情報 {town_name}で{intensity_ja(value)}", f"Earthquake: intensity {value} in {town_name}")
-        seen_ja, seen_en = f"{town_name}で{intensity_ja(value)}を観測しました。", f"Intensity {value} in {town_name}."
+        title = (f"震源・震度情報 {town_name}で{intensity_ja(value)}",
+                 f"Earthquake: intensity {_en(value)} in {town_name}")
+        seen_ja = f"{town_name}で{intensity_ja(value)}を観測しました。"
+        seen_en = f"Intensity {_en(value)} in {town_name}."
     else:  # reached by the first report, not listed in this one
         title = (f"震源・震度情報 {town_name}", f"Earthquake report for {town_name}")
         seen_ja, seen_en = (f"{town_name}の震度は、この情報では発表されていません。",
                             f"No intensity was reported for {town_name}.")
     return title, (f"{when_ja}{hypo}で地震がありました。{seen_ja}{source_ja}{comment}",
-                   f"{seen_en} Epicentre {hypo}, depth {depth if depth is not None else '?'} km, {mag}.")
+                   f"{seen_en} Epicentre {hypo}, {depth_en}, {mag}.")
 
 
 def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolver: AreaResolver, *,
