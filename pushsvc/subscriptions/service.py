@@ -458,6 +458,17 @@ def find_recipients(
     Each subscription appears once, however many of its places match. Unknown categories raise
     ValueError: a typo in delivery must not silently reach nobody.
     """
+    if is_postgres(db_session) and area is None and municipality_codes:
+        # One row holding a sorted int array instead of a row per place: for 100,000 residents 0.3–0.5 s
+        # against 1.2–1.6 s (loaded machine, bench/eew.py), time a 緊急地震速報 waits before its first push.
+        live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+        stmt = (select(func.array_agg(func.distinct(SubscriptionPlace.subscription_id)))
+                .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+                .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live,
+                       SubscriptionPlace.municipality_code.in_(set(municipality_codes))))
+        if test_only:
+            stmt = stmt.where(Subscription.test_device.is_(True))
+        return list(db_session.execute(stmt).scalar_one() or [])
     pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
                              category=category, test_only=test_only, now=now)
     return sorted({sid for sid, _ in pairs})
