@@ -6,12 +6,18 @@ RFC 8030 push service, which checks VAPID and decrypts.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from pushsvc.delivery.models import Notification
+from pushsvc.feeds.poller import Poller, SourcePoller
+from pushsvc.feeds.sources import SourceConfig
 from tests.delivery.conftest import KOCHI_KENCHO
 from tests.feeds.jma import kochi_seismic as tg
+from tests.feeds.jma.kochi import CODES
 from tests.feeds.seismic_harness import Seismic, seismic
+from tests.feeds.test_jma_poller import JmaPublisher
 
 __all__ = ["seismic"]
 
@@ -108,3 +114,26 @@ def test_shindo_then_report_one_message_per_report_the_second_replacing_the_firs
     n = _count(s)
     assert s.push(tg.report({"3920100": "5+", "3934400": "4"})).status_code == 200  # the relay retries
     assert _count(s) == n
+
+
+def test_a_polled_report_is_processed_as_a_pushed_one(seismic: Seismic) -> None:
+    """The Atom poller hands the same telegram to the same ingest: the same words reach the same residents."""
+    s = seismic
+    otoyo, muroto = s.resident(OTOYO), s.resident(MUROTO)
+    jma = JmaPublisher()
+    with jma.server.running():
+        jma.publish(tg.report({"3934400": "4"}, event_id="20261201120000"), "VXSE53", office="010000")
+        cfg = SourceConfig(name="jma-eqvol", kind="jma_atom", url=jma.server.url + "/feed.xml", interval_s=0.05,
+                           timeout_s=2.0, options={"codes_dir": str(CODES), "offices": ["010000"]})
+
+        async def poll() -> None:
+            async with Poller.client() as client:
+                result = await SourcePoller(cfg, s.h.settings, s.h.db.sessionmaker, client).poll_once()
+                assert result.ok, result.error
+
+        asyncio.run(poll())
+    s.accept(tg.report({"3934400": "4"}, event_id="20261201130000"))  # the same report, another quake, pushed
+    s.deliver()
+    polled, pushed = (m.json() for m in s.got(otoyo))
+    assert polled["title"] == pushed["title"] == "震源・震度情報 大豊町で震度4"
+    assert s.got(muroto) == []
