@@ -1,5 +1,6 @@
 """Imports every domain's tables so Alembic and the tests see the whole schema."""
 
+from pushsvc.alerts.models import AlertState, AlertTransition
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.feeds.models import FeedAlert, FeedPushSource, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
@@ -10,6 +11,8 @@ from pushsvc.shelters.models import Shelter
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace, VapidKeyRecord
 
 __all__ = [
+    "AlertState",
+    "AlertTransition",
     "AreaPreset",
     "AuditEntry",
     "DeliveryBatch",

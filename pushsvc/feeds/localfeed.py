@@ -30,11 +30,13 @@ Body = bytes | Callable[[], bytes]
 
 @dataclass
 class Misbehaviour:
-    """Instead of the document: answer ``status``, stall ``hang_s`` first, or send ``garbage`` with 200."""
+    """Instead of the document: answer ``status``, stall ``hang_s`` first, send ``garbage`` with 200, or
+    redirect (302) to ``redirect``."""
 
     status: int | None = None
     hang_s: float = 0.0
     garbage: bytes | None = None
+    redirect: str | None = None
 
 
 class LocalFeedServer:
@@ -44,6 +46,7 @@ class LocalFeedServer:
         self.routes: dict[str, Body] = dict(routes or {})
         self.content_type = content_type
         self.misbehaviour: Misbehaviour | None = None
+        self.route_misbehaviour: dict[str, Misbehaviour] = {}  # path → trouble on that path only
         self.requests = 0
         self.not_modified = 0
         self.lock = threading.Lock()
@@ -57,17 +60,23 @@ class LocalFeedServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _respond(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path.split("?", 1)[0]
         with self.lock:
             self.requests += 1
-            trouble = self.misbehaviour
+            trouble = self.route_misbehaviour.get(path) or self.misbehaviour
         if trouble and trouble.hang_s:
             time.sleep(trouble.hang_s)
+        if trouble and trouble.redirect:
+            handler.send_response(302)
+            handler.send_header("Location", trouble.redirect)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         if trouble and trouble.status:
             handler.send_response(trouble.status)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
-        path = handler.path.split("?", 1)[0]
         route = self.routes.get(path)
         if route is None:
             handler.send_error(404)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +26,7 @@ from pushsvc.db import session_scope
 from pushsvc.feeds import service
 from pushsvc.feeds.adapters import Adapter, FeedFormatError, make_adapter
 from pushsvc.feeds.service import SentAlert
-from pushsvc.feeds.sources import SourceConfig
+from pushsvc.feeds.sources import HostNotAllowed, SourceConfig, host_allowed
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,16 @@ class Fetched:
     last_modified: str | None = None
 
 
+MAX_REDIRECTS = 5
+
+
 async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float, etag: str | None = None,
-                last_modified: str | None = None) -> Fetched:
-    """GET with validators; 304 → ``Fetched(304)``; anything but 200/304 raises ``FetchError``."""
+                last_modified: str | None = None, allowed_hosts: Collection[str] | None = None) -> Fetched:
+    """GET with validators; 304 → ``Fetched(304)``; anything but 200/304 raises ``FetchError``.
+
+    Redirects are followed here, hop by hop, and only to ``allowed_hosts``: a feed (or a hijacked link in
+    it) cannot make the poller fetch from anywhere else.
+    """
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -56,7 +63,15 @@ async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float, etag: 
         headers["If-Modified-Since"] = last_modified
     try:
         async with asyncio.timeout(timeout_s):  # total time: a server that trickles bytes still times out
-            r = await client.get(url, headers=headers, timeout=timeout_s)
+            for _ in range(MAX_REDIRECTS + 1):
+                if not host_allowed(url, allowed_hosts):
+                    raise HostNotAllowed(f"host of {url[:200]} is not in this source's allowed_hosts")
+                r = await client.get(url, headers=headers, timeout=timeout_s, follow_redirects=False)
+                if not r.has_redirect_location:
+                    break
+                url = str(r.url.join(r.headers.get("Location", "")))
+            else:
+                raise FetchError(f"more than {MAX_REDIRECTS} redirects")
     except TimeoutError as exc:
         raise FetchError(f"no complete answer within {timeout_s:g} s") from exc
     except httpx.HTTPError as exc:
@@ -101,31 +116,35 @@ class SourcePoller:
         return self._load()[3]
 
     async def _get(self, url: str) -> bytes:
-        return (await fetch(self.client, url, timeout_s=self.cfg.timeout_s)).body
+        return (await fetch(self.client, url, timeout_s=self.cfg.timeout_s, allowed_hosts=self.cfg.allowed_hosts)).body
 
     def _apply(self, fetched: Fetched, prepared: Any) -> PollResult:
         now = _now()
         with session_scope(self.factory) as s:
             row = service.get_source(s, self.cfg, now=now, lock=True)
-            sent = self.adapter.apply(s, row, prepared, now=now) if fetched.status == 200 else []
+            sent = self.adapter.apply(s, row, prepared, now=now) if prepared is not None else []
             service.record_success(s, row, self.cfg, now=now, changed=fetched.status == 200, etag=fetched.etag,
                                    last_modified=fetched.last_modified)
+            service.source_heard(s, row.name)
             return PollResult(self.cfg.name, True, fetched.status == 200, sent, next_poll_at=row.next_poll_at)
 
     def _fail(self, error: str) -> PollResult:
         with session_scope(self.factory) as s:
-            row = service.record_failure(s, self.cfg, error, now=_now(), max_backoff_s=self.settings.feed_max_backoff_s)
+            now = _now()
+            row = service.record_failure(s, self.cfg, error, now=now, max_backoff_s=self.settings.feed_max_backoff_s)
+            service.source_silent(s, row, now=now, unhealthy_after_s=self.settings.feed_unhealthy_after_s)
             return PollResult(self.cfg.name, False, error=error, next_poll_at=row.next_poll_at)
 
     async def poll_once(self) -> PollResult:
         try:
             etag, last_modified, state, _ = await asyncio.to_thread(self._load)
             fetched = await fetch(self.client, self.cfg.url, timeout_s=self.cfg.timeout_s, etag=etag,
-                                  last_modified=last_modified)
-            prepared = await self.adapter.prepare(fetched.body, state, self._get) if fetched.status == 200 else None
+                                  last_modified=last_modified, allowed_hosts=self.cfg.allowed_hosts)
+            prepared = await self.adapter.prepare(fetched.body, state, self._get) if fetched.status == 200 else \
+                await self.adapter.unchanged(state, self._get)
             return await asyncio.to_thread(self._apply, fetched, prepared)
         except Exception as exc:  # the poller must outlive anything a publisher (or a bug) throws at it
-            expected = isinstance(exc, FetchError | FeedFormatError)
+            expected = isinstance(exc, FetchError | FeedFormatError | HostNotAllowed)
             error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
             log.warning("feed %s failed: %s", self.cfg.name, error, exc_info=not expected)
             try:
@@ -147,7 +166,7 @@ class Poller:
 
     @staticmethod
     def client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, follow_redirects=True,
+        return httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, follow_redirects=False,
                                  limits=httpx.Limits(max_connections=8))
 
     async def _loop(self, poller: SourcePoller, stop: asyncio.Event) -> None:

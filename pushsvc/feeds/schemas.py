@@ -13,7 +13,9 @@ class FeedHealth(BaseModel):
     configured: bool  # in PUSHSVC_FEEDS_FILE now (a removed source keeps its history)
     enabled: bool
     interval_s: float | None
-    status: str  # ok | failing (recent success, now failing) | down (no success for the threshold) | not polled yet
+    # ok | degraded (answers, but some of it was unusable: see problems) | failing (recent success, now failing)
+    # | down (no success for the threshold) | never succeeded | not polled yet
+    status: str
     healthy: bool
     last_success_at: datetime | None
     last_change_at: datetime | None
@@ -22,6 +24,8 @@ class FeedHealth(BaseModel):
     last_error_at: datetime | None
     consecutive_failures: int
     next_poll_at: datetime | None
+    problems: list[str] = []  # readings rejected, telegrams not fetched, links refused, gauges with no data
+    stale_alerts: int = 0  # alerts of this source still listed although it has gone silent
 
 
 class FeedsOut(BaseModel):

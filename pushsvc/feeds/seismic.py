@@ -12,6 +12,7 @@ is keyed in ``feed_alerts`` so a telegram delivered twice (poller and push-in, o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tomllib
 from collections import defaultdict
@@ -25,11 +26,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushsvc.alerts import service as alerts
+from pushsvc.alerts.levels import Severity
+from pushsvc.alerts.schemas import AreaValue, Scope, Statement, Transition, Value
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.feeds.jma import AreaResolver, EewTelegram, NankaiTelegram, QuakeTelegram, Telegram, TsunamiTelegram
 from pushsvc.feeds.jma.normalise import event_key, quake_severity
 from pushsvc.feeds.jma.quake import intensity_ja, intensity_rank
+from pushsvc.feeds.jma.statements import telegram_ref
+from pushsvc.feeds.jma.tsunami import tsunami_texts
 from pushsvc.feeds.models import FeedAlert, FeedSource
 from pushsvc.feeds.service import JMA_ATTRIBUTION, SentAlert, send_alert
 from pushsvc.geo import service as geo_service
@@ -42,6 +48,7 @@ CATEGORY = "quake_tsunami"
 QUAKE_TTL_S = 6 * 3600
 EEW_TTL_S = 60  # a 緊急地震速報 is useless once the shaking has arrived: a phone offline for a minute drops it
 NANKAI_TTL_S = 12 * 3600
+TSUNAMI_TTL_S = 6 * 3600
 SEVERITY_ORDER = ("info", "advisory", "warning", "emergency")
 
 
@@ -51,13 +58,14 @@ def _hhmm(dt: datetime | None) -> str:
 
 def _draft(*, severity: str, title: tuple[str, str], body: tuple[str, str], topic: str, ttl: int,
            extra: dict[str, Any], municipalities: Sequence[str] = (),
-           recipients: Sequence[int] | None = None, reference: Sequence[int] = ()) -> delivery.NotificationDraft:
+           recipients: Sequence[int] | None = None, reference: Sequence[int] = (),
+           pinned: bool = False) -> delivery.NotificationDraft:
     """One JMA-derived draft; source attribution appended as everywhere else."""
     return delivery.NotificationDraft(
         source="jma", category=CATEGORY, severity=severity, title={"ja": title[0], "en": title[1]},
         body={"ja": f"{body[0]}（出典：{JMA_ATTRIBUTION}）", "en": f"{body[1]} (Source: JMA)"},
         municipality_codes=list(municipalities), recipient_ids=sorted(recipients) if recipients is not None else None,
-        ttl_seconds=ttl, topic=topic[:64], extra={"jma": extra},
+        ttl_seconds=ttl, topic=topic[:64], extra={"jma": extra, **({"pinned": True} if pinned else {})},
         reference_id=reference[0] if reference else None, also_references=list(reference[1:]),
     )
 
@@ -252,7 +260,9 @@ def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: A
 # -- 南海トラフ地震臨時情報 ----------------------------------------------------------------------------------
 
 
-NANKAI_SEVERITY = {"巨大地震警戒": "emergency", "巨大地震注意": "warning", "調査中": "warning", "調査終了": "info"}
+NANKAI_RANK = {"調査中": 1, "巨大地震注意": 2, "巨大地震警戒": 3}
+NANKAI_SEVERITY: dict[str, Severity] = {"巨大地震警戒": "emergency", "巨大地震注意": "warning", "調査中": "warning",
+                                        "調査終了": "info"}
 NANKAI_ACTION_JA = {
     "巨大地震警戒": "事前避難対象地域の方は、1週間の避難を継続してください。"
                     "他の方も、日頃からの地震への備えを再確認し、揺れを感じたらすぐに避難できる準備をしてください。",
@@ -324,6 +334,7 @@ def ingest_nankai(db_session: Session, row: FeedSource, t: NankaiTelegram, resol
     if t.is_cancel:
         nankai["status"] = nankai.get("previous")
         row.state = {**row.state, "nankai": nankai}
+        alerts.cancel_statement(db_session, source=row.name, ref=telegram_ref(t), at=t.head.report_datetime, now=now)
         return _withdraw(db_session, row, t, topic, "南海トラフ地震臨時情報", settings=settings, now=now)
     entry = {"title": t.head.title, "headline": t.head.headline, "text": t.text, "next": t.next_advisory,
              "telegram_id": t.telegram_id, "report_datetime": t.head.report_datetime.isoformat()}
@@ -346,18 +357,41 @@ def ingest_nankai(db_session: Session, row: FeedSource, t: NankaiTelegram, resol
               if current.get("category") == category else entry["report_datetime"]}
     nankai.update(previous=nankai.get("status"), status=None if category == "調査終了" else status, last=status)
     row.state = {**row.state, "nankai": nankai}
-    if current.get("category") == category:
-        return []  # restated: everyone already heard this category
     cfg = load_nankai_config(settings.nankai_config_file, settings.prefecture)
     munis = list(cfg.promotion_area or (m.n03_code for m in resolver.municipalities))
+    title = (f"南海トラフ地震臨時情報（{category}）", f"Nankai Trough megaquake information: {category}")
+    # In force for every town of the 推進地域 until 調査終了: the portal and the public feeds show it on top.
+    value = None if category == "調査終了" else Value(title[0], title[0], title[1], None, NANKAI_SEVERITY[category],
+                                                     NANKAI_RANK[category], {"category": category})
+    transitions = alerts.apply_statement(db_session, Statement(
+        source=row.name, ref=telegram_ref(t), at=t.head.report_datetime, scope=Scope(prefix="nankai"),
+        items=tuple(AreaValue("nankai", m, value) for m in munis)), now=now)
+    if current.get("category") == category:
+        return []  # restated: everyone already heard this category
     groups = _nankai_groups(db_session, cfg, munis, now) if category == "巨大地震警戒" and cfg.evacuation_areas \
         else {(): []}
-    return _nankai_send(db_session, row, t, NANKAI_SEVERITY[category],
-                        (f"南海トラフ地震臨時情報（{category}）", f"Nankai Trough megaquake information: {category}"),
+    sent = _nankai_send(db_session, row, t, NANKAI_SEVERITY[category], title,
                         (NANKAI_ACTION_JA[category], NANKAI_ACTION_EN[category]), groups, munis,
                         districts=lambda towns: "".join(
                             f"{resolver.name(c)}の事前避難対象地域は{'、'.join(cfg.evacuation_areas[c])}です。"
                             for c in towns), settings=settings, now=now)
+    _attach_per_town(db_session, transitions, sent)
+    return sent
+
+
+def _attach_per_town(db_session: Session, transitions: Sequence[Transition], sent: Sequence[SentAlert]) -> None:
+    """Each town's in-force 臨時情報 shows the message its residents got (naming its 事前避難対象地域, if any)."""
+    by_towns = {tuple(s.detail.get("towns", ())): s.notification_id for s in sent if s.notification_id is not None}
+    if not by_towns:
+        return
+    fallback = by_towns.get(()) or next(iter(by_towns.values()))
+    per_nid: dict[int, list[Transition]] = defaultdict(list)
+    for t in transitions:
+        nid = by_towns.get((t.area,)) or next((n for towns, n in by_towns.items() if t.area in towns), fallback)
+        if nid is not None:
+            per_nid[nid].append(t)
+    for nid, ts in per_nid.items():
+        alerts.attach_notification(db_session, ts, nid)
 
 
 def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severity: str, title: tuple[str, str],
@@ -374,10 +408,11 @@ def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severi
         ja = body[0] + districts(towns)
         if towns or sids:
             draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
-                           ttl=NANKAI_TTL_S, recipients=sids, extra=detail)
+                           ttl=NANKAI_TTL_S, recipients=sids, municipalities=targets, extra=detail, pinned=True)
         else:
             draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
-                           ttl=NANKAI_TTL_S, municipalities=targets or _all(db_session, row), extra=detail)
+                           ttl=NANKAI_TTL_S, municipalities=targets or _all(db_session, row), extra=detail,
+                           pinned=True)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:nankai:{','.join(towns)}"[:255],
                           kind="issued", topic="nankai", event_id=event_id, draft=draft,
                           municipalities=tuple(targets), summary=title[0], settings=settings, now=now, detail=detail)
@@ -404,6 +439,41 @@ def record_tsunami_info(row: FeedSource, t: TsunamiTelegram, resolver: AreaResol
                              "condition": f.arrival_condition, "height": f.max_height_text,
                              "report_datetime": t.head.report_datetime.isoformat(), "telegram_id": t.telegram_id}
     row.state = {**row.state, "tsunami_info": info}
+
+
+TSUNAMI_CHANGES = {"issued": "issued", "raised": "upgraded", "lowered": "downgraded", "lifted": "lifted"}
+
+
+def notify_tsunami(db_session: Session, row: FeedSource, ref: str, transitions: Sequence[Transition], *,
+                   settings: Settings, now: datetime, extra: Mapping[str, Any]) -> list[SentAlert]:
+    """Tsunami changes (kept per coastal town in the alert state) told once per change and 予報区: the action
+    first, then the area (高知県), height and arrival — never a list of 19 town names."""
+    groups: dict[tuple[str, str, str], list[Transition]] = defaultdict(list)
+    for t in transitions:
+        groups[(t.change, t.before.product if t.before else "", t.after.product if t.after else "")].append(t)
+    sent = []
+    for (change, before, after), ts in sorted(groups.items()):
+        v = ts[0].after or ts[0].before
+        assert v is not None
+        lifted = change == "lifted"
+        texts = tsunami_texts(TSUNAMI_CHANGES[change], v.name_ja, v.name_en, v.rank, "" if lifted else before,
+                              str(v.detail.get("area", "")), "" if lifted else str(v.detail.get("ja", "")),
+                              "" if lifted else str(v.detail.get("en", "")))
+        add_ja, add_en = ("", "") if lifted else tsunami_info_text(row.state)
+        munis = sorted({t.area for t in ts})
+        info = {**dict(extra), "ref": ref, "change": change, "topic": "tsunami", "kind": v.product}
+        draft = _draft(severity="info" if lifted else v.severity, title=(texts[0], texts[1]),
+                       body=(texts[2] + add_ja, texts[3] + add_en), topic="jma-tsunami", ttl=TSUNAMI_TTL_S,
+                       municipalities=munis, extra=info)
+        sig = hashlib.sha256(f"{ref}|{change}|{before}|{after}|{','.join(munis)}".encode()).hexdigest()[:24]
+        done = send_alert(db_session, source=row.name, key=f"jma:tsunami:{sig}", kind=change, topic="tsunami",
+                          event_id=ref, draft=draft, municipalities=munis, summary=texts[0], settings=settings,
+                          now=now, detail=info)
+        if done:
+            if done.notification_id is not None:
+                alerts.attach_notification(db_session, ts, done.notification_id)
+            sent.append(done)
+    return sent
 
 
 def tsunami_info_text(row_state: Mapping[str, Any]) -> tuple[str, str]:

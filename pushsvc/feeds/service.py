@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,12 +17,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushsvc.alerts import messages
+from pushsvc.alerts import service as alerts
+from pushsvc.alerts.schemas import AreaValue, Statement, Transition, Value
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
 from pushsvc.delivery import service as delivery
-from pushsvc.feeds.jma import AreaEvent, AreaResolver, Telegram, detect_changes
+from pushsvc.feeds.jma import AreaResolver, Telegram
+from pushsvc.feeds.jma.statements import category_of, statement_of
 from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
 from pushsvc.feeds.river import AlertRules, Evaluation, RiverAlert, Snapshot, Stage, Station, StationState, evaluate
+from pushsvc.feeds.river.alerts import stage_product
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.geo import service as geo_service
 
@@ -87,19 +92,52 @@ def record_failure(db_session: Session, cfg: SourceConfig, error: str, *, now: d
     return row
 
 
+SILENT_EXPIRY_FACTOR = 48  # a source silent for this many unhealthy periods has its alerts cleaned up
+
+
+def source_heard(db_session: Session, source: str) -> None:
+    """The source answered: whatever it last said stands again, unflagged."""
+    alerts.mark_stale(db_session, source, False)
+
+
+def source_silent(db_session: Session, row: FeedSource, *, now: datetime, unhealthy_after_s: float) -> None:
+    """The source failed again: once it has been silent past the threshold its alerts are flagged stale
+    (still listed, as its last word); after ``SILENT_EXPIRY_FACTOR`` thresholds they are cleaned up."""
+    since = _utc(row.last_success_at or row.created_at)
+    assert since is not None
+    silent_s = (now - since).total_seconds()
+    if silent_s > unhealthy_after_s:
+        alerts.mark_stale(db_session, row.name)
+    if silent_s > SILENT_EXPIRY_FACTOR * unhealthy_after_s:
+        alerts.expire_silent(db_session, row.name, confirmed_before=since, now=now)
+
+
+def problems_of(row: FeedSource) -> list[str]:
+    """What the last poll could not use although the source answered: rejected readings, telegrams that
+    could not be fetched, gauges with no data. Each makes the source unhealthy until it clears."""
+    found = [str(p) for p in row.state.get("problems", [])]
+    found += [f"gauge {c}: no data (vanished from well above its start level)" for c in row.state.get("no_data", [])]
+    return found
+
+
 def source_health(row: FeedSource | None, cfg: SourceConfig | None, *, now: datetime,
-                  unhealthy_after_s: float) -> dict[str, Any]:
-    """One source as operators see it: ``healthy`` is false once it has not succeeded for the threshold."""
+                  unhealthy_after_s: float, stale: int = 0) -> dict[str, Any]:
+    """One source as operators see it: healthy only once it has succeeded, recently, with nothing left out."""
     name = row.name if row else cfg.name if cfg else ""
-    since = _utc(row.last_success_at or row.created_at) if row else None
+    since = _utc(row.last_success_at) if row else None
     down_s = (now - since).total_seconds() if since else None
-    healthy = down_s is not None and down_s <= unhealthy_after_s
+    problems = problems_of(row) if row else []
+    healthy = down_s is not None and down_s <= unhealthy_after_s and not problems
     if row is None:
         status = "not polled yet"
-    elif row.consecutive_failures and healthy:
-        status = "failing"
-    elif not healthy:
+    elif row.last_success_at is None:
+        status = "never succeeded" if row.consecutive_failures else "not polled yet"
+    elif row.consecutive_failures and down_s is not None and down_s <= unhealthy_after_s:
+        status, healthy = "failing", not problems
+    elif down_s is None or down_s > unhealthy_after_s:
         status = "down"
+    elif problems:
+        status = "degraded"
     else:
         status = "ok"
     return {
@@ -113,6 +151,8 @@ def source_health(row: FeedSource | None, cfg: SourceConfig | None, *, now: date
         "last_error_at": _utc(row.last_error_at) if row else None,
         "consecutive_failures": row.consecutive_failures if row else 0,
         "next_poll_at": _utc(row.next_poll_at) if row else None,
+        "problems": problems,
+        "stale_alerts": stale,
     }
 
 
@@ -120,8 +160,11 @@ def list_health(db_session: Session, configs: Sequence[SourceConfig], *, now: da
                 unhealthy_after_s: float) -> list[dict[str, Any]]:
     """Every configured source, plus stored ones no longer configured (so a removed source is still visible)."""
     rows = {r.name: r for r in db_session.execute(select(FeedSource).order_by(FeedSource.name)).scalars()}
-    out = [source_health(rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s) for c in configs]
-    out += [source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s) for r in rows.values()]
+    stale = alerts.stale_sources(db_session)
+    out = [source_health(rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s,
+                         stale=stale.get(c.name, 0)) for c in configs]
+    out += [source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s, stale=stale.get(r.name, 0))
+            for r in rows.values()]
     return out
 
 
@@ -212,23 +255,42 @@ def _describe(alert: RiverAlert, station: Station | None) -> str:
     return f"{label} {verb} {alert.stage} level {alert.threshold:.2f} m ({level})"
 
 
+def _river_statement(source: str, alert: RiverAlert, station: Station) -> Statement:
+    """A gauge's alert as the alert state's statement: the stage in force for each municipality it concerns."""
+    stage = Stage[alert.stage_after.upper()] if alert.stage_after else None
+    value = None
+    if stage is not None:
+        row = stage_product(station, stage)
+        value = Value(row.name_ja, row.name_ja, row.name_en, row.level, row.severity, int(stage),
+                      {"station": station.code, "threshold": station.thresholds.of(stage)})
+    return Statement(source=source, ref=alert.id, at=alert.observed_at, items=tuple(
+        AreaValue(f"river:{station.code}", m, value) for m in alert.municipalities))
+
+
 def ingest_river_snapshot(
     db_session: Session, row: FeedSource, snapshot: Snapshot, stations: Mapping[str, Station], *,
     rules: AlertRules | None, settings: Settings, now: datetime,
 ) -> tuple[Evaluation, list[SentAlert]]:
-    """Evaluate one snapshot against the stored engine state, notify each new alert, store state and levels."""
+    """Evaluate one snapshot against the stored engine state, record each alert in the alert state and notify
+    it, store engine state and levels. Gauges gone from well above their start level are kept as "no data"."""
     before = river_states(row)
     result = evaluate(snapshot, stations, before, rules)
     sent: list[SentAlert] = []
     for alert in result.alerts:
         targets = known_municipalities(db_session, alert.municipalities)
+        station = stations.get(alert.station_code)
+        transitions = alerts.apply_statement(db_session, _river_statement(row.name, alert, station), now=now) \
+            if station is not None else []
         draft = _river_draft(alert, targets) if targets else None
         done = send_alert(db_session, source=row.name, key=alert.id, kind=alert.kind, topic=alert.topic,
-                          event_id=None, draft=draft, municipalities=targets, summary=_describe(
-                              alert, stations.get(alert.station_code)),
+                          event_id=None, draft=draft, municipalities=targets, summary=_describe(alert, station),
                           settings=settings, now=now, detail=alert.to_dict())
         if done:
+            if done.notification_id is not None:
+                alerts.attach_notification(db_session, transitions, done.notification_id)
             sent.append(done)
+    for code in result.no_data:
+        log.warning("%s: gauge %s vanished from well above its start level: no data (not 'fell')", row.name, code)
     for h in result.held:
         log.warning("%s: held suspect reading %s %.2f m at %s: %s", row.name, h.station_code, h.level,
                     h.observed_at.isoformat(), h.reason)
@@ -238,8 +300,9 @@ def ingest_river_snapshot(
             state = changed[st.code]
             st.level, st.observed_at = state.level, state.at
             st.stage, st.updated_at = stations[st.code].stage(state.level).name.lower(), now
+    no_data = sorted(c for c, s in result.states.items() if s.missing_since is not None)
     row.state = {**row.state, "stations": {c: s.to_dict() for c, s in result.states.items()},
-                 "last_snapshot_at": snapshot.taken_at.isoformat()}
+                 "last_snapshot_at": snapshot.taken_at.isoformat(), "no_data": no_data}
     db_session.flush()
     return result, sent
 
@@ -278,61 +341,100 @@ def stations_for_municipalities(db_session: Session, codes: Collection[str]) -> 
 
 
 
-# -- JMA -------------------------------------------------------------------------------------------------------
+# -- alert transitions → notifications (every source) ------------------------------------------------------
 
 JMA_ATTRIBUTION = "気象庁"
-JMA_TTL_S = 12 * 3600
+JMA_TTL_S = 12 * 3600  # how long a push may wait for an offline phone; what is in force is alert state's business
+KIND_OF_CHANGE = {"cancelled": "cancel"}  # the feed_alerts vocabulary predates the alert-state model
 
 
-def _jma_key(ev: AreaEvent) -> str:
-    areas = hashlib.sha256(",".join(ev.municipalities).encode()).hexdigest()[:12]
-    return f"jma:{ev.telegram_id}:{ev.change}:{areas}:{ev.topic}"[:255]
+@dataclass(frozen=True)
+class Origin:
+    """How one kind of source words and files its notifications (JMA, river gauges)."""
+
+    source: str  # notification source: "jma" | "river"
+    attribution_ja: str
+    attribution_en: str
+    ttl_s: int
+    category: Callable[[str], str]  # phenomenon → notification category
 
 
-def _corrected(db_session: Session, source: str, event_id: str | None, ev: AreaEvent) -> list[FeedAlert]:
-    """The alerts a 取消 withdraws: same JMA event and topic, sharing a municipality."""
-    rows = db_session.execute(select(FeedAlert).where(
-        FeedAlert.source == source, FeedAlert.event_id == event_id, FeedAlert.topic == ev.topic,
-        FeedAlert.kind != "cancel", FeedAlert.notification_id.is_not(None),
-    ).order_by(FeedAlert.id)).scalars()
-    return [r for r in rows if set(r.municipalities) & set(ev.municipalities)]
+def _group_key(origin: Origin, ref: str, g: messages.Group) -> str:
+    """Deterministic per statement and group; a 訂正 (same ref) has its own keys, its statement ids differ."""
+    sig = ",".join(f"{t.area}/{t.phenomenon}/{t.change}/{t.id}" for t in g.transitions)
+    return f"{origin.source}:{hashlib.sha256(f'{ref}|{sig}'.encode()).hexdigest()[:24]}"
 
 
-def _jma_draft(db_session: Session, source: str, ev: AreaEvent, munis: Sequence[str],
-               cancelled_event_id: str | None, addendum: tuple[str, str] = ("", "")
-               ) -> tuple[delivery.NotificationDraft | None, dict[str, Any]]:
-    detail: dict[str, Any] = {"event_id": ev.event_id, "telegram_id": ev.telegram_id, "change": ev.change,
-                              "topic": ev.topic, "kind": ev.kind_name, "correction": ev.correction}
-    common: dict[str, Any] = {
-        "source": "jma", "category": ev.category, "severity": ev.severity,
-        "title": {"ja": ev.title_ja, "en": ev.title_en},
-        "body": {"ja": f"{ev.body_ja}{addendum[0]}（出典：{JMA_ATTRIBUTION}）",
-                 "en": f"{ev.body_en}{addendum[1]} (Source: JMA)"},
-        "ttl_seconds": JMA_TTL_S, "topic": f"jma-{ev.topic}"[:64], "extra": {"jma": detail},
-    }
-    if ev.change != "cancel":
-        return (delivery.NotificationDraft(municipality_codes=list(munis), **common) if munis else None), detail
-    originals = [a.notification_id for a in _corrected(db_session, source, cancelled_event_id, ev)
-                 if a.notification_id is not None]
-    recipients: set[int] = set()
-    for original in originals:
-        recipients.update(delivery.recipients_who_received(db_session, original))
-        delivery.cancel_notification(db_session, original)  # stop whatever is still queued
-    detail["corrects"] = originals
-    if not originals:
-        return None, detail
-    # One correction per cancelled event and topic, referencing every notification it withdraws: a resident
-    # who got several of them hears once, and late deliveries of any of them reach the correction too.
-    return delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
-                                      also_references=originals[1:], **common), detail
+def notify_transitions(db_session: Session, origin: Origin, *, source: str, ref: str,
+                       transitions: Sequence[Transition], name: Callable[[str], str], settings: Settings,
+                       now: datetime, extra: Mapping[str, Any] | None = None) -> list[SentAlert]:
+    """One notification per group of municipalities with the same changes (``alerts.messages.group``).
+
+    A ``cancelled`` group goes to exactly the subscriptions that received the withdrawn notifications (each
+    once) and stops what is still queued of them; a ``corrected`` group to the municipalities, referencing
+    what it corrects. Each notification is recorded on its transitions, so a later 取消 finds it.
+    """
+    sent: list[SentAlert] = []
+    for g in messages.group(transitions, name, (origin.attribution_ja, origin.attribution_en)):
+        lead = g.transitions[0]
+        changes = sorted({t.change for t in g.transitions})
+        kind = KIND_OF_CHANGE.get(changes[0], changes[0]) if len(changes) == 1 else "+".join(changes)
+        munis = known_municipalities(db_session, g.areas)
+        originals = sorted({n for t in g.transitions if t.change in ("cancelled", "corrected")
+                            for n in t.notification_ids})
+        detail: dict[str, Any] = {
+            "ref": ref, "changes": [[t.area, t.phenomenon, t.change, t.value.product] for t in g.transitions],
+            "level": g.message.level, "corrects": originals, **dict(extra or {}),
+        }
+        common: dict[str, Any] = {
+            "source": origin.source, "category": origin.category(lead.phenomenon), "severity": g.message.severity,
+            "title": {"ja": g.message.title_ja, "en": g.message.title_en},
+            "body": {"ja": f"{g.message.body_ja}（出典：{origin.attribution_ja}）",
+                     "en": f"{g.message.body_en} (Source: {origin.attribution_en})"},
+            "ttl_seconds": origin.ttl_s, "topic": f"{origin.source}-{lead.phenomenon}"[:64],
+            "extra": {origin.source: detail, "level": g.message.level},
+        }
+        draft: delivery.NotificationDraft | None
+        if "cancelled" in changes:
+            recipients: set[int] = set()
+            for original in originals:
+                recipients.update(delivery.recipients_who_received(db_session, original))
+                delivery.cancel_notification(db_session, original, now=now)  # stop whatever is still queued
+            # Nobody was told: nobody to correct (the state itself has been put back all the same).
+            draft = delivery.NotificationDraft(recipient_ids=sorted(recipients), reference_id=originals[0],
+                                               also_references=originals[1:], **common) if originals else None
+        elif munis:
+            # A 訂正 goes to the municipalities whose situation changed. It references what it corrects only
+            # when those went nowhere else: a follow-up also reaches whoever a referenced notification reaches
+            # later, and that must not tell another town about a change that is not theirs.
+            refs = originals if all(set(delivery.get_notification(db_session, o).target_codes or ()) <= set(munis)
+                                    for o in originals) else []
+            draft = delivery.NotificationDraft(municipality_codes=list(munis), reference_id=(
+                refs[0] if refs else None), also_references=refs[1:], **common)
+        else:
+            draft = None
+        done = send_alert(db_session, source=source, key=_group_key(origin, ref, g), kind=kind,
+                          topic=lead.phenomenon, event_id=ref, draft=draft, municipalities=munis,
+                          summary=f"{g.message.title_ja} → {'、'.join(name(a) for a in g.areas)}",
+                          settings=settings, now=now, detail=detail)
+        if done:
+            if done.notification_id is not None:
+                alerts.attach_notification(db_session, g.transitions, done.notification_id)
+            sent.append(done)
+    return sent
+
+
+JMA = Origin("jma", JMA_ATTRIBUTION, "JMA", JMA_TTL_S, category_of)
 
 
 def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram, resolver: AreaResolver, *,
                         settings: Settings, now: datetime) -> list[SentAlert]:
-    """Notify what this telegram changes for each municipality; a 取消 corrects exactly the earlier recipients.
+    """Apply what this telegram states to the alert state and notify each real change.
 
-    Earthquakes, 緊急地震速報, 南海トラフ and 津波情報 are per-resident or per-event, not per-municipality
-    states: ``seismic`` handles those.
+    A 取消 withdraws exactly the telegram with the same office, InfoKind, ReportDateTime and EventID and
+    reaches exactly the recipients of what it produced; a 訂正 tells only those whose situation changed.
+    Earthquake reports, 緊急地震速報, 南海トラフ and 津波情報 go to ``seismic`` (per resident or per event);
+    tsunami changes are worded there too (one message per 予報区, the action first).
     """
     from pushsvc.feeds import seismic  # it builds on this module's send_alert
 
@@ -340,21 +442,25 @@ def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram
     if handled is not None:
         db_session.flush()
         return handled
-    changes = detect_changes(dict(row.state.get("areas", {})), telegram, resolver)
-    if changes.skipped:
-        log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, changes.skipped)
-    sent: list[SentAlert] = []
-    for ev in changes.events:
-        munis = known_municipalities(db_session, ev.municipalities)
-        addendum = seismic.tsunami_info_text(row.state) if ev.topic == "tsunami" and ev.change in (
-            "issued", "upgraded", "downgraded") else ("", "")
-        draft, detail = _jma_draft(db_session, row.name, ev, munis, changes.cancelled_event_id, addendum)
-        names = "、".join(resolver.name(m) for m in ev.municipalities)
-        done = send_alert(db_session, source=row.name, key=_jma_key(ev), kind=ev.change, topic=ev.topic,
-                          event_id=ev.event_id, draft=draft, municipalities=munis,
-                          summary=f"{ev.title_ja} → {names}", settings=settings, now=now, detail=detail)
-        if done:
-            sent.append(done)
-    row.state = {**row.state, "areas": changes.state}
+    js = statement_of(telegram, resolver, source=row.name)
+    if js.mode == "skip":
+        log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, js.skipped)
+        return []
+    st = js.statement
+    if js.mode == "cancel":
+        transitions = alerts.cancel_statement(db_session, source=row.name, ref=st.ref, at=st.at, now=now)
+        if not transitions:
+            log.info("%s: 取消 %s matches nothing we stated", row.name, st.ref)
+    elif js.mode == "correction":
+        transitions = alerts.correct_statement(db_session, st, now=now)
+    else:
+        transitions = alerts.apply_statement(db_session, st, now=now)
+    extra = {"telegram_id": telegram.telegram_id, "event_id": telegram.head.event_id,
+             "correction": js.mode == "correction"}
+    tsunami = [t for t in transitions if t.phenomenon == "tsunami" and t.change in seismic.TSUNAMI_CHANGES]
+    sent = seismic.notify_tsunami(db_session, row, st.ref, tsunami, settings=settings, now=now, extra=extra)
+    sent += notify_transitions(db_session, JMA, source=row.name, ref=st.ref,
+                               transitions=[t for t in transitions if t not in tsunami],
+                               name=resolver.name, settings=settings, now=now, extra=extra)
     db_session.flush()
     return sent

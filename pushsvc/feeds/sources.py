@@ -22,18 +22,20 @@ feed, JMA publishes Atom feeds every minute), so the URL, the interval and the a
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-Kind = Literal["kriver_area", "jma_atom"]
-KINDS: tuple[str, ...] = ("kriver_area", "jma_atom")
+Kind = Literal["kriver_area", "jma_atom", "kawabou"]
+KINDS: tuple[str, ...] = ("kriver_area", "jma_atom", "kawabou")
 OPTIONS: dict[str, frozenset[str]] = {
     "kriver_area": frozenset({"stations_file", "station_config", "pref_code", "rules"}),
     "jma_atom": frozenset({"offices", "data_types", "codes_dir"}),
+    "kawabou": frozenset({"stations_file", "station_config", "station", "rules"}),
 }
-COMMON = frozenset({"name", "kind", "url", "interval_s", "timeout_s", "enabled"})
+COMMON = frozenset({"name", "kind", "url", "interval_s", "timeout_s", "enabled", "allowed_hosts"})
 
 
 class SourceConfigError(ValueError):
@@ -50,6 +52,12 @@ class SourceConfig:
     enabled: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     base_dir: Path = Path(".")  # relative paths in options are relative to the feeds file
+    hosts: tuple[str, ...] | None = None  # allowed_hosts; None = the host of ``url`` only
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Hosts this source's documents, telegram links and redirects may come from."""
+        return self.hosts if self.hosts is not None else (urlsplit(self.url).hostname or "",)
 
     def path(self, key: str) -> Path | None:
         value = self.options.get(key)
@@ -57,6 +65,18 @@ class SourceConfig:
             return None
         p = Path(str(value)).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+
+class HostNotAllowed(Exception):
+    """A document, link or redirect points at a host the source's ``allowed_hosts`` does not list."""
+
+
+def host_allowed(url: str, allowed: Collection[str] | None) -> bool:
+    """Whether ``url``'s host is one a source may be fetched from: exact, or ``*.example.jp`` for subdomains."""
+    if allowed is None:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == a or (a.startswith("*.") and host.endswith(a[1:])) for a in (h.lower() for h in allowed))
 
 
 def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
@@ -72,12 +92,16 @@ def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
     unknown = set(entry) - COMMON - OPTIONS[kind]
     if unknown:
         raise SourceConfigError(f"source {name}: unknown keys {sorted(unknown)}")
+    hosts = entry.get("allowed_hosts")
+    if hosts is not None and (not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts)):
+        raise SourceConfigError(f"source {name}: allowed_hosts must be a list of host names")
     interval, timeout = float(entry.get("interval_s", 600.0)), float(entry.get("timeout_s", 10.0))
     if interval <= 0 or timeout <= 0:
         raise SourceConfigError(f"source {name}: interval_s and timeout_s must be positive")
     return SourceConfig(
         name=name, kind=kind, url=url, interval_s=interval, timeout_s=timeout, enabled=bool(entry.get("enabled", True)),
         options={k: v for k, v in entry.items() if k in OPTIONS[kind]}, base_dir=base_dir,
+        hosts=tuple(hosts) if hosts is not None else None,
     )
 
 

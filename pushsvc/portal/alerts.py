@@ -1,8 +1,11 @@
 """Alerts as the public sees them: which municipalities an alert covers, its text, its order.
 
-Alerts are delivery's non-test notifications, read only through ``delivery.service``. Everything
-here is pure apart from the (cached) municipality geometries used for area-targeted alerts and the
-per-process snapshot of the alerts in force (``in_force``).
+Alerts are delivery's non-test notifications, read only through ``delivery.service``. For the sources
+whose alerts are kept as state (JMA, river gauges: ``STATEFUL_SOURCES``) what is in force is what
+``pushsvc.alerts`` says is in force — each notification that announced a value still in force, covering
+only the municipalities where it still holds, with when it was issued and last confirmed — never what
+has not yet expired. Everything here is pure apart from the (cached) municipality geometries used for
+area-targeted alerts and the per-process snapshot of the alerts in force (``in_force``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
+from pushsvc.alerts import service as alert_state
+from pushsvc.alerts.schemas import AlertStateOut
 from pushsvc.config import Settings
 from pushsvc.db import cache_key
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
-from pushsvc.errors import ValidationProblem
+from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.portal.cache import Snapshot, detached
 from pushsvc.portal.schemas import (
@@ -39,6 +44,8 @@ from pushsvc.portal.schemas import (
 )
 from pushsvc.shelters.schemas import HAZARDS, Hazard
 
+STATEFUL_SOURCES = frozenset({"jma", "river"})  # in force = the alert state, not the notification's expiry
+STATE_KEY = "_in_force"  # set on the shared detached copies only: issued/confirmed/stale/level from the state
 GEOMS_TTL_S = 300.0
 ALERTS_TTL_S = 1.0  # how stale an alert's delivery status may be; new and cancelled alerts show at once
 
@@ -116,11 +123,16 @@ def hazards(n: Notification) -> tuple[Hazard, ...]:
 
 
 def order(alerts: Iterable[Notification]) -> list[Notification]:
-    """Most severe first, then newest."""
-    return sorted(alerts, key=lambda n: (-SEVERITY_RANK.get(n.severity, 0), -_utc(n.created_at).timestamp(), -n.id))
+    """Pinned first (南海トラフ地震臨時情報, while in force), then most severe, then newest."""
+    return sorted(alerts, key=lambda n: (not (n.extra or {}).get("pinned"), -SEVERITY_RANK.get(n.severity, 0),
+                                         -_utc(n.created_at).timestamp(), -n.id))
 
 
 def is_active(n: Notification, now: datetime) -> bool:
+    if STATE_KEY in (n.extra or {}):
+        return not n.test  # in the alert state's list: in force until its source says otherwise
+    if n.source in STATEFUL_SOURCES:
+        return False  # not (or no longer) announcing anything in force
     return not n.test and n.status != "cancelled" and _utc(n.expires_at) > _utc(now)
 
 
@@ -128,17 +140,24 @@ def page_url(settings: Settings, alert_id: int) -> str:
     return f"{settings.public_base_url.rstrip('/')}/alerts/{alert_id}"
 
 
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def to_out(db_session: Session, n: Notification, *, lang: str, settings: Settings, now: datetime,
-           names: dict[str, str] | None = None) -> AlertOut:
+           names: dict[str, str] | None = None, active: bool | None = None) -> AlertOut:
     codes = alert_codes(db_session, n)
     if names is None:
         names = {c: a.name for c, a in areas(db_session).items()}
+    state = dict((n.extra or {}).get(STATE_KEY) or {})
     return AlertOut(
         id=n.id, source=n.source, category=n.category, severity=n.severity, status=n.status,
-        active=is_active(n, now), lang=lang if lang in n.title else "ja",
+        active=is_active(n, now) if active is None else active, lang=lang if lang in n.title else "ja",
         title=text_in(n.title, lang), body=text_in(n.body or {}, lang), url=page_url(settings, n.id),
         municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
         created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
+        level=state.get("level", (n.extra or {}).get("level")), issued_at=_when(state.get("issued_at")),
+        confirmed_at=_when(state.get("confirmed_at")), stale=bool(state.get("stale", False)),
     )
 
 
@@ -147,11 +166,36 @@ def check_municipality(db_session: Session, code: str | None) -> None:
         raise ValidationProblem(f"unknown municipality code {code!r}", field="municipality")
 
 
+def _stateful(db_session: Session, nid: int, states: Sequence[AlertStateOut]) -> Notification | None:
+    """The notification that announced these in-force alerts, covering only the areas where they hold."""
+    try:
+        n = detached(delivery.public_alert(db_session, nid))
+    except NotFound:
+        return None
+    n.target_codes, n.target_geom = sorted({s.area for s in states}), None
+    levels = [s.level for s in states if s.level is not None]
+    n.extra = {**(n.extra or {}), STATE_KEY: {
+        "issued_at": _utc(min(s.issued_at for s in states)).isoformat(),
+        "confirmed_at": _utc(max(s.confirmed_at for s in states)).isoformat(),
+        "stale": any(s.stale for s in states), "level": max(levels) if levels else None}}
+    return n
+
+
+def _load_in_force(db_session: Session, now: datetime) -> tuple[Notification, ...]:
+    plain = [detached(n) for n in delivery.active_alerts(db_session, now=now) if n.source not in STATEFUL_SOURCES]
+    by_notification: dict[int, list[AlertStateOut]] = {}
+    for a in alert_state.in_force(db_session, sources=None):
+        if a.notification_id is not None:
+            by_notification.setdefault(a.notification_id, []).append(a)
+    stateful = [_stateful(db_session, nid, states) for nid, states in sorted(by_notification.items())]
+    return (*plain, *(n for n in stateful if n is not None))
+
+
 def in_force(db_session: Session, *, now: datetime, category: str | None = None) -> list[Notification]:
-    """Active alerts (newest first) from this process's snapshot, checked against delivery's version of
-    them on every call. For read-only requests: the objects are shared, never change them."""
-    everything = _in_force.get(db_session, delivery.active_alerts_version(db_session), lambda: tuple(
-        detached(n) for n in delivery.active_alerts(db_session, now=now)))
+    """Alerts in force from this process's snapshot, checked against delivery's and the alert state's
+    versions on every call. For read-only requests: the objects are shared, never change them."""
+    version = (delivery.active_alerts_version(db_session), alert_state.version(db_session))
+    everything = _in_force.get(db_session, version, lambda: _load_in_force(db_session, now))
     return [n for n in everything if is_active(n, now) and (category is None or n.category == category)]
 
 
@@ -174,7 +218,10 @@ def alert_list(db_session: Session, found: Sequence[Notification], *, lang: str,
 
 def alert_page(db_session: Session, alert_id: int, *, lang: str, settings: Settings, now: datetime) -> AlertPage:
     n = delivery.public_alert(db_session, alert_id)
-    out = to_out(db_session, n, lang=lang, settings=settings, now=now)
+    listed = next((x for x in in_force(db_session, now=now) if x.id == n.id), None) \
+        if n.source in STATEFUL_SOURCES else None
+    out = to_out(db_session, listed or n, lang=lang, settings=settings, now=now,
+                 active=None if n.source not in STATEFUL_SOURCES else listed is not None)
     langs = sorted(set(n.title) | set(n.body or {}), key=lambda x: (x != "ja", x))
     translations = {x: {"title": text_in(n.title, x), "body": text_in(n.body or {}, x)} for x in langs}
     base = settings.public_base_url.rstrip("/")

@@ -58,6 +58,11 @@ class AlertOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     attribution: str | None = None
+    level: int | None = Field(default=None, description="警戒レベル相当, where the source gives one")
+    issued_at: datetime | None = Field(default=None, description="when the source issued what is in force "
+                                       "(JMA, river gauges: the alert state, not the notification)")
+    confirmed_at: datetime | None = Field(default=None, description="when the source last said it still holds")
+    stale: bool = Field(default=False, description="the source has gone silent since confirmed_at")
 
 
 class AlertList(BaseModel):

@@ -219,6 +219,8 @@ def seed_feeds(env: ConsoleEnv) -> None:
     kriver, jma = load_sources(env.settings.feeds_file)
     with session_scope(env.db.sessionmaker) as s:
         feeds.record_success(s, feeds.get_source(s, kriver, now=now), kriver, now=now, changed=True)
+        # (a source that never succeeded is unhealthy since issue 12; this one succeeded once, then failed)
+        feeds.record_success(s, feeds.get_source(s, jma, now=now), jma, now=now, changed=True)
         for _ in range(3):
             feeds.record_failure(s, jma, "HTTP 503 Service Unavailable", now=now, max_backoff_s=3600)
         for code, name, river, muni, level, th in (

@@ -4,53 +4,24 @@ reaches exactly the original recipients, and a malformed or foreign telegram nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 
 from pushsvc.db import session_scope
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.models import Notification
-from pushsvc.feeds.localfeed import LocalFeedServer
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.webpush.sender import Outcome, PushResult
 from tests.delivery.conftest import Harness
 from tests.feeds.conftest import PollDriver
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, kochi_warning, rewrite, sample
+from tests.feeds.jma.publisher import JmaPublisher
 
 LANDSLIDE = "landslide/17_04_01_250630_VXWW50.xml"
 EVENT = "高知県土砂災害警戒情報"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
-T0 = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
-
-
-class JmaPublisher:
-    """A tiny JMA: an Atom feed listing telegram URLs, newest first, and the telegrams themselves."""
-
-    def __init__(self) -> None:
-        self.server = LocalFeedServer({"/feed.xml": self.feed}, content_type="application/atom+xml")
-        self.entries: list[tuple[str, str, datetime]] = []
-
-    def publish(self, data: bytes, data_type: str, office: str = "390000", title: str = "telegram") -> None:
-        at = T0 + timedelta(minutes=len(self.entries))
-        path = f"/data/{at:%Y%m%d%H%M%S}_0_{data_type}_{office}.xml"
-        self.server.routes[path] = data
-        self.entries.append((title, self.server.url + path, at))
-
-    def feed(self) -> bytes:
-        items = "".join(
-            f"<entry><title>{escape(t)}</title><id>{u}</id><updated>{at:%Y-%m-%dT%H:%M:%SZ}</updated>"
-            f"<author><name>高知地方気象台</name></author><link type=\"application/xml\" href=\"{u}\"/>"
-            f"<content type=\"text\">{escape(t)}</content></entry>"
-            for t, u, at in reversed(self.entries)
-        )
-        updated = max((at for _, _, at in self.entries), default=T0)
-        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
-                f"<title>随時</title><id>urn:test</id><updated>{updated:%Y-%m-%dT%H:%M:%SZ}</updated>"
-                f"{items}</feed>").encode()
 
 
 def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipients(
@@ -79,7 +50,8 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
         assert landslide[0][0].json()["category"] == "landslide" and "土砂災害" in landslide[0][0].json()["title"]
         assert "出典：気象庁" in landslide[0][0].json()["body"]
         [warning] = harness.push.received(aki.device)
-        assert warning.json()["category"] == "weather" and warning.json()["title"] == "大雨警報（発表）"
+        assert warning.json()["category"] == "weather"
+        assert warning.json()["title"] == "【警戒レベル3相当】大雨警報（発表）"
 
         latecomer = harness.subscribe(KOCHI[:5])  # subscribed after the alert: must not get its correction
         assert driver.poll().changed is False  # unchanged feed: 304
@@ -149,9 +121,10 @@ def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_re
         assert [delivery.get_notification(s, n).status for n in originals] == ["cancelled", "cancelled"]
         assert (correction.targeted, correction.sent) == (3, 3)  # each resident once, however many they got
     titles = {r.id: [m.json()["title"] for m in harness.push.received(r.device)] for r in (kochi, muroto, both)}
-    assert titles == {kochi.id: ["土砂災害警戒情報（発表）", "土砂災害警戒情報（取消）"],
+    issued = "【警戒レベル4相当】土砂災害警戒情報（発表）"
+    assert titles == {kochi.id: [issued, "土砂災害警戒情報（取消）"],
                       muroto.id: ["土砂災害警戒情報（取消）"],  # the slow worker's delivery was simulated
-                      both.id: ["土砂災害警戒情報（発表）", "土砂災害警戒情報（取消）"]}
+                      both.id: [issued, "土砂災害警戒情報（取消）"]}
     assert harness.push.received(aki.device) == []
     cap = ET.fromstring(harness.client.get(f"/api/v1/alerts/{cancel.notification_id}.cap").content)
     assert cap.findtext(f"{CAP}msgType") == "Update"

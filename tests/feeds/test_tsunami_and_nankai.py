@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from pushsvc.feeds.models import FeedSource
+from tests.delivery.conftest import Resident
 from tests.feeds.jma import kochi_seismic as tg
 from tests.feeds.jma.kochi import resolver
 from tests.feeds.seismic_harness import Seismic, seismic
@@ -22,6 +23,19 @@ def _state(s: Seismic) -> dict:  # type: ignore[type-arg]
         return dict(db.execute(select(FeedSource).where(FeedSource.name == "jma-push")).scalar_one().state)
 
 
+def _public(s: Seismic, municipality: str) -> list[dict]:  # type: ignore[type-arg]
+    r = s.h.client.get("/api/v1/alerts", params={"municipality": municipality})
+    assert r.status_code == 200, r.text
+    return list(r.json()["alerts"])
+
+
+def _portal_alerts(s: Seismic, r: Resident) -> list[str]:
+    got = s.h.client.get("/api/v1/portal/me", params={"subscription": r.id},
+                         headers={"Authorization": f"Bearer {r.token}"})
+    assert got.status_code == 200, got.text
+    return [a["title"] for p in got.json()["places"] for a in p["alerts"]]
+
+
 def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_nothing_in_force(seismic: Seismic) -> None:
     s = seismic
     coast = s.resident(KOCHI)
@@ -31,8 +45,10 @@ def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_noth
     s.accept(tg.tsunami(WARNING, minutes=3))
     s.accept(tg.tsunami(WARNING, minutes=4, info=True, arrival="2026-12-01T10:18:00+09:00"))  # 津波情報
     s.deliver()
+    assert [a["title"] for a in _public(s, KOCHI)] == ["津波警報"]
     s.accept(tg.tsunami(ADVISORY, minutes=60, last="津波警報", height="１ｍ", arrival=None))
     s.deliver()
+    assert [a["title"] for a in _public(s, KOCHI)] == ["津波注意報（津波警報から切り替え）"]  # 警報 no longer listed
     s.accept(tg.tsunami(SLIGHT, minutes=120, last="津波注意報", height="０．２ｍ未満", arrival=None))
     s.deliver()
 
@@ -50,8 +66,8 @@ def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_noth
         assert lifted["severity"] == "info" and "津波注意報は解除されました" in lifted["body"]
         assert "若干の海面変動" not in lifted["title"]
     assert s.got(inland) == []
-    areas = _state(s).get("areas", {})
-    assert not any("tsunami" in topics for topics in areas.values())  # nothing in force at the end
+    assert _public(s, KOCHI) == [] and _public(s, MUROTO) == []  # nothing in force at the end
+    assert _portal_alerts(s, coast) == []
 
 
 def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_once(seismic: Seismic) -> None:
@@ -64,15 +80,19 @@ def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_on
     sequence = ["調査中", "巨大地震警戒", "巨大地震警戒", "巨大地震注意", "調査終了"]  # the restatement is silent
     for i, category in enumerate(sequence):
         s.accept(tg.nankai(category, minutes=30 + i))
-        if category == "巨大地震警戒":
-            assert _state(s)["nankai"]["status"]["category"] == "巨大地震警戒"
+        if i == 1:
+            s.accept(tg.tsunami(ADVISORY, minutes=31))  # a more recent alert: the 臨時情報 stays on top
+            s.deliver()
+            assert _public(s, MUROTO)[0]["title"] == "南海トラフ地震臨時情報（巨大地震警戒）"
+            assert "室戸岬地区" in _public(s, MUROTO)[0]["body"] and "室戸岬地区" not in _public(s, KOCHI)[0]["body"]
+            assert _portal_alerts(s, residents[MUROTO])[0] == "南海トラフ地震臨時情報（巨大地震警戒）"
     s.accept(tg.nankai("定例解説", minutes=600))  # VYSE52: shown, never pushed
     s.deliver()
 
     expected = ["南海トラフ地震臨時情報（調査中）", "南海トラフ地震臨時情報（巨大地震警戒）",
                 "南海トラフ地震臨時情報（巨大地震注意）", "南海トラフ地震臨時情報（調査終了）"]
     for code, r in {**residents, "both": both}.items():
-        got = [m.json() for m in s.got(r)]
+        got = [m.json() for m in s.got(r) if m.json()["title"].startswith("南海")]  # coastal towns also got 注意報
         assert [m["title"] for m in got] == expected, code
         alert = got[1]
         assert alert["severity"] == "emergency"
@@ -80,11 +100,12 @@ def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_on
         assert "揺れを感じたらすぐに避難できる準備" in alert["body"]
         assert "備えを再確認し、揺れを感じたらすぐに避難してください" in got[2]["body"]
     assert "室戸市の事前避難対象地域は室戸岬地区、佐喜浜地区です。" in s.got(residents[MUROTO])[1].json()["body"]
-    assert "室戸岬地区" not in s.got(residents[KOCHI])[1].json()["body"]
+    assert "室戸岬地区" not in s.got(residents[KAMI])[1].json()["body"]
     both_body = s.got(both)[1].json()["body"]
     assert "室戸岬地区" in both_body and "黒潮町の事前避難対象地域は佐賀地区です。" in both_body
     state = _state(s)["nankai"]
     assert state["status"] is None and state["commentary"]["title"] == "南海トラフ地震関連解説情報"  # ended
+    assert not any(a["title"].startswith("南海トラフ") for a in _public(s, KOCHI))  # gone once 調査終了
 
 
 def test_a_nankai_training_telegram_reaches_no_one(seismic: Seismic) -> None:

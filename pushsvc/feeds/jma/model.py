@@ -1,16 +1,14 @@
-"""The normalised shapes the notifier consumes: per-municipality status, and the events worth sending."""
+"""The normalised shape of a telegram: per-municipality status, and what the telegram is authoritative for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
+from pushsvc.alerts.levels import Severity
 from pushsvc.feeds.jma.common import Telegram
 
 Category = Literal["weather", "landslide", "river", "quake_tsunami"]
-Severity = Literal["info", "advisory", "warning", "emergency"]
-Change = Literal["issued", "upgraded", "downgraded", "lifted", "cancel"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,7 @@ class AreaStatus:
     severity: Severity
     detail_ja: str = ""
     detail_en: str = ""
+    level: int | None = None  # 警戒レベル相当, from pushsvc.alerts.levels
     area_name: str = ""  # the JMA area the status was stated for (津波予報区 高知県), when not the town itself
 
 
@@ -51,24 +50,3 @@ class Snapshot:
         if self.scope_topics is not None and topic not in self.scope_topics:
             return False
         return self.covered is None or n03_code in self.covered
-
-
-@dataclass(frozen=True)
-class AreaEvent:
-    """One notification to send: the same change for one or more municipalities of the prefecture."""
-
-    municipalities: tuple[str, ...]  # N03 codes
-    category: Category
-    severity: Severity
-    change: Change
-    topic: str
-    kind_name: str
-    previous_kind_name: str
-    title_ja: str
-    title_en: str
-    body_ja: str
-    body_en: str
-    event_id: str  # Head/EventID, or a stable office/kind key when JMA leaves it empty (warnings)
-    telegram_id: str
-    report_datetime: datetime
-    correction: bool = False  # Head/InfoType 訂正

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
+from pushsvc.alerts.levels import Severity, product, severity_for
 from pushsvc.feeds.jma.areas import AreaResolver
 from pushsvc.feeds.jma.common import Telegram
 from pushsvc.feeds.jma.flood import FloodForecastTelegram
-from pushsvc.feeds.jma.model import AreaStatus, Category, Severity, Snapshot
+from pushsvc.feeds.jma.model import AreaStatus, Category, Snapshot
 from pushsvc.feeds.jma.quake import QuakeTelegram, intensity_ja, intensity_rank
 from pushsvc.feeds.jma.tsunami import TsunamiTelegram, forecast_detail
-from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram, hazard_of
+from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram
 
-HAZARD_EN = {
-    "大雨": "heavy rain", "洪水": "flood", "土砂災害": "landslide", "高潮": "storm surge", "暴風": "storm",
-    "暴風雪": "snowstorm", "波浪": "high waves", "大雪": "heavy snow", "雷": "thunderstorm", "融雪": "snowmelt",
-    "濃霧": "dense fog", "乾燥": "dry air", "なだれ": "avalanche", "低温": "low temperature", "霜": "frost",
-    "着雪": "snow accretion", "着氷": "ice accretion",
-}
-LEVEL_EN = {1: "advisory", 2: "warning", 3: "danger warning", 4: "emergency warning"}
 TSUNAMI_EN = {1: "Tsunami forecast (slight sea-level change)", 2: "Tsunami advisory", 3: "Tsunami warning",
               4: "Major tsunami warning"}
-WEATHER_SEVERITY: dict[int, Severity] = {1: "advisory", 2: "warning", 3: "warning", 4: "emergency"}
-RIVER_SEVERITY: dict[int, Severity] = {2: "advisory", 3: "warning", 4: "warning", 5: "emergency"}
 # 大津波警報・津波警報: leave the coast now (emergency); 津波注意報: out of the water (warning). A 津波予報
 # (若干の海面変動) needs no action: it is not a status, so going down to it is the 注意報's 解除.
 TSUNAMI_SEVERITY: dict[int, Severity] = {2: "warning", 3: "emergency", 4: "emergency"}
@@ -37,13 +29,12 @@ def event_key(t: Telegram) -> str:
 
 
 def weather_kind_en(name: str) -> str:
-    family, level = hazard_of(name)
-    return f"{HAZARD_EN.get(family, family).capitalize()} {LEVEL_EN.get(level, 'warning')}"
+    return product(name).name_en
 
 
 def _status(n03: str, topic: str, category: Category, name: str, en: str, code: str, rank: int,
-            severity: Severity, detail_ja: str = "", detail_en: str = "") -> AreaStatus:
-    return AreaStatus(n03, topic, category, name, en, code, rank, severity, detail_ja, detail_en)
+            severity: Severity, detail_ja: str = "", detail_en: str = "", level: int | None = None) -> AreaStatus:
+    return AreaStatus(n03, topic, category, name, en, code, rank, severity, detail_ja, detail_en, level)
 
 
 def _weather(t: WeatherWarningTelegram, r: AreaResolver) -> Snapshot:
@@ -58,8 +49,8 @@ def _weather(t: WeatherWarningTelegram, r: AreaResolver) -> Snapshot:
             if k.level == 0 or (t.scope is not None and k.family not in t.scope):
                 continue
             topic = f"weather:{k.family}"
-            st = _status(n03, topic, "weather", k.name, weather_kind_en(k.name), k.code, k.level,
-                         WEATHER_SEVERITY[k.level])
+            row = product(k.name)  # the level table decides level and severity
+            st = _status(n03, topic, "weather", k.name, row.name_en, k.code, k.level, row.severity, level=row.level)
             if (n03, topic) not in best or best[(n03, topic)].rank < st.rank:
                 best[(n03, topic)] = st
     topics = None if t.scope is None else frozenset(f"weather:{f}" for f in t.scope)
@@ -74,8 +65,9 @@ def _landslide(t: LandslideTelegram, r: AreaResolver) -> Snapshot:
             continue
         covered.add(n03)
         if any(k.code == "3" and k.status != "解除" for k in area.kinds):
-            statuses.append(_status(n03, "landslide", "landslide", "土砂災害警戒情報", "Landslide alert", "3", 2,
-                                    "warning"))
+            row = product("土砂災害警戒情報")
+            statuses.append(_status(n03, "landslide", "landslide", row.name_ja, row.name_en, "3", 2, row.severity,
+                                    level=row.level))
     return Snapshot(t, event_key(t), tuple(statuses), frozenset(covered), "landslide")
 
 
@@ -91,7 +83,7 @@ def _river(t: FloodForecastTelegram, r: AreaResolver) -> Snapshot:
                 statuses[n03] = _status(
                     n03, topic, "river", t.kind_name or t.head.title,
                     f"Flood forecast level {t.level} for {river}", t.kind_code, t.level,
-                    RIVER_SEVERITY.get(t.level, "warning"), detail, f"River {river}: alert level {t.level}.")
+                    severity_for(t.level), detail, f"River {river}: flood forecast level {t.level}.", level=t.level)
     return Snapshot(t, event_key(t), tuple(statuses.values()), None, "river:", frozenset({topic}))
 
 

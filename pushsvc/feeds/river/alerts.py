@@ -1,12 +1,9 @@
 """``RiverAlert``: what the engine hands the notification side, with its Japanese and English text.
 
-Severity, and why (Japan's 5-level 警戒レベル, which residents already know from TV and municipal alerts):
-- 避難判断水位 (Lv3 相当, 高齢者等避難)            → ``warning``
-- 氾濫危険水位 / k.river 危険水位 (Lv4 相当, 避難指示) → ``emergency``: everyone must leave dangerous places
-  now; Lv4 is the last level at which evacuating is still safe, so it must not look like a Lv3 notice.
-- 氾濫発生水位 (Lv5 相当, 緊急安全確保)            → ``emergency``
-- the water falling back below a level            → ``info``
-``alert_level`` keeps the 3/4/5 distinction for clients that want it.
+Level, action and severity come from the one table in ``pushsvc.alerts.levels`` (避難判断水位 Lv3 → warning;
+氾濫危険水位 / k.river 危険水位 Lv4 → emergency; 氾濫発生水位 Lv5 → emergency), so a gauge and a JMA flood
+forecast of the same level say the same thing. Falling back below a level says which level (if any) is
+still in force, with that level's severity, or ``info`` when none is.
 """
 
 from __future__ import annotations
@@ -15,57 +12,33 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pushsvc.alerts.levels import Product, Severity, level_label, product
 from pushsvc.feeds.river.models import JST, Stage, Station
 
-Severity = Literal["info", "warning", "emergency"]
 ATTRIBUTION = "国土交通省「川の防災情報」"
-
-
-@dataclass(frozen=True)
-class StageText:
-    name_ja: str
-    name_en: str
-    alert_level: int
-    severity: Severity
-    action_ja: str
-    action_en: str
-
-
-STAGE_TEXT: dict[Stage, StageText] = {
-    Stage.EVACUATION: StageText(
-        "避難判断水位",
-        "evacuation judgement level",
-        3,
-        "warning",
-        "高齢者等は危険な場所から避難してください（警戒レベル3相当：高齢者等避難）。",
-        "Older people and anyone who needs time to evacuate should leave dangerous places now "
-        "(equivalent to alert level 3).",
-    ),
-    Stage.DANGER: StageText(
-        "氾濫危険水位",
-        "flood danger level",
-        4,
-        "emergency",
-        "危険な場所から全員避難してください（警戒レベル4相当）。",
-        "Everyone must evacuate from dangerous places now (equivalent to alert level 4).",
-    ),
-    Stage.FLOODING: StageText(
-        "氾濫発生水位",
-        "flooding level",
-        5,
-        "emergency",
-        "氾濫が発生しているおそれがあります。命の危険があります。直ちに身の安全を確保してください（警戒レベル5相当）。",
-        "Flooding may already be happening and lives are in danger: take the safest action immediately "
-        "(equivalent to alert level 5).",
-    ),
-}
+STAGE_PRODUCT = {Stage.EVACUATION: "避難判断水位", Stage.DANGER: "氾濫危険水位", Stage.FLOODING: "氾濫発生水位"}
+STAGE_EN = {Stage.EVACUATION: "evacuation judgement level", Stage.DANGER: "flood danger level",
+            Stage.FLOODING: "flooding level"}
 
 
 def stage_name_ja(station: Station, stage: Stage) -> str:
     """k.river calls the crisis gauges' danger threshold 危険水位; kawabou says 氾濫危険水位."""
     if stage is Stage.DANGER and station.source == "k.river":
         return "危険水位"
-    return STAGE_TEXT[stage].name_ja
+    return STAGE_PRODUCT[stage]
+
+
+def stage_product(station: Station, stage: Stage) -> Product:
+    """The level table's row for a stage of this gauge."""
+    return product(stage_name_ja(station, stage))
+
+
+def _action(row: Product, lang: str) -> str:
+    action = row.action
+    if action is None or row.level is None:
+        return ""
+    return f"【{level_label(row.level, 'ja')}】{action.ja}" if lang == "ja" else \
+        f"{level_label(row.level, 'en')}: {action.en}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +52,7 @@ class RiverAlert:
     river: str | None
     stage: str  # "evacuation" | "danger" | "flooding": the threshold crossed
     severity: Severity
-    alert_level: int | None  # 警戒レベル相当 for rises
+    alert_level: int | None  # 警戒レベル相当 of what is in force after it (None: nothing)
     level: float | None  # None: the gauge fell below its start level (left the k.river feed)
     threshold: float
     observed_at: datetime  # aware UTC
@@ -90,6 +63,7 @@ class RiverAlert:
     title_en: str
     body_en: str
     attribution: str = ATTRIBUTION
+    stage_after: str | None = None  # the stage in force after this alert (None: none, the gauge re-armed)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (ISO 8601 time, lists)."""
@@ -124,53 +98,61 @@ def _base(station: Station, stage: Stage, kind: Literal["rise", "fall"], at: dat
 
 
 def rise_alert(station: Station, stage: Stage, level: float, threshold: float, at: datetime) -> RiverAlert:
-    text = STAGE_TEXT[stage]
-    name_ja = stage_name_ja(station, stage)
+    row = stage_product(station, stage)
+    name_ja, name_en = row.name_ja, STAGE_EN[stage]
     river_en = f" ({station.river})" if station.river else ""
+    lv = f"・{level_label(row.level, 'ja')}" if row.level else ""
     return RiverAlert(
         **_base(station, stage, "rise", at),
-        severity=text.severity,
-        alert_level=text.alert_level,
+        severity=row.severity,
+        alert_level=row.level,
         level=level,
         threshold=threshold,
-        title_ja=f"【{name_ja}超過】{station.label}",
+        title_ja=f"【{name_ja}超過{lv}】{station.label}",
         body_ja=(
             f"{station.label}の水位が{level:.2f}m（{_when(at)}観測）となり、{name_ja}（{threshold:.2f}m）を"
-            f"超えました。{text.action_ja}"
+            f"超えました。{_action(row, 'ja')}"
         ),
-        title_en=f"River above {text.name_en}: {station.name}{river_en}",
+        title_en=f"River above {name_en}: {station.name}{river_en}",
         body_en=(
-            f"The water level at {station.name}{river_en} is {level:.2f} m, above the {text.name_en} "
-            f"({threshold:.2f} m). {text.action_en}"
+            f"The water level at {station.name}{river_en} is {level:.2f} m, above the {name_en} "
+            f"({threshold:.2f} m). {_action(row, 'en')}"
         ),
+        stage_after=stage.name.lower(),
     )
 
 
-def fall_alert(station: Station, stage: Stage, level: float | None, threshold: float, at: datetime) -> RiverAlert:
+def fall_alert(station: Station, stage: Stage, level: float | None, threshold: float, at: datetime,
+               still: Stage | None = None) -> RiverAlert:
+    """Back below ``stage``; ``still`` is the stage that remains in force (its action is repeated)."""
     name_ja = stage_name_ja(station, stage)
-    name_en = STAGE_TEXT[stage].name_en
+    name_en = STAGE_EN[stage]
     river_en = f" ({station.river})" if station.river else ""
+    remaining = stage_product(station, still) if still is not None else None
     start = station.thresholds.start
     if level is None:
         now_ja = f"観測開始水位（{start:.2f}m）未満" if start is not None else "観測開始水位未満"
         now_en = "below the gauge's observation start level"
     else:
         now_ja, now_en = f"{level:.2f}m", f"{level:.2f} m"
+    still_ja = f"{remaining.name_ja}は超えています。{_action(remaining, 'ja')}" if remaining else ""
+    still_en = f" It is still above the {STAGE_EN[still]}. {_action(remaining, 'en')}" if remaining and still else ""
     return RiverAlert(
         **_base(station, stage, "fall", at),
-        severity="info",
-        alert_level=None,
+        severity=remaining.severity if remaining else "info",
+        alert_level=remaining.level if remaining else None,
         level=level,
         threshold=threshold,
         title_ja=f"【水位低下】{station.label}：{name_ja}を下回りました",
         body_ja=(
             f"{station.label}の水位は{now_ja}（{_when(at)}観測）で、{name_ja}（{threshold:.2f}m）を下回りました。"
-            "再び上昇するおそれがあります。川には近づかず、市町村の避難情報に従ってください。"
+            f"{still_ja}再び上昇するおそれがあります。川には近づかず、市町村の避難情報に従ってください。"
         ),
         title_en=f"River back below {name_en}: {station.name}{river_en}",
         body_en=(
             f"The water level at {station.name}{river_en} is {now_en}, back below the {name_en} "
-            f"({threshold:.2f} m). It may rise again: stay away from the river and follow your municipality's "
-            "evacuation information."
+            f"({threshold:.2f} m).{still_en} It may rise again: stay away from the river and follow your "
+            "municipality's evacuation information."
         ),
+        stage_after=still.name.lower() if still is not None else None,
     )

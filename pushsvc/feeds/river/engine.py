@@ -10,8 +10,13 @@ not yet re-armed, and at most one held suspect reading). Rules, all in ``AlertRu
   snapshot has fallen below its start level and re-arms everything.
 - Spikes (``SpikeRule``): an implausible reading is held, not alerted. The next reading confirms it if it is
   plausible measured from the held value; otherwise it is held in turn, and a fall discards it.
-  Falls are believed at once (k.river cannot report a low value, only drop the gauge); a false low reading
-  costs an early "back below" message, which the next high reading corrects with a fresh alert.
+- Confirm before alerting: a reading that would raise an alert after a jump larger than this gauge can rise
+  in one reading (``SpikeRule.jump_limit``: a share of its start→danger range, or more if its own trusted
+  history has shown bigger jumps) is held until the next reading agrees; a fall discards it.
+- Falls are believed at once when they are plausible. A gauge that vanishes from a complete k.river
+  snapshot while well above its start level is "no data" (``Evaluation.no_data``, kept in
+  ``StationState.missing_since``), not "water fell": nothing is said until it reappears, or until it has
+  been gone long enough to have fallen to its start level at a plausible rate.
 """
 
 from __future__ import annotations
@@ -44,6 +49,28 @@ class SpikeRule:
     min_window_hours: float = 1.0
     ceiling_spans: float = 2.0
     min_span_m: float = 0.5
+    # Confirm-before-alert: the largest rise in one reading that may page a town unconfirmed, in spans; the
+    # year of Kochi gauges has genuine alerting readings of at most 0.85 spans (新田橋, 2026-06-02) above
+    # the previous one, while a one-reading spike from low water to the danger level is at least 1 span.
+    jump_spans: float = 0.9
+    history_factor: float = 1.5  # …or this times the largest rise the gauge's own trusted readings have made
+    vanish_spans: float = 0.3  # vanishing from more than this above the start level is "no data"
+    max_fall_spans_per_hour: float = 1.0  # …until it has been gone long enough to fall that far
+
+    def jump_limit(self, station: Station, history: float | None) -> float | None:
+        """The largest rise in one reading this gauge may make before an alert needs a second reading."""
+        span = self.span(station)
+        if span is None:
+            return None
+        return max(self.jump_spans * span, self.history_factor * (history or 0.0))
+
+    def plausibly_fallen(self, station: Station, level: float, since: datetime | None, now: datetime) -> bool:
+        """Whether a gauge last trusted at ``level`` could have fallen below its start level by ``now``."""
+        span, start = self.span(station), station.thresholds.start
+        if span is None or start is None or level - start <= self.vanish_spans * span:
+            return True
+        hours = (now - since).total_seconds() / 3600 if since else 0.0
+        return hours * self.max_fall_spans_per_hour * span >= level - start
 
     def span(self, station: Station) -> float | None:
         t = station.thresholds
@@ -100,6 +127,8 @@ class StationState:
     latched: Stage | None = None  # highest stage alerted and not yet re-armed
     held_level: float | None = None  # suspect reading waiting for confirmation
     held_at: datetime | None = None
+    max_jump: float | None = None  # largest rise between two trusted readings seen (the gauge's history)
+    missing_since: datetime | None = None  # vanished from well above start level: no data since then
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +137,8 @@ class StationState:
             "latched": self.latched.name.lower() if self.latched else None,
             "held_level": self.held_level,
             "held_at": self.held_at.isoformat() if self.held_at else None,
+            "max_jump": self.max_jump,
+            "missing_since": self.missing_since.isoformat() if self.missing_since else None,
         }
 
     @classmethod
@@ -122,6 +153,8 @@ class StationState:
             latched=Stage[latched.upper()] if latched else None,
             held_level=doc.get("held_level"),
             held_at=when(doc.get("held_at")),
+            max_jump=doc.get("max_jump"),
+            missing_since=when(doc.get("missing_since")),
         )
 
 
@@ -143,6 +176,7 @@ class Evaluation:
     confirmed: list[HeldReading] = field(default_factory=list)  # earlier suspects the next reading confirmed
     discarded: list[HeldReading] = field(default_factory=list)  # suspects dropped: the river fell instead
     unknown_stations: list[str] = field(default_factory=list)  # readings for stations not in the registry
+    no_data: list[str] = field(default_factory=list)  # vanished from well above start level: not "fell"
 
 
 def _threshold(station: Station, stage: Stage) -> float:
@@ -170,8 +204,23 @@ def _accept(
             cleared = cleared or latched
             latched = max((s for s in stages if s < latched), default=None)
         if cleared is not None:
-            alerts.append(fall_alert(station, cleared, level, _threshold(station, cleared), at))
-    return StationState(level=level, at=at, latched=latched), alerts
+            alerts.append(fall_alert(station, cleared, level, _threshold(station, cleared), at, latched))
+    jump = state.max_jump
+    if level is not None and state.level is not None and level - state.level > (jump or 0.0):
+        jump = round(level - state.level, 3)
+    return StationState(level=level, at=at, latched=latched, max_jump=jump), alerts
+
+
+def _would_alert(station: Station, latched: Stage | None, level: float) -> bool:
+    return any(level >= _threshold(station, s) and (latched is None or s > latched) for s in station.alert_stages)
+
+
+def _jump(station: Station, state: StationState, rules: AlertRules, level: float, base: float | None) -> str | None:
+    """Why an alerting reading needs a second one: it rose more in one reading than this gauge can."""
+    limit = rules.spike.jump_limit(station, state.max_jump)
+    if limit is None or base is None or level - base <= limit or not _would_alert(station, state.latched, level):
+        return None
+    return f"jumped {level - base:.2f} m in one reading (limit {limit:.2f} m for this gauge): needs a second reading"
 
 
 def step(station: Station, state: StationState, reading: Reading, rules: AlertRules, out: Evaluation) -> StationState:
@@ -187,12 +236,12 @@ def step(station: Station, state: StationState, reading: Reading, rules: AlertRu
             return state  # the feed repeated an observation we already have
         base = state.level if state.level is not None else station.thresholds.start
         reason = rules.spike.implausible(station, reading.level, reading.observed_at, base, state.at)
-        if (
-            reason is not None
-            and held is not None
-            and rules.spike.implausible(station, reading.level, reading.observed_at, held.level, held.observed_at)
-            is None
-        ):
+        agrees = held is not None and rules.spike.implausible(
+            station, reading.level, reading.observed_at, held.level, held.observed_at) is None and _jump(
+            station, state, rules, reading.level, held.level) is None
+        if reason is None and state.at is not None:  # a gauge never seen before has nothing to jump from
+            reason = _jump(station, state, rules, reading.level, base)
+        if reason is not None and held is not None and agrees:
             out.confirmed.append(held)
             held, reason = None, None
         if reason is not None:
@@ -216,7 +265,7 @@ def evaluate(
     """Apply one snapshot. ``states`` is not modified; ``Evaluation.states`` holds every station's new state."""
     rules = rules or AlertRules()
     out = Evaluation(states=dict(states))
-    listed: set[str] = set()
+    listed: set[str] = set(snapshot.unreadable)
     for reading in sorted(snapshot.readings, key=lambda r: r.observed_at):
         station = stations.get(reading.station_code)
         if station is None:
@@ -235,6 +284,11 @@ def evaluate(
                 continue
             if state.level is None and state.latched is None and state.held_level is None:
                 out.states[code] = low  # still low: only the time moves on
+                continue
+            if state.level is not None and not rules.spike.plausibly_fallen(station, state.level, state.at,
+                                                                            snapshot.taken_at):
+                out.states[code] = replace(state, missing_since=state.missing_since or snapshot.taken_at)
+                out.no_data.append(code)  # gone from well above start level: no data, not "water fell"
                 continue
             out.states[code] = step(station, state, Reading(code, snapshot.taken_at, None), rules, out)
     return out
@@ -256,4 +310,5 @@ def replay(
         total.confirmed += one.confirmed
         total.discarded += one.discarded
         total.unknown_stations += [c for c in one.unknown_stations if c not in total.unknown_stations]
+        total.no_data += [c for c in one.no_data if c not in total.no_data]
     return total

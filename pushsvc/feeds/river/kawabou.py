@@ -125,6 +125,26 @@ def tmlist_readings(doc: Mapping[str, Any], *, code: str, field: str = "stg") ->
     return [readings[t] for t in sorted(readings)]
 
 
+def obslist_readings(doc: Mapping[str, Any], *, field: str = "stg") -> list[Reading]:
+    """``obslist/twninfo/tm/stg/{prefCd}.json`` (``prefTwn[].stg[]``: every station's latest 10-minute
+    reading) → readings; missing-value markers are dropped (absence here means nothing: the list is not
+    complete the way k.river's is). Raises ``ValueError`` when the document does not have that shape."""
+    towns = doc.get("prefTwn")
+    if not isinstance(towns, list):
+        raise ValueError("no prefTwn list")
+    out: list[Reading] = []
+    for town in towns:
+        for row in (town.get("stg") or []) if isinstance(town, dict) else []:
+            if not isinstance(row, dict) or not row.get("obsFcd"):
+                continue
+            stamp = row.get("obsTime") or row.get("tmObsTime")
+            value = row.get(field)
+            level = float(value) if isinstance(value, int | float) or (isinstance(value, str) and value) else None
+            if stamp and level is not None and level > MISSING_AT_OR_BELOW:
+                out.append(Reading(station_code=str(row["obsFcd"]), observed_at=parse_time(str(stamp)), level=level))
+    return out
+
+
 def derived_csv_readings(data: bytes, *, code: str) -> list[Reading]:
     """series/kawabou_derived_10min_*_sjis.csv (Shift_JIS, ``time,<value column>``; JST) → readings."""
     text = data.decode("cp932")

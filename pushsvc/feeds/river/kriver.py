@@ -11,10 +11,19 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pushsvc.feeds.river.models import Reading, Snapshot, Station, Thresholds, municipality_code, parse_time
+from pushsvc.feeds.river.models import (
+    Reading,
+    Snapshot,
+    Station,
+    Thresholds,
+    municipality_code,
+    parse_time,
+    reading_problem,
+)
 
 SOURCE = "k.river"
 KOCHI_PREF_CODE = "39000"
@@ -65,6 +74,47 @@ def _items(doc: Any) -> list[dict[str, Any]]:
 
 def _in_pref(item: Mapping[str, Any], pref_code: str | None) -> bool:
     return pref_code is None or str(item.get("prefCode")) == pref_code
+
+
+def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "",
+                     now: datetime) -> tuple[Snapshot, list[str]]:
+    """A live area_info document → (complete snapshot, why each rejected item was rejected).
+
+    The document must be a list of gauges (or the crawler's ``{"items": [...]}``), and a non-empty one
+    must hold at least one gauge-shaped item; anything else raises ``ValueError`` (a feed error: nothing
+    is concluded from it, least of all "every gauge is low"). Items are then checked one by one: a
+    malformed item, a non-finite or out-of-range level or a future obsTime is rejected with its reason, and
+    its gauge counts as listed-but-unknown (not "fell"), so the rest of the snapshot is still used.
+    """
+    if isinstance(doc, dict):
+        if not isinstance(doc.get("items"), list):
+            raise ValueError("a JSON object without an 'items' list")
+        raw = doc["items"]
+    elif isinstance(doc, list):
+        raw = doc
+    else:
+        raise ValueError(f"a JSON {type(doc).__name__}, not a list of gauges")
+    gauges = [i for i in raw if isinstance(i, dict) and "code" in i and "obsTime" in i]
+    if raw and not gauges:
+        raise ValueError(f"{len(raw)} items, none with a gauge's code and obsTime")
+    readings, rejected, unreadable = [], [], []
+    for item in gauges:
+        if not _in_pref(item, pref_code):
+            continue
+        code = str(item["code"])
+        try:
+            reading = _reading(item)
+            problem = reading_problem(float(reading.level or 0.0), reading.observed_at, now)
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"unreadable item: {type(exc).__name__}: {exc}"
+        if problem:
+            rejected.append(f"gauge {code}: reading rejected: {problem}"[:300])
+            unreadable.append(code)
+            continue
+        readings.append(reading)
+    taken_at = max((r.observed_at for r in readings), default=now)
+    return Snapshot(source=SOURCE, taken_at=taken_at, readings=tuple(readings), complete=True, label=label,
+                    unreadable=tuple(unreadable)), rejected
 
 
 def area_info_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "") -> Snapshot:

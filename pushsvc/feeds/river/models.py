@@ -6,6 +6,7 @@ log, store or ship it as JSON without knowing where it came from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +14,23 @@ from enum import IntEnum
 from functools import cached_property
 
 JST = timezone(timedelta(hours=9), "JST")
+LEVEL_RANGE_M = (-100.0, 5000.0)  # any gauge datum in Japan (Kochi's highest crisis gauges read ~240 m)
+FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew between the publisher and us
+
+
+def reading_problem(level: float, at: datetime, now: datetime | None) -> str | None:
+    """Why one reading cannot be used at all (None = usable): not a number, out of range, or from the future.
+
+    Checked one by one so the rest of a snapshot is still used; a reading in the future would otherwise
+    freeze its gauge (every later real reading looks older).
+    """
+    if not math.isfinite(level):
+        return f"level {level!r} is not a finite number"
+    if not LEVEL_RANGE_M[0] <= level <= LEVEL_RANGE_M[1]:
+        return f"level {level:g} m is outside {LEVEL_RANGE_M[0]:g}…{LEVEL_RANGE_M[1]:g} m"
+    if now is not None and at > now + FUTURE_TOLERANCE:
+        return f"observed at {at.isoformat()}, in the future"
+    return None
 
 
 class Stage(IntEnum):
@@ -147,3 +165,4 @@ class Snapshot:
     readings: tuple[Reading, ...] = field(default=())
     complete: bool = False
     label: str = ""  # where it came from (file, URL path), for logs
+    unreadable: tuple[str, ...] = ()  # listed, but their reading was rejected: not "fell", just unknown now

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from pushsvc.feeds.jma import detect_changes, load_area_codes, parse_telegram, snapshot
+from pushsvc.alerts.schemas import AreaValue
+from pushsvc.feeds.jma import load_area_codes, parse_telegram, snapshot, statement_of
 from tests.feeds.jma.kochi import AKI, CODES, KOCHI, MUROTO, resolver, rewrite, sample
 
 
+def _items(data: bytes) -> list[AreaValue]:
+    return [i for i in statement_of(parse_telegram(data), resolver(), source="jma").statement.items if i.value]
+
+
 def _routes(data: bytes) -> dict[str, set[str]]:
-    """severity → municipalities, from a first telegram against empty state."""
+    """severity → municipalities, for what a telegram states."""
     out: dict[str, set[str]] = {}
-    for e in detect_changes({}, parse_telegram(data), resolver()).events:
-        out.setdefault(e.severity, set()).update(e.municipalities)
+    for i in _items(data):
+        assert i.value is not None
+        out.setdefault(i.value.severity, set()).add(i.area)
     return out
 
 
@@ -33,12 +39,12 @@ def test_resolver_for_another_prefecture_finds_nothing_in_kochi_tables() -> None
 def test_2026_heavy_rain_form_routes_to_kochi() -> None:
     data = rewrite(sample("warnings/15_16_03_241226_VPWW55.xml"),
                    {"0121400": KOCHI, "0151100": MUROTO, "0151200": AKI})
-    events = detect_changes({}, parse_telegram(data), resolver()).events
-    by_muni = {m: (e.kind_name, e.severity, e.category) for e in events for m in e.municipalities}
-    assert by_muni == {
-        "39201": ("レベル４大雨危険警報", "warning", "weather"),
-        "39202": ("レベル３大雨警報", "warning", "weather"),
-        "39203": ("レベル２大雨注意報", "advisory", "weather"),
+    by_muni = {i.area: (i.value.product, i.value.level, i.value.severity, i.phenomenon)
+               for i in _items(data) if i.value}
+    assert by_muni == {  # the level in the name is the level: レベル４ is emergency like every Lv4
+        "39201": ("レベル４大雨危険警報", 4, "emergency", "weather:大雨"),
+        "39202": ("レベル３大雨警報", 3, "warning", "weather:大雨"),
+        "39203": ("レベル２大雨注意報", 2, "advisory", "weather:大雨"),
     }
 
 
@@ -52,16 +58,15 @@ def test_emergency_warning_routes_as_emergency() -> None:
 
 def test_landslide_alert_routes_to_kochi() -> None:
     data = rewrite(sample("landslide/17_04_01_250630_VXWW50.xml"), {"1420600": KOCHI, "1438300": MUROTO})
-    assert _routes(data) == {"warning": {"39201", "39202"}}
+    assert _routes(data) == {"emergency": {"39201", "39202"}}  # 土砂災害警戒情報 is Lv4, like 氾濫危険水位
 
 
 def test_flood_forecast_routes_to_the_cities_that_may_flood() -> None:
     data = rewrite(sample("flood/16_08_01_260312_VXKOii.xml"), {"1620900": KOCHI, "1620200": MUROTO})
-    events = detect_changes({}, parse_telegram(data), resolver()).events
-    assert [(e.municipalities, e.category, e.severity, e.kind_name) for e in events] == [
-        (("39201", "39202"), "river", "advisory", "レベル２氾濫注意報")
-    ]
-    assert "小矢部川" in events[0].title_en or "小矢部川" in events[0].body_en
+    items = _items(data)
+    assert sorted((i.area, i.value.severity, i.value.level, i.value.product) for i in items if i.value) == [
+        ("39201", "advisory", 2, "レベル２氾濫注意報"), ("39202", "advisory", 2, "レベル２氾濫注意報")]
+    assert items[0].phenomenon.startswith("river:") and "小矢部川" in items[0].value.name_en  # type: ignore[union-attr]
 
 
 def test_quake_intensity_routes_per_city_and_per_area() -> None:
@@ -77,15 +82,14 @@ def routes_from_flash(data: bytes) -> set[str]:
 
 
 def test_tsunami_advisory_routes_to_coastal_kochi_only() -> None:
-    events = detect_changes({}, parse_telegram(sample("tsunami/32-39_11_06_250206_VTSE41.xml")), resolver()).events
-    munis = {m for e in events for m in e.municipalities}
+    items = _items(sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
+    munis = {i.area for i in items}
     assert munis == set(resolver().tsunami_area("610")) and "39212" not in munis
-    assert {e.severity for e in events} == {"warning"} and events[0].category == "quake_tsunami"
-    [event] = events  # one message for the 予報区, not a list of its 19 towns
-    assert event.body_ja.startswith("海の中にいる人はただちに海から上がって、海岸に近づかないでください。高知県に")
+    assert {i.value.severity for i in items if i.value} == {"warning"} and items[0].phenomenon == "tsunami"
+    assert {i.value.detail.get("area") for i in items if i.value} == {"高知県"}  # worded per 予報区, not per town
 
 
 def test_other_prefectures_produce_nothing() -> None:
     for name in ("warnings/15_16_03_241226_VPWW55.xml", "landslide/17_04_01_250630_VXWW50.xml",
                  "flood/16_02_02_220728_VXKOii.xml"):
-        assert detect_changes({}, parse_telegram(sample(name)), resolver()).events == ()
+        assert _items(sample(name).encode()) == []

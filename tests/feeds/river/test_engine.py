@@ -73,7 +73,9 @@ def test_hysteresis_no_realert_until_below_the_margin_then_a_clear_message() -> 
     result = run(INO, [8.5, 8.9, 8.7, 8.95, 8.62, 8.5, 8.9])
     assert kinds(result) == [("rise", "evacuation"), ("rise", "danger"), ("fall", "danger"), ("rise", "danger")]
     fall = result.alerts[2]
-    assert fall.severity == "info" and fall.level == 8.5 and fall.threshold == 8.8
+    # 8.5 is still above 避難判断水位 (8.15): Lv3 stays in force, so the message has Lv3's severity and action
+    assert fall.severity == "warning" and fall.level == 8.5 and fall.threshold == 8.8 and fall.alert_level == 3
+    assert fall.stage_after == "evacuation" and "高齢者等" in fall.body_ja
     assert "氾濫危険水位（8.80m）を下回りました" in fall.body_ja
     assert "back below the flood danger level (8.80 m)" in fall.body_en
 
@@ -88,12 +90,26 @@ def test_margin_is_configurable_in_metres_or_as_a_fraction_of_the_span() -> None
     assert kinds(run(INO, [8.9, 8.5, 8.9], rules=AlertRules(rearm_margin_fraction=0.1))) == [("rise", "danger")]
 
 
-def test_disappearing_from_the_complete_feed_is_a_fall_below_start_level() -> None:
-    result = run(GAUGE, [210.0, 213.0, None, 213.0])
+def test_disappearing_from_the_complete_feed_near_its_start_level_is_a_fall_below_it() -> None:
+    result = run(GAUGE, [207.0, 208.0, None, 208.5])  # within 0.3 spans of its start level: it fell
+    assert result.alerts == [] and result.no_data == []
+    result = run(GAUGE, [210.0, 213.0, 209.0, 207.5, None, 210.0, 213.0])  # (213 straight from low: confirmed first)
     assert kinds(result) == [("rise", "danger"), ("fall", "danger"), ("rise", "danger")]
     fall = result.alerts[1]
-    assert fall.level is None and "観測開始水位（206.81m）未満" in fall.body_ja
-    assert fall.observed_at == T0 + timedelta(hours=2)  # the time of the snapshot it was missing from
+    assert fall.level == 209.0 and fall.severity == "info" and fall.stage_after is None
+
+
+def test_vanishing_from_well_above_its_start_level_is_no_data_not_a_fall() -> None:
+    """(Was: any absence was a fall below start level, so a gauge gone at 213 m said "fell below".)"""
+    result = run(GAUGE, [210.0, 213.0, None, None, 213.2], minutes=10)
+    assert kinds(result) == [("rise", "danger")]  # nothing said while it was gone, and no re-alert after
+    assert result.no_data == [GAUGE.code] and result.states[GAUGE.code].missing_since is None
+    gone = run(GAUGE, [210.0, 213.0, None], minutes=10)
+    assert gone.states[GAUGE.code].missing_since == T0 + timedelta(minutes=20)
+    # gone long enough to have fallen 6.2 m at 1 span (5.9 m) an hour: then it is believed
+    late = run(GAUGE, [210.0, 213.0, None, None], minutes=40)
+    assert kinds(late) == [("rise", "danger"), ("fall", "danger")] and late.alerts[1].level is None
+    assert "観測開始水位（206.81m）未満" in late.alerts[1].body_ja
 
 
 def test_a_partial_snapshot_does_not_mean_the_missing_stations_fell() -> None:
@@ -156,10 +172,10 @@ def test_alert_text_names_river_station_level_threshold_action_and_targets(tmp_p
     alert = run(station, [213.83]).alerts[0]
     assert alert.municipalities == ("39412", "39210", "39212")
     assert alert.topic == "river-3900000050" and alert.id == "river-3900000050-rise-danger-20260602T110000Z"
-    assert alert.title_ja == "【危険水位超過】鍛冶屋瀬橋（四万十川）"
+    assert alert.title_ja == "【危険水位超過・警戒レベル4相当】鍛冶屋瀬橋（四万十川）"
     assert alert.body_ja == (
         "鍛冶屋瀬橋（四万十川）の水位が213.83m（6月2日20:00観測）となり、危険水位（212.71m）を超えました。"
-        "危険な場所から全員避難してください（警戒レベル4相当）。"
+        "【警戒レベル4相当】危険な場所から全員避難してください（避難指示の対象）。"
     )
     assert "213.83 m, above the flood danger level (212.71 m)" in alert.body_en
     assert "Everyone must evacuate" in alert.body_en and "四万十川" in alert.title_en

@@ -1,7 +1,7 @@
 """Earthquakes and push-in telegrams: a minimum 震度 per subscription, and the relays allowed to push JMA XML.
 
 Revision ID: i15_quakes
-Revises: 0008_refs
+Revises: i12_alert_state
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i15_quakes"
-down_revision = "0008_refs"
+down_revision = "i12_alert_state"
 branch_labels = None
 depends_on = None
 
