@@ -80,6 +80,7 @@ def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_on
     sequence = ["調査中", "巨大地震警戒", "巨大地震警戒", "巨大地震注意", "調査終了"]  # the restatement is silent
     for i, category in enumerate(sequence):
         s.accept(tg.nankai(category, minutes=30 + i))
+        s.deliver()  # one category at a time: the order each phone receives them in is then fixed
         if i == 1:
             s.accept(tg.tsunami(ADVISORY, minutes=31))  # a more recent alert: the 臨時情報 stays on top
             s.deliver()
