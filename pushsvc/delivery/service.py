@@ -540,3 +540,11 @@ def push_outcome_counts(db_session: Session) -> dict[str, Any]:
         select(DeliveryFailure.status_code, func.count()).group_by(DeliveryFailure.status_code)).all()
     return {"sent": int(sums[0]), "gone": int(sums[1]), "failed": int(sums[2]), "expired": int(sums[3]),
             "notifications": int(sums[4]), "failure_status": {str(c or "none"): int(n) for c, n in codes}}
+
+
+def amend_body(db_session: Session, notification_id: int, body: Mapping[str, str]) -> None:
+    """Replace the text the alert page and the portal show (and late deliveries carry), e.g. when a later
+    津波情報 gives the first wave's arrival. Residents who already received it are not told again."""
+    n = get_notification(db_session, notification_id)
+    n.body = {**(n.body or {}), **dict(body)}
+    db_session.flush()

@@ -428,8 +428,9 @@ def _all(db_session: Session, row: FeedSource) -> list[str]:
 # -- 津波情報 (VTSE51) -----------------------------------------------------------------------------------------
 
 
-def record_tsunami_info(row: FeedSource, t: TsunamiTelegram, resolver: AreaResolver) -> None:
-    """Keep the latest first-wave arrival and height per 津波予報区 of ours, for the page, portal and next push."""
+def record_tsunami_info(db_session: Session, row: FeedSource, t: TsunamiTelegram, resolver: AreaResolver) -> None:
+    """Keep the latest first-wave arrival and height per 津波予報区 of ours, for the next push, and add it to
+    the tsunami alerts in force now, so their alert page and the portal show it at once."""
     info = dict(row.state.get("tsunami_info", {}))
     for f in t.forecasts:
         if not resolver.tsunami_area(f.area_code):
@@ -439,6 +440,24 @@ def record_tsunami_info(row: FeedSource, t: TsunamiTelegram, resolver: AreaResol
                              "condition": f.arrival_condition, "height": f.max_height_text,
                              "report_datetime": t.head.report_datetime.isoformat(), "telegram_id": t.telegram_id}
     row.state = {**row.state, "tsunami_info": info}
+    add_ja, add_en = tsunami_info_text(row.state)
+    shown = {a.notification_id for a in alerts.in_force(db_session, sources=[row.name])
+             if a.phenomenon == "tsunami" and a.notification_id is not None}
+    for nid in sorted(shown):
+        body = dict(delivery.get_notification(db_session, nid).body or {})
+        delivery.amend_body(db_session, nid, {
+            "ja": _with_info(body.get("ja", ""), add_ja, "（出典："), "en": _with_info(body.get("en", ""), add_en,
+                                                                                   " (Source:")})
+
+
+def _with_info(text: str, info: str, attribution: str) -> str:
+    """The text with its 津波情報 part (if any) replaced by ``info``, kept before the attribution."""
+    for marker in ("（津波情報）", " (Tsunami information)"):
+        if marker in text:
+            head, _, rest = text.partition(marker)
+            text = head + (attribution + rest.split(attribution, 1)[1] if attribution in rest else "")
+    head, sep, tail = text.partition(attribution)
+    return f"{head}{info}{sep}{tail}"
 
 
 TSUNAMI_CHANGES = {"issued": "issued", "raised": "upgraded", "lowered": "downgraded", "lifted": "lifted"}
@@ -505,5 +524,5 @@ def ingest(db_session: Session, row: FeedSource, t: Telegram, resolver: AreaReso
         return ingest_eew(db_session, row, t, resolver, settings=settings, now=now)
     if isinstance(t, NankaiTelegram):
         return ingest_nankai(db_session, row, t, resolver, settings=settings, now=now)
-    record_tsunami_info(row, t, resolver)
+    record_tsunami_info(db_session, row, t, resolver)
     return []

@@ -36,6 +36,12 @@ def _portal_alerts(s: Seismic, r: Resident) -> list[str]:
     return [a["title"] for p in got.json()["places"] for a in p["alerts"]]
 
 
+def _portal_bodies(s: Seismic, r: Resident) -> list[str]:
+    got = s.h.client.get("/api/v1/portal/me", params={"subscription": r.id},
+                         headers={"Authorization": f"Bearer {r.token}"})
+    return [a["body"] for p in got.json()["places"] for a in p["alerts"]]
+
+
 def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_nothing_in_force(seismic: Seismic) -> None:
     s = seismic
     coast = s.resident(KOCHI)
@@ -45,7 +51,11 @@ def test_tsunami_warning_then_advisory_then_lifted_gives_three_messages_and_noth
     s.accept(tg.tsunami(WARNING, minutes=3))
     s.accept(tg.tsunami(WARNING, minutes=4, info=True, arrival="2026-12-01T10:18:00+09:00"))  # 津波情報
     s.deliver()
-    assert [a["title"] for a in _public(s, KOCHI)] == ["津波警報"]
+    [listed] = _public(s, KOCHI)
+    assert listed["title"] == "津波警報" and "（津波情報）高知県 第1波の到達予想 10時18分" in listed["body"]
+    page = s.h.client.get(f"/api/v1/alerts/{listed['id']}").json()  # the alert page a push opens
+    assert "第1波の到達予想 10時18分" in page["body"] and "（出典：気象庁）" in page["body"]
+    assert any("10時18分" in a for a in _portal_bodies(s, coast))
     s.accept(tg.tsunami(ADVISORY, minutes=60, last="津波警報", height="１ｍ", arrival=None))
     s.deliver()
     assert [a["title"] for a in _public(s, KOCHI)] == ["津波注意報（津波警報から切り替え）"]  # 警報 no longer listed
