@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -82,7 +82,9 @@ def cpu_by_role(database: str) -> dict[str, float]:
     return out
 
 
-def populate(url: str, push_base: str, n: int) -> float:
+def populate(url: str, push_base: str, n: int, groups: Sequence[tuple[str, str, int]] | None = None) -> float:
+    """``n`` subscribers in 高知市 (endpoints ``b1``…), or ``groups`` of (municipality code, endpoint prefix,
+    count), plus one test device for the warm-up drill; returns the seconds it took."""
     engine = make_engine(url)
     upgrade(engine)
     factory = make_sessionmaker(engine)
@@ -92,28 +94,31 @@ def populate(url: str, push_base: str, n: int) -> float:
     mask = category_mask(CATEGORIES)
     t0 = time.perf_counter()
     chunk = 5000
+    first = 1
     with engine.begin() as conn:
-        for start in range(0, n, chunk):
-            ids = range(start + 1, min(n, start + chunk) + 1)
-            conn.execute(insert(Subscription), [
-                {"id": i, "endpoint": f"{push_base}/push/b{i}", "p256dh": pool[i % 16].p256dh,
-                 "auth": pool[i % 16].auth, "token_hash": secrets.token_hex(32), "lang": "ja",
-                 "categories_mask": mask, "follow_current_location": False, "test_device": False}
-                for i in ids
-            ])
-            conn.execute(insert(SubscriptionPlace), [
-                {"subscription_id": i, "kind": "registered", "position": 0, "label": "自宅",
-                 "municipality_code": "39201", "match": "code"} for i in ids
-            ])
+        for code, prefix, count in groups or [("39201", "b", n)]:
+            for start in range(first, first + count, chunk):
+                ids = range(start, min(first + count, start + chunk))
+                conn.execute(insert(Subscription), [
+                    {"id": i, "endpoint": f"{push_base}/push/{prefix}{i}", "p256dh": pool[i % 16].p256dh,
+                     "auth": pool[i % 16].auth, "token_hash": secrets.token_hex(32), "lang": "ja",
+                     "categories_mask": mask, "follow_current_location": False, "test_device": False}
+                    for i in ids
+                ])
+                conn.execute(insert(SubscriptionPlace), [
+                    {"subscription_id": i, "kind": "registered", "position": 0, "label": "自宅",
+                     "municipality_code": code, "match": "code"} for i in ids
+                ])
+            first += count
         # One test device: the warm-up drill goes only to it, proving the workers are up and connected.
         conn.execute(insert(Subscription), [{
-            "id": n + 1, "endpoint": f"{push_base}/push/warmup", "p256dh": pool[0].p256dh, "auth": pool[0].auth,
+            "id": first, "endpoint": f"{push_base}/push/warmup", "p256dh": pool[0].p256dh, "auth": pool[0].auth,
             "token_hash": secrets.token_hex(32), "lang": "ja", "categories_mask": mask,
             "follow_current_location": False, "test_device": True}])
-        conn.execute(insert(SubscriptionPlace), [{"subscription_id": n + 1, "kind": "registered", "position": 0,
+        conn.execute(insert(SubscriptionPlace), [{"subscription_id": first, "kind": "registered", "position": 0,
                                                   "label": "庁舎", "municipality_code": "39201", "match": "code"}])
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": n + 1})
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": first})
             conn.execute(text("ANALYZE"))
     engine.dispose()
     return time.perf_counter() - t0

@@ -155,11 +155,13 @@ def migrate() -> None:
 @click.option("--port", default=8088, show_default=True, type=int, help="0 = any free port (printed)")
 @click.option("--mode", type=click.Choice(["full", "count"]), default="full", show_default=True,
               help="full: verify VAPID and decrypt; count: accept and count only (benchmarks)")
-def devpush(host: str, port: int, mode: str) -> None:
+@click.option("--latency-ms", default=0.0, show_default=True, type=float,
+              help="answer every push this long after it arrived, as a push service across the internet")
+def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
     """Run the local RFC 8030 push service for tests, the demo and benchmarks (never expose it)."""
     from pushsvc.devpush.runner import serve as serve_devpush
 
-    serve_devpush(host, port, "count" if mode == "count" else "full")
+    serve_devpush(host, port, "count" if mode == "count" else "full", latency_ms)
 
 
 @main.command()

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(default=500, ge=1, le=5000, description="Recipients per leased batch.")
     delivery_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per try.")
     worker_concurrency: int = Field(default=4, ge=1, description="Batches one worker sends at once.")
-    worker_lease_s: float = Field(default=60.0, gt=0, description="A dead worker's batch is retaken after this.")
+    worker_lease_s: float = Field(default=10.0, gt=0, description="A dead worker's batch is retaken after this "
+                                  "(renewed every third of it while the batch is in flight).")
     worker_poll_s: float = Field(default=0.2, gt=0, description="How often an idle worker looks for work.")
     admin_token: SecretStr | None = Field(
         default=None,
@@ -74,14 +75,14 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
     push_per_origin_concurrency: int = Field(
-        default=64, gt=0, description="Requests in flight at once to one push service (per worker process)."
+        default=256, gt=0, description="Requests in flight at once to one push service (per worker process)."
     )
     push_client: Literal["stream", "aiohttp", "httpx"] = Field(
         default="stream",
         description="HTTP client for push services: the lean keep-alive client, or aiohttp/httpx as a fallback.",
     )
     push_max_rate_limit_wait_s: float = Field(
-        default=30.0, ge=0,
+        default=1.0, ge=0,
         description="After a 429, wait this long at most in-line; longer pauses go back to the worker to retry.",
     )
     feeds_file: Path | None = Field(

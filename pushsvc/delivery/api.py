@@ -33,7 +33,7 @@ def create(body: NotificationIn, db_session: SessionDep, settings: SettingsDep) 
         source="api", category=body.category, severity=body.severity, title=body.title, body=body.body,
         municipality_codes=body.target.municipality_codes,
         area=parse_area(body.target.area, field="target.area") if body.target.area else None,
-        url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test,
+        url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test, priority=body.priority,
     )
     n = service.create_notification(db_session, draft, settings=settings)
     return NotificationOut.model_validate(n)

@@ -30,6 +30,7 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     reference_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), nullable=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # source-specific ids (event id, …)
+    priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")  # lane; service.PRIORITY_*
 
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)
@@ -54,7 +55,8 @@ class DeliveryBatch(Base):
     """
 
     __tablename__ = "delivery_batches"
-    __table_args__ = (Index("ix_delivery_batches_claim", "status", "not_before"),)
+    __table_args__ = (Index("ix_delivery_batches_claim", "status", "not_before"),
+                      Index("ix_delivery_batches_lane", "status", "priority", "not_before"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
@@ -66,6 +68,7 @@ class DeliveryBatch(Base):
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")  # the notification's lane
 
 
 class DeliveryFailure(Base):

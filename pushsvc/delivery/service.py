@@ -4,12 +4,37 @@ Acceptance is one transaction: the notification, its resolved recipients and eve
 together, so a crash either loses the whole request (the caller saw an error) or loses nothing.
 Workers then lease batches; a killed worker's lease runs out and another worker takes the batch.
 Only that batch can be sent twice, and the Topic header lets push services collapse the duplicate.
+
+Claiming, sending and recording are separate short transactions (no transaction is open while a
+worker waits on the network or sleeps), a lease is short and renewed while its batch is in flight, and
+``record_results`` writes only for the worker that still holds the lease for the attempt it made: a
+worker that froze and woke up late cannot overwrite what its successor did.
+
+Priority lanes (``DeliveryBatch.priority``, copied from ``Notification.priority``; lower goes first):
+
+====  ===========================  =====================================================================
+lane  constant                     what
+====  ===========================  =====================================================================
+0     ``PRIORITY_LIFE``            緊急地震速報 (EEW) and tsunami warnings: producers set it explicitly;
+                                   by default any ``quake_tsunami`` warning or emergency
+1     ``PRIORITY_EMERGENCY``       other emergencies (警戒レベル4 and above: 避難指示, 緊急安全確保, 特別警報)
+2     ``PRIORITY_WARNING``         warnings
+3     ``PRIORITY_ROUTINE``         advisories and information
+====  ===========================  =====================================================================
+
+Workers always claim the most urgent due batch; one claim in ``FAIR_EVERY`` takes the oldest due batch
+below lane 0 instead, so a long emergency fan-out never starves routine messages forever, while lane 0
+is never passed over. TTL per kind when the producer gives none: ``TTL_EEW_S`` (minutes; EEW producers
+pass it), warnings and emergencies ``TTL_WARNING_S`` (hours), the rest a day.
+
+Quiet hours never hold a message: within a resident's quiet hours ``info``/``advisory`` go out at once
+as silent notifications (the worker marks the payload), warnings and emergencies ring, and follow-ups
+(corrections, 取消, 解除) are sent at once like everything else.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -17,7 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
@@ -27,15 +52,40 @@ from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import CATEGORIES
-from pushsvc.webpush.sender import Outcome, PushResult, backoff_delay
+from pushsvc.webpush.sender import MAX_RETRY_AFTER_S, Outcome, PushResult, backoff_delay
 
 log = logging.getLogger(__name__)
 
 JST = ZoneInfo("Asia/Tokyo")
 SEVERITIES = ("info", "advisory", "warning", "emergency")
-QUIET_HOURS_APPLY = frozenset({"info", "advisory"})
+QUIET_HOURS_APPLY = frozenset({"info", "advisory"})  # silent within a resident's quiet hours
 FINAL_STATUSES = frozenset({"done", "cancelled", "expired"})
-URGENCY = {"info": "normal", "advisory": "normal", "warning": "high", "emergency": "high"}
+# RFC 8030 Urgency: "low" lets a phone on battery wait for power or Wi-Fi; emergencies wake it at once.
+URGENCY = {"info": "low", "advisory": "normal", "warning": "high", "emergency": "high"}
+
+PRIORITY_LIFE, PRIORITY_EMERGENCY, PRIORITY_WARNING, PRIORITY_ROUTINE = 0, 1, 2, 3
+PRIORITIES = (PRIORITY_LIFE, PRIORITY_EMERGENCY, PRIORITY_WARNING, PRIORITY_ROUTINE)
+FAIR_EVERY = 8  # one claim in this many takes the oldest due batch below lane 0 (no starvation)
+TTL_EEW_S = 600  # an earthquake early warning is useless minutes later
+TTL_WARNING_S = 6 * 3600
+TTL_NOTICE_S = 86400
+LAST_CHANCE_S = 2.0  # a retry that would land after the TTL is made this long before it runs out instead
+
+
+def default_priority(category: str, severity: str) -> int:
+    """The lane of a message whose producer did not choose one."""
+    if category == "quake_tsunami" and severity in ("warning", "emergency"):
+        return PRIORITY_LIFE
+    if severity == "emergency":
+        return PRIORITY_EMERGENCY
+    if severity == "warning":
+        return PRIORITY_WARNING
+    return PRIORITY_ROUTINE
+
+
+def default_ttl(severity: str) -> int:
+    """Seconds a push service keeps a message for an offline phone when the producer gave no TTL."""
+    return TTL_WARNING_S if severity in ("warning", "emergency") else TTL_NOTICE_S
 
 
 @dataclass
@@ -50,13 +100,20 @@ class NotificationDraft:
     municipality_codes: Sequence[str] = ()
     area: BaseGeometry | None = None
     url: str | None = None
-    ttl_seconds: int = 86400
+    ttl_seconds: int | None = None  # None: by kind (``default_ttl``); EEW producers pass ``TTL_EEW_S``
     topic: str | None = None
     test: bool = False
     reference_id: int | None = None
     also_references: Sequence[int] = ()  # further notifications this corrects (a JMA 取消 withdrawing several)
     extra: dict[str, Any] = field(default_factory=dict)
     recipient_ids: Collection[int] | None = None  # exact recipients (corrections), instead of the target
+    priority: int | None = None  # lane (``PRIORITY_*``, 0 first); None: ``default_priority`` of category/severity
+
+    def lane(self) -> int:
+        return default_priority(self.category, self.severity) if self.priority is None else self.priority
+
+    def ttl(self) -> int:
+        return default_ttl(self.severity) if self.ttl_seconds is None else self.ttl_seconds
 
 
 @dataclass(frozen=True)
@@ -82,6 +139,7 @@ class Message:
     topic: str
     expires_at: datetime
     status: str
+    priority: int = PRIORITY_ROUTINE
 
     def text(self, lang: str) -> tuple[str, str]:
         """Title and body in the resident's language, falling back to Japanese."""
@@ -91,7 +149,11 @@ class Message:
 
     @property
     def urgency(self) -> str:
-        return URGENCY.get(self.severity, "normal")
+        return "high" if self.priority <= PRIORITY_EMERGENCY else URGENCY.get(self.severity, "normal")
+
+    def silent_for(self, quiet_start: time | None, quiet_end: time | None, now: datetime) -> bool:
+        """Whether this message reaches a resident within their quiet hours, so it must not make a sound."""
+        return self.severity in QUIET_HOURS_APPLY and _quiet_until(now, quiet_start, quiet_end) is not None
 
 
 def _utc(dt: datetime) -> datetime:
@@ -107,8 +169,10 @@ def _validate(db_session: Session, draft: NotificationDraft) -> None:
         )
     if not (draft.title.get("ja") or "").strip():
         raise ValidationProblem("a Japanese title is required (other languages fall back to it)", field="title.ja")
-    if draft.ttl_seconds < 0 or draft.ttl_seconds > 28 * 86400:
+    if draft.ttl() < 0 or draft.ttl() > 28 * 86400:
         raise ValidationProblem("ttl_seconds must be between 0 and 28 days", field="ttl_seconds")
+    if draft.lane() not in PRIORITIES:
+        raise ValidationProblem(f"priority must be one of {', '.join(map(str, PRIORITIES))}", field="priority")
     if draft.recipient_ids is None and not draft.municipality_codes and draft.area is None:
         raise ValidationProblem("a target needs municipality codes or an area", field="target")
     if draft.municipality_codes:
@@ -132,16 +196,6 @@ def _quiet_until(now: datetime, start: time | None, end: time | None) -> datetim
     return datetime.combine(end_day, end, tzinfo=JST).astimezone(UTC)
 
 
-def _hold_groups(db_session: Session, ids: list[int], severity: str, now: datetime) -> dict[datetime, list[int]]:
-    """Recipients grouped by when they may be sent to: now, or when their quiet hours end."""
-    if severity not in QUIET_HOURS_APPLY or not ids:
-        return {now: ids}
-    groups: dict[datetime, list[int]] = defaultdict(list)
-    for target in subscriptions.get_push_targets(db_session, ids):
-        groups[_quiet_until(now, target.quiet_start, target.quiet_end) or now].append(target.id)
-    return dict(groups)
-
-
 def create_notification(
     db_session: Session, draft: NotificationDraft, *, settings: Settings, now: datetime | None = None
 ) -> Notification:
@@ -159,10 +213,10 @@ def create_notification(
         source=draft.source, category=draft.category, severity=draft.severity,
         title=dict(draft.title), body=dict(draft.body), url=draft.url,
         target_codes=sorted(set(draft.municipality_codes)), target_geom=draft.area,
-        ttl_seconds=draft.ttl_seconds, topic=draft.topic or "", test=draft.test, status="queued",
+        ttl_seconds=draft.ttl(), topic=draft.topic or "", test=draft.test, status="queued", priority=draft.lane(),
         reference_id=draft.reference_id, extra=dict(draft.extra), targeted=len(recipients),
         sent=0, gone=0, failed=0, retrying=0, expired=0,
-        created_at=now, expires_at=now + timedelta(seconds=draft.ttl_seconds),
+        created_at=now, expires_at=now + timedelta(seconds=draft.ttl()),
     )
     db_session.add(n)
     db_session.flush()
@@ -172,11 +226,10 @@ def create_notification(
     if not n.url:
         n.url = f"{settings.public_base_url.rstrip('/')}/alerts/{n.id}"
     size = settings.delivery_batch_size
-    rows = [
-        {"notification_id": n.id, "status": "pending", "pending_ids": ids[i:i + size], "sent_ids": [],
-         "attempt": 0, "retrying": 0, "not_before": not_before}
-        for not_before, ids in sorted(_hold_groups(db_session, recipients, draft.severity, now).items())
-        for i in range(0, len(ids), size)
+    rows = [  # quiet hours hold nobody: the worker sends silently to those inside them
+        {"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
+         "attempt": 0, "retrying": 0, "not_before": now, "priority": n.priority}
+        for i in range(0, len(recipients), size)
     ]
     if rows:
         db_session.execute(insert(DeliveryBatch), rows)
@@ -213,14 +266,35 @@ def message_for(n: Notification) -> Message:
     return Message(
         id=n.id, category=n.category, severity=n.severity, title=n.title, body=n.body, url=n.url or "",
         ttl_seconds=n.ttl_seconds, topic=n.topic, expires_at=_utc(n.expires_at), status=n.status,
+        priority=n.priority,
     )
 
 
+def bound_transaction(db_session: Session, lease_seconds: float) -> None:
+    """On PostgreSQL, end this transaction (and free its locks) if its process freezes inside it.
+
+    A worker stopped (SIGSTOP, a VM pause, a debugger) between two statements of a short transaction
+    would otherwise hold its row locks (the notification's counters) and stall every other worker.
+    A third of the lease, at least a second: well above any real step, well below the lease.
+    """
+    if is_postgres(db_session):
+        ms = str(int(max(1.0, lease_seconds / 3) * 1000))
+        db_session.execute(_BOUND, {"ms": ms})
+
+
+_BOUND = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
+              "set_config('statement_timeout', :ms, true)")  # one round trip, this transaction only
+
+
 def claim_batch(
-    db_session: Session, *, worker_id: str, lease_seconds: float, now: datetime | None = None
+    db_session: Session, *, worker_id: str, lease_seconds: float, now: datetime | None = None,
+    oldest_first: bool = False, more_urgent_than: int | None = None,
 ) -> tuple[ClaimedBatch, Message] | None:
     """Lease the next due batch: pending and due, or leased by a worker whose lease ran out.
 
+    The most urgent lane first, then the longest waiting; ``oldest_first`` (one claim in
+    ``FAIR_EVERY``) takes the longest waiting batch of any lane but still puts lane 0 first;
+    ``more_urgent_than`` only takes a batch of a lane before that one (a full worker making room for it).
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers on many machines never wait on each other.
     SQLite (one worker): the conditional UPDATE below is the guard.
     """
@@ -229,7 +303,10 @@ def claim_batch(
         and_(DeliveryBatch.status == "pending", DeliveryBatch.not_before <= now),
         and_(DeliveryBatch.status == "leased", DeliveryBatch.lease_expires_at < now),
     )
-    stmt = select(DeliveryBatch.id).where(due).order_by(DeliveryBatch.not_before, DeliveryBatch.id).limit(1)
+    if more_urgent_than is not None:
+        due = and_(due, DeliveryBatch.priority < more_urgent_than)
+    order = ((DeliveryBatch.priority > PRIORITY_LIFE,) if oldest_first else (DeliveryBatch.priority,))
+    stmt = select(DeliveryBatch.id).where(due).order_by(*order, DeliveryBatch.not_before, DeliveryBatch.id).limit(1)
     if is_postgres(db_session):
         stmt = stmt.with_for_update(skip_locked=True)
     batch_id = db_session.execute(stmt).scalar()
@@ -275,13 +352,19 @@ def record_results(
     *,
     now: datetime | None = None,
     backoff_base_s: float = 2.0,
-) -> None:
-    """Apply one attempt's outcomes: who got it, who is gone, who waits for a retry, who ran out of time."""
+) -> bool:
+    """Apply one attempt's outcomes: who got it, who is gone, who waits for a retry, who ran out of time.
+
+    Only the worker holding the batch's lease for this very attempt may write; anyone else (a worker
+    that froze past its lease and woke up) gets False and changes nothing: the batch is its successor's.
+    Recipients a push service throttled for longer than the backoff move to a batch of their own, so
+    their wait delays nobody else. A retry that would land after the TTL is made just before it instead:
+    nothing expires untried.
+    """
     now = _utc(now or datetime.now(UTC))
-    stmt = select(DeliveryBatch).where(DeliveryBatch.id == claim.batch_id)
-    if is_postgres(db_session):
-        stmt = stmt.with_for_update()
-    batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    batch = _held(db_session, claim)
+    if batch is None:
+        return False
     n = db_session.get(Notification, batch.notification_id, populate_existing=True)
     assert n is not None
     sent: list[int] = []
@@ -303,7 +386,7 @@ def record_results(
         if result.outcome is Outcome.GONE:
             gone.append(sid)
         elif result.retryable:
-            retry.append((sid, result.retry_after or 0.0))
+            retry.append((sid, min(MAX_RETRY_AFTER_S, max(0.0, result.retry_after or 0.0))))
         else:
             failed += 1
     for sid in gone:
@@ -312,42 +395,110 @@ def record_results(
     if failures:
         db_session.execute(insert(DeliveryFailure), failures)
 
-    delay = max([backoff_delay(claim.attempt, base_s=backoff_base_s)] + [ra for _, ra in retry]) if retry else 0.0
-    next_try = now + timedelta(seconds=delay)
+    expires_at = _utc(n.expires_at)
+    backoff = backoff_delay(claim.attempt, base_s=backoff_base_s)
+    throttled = [sid for sid, ra in retry if ra > backoff]
+    waits = {"batch": max([backoff] + [ra for _, ra in retry if ra <= backoff]),
+             "throttled": max([ra for _, ra in retry if ra > backoff], default=0.0)}
+    when = {k: _retry_time(now, v, expires_at) for k, v in waits.items()}
     expired = 0
-    if retry and (n.status == "cancelled" or next_try >= _utc(n.expires_at)):
-        expired, retry = len(retry), []
+    if n.status == "cancelled":
+        expired, retry, throttled = len(retry), [], []
+    else:
+        if when["throttled"] is None:
+            expired += len(throttled)
+            throttled = []
+        keep = [sid for sid, ra in retry if ra <= backoff]
+        if keep and when["batch"] is None:
+            expired += len(keep)
+            keep = []
+        retry = [(sid, 0.0) for sid in keep]
+    if throttled:
+        db_session.execute(insert(DeliveryBatch), [{
+            "notification_id": n.id, "status": "pending", "pending_ids": throttled, "sent_ids": [],
+            "attempt": claim.attempt, "retrying": len(throttled), "not_before": when["throttled"],
+            "priority": batch.priority}])
     batch.sent_ids = [*batch.sent_ids, *sent]
     batch.pending_ids = [sid for sid, _ in retry]
-    retrying_delta = len(retry) - batch.retrying
+    retrying_delta = len(retry) + len(throttled) - batch.retrying
     batch.retrying = len(retry)
     batch.lease_owner = None
     batch.lease_expires_at = None
-    if retry:
-        batch.status, batch.not_before = "pending", next_try
+    if retry and when["batch"] is not None:
+        batch.status, batch.not_before = "pending", when["batch"]
     else:
         batch.status = "cancelled" if n.status == "cancelled" else "done"
 
-    values: dict[str, Any] = {
-        "sent": Notification.sent + len(sent), "gone": Notification.gone + len(gone),
-        "failed": Notification.failed + failed, "expired": Notification.expired + expired,
-        "retrying": Notification.retrying + retrying_delta,
-    }
+    _count(db_session, n.id, now, sent, {
+        "gone": Notification.gone + len(gone), "failed": Notification.failed + failed,
+        "expired": Notification.expired + expired, "retrying": Notification.retrying + retrying_delta})
+    _finish_if_complete(db_session, n.id, now)
+    return True
+
+
+def record_progress(db_session: Session, claim: ClaimedBatch, sent: Collection[int], *,
+                    now: datetime | None = None) -> bool:
+    """Write down, mid-batch, who a push service already accepted it for (the holder only).
+
+    A worker killed mid-batch loses only what it sent since its last checkpoint: the batch's
+    successor sends to those again, so checkpoints keep duplicates under one batch.
+    """
+    now = _utc(now or datetime.now(UTC))
+    batch = _held(db_session, claim)
+    if batch is None:
+        return False
+    wanted = set(sent)
+    done = [sid for sid in batch.pending_ids if sid in wanted]
+    if done:
+        batch.sent_ids = [*batch.sent_ids, *done]
+        batch.pending_ids = [sid for sid in batch.pending_ids if sid not in wanted]
+        _count(db_session, batch.notification_id, now, done, {})
+    return True
+
+
+def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:
+    """The batch, locked, if ``claim`` still holds its lease for the attempt it made; None otherwise."""
+    stmt = select(DeliveryBatch).where(
+        DeliveryBatch.id == claim.batch_id, DeliveryBatch.status == "leased",
+        DeliveryBatch.lease_owner == claim.worker_id, DeliveryBatch.attempt == claim.attempt)
+    if is_postgres(db_session):
+        stmt = stmt.with_for_update()
+    batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if batch is None:
+        log.warning("batch %s attempt %s is no longer held by %s; its results are dropped",
+                    claim.batch_id, claim.attempt, claim.worker_id)
+    return batch
+
+
+def _count(db_session: Session, notification_id: int, now: datetime, sent: list[int],
+           values: dict[str, Any]) -> None:
+    """Add an attempt's outcomes to the notification's counters and times; follow-ups reach the newly sent."""
+    values = {**values, "sent": Notification.sent + len(sent)}
     if sent:
         values["last_sent_at"] = now
         values["first_sent_at"] = func.coalesce(Notification.first_sent_at, now)
-    db_session.execute(update(Notification).where(Notification.id == n.id).values(**values)
+    db_session.execute(update(Notification).where(Notification.id == notification_id).values(**values)
                        .execution_options(synchronize_session=False))
     db_session.execute(
         update(Notification)
-        .where(Notification.id == n.id, Notification.half_sent_at.is_(None),
+        .where(Notification.id == notification_id, Notification.half_sent_at.is_(None),
                Notification.sent * 2 >= Notification.targeted, Notification.sent > 0)
         .values(half_sent_at=now).execution_options(synchronize_session=False)
     )
     db_session.flush()
     if sent:
-        _extend_follow_ups(db_session, n.id, sent, now)
-    _finish_if_complete(db_session, n.id, now)
+        _extend_follow_ups(db_session, notification_id, sent, now)
+
+
+def _retry_time(now: datetime, delay_s: float, expires_at: datetime) -> datetime | None:
+    """When to try again after ``delay_s``; just before the TTL runs out if that comes first; None when
+    even that is too late (this attempt was the last chance)."""
+    wanted = now + timedelta(seconds=delay_s)
+    if wanted < expires_at:
+        return wanted
+    margin = min(LAST_CHANCE_S, max(0.0, (expires_at - now).total_seconds()) / 2)
+    last = expires_at - timedelta(seconds=margin)
+    return last if last > now + timedelta(milliseconds=50) else None
 
 
 def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int], now: datetime) -> None:
@@ -370,7 +521,7 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
             continue
         db_session.execute(insert(DeliveryBatch), [{
             "notification_id": f.id, "status": "pending", "pending_ids": added, "sent_ids": [], "attempt": 0,
-            "retrying": 0, "not_before": now}])
+            "retrying": 0, "not_before": now, "priority": f.priority}])
         f.targeted += len(added)
         if f.status in FINAL_STATUSES:
             f.status, f.finished_at = "sending", None

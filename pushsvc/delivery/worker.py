@@ -1,8 +1,11 @@
 """``pushsvc worker``: lease batches, encrypt and send each recipient's message, record what happened.
 
 Run as many as you like against one PostgreSQL (one on SQLite). Database work runs in threads so the
-event loop keeps sending; each batch's lease is renewed while it is in flight, so only a worker that
-really died loses its batches to another.
+event loop keeps sending, and each step (claim, look up, renew, record) is its own short transaction,
+bounded on PostgreSQL (``service.bound_transaction``) so a worker frozen inside one frees its locks;
+no transaction is ever open while a request is on the network. Each batch's lease is short and renewed
+(heartbeat) while it is in flight, so a worker that died loses its batches to another within seconds;
+a worker that lost its lease stops sending that batch, and its results are refused.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +31,7 @@ from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushResult, PushSender, PushTarget
 
 log = logging.getLogger(__name__)
+URGENT_POLL_S = 0.1  # a probe costs ~1 ms of CPU: 10 a second stays a few µs per message
 
 
 def new_worker_id() -> str:
@@ -49,68 +54,111 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.on_batch = on_batch
         self.batches_done = 0
+        self.claims = 0
 
-    # -- database steps, each its own transaction, run in a thread ------------------------------
-    def _claim(self) -> tuple[ClaimedBatch, Message] | None:
+    # -- database steps, each its own short transaction, run in a thread ------------------------
+    @contextlib.contextmanager
+    def _transaction(self, *, writes: bool = True) -> Iterator[Session]:
+        """A short transaction; one that takes row locks is bounded (``service.bound_transaction``)."""
         with session_scope(self.factory) as s:
-            return service.claim_batch(s, worker_id=self.worker_id, lease_seconds=self.settings.worker_lease_s)
+            if writes:
+                service.bound_transaction(s, self.settings.worker_lease_s)
+            yield s
+
+    def _claim(self, more_urgent_than: int | None = None) -> tuple[ClaimedBatch, Message] | None:
+        self.claims += 1
+        with self._transaction() as s:
+            return service.claim_batch(s, worker_id=self.worker_id, lease_seconds=self.settings.worker_lease_s,
+                                       oldest_first=more_urgent_than is None and self.claims % service.FAIR_EVERY == 0,
+                                       more_urgent_than=more_urgent_than)
 
     def _targets(self, ids: list[int]) -> list[subscriptions.PushTarget]:
-        with session_scope(self.factory) as s:
+        with self._transaction(writes=False) as s:
             return subscriptions.get_push_targets(s, ids)
 
     def _renew(self, claim: ClaimedBatch) -> bool:
-        with session_scope(self.factory) as s:
+        with self._transaction() as s:
             return service.renew_lease(s, claim, lease_seconds=self.settings.worker_lease_s)
 
-    def _record(self, claim: ClaimedBatch, results: dict[int, PushResult]) -> None:
-        with session_scope(self.factory) as s:
-            service.record_results(s, claim, results, backoff_base_s=self.settings.delivery_backoff_base_s)
+    def _checkpoint(self, claim: ClaimedBatch, sent: list[int]) -> bool:
+        with self._transaction() as s:
+            return service.record_progress(s, claim, sent)
+
+    def _record(self, claim: ClaimedBatch, results: dict[int, PushResult]) -> bool:
+        with self._transaction() as s:
+            return service.record_results(s, claim, results, backoff_base_s=self.settings.delivery_backoff_base_s)
 
     # -- sending -----------------------------------------------------------------------------------
-    async def _keep_lease(self, claim: ClaimedBatch) -> None:
-        interval = max(1.0, self.settings.worker_lease_s / 3)
+    async def _keep_lease(self, claim: ClaimedBatch, sending: asyncio.Future[Any]) -> None:
+        """Heartbeat: renew every third of the lease; on losing it, stop sending (another worker has it)."""
+        interval = max(0.2, self.settings.worker_lease_s / 3)
         while True:
             await asyncio.sleep(interval)
-            if not await asyncio.to_thread(self._renew, claim):
-                log.warning("lost the lease on batch %s", claim.batch_id)
+            try:
+                held = await asyncio.to_thread(self._renew, claim)
+            except Exception:  # the database is away: keep sending, the next beat tries again
+                log.exception("renewing the lease on batch %s failed", claim.batch_id)
+                continue
+            if not held:
+                log.warning("lost the lease on batch %s; another worker sends it", claim.batch_id)
+                sending.cancel()
                 return
 
     async def process(self, claim: ClaimedBatch, message: Message) -> None:
         targets = await asyncio.to_thread(self._targets, claim.pending_ids)
         sent_at = datetime.now(UTC)
-        payloads: dict[str, bytes] = {}
+        payloads: dict[tuple[str, bool], bytes] = {}
 
-        def payload(lang: str) -> bytes:
-            if lang not in payloads:
-                title, body = message.text(lang)
-                payloads[lang] = build_payload(
+        def payload(t: subscriptions.PushTarget) -> bytes:
+            key = (t.lang, t.quiet_start is not None and message.silent_for(t.quiet_start, t.quiet_end, sent_at))
+            if key not in payloads:
+                title, body = message.text(t.lang)
+                payloads[key] = build_payload(
                     id=str(message.id), title=title, body=body, category=message.category,
-                    severity=message.severity, url=message.url, lang=lang, sent_at=sent_at,
+                    severity=message.severity, url=message.url, lang=t.lang, sent_at=sent_at, silent=key[1],
                 )
-            return payloads[lang]
+            return payloads[key]
 
         ttl = max(0, int((message.expires_at - sent_at).total_seconds()))
+
+        # Halfway through, the accepted ones are written down: a worker killed after that resends at
+        # most the other half (duplicates stay under one batch).
+        accepted: list[int] = []
+        checkpoint: list[asyncio.Task[bool]] = []
+        halfway = max(1, len(targets) // 2)
 
         async def one(t: subscriptions.PushTarget) -> tuple[int, PushResult]:
             try:
                 result = await self.sender.send(
-                    PushTarget(t.endpoint, t.p256dh, t.auth), payload(t.lang),
+                    PushTarget(t.endpoint, t.p256dh, t.auth), payload(t),
                     ttl=ttl, urgency=message.urgency, topic=message.topic,  # type: ignore[arg-type]
+                    priority=message.priority,
                 )
             except Exception as exc:  # a bug for one recipient must not lose the batch
                 log.exception("sending to subscription %s failed", t.id)
                 result = PushResult(Outcome.RETRY, None, f"internal error: {exc}")
+            if result.outcome is Outcome.SENT:
+                accepted.append(t.id)
+                if len(accepted) == halfway and len(targets) >= 8:
+                    checkpoint.append(asyncio.create_task(asyncio.to_thread(self._checkpoint, claim, list(accepted))))
             return t.id, result
 
-        keeper = asyncio.create_task(self._keep_lease(claim))
+        sending = asyncio.gather(*(one(t) for t in targets))
+        keeper = asyncio.create_task(self._keep_lease(claim, sending))
         try:
-            results = dict(await asyncio.gather(*(one(t) for t in targets)))
+            results = dict(await sending)
+        except asyncio.CancelledError:
+            if keeper.done():  # the lease was lost: drop this attempt, its successor owns the batch
+                return
+            raise
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-        await asyncio.to_thread(self._record, claim, results)
+        if checkpoint and not await _checked(checkpoint[0]):
+            return  # the lease went to another worker between the checkpoint and now
+        if not await asyncio.to_thread(self._record, claim, results):
+            return
         self.batches_done += 1
         if self.on_batch:
             self.on_batch(claim.notification_id, len(targets))
@@ -118,32 +166,48 @@ class Worker:
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Keep up to ``worker_concurrency`` batches in flight until stopped (or, for tests, idle)."""
         stop = stop or asyncio.Event()
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: dict[asyncio.Task[None], int] = {}  # batch -> its lane
+        limit = self.settings.worker_concurrency
         log.info("worker %s started", self.worker_id)
         while not stop.is_set():
             claimed = None
-            if len(in_flight) < self.settings.worker_concurrency:
+            # Full: still take a batch more urgent than the least urgent in flight (up to twice the
+            # concurrency), so an emergency never waits for ordinary batches to finish.
+            urgent = None if len(in_flight) < limit else max(in_flight.values())
+            if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent):
                 try:
-                    claimed = await asyncio.to_thread(self._claim)
+                    claimed = await asyncio.to_thread(self._claim, urgent)
                 except Exception:  # the database restarting must not kill the worker
                     log.exception("claiming a batch failed; retrying")
                     await asyncio.sleep(self.settings.worker_poll_s * 5)
                     continue
             if claimed:
                 task = asyncio.create_task(self.process(*claimed))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+                in_flight[task] = claimed[1].priority
+                task.add_done_callback(lambda t: in_flight.pop(t, None))
                 task.add_done_callback(_log_failure)
                 continue
             if until_idle and not in_flight:
                 return
             stopping = asyncio.ensure_future(stop.wait())
             pending: set[asyncio.Future[object]] = {stopping, *in_flight}  # type: ignore[arg-type]
-            await asyncio.wait(pending, timeout=self.settings.worker_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            # A full worker busy with routine lanes looks for urgent work more often than an idle one.
+            poll = self.settings.worker_poll_s if len(in_flight) < limit or not urgent else URGENT_POLL_S
+            await asyncio.wait(pending, timeout=min(poll, self.settings.worker_poll_s),
+                               return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
         log.info("worker %s stopped after %d batches", self.worker_id, self.batches_done)
+
+
+async def _checked(checkpoint: asyncio.Task[bool]) -> bool:
+    """A checkpoint's verdict; one that failed (the database away) is not fatal: the final record decides."""
+    try:
+        return await checkpoint
+    except Exception:
+        log.exception("writing a batch's checkpoint failed")
+        return True
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -3,9 +3,10 @@
 ``/control`` (no auth: it binds to loopback by default and exists for tests and demos):
   POST   /control/subscribers                  {vapid_key?, private_key?, auth?} → subscription JSON
   GET    /control/subscribers/{id}/messages    what that subscriber decrypted
-  PUT    /control/subscribers/{id}/fault       {status?, retry_after?, stall_s?, remaining?} ("*" = all)
+  PUT    /control/subscribers/{id}/fault       {status?, retry_after?, stall_s?, remaining?, reason?} ("*" = all)
   DELETE /control/subscribers/{id}/fault
   GET    /control/stats                        counters; POST /control/reset; PUT /control/mode {mode}
+  PUT    /control/latency                      {ms}: answer every push this much later (benches)
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ async def _apply_fault(state: DevPushState, request: Request, sub_id: str) -> Re
     if fault.status is None:
         return None
     extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-    return _answer(fault.status, f"injected {fault.status}", **extra)
+    return _answer(fault.status, fault.reason or f"injected {fault.status}", **extra)
 
 
 async def push(request: Request) -> Response:
@@ -54,6 +55,8 @@ async def push(request: Request) -> Response:
     sub_id = request.path_params["id"]
     body = await request.body()
     state.count("requests")
+    if state.latency_s:
+        await asyncio.sleep(state.latency_s)
     response = await _apply_fault(state, request, sub_id)
     if response is not None:
         state.count(f"status_{response.status_code}")
@@ -130,6 +133,7 @@ async def fault(request: Request) -> Response:
                 retry_after=None if retry_after is None else str(retry_after),
                 stall_s=float(spec.get("stall_s", 0)),
                 remaining=spec.get("remaining"),
+                reason=spec.get("reason"),
             ),
         )
     return Response(status_code=204)
@@ -152,6 +156,15 @@ async def mode(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def latency(request: Request) -> Response:
+    spec = await request.json()
+    ms = spec.get("ms")
+    if not isinstance(ms, int | float) or not 0 <= ms <= 60_000:
+        return _answer(422, "ms is a number of milliseconds between 0 and 60000")
+    request.app.state.devpush.latency_s = ms / 1000
+    return Response(status_code=204)
+
+
 def create_app(state: DevPushState) -> Starlette:
     routes = [
         Route("/push/{id}", push, methods=["POST"]),
@@ -161,6 +174,7 @@ def create_app(state: DevPushState) -> Starlette:
         Route("/control/stats", stats, methods=["GET"]),
         Route("/control/reset", reset, methods=["POST"]),
         Route("/control/mode", mode, methods=["PUT"]),
+        Route("/control/latency", latency, methods=["PUT"]),
     ]
     app = Starlette(routes=routes)
     app.state.devpush = state

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -34,13 +35,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _base_url(sock: socket.socket, host: str) -> str:
+def _base_url(sock: socket.socket, host: str, scheme: str = "http") -> str:
     port = sock.getsockname()[1]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _server(state: DevPushState) -> DevPushServer:
-    return DevPushServer(state, create_app(state))
+def _server(state: DevPushState, tls: ssl.SSLContext | None = None) -> DevPushServer:
+    return DevPushServer(state, create_app(state), tls)
 
 
 @dataclass
@@ -65,11 +66,13 @@ class DevPush:
 
 
 @contextlib.contextmanager
-def run_devpush(mode: Mode = "full", host: str = "127.0.0.1") -> Iterator[DevPush]:
-    """Serve on a free port in a daemon thread for the duration of the ``with`` block."""
+def run_devpush(
+    mode: Mode = "full", host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None
+) -> Iterator[DevPush]:
+    """Serve on a free port in a daemon thread for the duration of the ``with`` block (https with ``tls``)."""
     sock = _bind(host, 0)
-    state = DevPushState(mode, base_url=_base_url(sock, host))
-    server = _server(state)
+    state = DevPushState(mode, base_url=_base_url(sock, host, "https" if tls else "http"))
+    server = _server(state, tls)
     thread = threading.Thread(target=server.run, args=(sock,), name="devpush", daemon=True)
     thread.start()
     try:
@@ -85,20 +88,25 @@ def run_devpush(mode: Mode = "full", host: str = "127.0.0.1") -> Iterator[DevPus
         sock.close()
 
 
-def serve(host: str, port: int, mode: Mode) -> None:
+def serve(host: str, port: int, mode: Mode, latency_ms: float = 0.0) -> None:
     """The ``pushsvc devpush`` command: prints its URL (port 0 = any free one), then serves."""
     sock = _bind(host, port)
-    state = DevPushState(mode, base_url=_base_url(sock, host))
-    print(f"{READY_PREFIX}{state.base_url} (mode {mode})", flush=True)
+    state = DevPushState(mode, base_url=_base_url(sock, host), latency_s=latency_ms / 1000)
+    print(f"{READY_PREFIX}{state.base_url} (mode {mode}, latency {latency_ms:g} ms)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the command quietly
         _server(state).run(sock)
 
 
 @contextlib.contextmanager
-def spawn_devpush(mode: Mode = "count", host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``pushsvc devpush`` as a child process on a free port; yields its base URL."""
+def spawn_devpush(mode: Mode = "count", host: str = "127.0.0.1", latency_ms: float = 0.0,
+                  env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``pushsvc devpush`` as a child process on a free port; yields its base URL.
+
+    ``env``: the child's environment (a bench comparing an older checkout runs today's push service)."""
     cmd = [sys.executable, "-m", "pushsvc.cli", "devpush", "--host", host, "--port", "0", "--mode", mode]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    if latency_ms:
+        cmd += ["--latency-ms", f"{latency_ms:g}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 20)

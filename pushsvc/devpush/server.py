@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024  # the push route refuses more than 4 KiB itself; this only bounds buffering
 _CREATED = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n"
+_TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
             413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests"}
 
@@ -70,6 +72,8 @@ class _Connection(asyncio.Protocol):
         self.buf = bytearray()
         self.busy = False  # an ASGI request is in progress: later bytes wait in ``buf``
         self.gone: asyncio.Future[None] = server.loop.create_future()
+        self.answered = 0  # requests answered on this connection
+        self.idle_since = server.loop.time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -79,9 +83,31 @@ class _Connection(asyncio.Protocol):
             self.gone.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        idle_408 = self.server.state.idle_408_s
+        if (idle_408 is not None and self.answered and not self.buf and not self.busy
+                and self.server.loop.time() - self.idle_since >= idle_408):
+            assert self.transport is not None  # our idle timer "fired" as the request arrived: never read it
+            self.server.state.count("status_408")
+            self.transport.write(_TIMED_OUT)
+            self.transport.close()
+            return
         self.buf += data
         if not self.busy:
             self._drain()
+
+    def _answered(self) -> None:
+        self.answered += 1
+        self.idle_since = self.server.loop.time()
+
+    def _later(self, delay: float, response: bytes, close: bool) -> None:
+        """Answer after the configured latency, as a push service across the internet does."""
+        def write() -> None:
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.write(response)
+                self._answered()
+                if close:
+                    self.transport.close()
+        self.server.loop.call_later(delay, write)
 
     def _drain(self) -> None:
         """Answer every whole request in the buffer, in order, until one needs the ASGI app."""
@@ -105,7 +131,11 @@ class _Connection(asyncio.Protocol):
             if (request.method == "POST" and request.target.startswith("/push/") and state.mode == "count"
                     and not state.faults):
                 state.accept(request.target[6:].partition("?")[0], count_request=True)
+                if state.latency_s:
+                    self._later(state.latency_s, _CREATED, not request.keep_alive)
+                    continue
                 transport.write(_CREATED)
+                self._answered()
                 if not request.keep_alive:
                     transport.close()
                 continue
@@ -129,7 +159,7 @@ class _Connection(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername") or ("127.0.0.1", 0)
         scope: dict[str, Any] = {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": request.version[5:], "method": request.method, "scheme": "http",
+            "http_version": request.version[5:], "method": request.method, "scheme": self.server.scheme,
             "path": unquote(path), "raw_path": path.encode("latin-1"), "query_string": query.encode("latin-1"),
             "root_path": "", "headers": request.headers, "client": (peer[0], peer[1]), "server": (host, port),
         }
@@ -165,6 +195,7 @@ class _Connection(asyncio.Protocol):
         if not request.keep_alive:
             lines.append(b"connection: close")
         self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self._answered()
         if not request.keep_alive:
             self.transport.close()
             return
@@ -175,9 +206,11 @@ class _Connection(asyncio.Protocol):
 class DevPushServer:
     """Serves ``state`` on an already bound, listening socket until ``stop`` is called (from any thread)."""
 
-    def __init__(self, state: DevPushState, app: ASGIApp) -> None:
+    def __init__(self, state: DevPushState, app: ASGIApp, tls: ssl.SSLContext | None = None) -> None:
         self.state = state
         self.app = app
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
         self.loop = asyncio.get_event_loop_policy().new_event_loop()
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self._stopping: asyncio.Event | None = None
@@ -194,7 +227,7 @@ class DevPushServer:
 
     async def _serve(self, sock: Any) -> None:
         self._stopping = asyncio.Event()
-        server = await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
+        server = await self.loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048, ssl=self.tls)
         try:
             await self._stopping.wait()
         finally:

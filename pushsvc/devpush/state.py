@@ -30,6 +30,7 @@ class Fault:
     retry_after: str | None = None
     stall_s: float = 0.0
     remaining: int | None = None
+    reason: str | None = None  # the answer's body, e.g. "QUOTA_EXCEEDED" for a sender-wide 429
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,25 @@ class Subscriber:
 
 
 class DevPushState:
-    def __init__(self, mode: Mode = "full", base_url: str = "") -> None:
+    def __init__(self, mode: Mode = "full", base_url: str = "", *, latency_s: float = 0.0,
+                 idle_408_s: float | None = None) -> None:
         self.mode: Mode = mode
         self.base_url = base_url
+        # Real push services answer in tens of milliseconds (FCM, Mozilla, Apple): every push is answered
+        # this long after it arrived, so a bench measures how many requests the sender keeps in flight.
+        self.latency_s = latency_s
+        # A service that times out idle keep-alive connections: a request arriving on a connection idle
+        # this long gets "408 Request Timeout" and the connection is closed, unread (None = never).
+        self.idle_408_s = idle_408_s
         self.lock = threading.Lock()
         self.subscribers: dict[str, Subscriber] = {}
         self.faults: dict[str, Fault] = {}
         self.counters: Counter[str] = Counter()
         self.accepted_per_id: Counter[str] = Counter()  # count mode keeps only this per endpoint
         self.first_at = self.last_at = 0.0  # wall-clock times of the first and last accepted message
+        # Per group of subscribers (the id without its trailing digits: "b17" and "b18" are group "b"):
+        # [count, first_at, last_at], so a bench can time two notifications going out at once.
+        self.groups: dict[str, list[float]] = {}
 
     def endpoint(self, subscriber_id: str) -> str:
         return f"{self.base_url}/push/{subscriber_id}"
@@ -130,6 +141,12 @@ class DevPushState:
             self.counters["accepted"] += 1
             self.first_at = self.first_at or now
             self.last_at = now
+            group = self.groups.get(subscriber_id.rstrip("0123456789"))
+            if group is None:
+                self.groups[subscriber_id.rstrip("0123456789")] = [1, now, now]
+            else:
+                group[0] += 1
+                group[2] = now
 
     def received(self, subscriber_id: str) -> list[Received]:
         with self.lock:
@@ -147,6 +164,8 @@ class DevPushState:
                 "duplicates": sum(n - 1 for n in counts.values() if n > 1),
                 "first_at": self.first_at,
                 "last_at": self.last_at,
+                "groups": {g: {"accepted": int(c), "first_at": f, "last_at": la}
+                           for g, (c, f, la) in self.groups.items()},
             }
 
     def reset(self) -> None:
@@ -157,4 +176,5 @@ class DevPushState:
             self.faults.clear()
             self.counters.clear()
             self.accepted_per_id.clear()
+            self.groups.clear()
             self.first_at = self.last_at = 0.0

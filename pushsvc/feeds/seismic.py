@@ -59,14 +59,14 @@ def _hhmm(dt: datetime | None) -> str:
 def _draft(*, severity: str, title: tuple[str, str], body: tuple[str, str], topic: str, ttl: int,
            extra: dict[str, Any], municipalities: Sequence[str] = (),
            recipients: Sequence[int] | None = None, reference: Sequence[int] = (),
-           pinned: bool = False) -> delivery.NotificationDraft:
+           pinned: bool = False, priority: int | None = None) -> delivery.NotificationDraft:
     """One JMA-derived draft; source attribution appended as everywhere else."""
     return delivery.NotificationDraft(
         source="jma", category=CATEGORY, severity=severity, title={"ja": title[0], "en": title[1]},
         body={"ja": f"{body[0]}（出典：{JMA_ATTRIBUTION}）", "en": f"{body[1]} (Source: JMA)"},
         municipality_codes=list(municipalities), recipient_ids=sorted(recipients) if recipients is not None else None,
         ttl_seconds=ttl, topic=topic[:64], extra={"jma": extra, **({"pinned": True} if pinned else {})},
-        reference_id=reference[0] if reference else None, also_references=list(reference[1:]),
+        reference_id=reference[0] if reference else None, also_references=list(reference[1:]), priority=priority,
     )
 
 
@@ -240,10 +240,11 @@ def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: A
                                                     category=CATEGORY, now=now))
             now_in = subscriptions.find_recipients(db_session, municipality_codes=fresh, category=CATEGORY, now=now)
             draft = _draft(severity="emergency", title=title, body=body, topic=f"jma-{topic}", ttl=EEW_TTL_S,
-                           recipients=[s for s in now_in if s not in had], extra=detail)
-        else:
+                           recipients=[s for s in now_in if s not in had], extra=detail,
+                           priority=delivery.PRIORITY_LIFE)
+        else:  # lane 0: never behind any backlog (delivery's priority lanes)
             draft = _draft(severity="emergency", title=title, body=body, topic=f"jma-{topic}", ttl=EEW_TTL_S,
-                           municipalities=fresh, extra=detail)
+                           municipalities=fresh, extra=detail, priority=delivery.PRIORITY_LIFE)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:eew:{','.join(fresh)}"[:255],
                           kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=fresh,
                           summary=f"{title[0]} → {len(fresh)} municipalities", settings=settings, now=now,
@@ -401,6 +402,9 @@ def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severi
     """One notification per group: ``()`` with no ids means every resident of ``munis`` (or the prefecture)."""
     event_id = event_key(t)
     targets = list(munis) if munis is not None else []
+    # Not seconds-critical like a tsunami: the lane of its severity, not quake_tsunami's lane 0.
+    lane = {"emergency": delivery.PRIORITY_EMERGENCY, "warning": delivery.PRIORITY_WARNING}.get(
+        severity, delivery.PRIORITY_ROUTINE)
     sent = []
     for towns, sids in groups.items():
         detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "issued", "topic": "nankai",
@@ -408,11 +412,12 @@ def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severi
         ja = body[0] + districts(towns)
         if towns or sids:
             draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
-                           ttl=NANKAI_TTL_S, recipients=sids, municipalities=targets, extra=detail, pinned=True)
+                           ttl=NANKAI_TTL_S, recipients=sids, municipalities=targets, extra=detail, pinned=True,
+                           priority=lane)
         else:
             draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
                            ttl=NANKAI_TTL_S, municipalities=targets or _all(db_session, row), extra=detail,
-                           pinned=True)
+                           pinned=True, priority=lane)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:nankai:{','.join(towns)}"[:255],
                           kind="issued", topic="nankai", event_id=event_id, draft=draft,
                           municipalities=tuple(targets), summary=title[0], settings=settings, now=now, detail=detail)
@@ -483,7 +488,8 @@ def notify_tsunami(db_session: Session, row: FeedSource, ref: str, transitions: 
         info = {**dict(extra), "ref": ref, "change": change, "topic": "tsunami", "kind": v.product}
         draft = _draft(severity="info" if lifted else v.severity, title=(texts[0], texts[1]),
                        body=(texts[2] + add_ja, texts[3] + add_en), topic="jma-tsunami", ttl=TSUNAMI_TTL_S,
-                       municipalities=munis, extra=info)
+                       municipalities=munis, extra=info,
+                       priority=delivery.PRIORITY_LIFE)  # lane 0, 解除 included: people wait on high ground for it
         sig = hashlib.sha256(f"{ref}|{change}|{before}|{after}|{','.join(munis)}".encode()).hexdigest()[:24]
         done = send_alert(db_session, source=row.name, key=f"jma:tsunami:{sig}", kind=change, topic="tsunami",
                           event_id=ref, draft=draft, municipalities=munis, summary=texts[0], settings=settings,

@@ -26,7 +26,8 @@ self.addEventListener("push", (event) => {
     badge: "/static/badge-72.png",
     lang: msg.lang || "ja",
     tag,
-    renotify: Boolean(tag),
+    renotify: Boolean(tag) && !msg.silent,
+    silent: Boolean(msg.silent),  // within quiet hours: shown at once, without a sound
     requireInteraction: URGENT.has(msg.severity),
     timestamp: msg.sent_at ? Date.parse(msg.sent_at) : Date.now(),
     data: { url: msg.url || "/", category: msg.category || null },

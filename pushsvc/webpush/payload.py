@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from pushsvc.webpush.vapid import b64url
 
@@ -29,11 +30,11 @@ def topic_for(key: str) -> str:
     return b64url(hashlib.sha256(key.encode("utf-8")).digest())[:32]
 
 
-def _encode(doc: dict[str, str]) -> bytes:
+def _encode(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _fit(doc: dict[str, str], field: str, max_bytes: int) -> bool:
+def _fit(doc: dict[str, Any], field: str, max_bytes: int) -> bool:
     """Shorten ``doc[field]`` (keeping an ellipsis) until the document fits; False if it cannot."""
     text = doc[field]
     if len(_encode(doc)) <= max_bytes:
@@ -61,12 +62,17 @@ def build_payload(
     lang: str,
     sent_at: datetime | str | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
+    silent: bool = False,
 ) -> bytes:
-    """The UTF-8 JSON a service worker shows; body (then title) cut with an ellipsis to fit."""
+    """The UTF-8 JSON a service worker shows; body (then title) cut with an ellipsis to fit.
+
+    ``silent``: the resident is within their quiet hours and this is not a warning: show it without a
+    sound (``"silent": true``; the key is left out otherwise).
+    """
     if sent_at is None:
         sent_at = datetime.now(UTC)
     stamp = sent_at if isinstance(sent_at, str) else sent_at.isoformat(timespec="seconds")
-    doc = {
+    doc: dict[str, Any] = {
         "id": id,
         "title": title,
         "body": body,
@@ -76,6 +82,8 @@ def build_payload(
         "lang": lang,
         "sent_at": stamp,
     }
+    if silent:
+        doc["silent"] = True
     if _fit(doc, "body", max_bytes) or _fit(doc, "title", max_bytes):
         return _encode(doc)
     raise ValueError(f"id and url alone do not fit in {max_bytes} bytes")

@@ -2,8 +2,13 @@
 
 The sender makes exactly one attempt and classifies the answer; retrying across attempts (and
 deleting gone subscriptions) is the delivery worker's job, with ``backoff_delay`` as its clock.
-What the sender does own is politeness per push-service origin: a cap on concurrent requests and
-a "not before" time after a 429, so one throttled service never slows the others down.
+What the sender does own is politeness: a cap on concurrent requests per push-service origin, and a
+"not before" time after a 429 for exactly what the service said is throttled — the one subscription
+(endpoint), or, only when the answer says our whole sender is over quota, the origin for at most
+``MAX_ORIGIN_PAUSE_S``. One resident's throttled phone never delays anyone else. ``Retry-After`` is
+parsed defensively (seconds or HTTP-date, capped at ``MAX_RETRY_AFTER_S``), and a pause never makes a
+message expire untried: when the pause outlasts the message's TTL, it is sent anyway, as its last
+chance.
 
 HTTP client: our lean keep-alive client (``stream.py``) by default, aiohttp or httpx by setting.
 ``bench/push_client.py`` on this 2-core machine (docs/BENCHMARKS.md), 64 in flight to the local push
@@ -23,6 +28,8 @@ stream client's cached header bytes and swept timeouts, a send went from 211–2
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import random
 import time
@@ -83,20 +90,42 @@ class PushResult:
         return self.outcome in RETRYABLE
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if unusable."""
+MAX_RETRY_AFTER_S = 3600.0  # no push service gets to park a message longer than this on one answer
+MAX_ORIGIN_PAUSE_S = 60.0  # a whole push service is paused at most this long (then tried again)
+# Phrases with which push services say the *sender* (our VAPID key / project), not one subscription, is
+# over its quota: FCM's QUOTA_EXCEEDED, and the wording Mozilla autopush and WNS use. Anything else is
+# taken as a per-subscription limit, which pauses only that endpoint.
+_SENDER_WIDE = ("quota_exceeded", "quota exceeded", "sender", "project", "too many requests from this client")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None,
+                      cap_s: float = MAX_RETRY_AFTER_S) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date, at most ``cap_s``;
+    None if unusable. Never raises: the header is the push service's, whatever it holds."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(cap_s, float(value))  # a thousand digits is inf, then the cap
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    try:
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    except OverflowError:
+        return cap_s
+    return min(cap_s, max(0.0, seconds))
+
+
+def sender_wide(text: str) -> bool:
+    """Whether a 429 says our whole sender is throttled (pause the origin) rather than one subscription."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _SENDER_WIDE)
 
 
 def classify(status: int, text: str = "", retry_after: str | None = None) -> PushResult:
@@ -109,7 +138,7 @@ def classify(status: int, text: str = "", retry_after: str | None = None) -> Pus
         return PushResult(Outcome.PAYLOAD_ERROR, status, reason)
     if status == 429:
         return PushResult(Outcome.RATE_LIMITED, status, reason, parse_retry_after(retry_after))
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the service dropped the request unread; safe to send again
         return PushResult(Outcome.RETRY, status, reason, parse_retry_after(retry_after))
     return PushResult(Outcome.REJECTED, status, reason)
 
@@ -126,13 +155,47 @@ def backoff_delay(
     return ceiling / 2 + jitter
 
 
+class Slots:
+    """Requests in flight to one origin, handed out most urgent first (then first come, first served).
+
+    A plain semaphore is FIFO: an emergency's requests would queue behind every ordinary request a
+    worker already has waiting for a connection. Here a waiter with a lower ``priority`` goes first.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.free = capacity
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if not fut.cancelled():  # the slot was handed over just as we were cancelled: pass it on
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
 @dataclass(frozen=True)
 class _Origin:
     """What a send needs that depends only on the endpoint's ``scheme://netloc``, worked out once."""
 
     problem: str | None  # why the allowlist refuses it, or None
     origin: str  # VAPID audience, and the key of pauses and slots
-    slots: asyncio.Semaphore
+    slots: Slots
 
 
 _MAX_CACHED = 1024  # distinct origins or header sets; far more than a real deployment has
@@ -166,8 +229,8 @@ class PushSender:
         self.max_wait_s = max_wait_s
         self.default_retry_after_s = default_retry_after_s
         self._monotonic = monotonic
-        self._not_before: dict[str, float] = {}
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._not_before: dict[str, float] = {}  # origin or endpoint -> monotonic time it may be sent to
+        self._slots: dict[str, Slots] = {}
         self._origins: dict[str, _Origin] = {}
         self._headers: dict[tuple[str, int, str, str | None], dict[str, str]] = {}
 
@@ -199,19 +262,28 @@ class PushSender:
         await self.transport.aclose()
 
     def paused_for(self, endpoint: str) -> float:
-        """Seconds until this endpoint's push service may be sent to again (0 when it may now)."""
-        return self._paused(origin_of(endpoint))
+        """Seconds until this endpoint may be sent to again, by its own pause or its origin's (0 = now)."""
+        return max(self._paused(endpoint), self._paused(origin_of(endpoint)))
 
-    def _paused(self, origin: str) -> float:
-        until = self._not_before.get(origin)
-        return 0.0 if until is None else max(0.0, until - self._monotonic())
+    def _paused(self, key: str) -> float:
+        until = self._not_before.get(key)
+        if until is None:
+            return 0.0
+        left = until - self._monotonic()
+        if left <= 0:
+            del self._not_before[key]
+            return 0.0
+        return left
 
     def pause_origin(self, endpoint: str, seconds: float) -> None:
-        self._pause(origin_of(endpoint), seconds)
+        self._pause(origin_of(endpoint), min(seconds, MAX_ORIGIN_PAUSE_S))
 
-    def _pause(self, origin: str, seconds: float) -> None:
+    def _pause(self, key: str, seconds: float) -> None:
+        if len(self._not_before) >= 100_000:  # a flood of throttled endpoints: forget the ones that ran out
+            now = self._monotonic()
+            self._not_before = {k: t for k, t in self._not_before.items() if t > now}
         until = self._monotonic() + seconds
-        self._not_before[origin] = max(until, self._not_before.get(origin, 0.0))
+        self._not_before[key] = max(until, self._not_before.get(key, 0.0))
 
     def _origin(self, endpoint: str) -> _Origin:
         prefix, _ = origin_prefix(endpoint)
@@ -222,7 +294,7 @@ class PushSender:
             origin = "" if problem else origin_of(prefix)
             slots = self._slots.get(origin)
             if slots is None:
-                slots = self._slots[origin] = asyncio.Semaphore(self.limits.per_origin)
+                slots = self._slots[origin] = Slots(self.limits.per_origin)
             info = _Origin(problem, origin, slots)
             if cacheable:
                 if len(self._origins) >= _MAX_CACHED:
@@ -258,8 +330,11 @@ class PushSender:
         ttl: int,
         urgency: Urgency = "normal",
         topic: str | None = None,
+        priority: int = 3,
     ) -> PushResult:
-        """One attempt. ``ttl`` is required: pywebpush's default of 0 drops messages to offline phones."""
+        """One attempt. ``ttl`` is required: pywebpush's default of 0 drops messages to offline phones.
+
+        ``priority``: the message's lane (0 first): who gets the next free connection to the origin."""
         if ttl < 0:
             raise ValueError("ttl must be >= 0 seconds")
         if urgency not in URGENCIES:
@@ -268,9 +343,11 @@ class PushSender:
         if info.problem is not None:
             return PushResult(Outcome.REFUSED, None, info.problem)
         origin = info.origin
-        wait = self._paused(origin) if self._not_before else 0.0
+        wait = max(self._paused(origin), self._paused(target.endpoint)) if self._not_before else 0.0
+        if wait >= ttl > 0 or (wait > 0 and ttl == 0):
+            wait = 0.0  # paused past the message's lifetime: send now, its last chance, rather than never
         if wait > self.max_wait_s:
-            return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting us", wait)
+            return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting this endpoint", wait)
         if wait > 0:
             await asyncio.sleep(wait)
         try:
@@ -278,16 +355,22 @@ class PushSender:
         except ValueError as exc:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = self._headers_for(origin, ttl, urgency, topic)
-        async with info.slots:
-            try:
-                resp = await self.transport.post(target.endpoint, headers, body)
-            except TransportError as exc:
-                return PushResult(Outcome.RETRY, None, str(exc))
+        await info.slots.acquire(priority)
+        try:
+            resp = await self.transport.post(target.endpoint, headers, body)
+        except TransportError as exc:
+            return PushResult(Outcome.RETRY, None, str(exc))
+        finally:
+            info.slots.release()
         result = classify(resp.status, resp.text, resp.retry_after)
         if result.outcome is Outcome.RATE_LIMITED:
             delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s
-            self._pause(origin, delay)
-            log.info("push service %s answered 429; pausing it for %.0f s", origin, delay)
+            if sender_wide(resp.text):
+                delay = min(delay, MAX_ORIGIN_PAUSE_S)
+                self._pause(origin, delay)
+                log.info("push service %s throttles our sender; pausing it for %.0f s", origin, delay)
+            else:
+                self._pause(target.endpoint, delay)
             if result.retry_after is None:
                 result = PushResult(result.outcome, result.status, result.reason, delay)
         return result

@@ -3,11 +3,19 @@
 Why not only aiohttp: measured on this project's 2-core machines, aiohttp costs 250–380 µs of CPU per
 push request, more than the encryption itself, and the worker's CPU per message is what bounds
 fan-out speed (bench/fanout.py prints it per process). This client does only what a push service
-needs — a pooled connection per origin, Content-Length or chunked answers, ``Connection: close``,
-TLS with the system's trust store, timeouts — on a bare ``asyncio.Protocol``.
+needs — a pooled connection per origin, TLS with the system's trust store, timeouts, an HTTP CONNECT
+tunnel through ``HTTPS_PROXY``/``HTTP_PROXY`` (``NO_PROXY`` honoured) — on a bare ``asyncio.Protocol``.
+The HTTP/1.1 answer itself is parsed by ``httptools`` (llhttp, the parser of Node.js and uvicorn), not
+by us: framing (Content-Length, chunked, close-delimited, 1xx) is where a hand-written parser goes
+wrong (docs/adr/0010-push-client-on-httptools-with-proxies.md).
 
-Per request it does as little as it can: what depends on the origin (connection key, ``Host``) and on
-the header set (the same for every message of a notification) is encoded once and cached, and
+Two rules keep a kept-alive connection honest: bytes that arrive while a connection sits idle (a
+push service's ``408 Request Timeout`` before it hangs up, or anything else) mark it unusable, so the
+next request never reads them as its own answer; and a ``408`` on a reused connection means the
+service dropped the request unread, so it is sent once more on a fresh connection.
+
+Per request it does as little as it can: what depends on the origin (connection key, ``Host``, proxy)
+and on the header set (the same for every message of a notification) is encoded once and cached, and
 timeouts are one deadline per connection checked by a sweep rather than an ``asyncio.timeout`` per
 request (~8 µs each, plus a cancelled timer left in the loop's heap per request).
 """
@@ -15,137 +23,130 @@ request (~8 µs each, plus a cancelled timer left in the loop's heap per request
 from __future__ import annotations
 
 import asyncio
-import re
+import base64
+import socket
 import ssl
+import urllib.request
 from collections import defaultdict
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+import httptools
 
 from pushsvc.webpush.hosts import origin_prefix, split_endpoint
-from pushsvc.webpush.transport import Limits, TransportError, TransportResponse
+from pushsvc.webpush.transport import UNSAFE_URL, Limits, TransportError, TransportResponse
 
 MAX_ANSWER_BYTES = 64 * 1024  # push services answer with a few bytes; never buffer a huge body
 _REASON_BYTES = 512
-_UNSAFE_URL = re.compile(r"[\r\n\t ]")
 _MAX_CACHED = 1024  # header blocks and routes kept encoded; far more than a real deployment has
+
+Key = tuple[str, str, int]
+Proxy = tuple[str, int, bytes] | None  # proxy host, port, Proxy-Authorization line (or b"")
+
+
+def proxy_for(scheme: str, host: str, port: int) -> Proxy:
+    """The proxy the environment names for this origin (``HTTPS_PROXY``/``HTTP_PROXY``), unless ``NO_PROXY``
+    covers it; read the way urllib, httpx and aiohttp read it, so every push client agrees."""
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get(scheme)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not url or bypass(f"{host}:{port}", proxies) or bypass(host, proxies):
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        return None
+    auth = b""
+    if parts.username is not None:
+        token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+        auth = f"Proxy-Authorization: Basic {token}\r\n".encode("latin-1")
+    return parts.hostname, parts.port or 80, auth
 
 
 class _Answer:
-    """Incremental parser for one HTTP/1.1 response."""
+    """One HTTP/1.1 response as httptools hands it over (callbacks), kept to what the sender needs."""
+
+    __slots__ = ("body", "complete", "framed", "keep_alive", "retry_after", "size", "status")
 
     def __init__(self) -> None:
         self.status = 0
-        self.headers: dict[str, str] = {}
+        self.retry_after: str | None = None
         self.body = bytearray()
+        self.size = 0
+        self.complete = False
         self.keep_alive = True
-        self._length: int | None = None
-        self._chunked = False
-        self._head_done = False
-
-    def feed(self, buf: bytearray) -> bool:
-        """Consume what it can from ``buf``; True once the whole response is in."""
-        while not self._head_done:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_ANSWER_BYTES:
-                    raise TransportError("response head too large")
-                return False
-            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            del buf[: end + 4]
-            version, _, rest = lines[0].partition(" ")
-            code = rest[:3]
-            if not version.startswith("HTTP/1.") or not code.isdigit():
-                raise TransportError(f"not an HTTP/1.x response: {lines[0][:80]!r}")
-            if code == "100":
-                continue  # interim answer: the real one follows
-            self.status = int(code)
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                self.headers[name.strip().lower()] = value.strip()
-            self.keep_alive = version == "HTTP/1.1" and self.headers.get("connection", "").lower() != "close"
-            self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-            if not self._chunked:
-                if "content-length" in self.headers:
-                    try:
-                        self._length = int(self.headers["content-length"])
-                    except ValueError as exc:
-                        raise TransportError("bad Content-Length") from exc
-                elif self.status in (204, 304):
-                    self._length = 0
-                else:
-                    self._length = None  # until the server closes
-                    self.keep_alive = False
-            if self._length is not None and self._length > MAX_ANSWER_BYTES:
-                raise TransportError("response body too large")
-            self._head_done = True
-        if self._chunked:
-            return self._feed_chunks(buf)
-        if self._length is None:
-            self.body += buf
-            buf.clear()
-            if len(self.body) > MAX_ANSWER_BYTES:
-                raise TransportError("response body too large")
-            return False
-        take = min(len(buf), self._length - len(self.body))
-        self.body += buf[:take]
-        del buf[:take]
-        return len(self.body) >= self._length
-
-    def _feed_chunks(self, buf: bytearray) -> bool:
-        while True:
-            line_end = buf.find(b"\r\n")
-            if line_end < 0:
-                return False
-            size_text = bytes(buf[:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError as exc:
-                raise TransportError("bad chunk size") from exc
-            if size == 0:  # last chunk: then an empty line, or trailer lines ending with one
-                rest = bytes(buf[line_end + 2:])
-                if not (rest.startswith(b"\r\n") or b"\r\n\r\n" in rest):
-                    return False
-                buf.clear()
-                return True
-            if len(buf) < line_end + 2 + size + 2:
-                return False
-            self.body += buf[line_end + 2: line_end + 2 + size]
-            del buf[: line_end + 2 + size + 2]
-            if len(self.body) > MAX_ANSWER_BYTES:
-                raise TransportError("response body too large")
+        self.framed = False  # Content-Length or chunked: the body does not end with the connection
 
 
 class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.parser = httptools.HttpResponseParser(self)
         self.answer: _Answer | None = None
         self.waiter: asyncio.Future[_Answer] | None = None
         self.closed = False
         self.got_bytes = False
         self.deadline = 0.0  # loop time by which the answer must be in (while ``waiter`` is pending)
 
+    # -- httptools callbacks ----------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.answer is not None
+        lower = name.lower()
+        if lower == b"retry-after":
+            self.answer.retry_after = value.decode("latin-1").strip()
+        elif lower in (b"content-length", b"transfer-encoding"):
+            self.answer.framed = True
+
+    def on_headers_complete(self) -> None:
+        assert self.answer is not None
+        self.answer.status = self.parser.get_status_code()
+        self.answer.keep_alive = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        assert self.answer is not None
+        self.answer.size += len(body)
+        if len(self.answer.body) < _REASON_BYTES:
+            self.answer.body += body[:_REASON_BYTES - len(self.answer.body)]
+
+    def on_message_complete(self) -> None:
+        answer = self.answer
+        assert answer is not None
+        if answer.status < 200:  # interim answer (100 Continue): the real one follows
+            self.answer = _Answer()
+            return
+        answer.complete = True
+        answer.keep_alive = answer.keep_alive and self.parser.should_keep_alive()
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
-        self.buf += data
-        if self.answer is None or self.waiter is None or self.waiter.done():
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.close()  # bytes while idle (a 408 before hanging up, junk): never reuse this connection
             return
         try:
-            if self.answer.feed(self.buf):
-                self.waiter.set_result(self.answer)
-        except TransportError as exc:
-            self.waiter.set_exception(exc)
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            waiter.set_exception(TransportError(f"not a valid HTTP/1.1 answer: {exc}"))
+            return
+        answer = self.answer
+        assert answer is not None
+        if answer.size > MAX_ANSWER_BYTES:
+            waiter.set_exception(TransportError("response body too large"))
+        elif answer.complete:
+            waiter.set_result(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.waiter is not None and not self.waiter.done():
-            answer = self.answer
-            if answer is not None and answer.status and answer._length is None and not answer._chunked:
-                self.waiter.set_result(answer)  # body delimited by the close
+        waiter, answer = self.waiter, self.answer
+        if waiter is not None and not waiter.done():
+            if answer is not None and answer.status >= 200 and not answer.framed:
+                answer.keep_alive = False
+                waiter.set_result(answer)  # body delimited by the close
             else:
-                self.waiter.set_exception(ConnectionResetError("connection closed before a full answer"))
+                waiter.set_exception(ConnectionResetError("connection closed before a full answer"))
 
     def exchange(self, request: bytes, loop: asyncio.AbstractEventLoop, deadline: float) -> asyncio.Future[_Answer]:
         """Send the request; the future gets the answer (or TimeoutError from ``expire`` after ``deadline``)."""
@@ -171,16 +172,44 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+async def _tunnel(proxy: tuple[str, int, bytes], host: str, port: int) -> socket.socket:
+    """A socket connected to ``host:port`` through an HTTP CONNECT proxy, before any TLS."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(proxy[0], proxy[1], type=socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, address)
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        await loop.sock_sendall(sock, f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1")
+                                + proxy[2] + b"\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:  # the proxy says nothing past its answer until we speak TLS/HTTP
+            chunk = await loop.sock_recv(sock, 1)
+            if not chunk or len(head) > 8192:
+                raise ConnectionResetError("the proxy closed the tunnel before answering")
+            head += chunk
+        status = head.split(b" ", 2)[1] if b" " in head else b""
+        if not status.startswith(b"2"):
+            raise TransportError(f"proxy {proxy[0]}:{proxy[1]} refused CONNECT {authority}: {head[:80]!r}")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class StreamTransport:
     """Keep-alive connections per origin; the sender's per-origin semaphore caps how many."""
 
     def __init__(self, limits: Limits = Limits(), ssl_context: ssl.SSLContext | None = None) -> None:
         self.limits = limits
         self._ssl = ssl_context
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = defaultdict(list)
+        self._idle: dict[Key, list[_Connection]] = defaultdict(list)
         self._all: set[_Connection] = set()
         self._busy: set[_Connection] = set()
-        self._routes: dict[str, tuple[tuple[str, str, int], bytes]] = {}
+        self._routes: dict[str, tuple[Key, bytes]] = {}
+        self._proxies: dict[Key, Proxy] = {}
         self._heads: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._sweep_loop: asyncio.AbstractEventLoop | None = None  # a transport may outlive a loop (tests)
@@ -192,13 +221,21 @@ class StreamTransport:
         tls: ssl.SSLContext | None = None
         if scheme == "https":
             tls = self._ssl = self._ssl or ssl.create_default_context()
+        key = (scheme, host, port)
+        if key not in self._proxies:
+            self._proxies[key] = proxy_for(scheme, host, port)
+        proxy = self._proxies[key]
         async with asyncio.timeout(self.limits.connect_timeout_s):
-            _, conn = await loop.create_connection(_Connection, host, port, ssl=tls,
-                                                   server_hostname=host if tls else None)
+            if proxy is None:
+                _, conn = await loop.create_connection(_Connection, host, port, ssl=tls,
+                                                       server_hostname=host if tls else None)
+            else:
+                _, conn = await loop.create_connection(_Connection, sock=await _tunnel(proxy, host, port), ssl=tls,
+                                                       server_hostname=host if tls else None)
         self._all.add(conn)
         return conn
 
-    def _route(self, prefix: str) -> tuple[tuple[str, str, int], bytes]:
+    def _route(self, prefix: str) -> tuple[Key, bytes]:
         """The pool key and the ``Host`` line for ``scheme://netloc``, parsed once."""
         route = self._routes.get(prefix)
         if route is None:
@@ -240,7 +277,7 @@ class StreamTransport:
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
         prefix, rest = origin_prefix(url)
-        if not prefix or _UNSAFE_URL.search(url):
+        if not prefix or UNSAFE_URL.search(url):
             raise TransportError("refusing to send to a malformed URL")
         key, host = self._route(prefix)
         rest = rest.partition("#")[0]
@@ -253,7 +290,7 @@ class StreamTransport:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             idle = self._idle[key]
-            while idle and idle[-1].closed:  # the server hung up on these while they waited
+            while idle and idle[-1].closed:  # the server hung up on these (or spoke out of turn) while idle
                 self._drop(idle[-1])
             reused = bool(idle)
             conn: _Connection | None = None
@@ -284,8 +321,10 @@ class StreamTransport:
                 idle.append(conn)
             else:
                 self._drop(conn)
-            text = bytes(answer.body[:_REASON_BYTES]).decode("utf-8", "replace") if answer.body else ""
-            return TransportResponse(answer.status, answer.headers.get("retry-after"), text)
+            if answer.status == 408 and reused and attempt == 1:
+                continue  # the service timed the idle connection out and never read the request
+            text = bytes(answer.body).decode("utf-8", "replace") if answer.body else ""
+            return TransportResponse(answer.status, answer.retry_after, text)
         raise TransportError("unreachable")  # pragma: no cover
 
     def _drop(self, conn: _Connection | None) -> None:

@@ -98,9 +98,11 @@ class Harness:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    def run_worker(self, notification_id: int | None = None, timeout: float = 20.0, **overrides: Any) -> None:
-        """Run one in-process worker until the notification is final (or nothing is due)."""
+    def run_worker(self, notification_id: int | list[int] | None = None, timeout: float = 20.0,
+                   **overrides: Any) -> None:
+        """Run one in-process worker until the notification (every one listed) is final, or nothing is due."""
         settings = self.settings.model_copy(update=overrides)
+        waiting = [notification_id] if isinstance(notification_id, int) else list(notification_id or [])
 
         async def go() -> None:
             stop = asyncio.Event()
@@ -110,9 +112,9 @@ class Harness:
                 if notification_id is None:  # run until nothing is due; stopping first would send nothing
                     await asyncio.wait_for(asyncio.shield(task), timeout)
                 deadline = time.monotonic() + timeout
-                while notification_id is not None and not task.done():
+                while waiting and not task.done():
                     with self.db.sessionmaker() as s:
-                        if service.get_notification(s, notification_id).status in service.FINAL_STATUSES:
+                        if all(service.get_notification(s, i).status in service.FINAL_STATUSES for i in waiting):
                             break
                     if time.monotonic() > deadline:
                         raise AssertionError(f"notification {notification_id} did not finish in {timeout} s")

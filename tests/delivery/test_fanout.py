@@ -111,7 +111,7 @@ def test_ttl_running_out_while_retrying_expires_the_message(harness: Harness) ->
                               headers={"Authorization": f"Bearer {r.token}"}).status_code == 200
 
 
-def test_quiet_hours_hold_info_but_not_warnings(harness: Harness) -> None:
+def test_quiet_hours_send_info_at_once_marked_silent_and_warnings_ring(harness: Harness) -> None:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -119,14 +119,17 @@ def test_quiet_hours_hold_info_but_not_warnings(harness: Harness) -> None:
     quiet = {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
              "end": (now + timedelta(hours=1)).strftime("%H:%M")}
     sleeper = harness.subscribe(KOCHI_KENCHO, quiet_hours=quiet)
+    awake = harness.subscribe(KOCHI_KENCHO)
     info = harness.notify(target={"municipality_codes": ["39201"]}, severity="info")
-    harness.run_worker(None)
-    assert harness.push.received(sleeper.device) == []
-    assert harness.status(info)["status"] == "queued"  # held until the quiet hours end
+    harness.run_worker(info)
+    [quiet_msg] = harness.push.received(sleeper.device)
+    assert quiet_msg.json()["silent"] is True  # delivered now, without a sound; never held until morning
+    assert "silent" not in harness.push.received(awake.device)[0].json()
+    assert harness.status(info)["status"] == "done"
     warning = harness.notify(target={"municipality_codes": ["39201"]}, severity="warning")
     harness.run_worker(warning)
-    [msg] = harness.push.received(sleeper.device)
-    assert msg.json()["severity"] == "warning"
+    rings = harness.push.received(sleeper.device)[1].json()
+    assert rings["severity"] == "warning" and "silent" not in rings
 
 
 def test_cancel_stops_unsent_batches(harness: Harness) -> None:

@@ -20,7 +20,8 @@ from tests.delivery.conftest import KOCHI_KENCHO, Harness
 BATCH = 5
 
 
-def _worker(harness: Harness) -> subprocess.Popen[bytes]:
+def _worker(harness: Harness, **extra: str) -> subprocess.Popen[bytes]:
+    """``pushsvc worker`` as its own process on the harness's database; ``extra``: more environment."""
     s = harness.settings
     env = {
         **os.environ,
@@ -33,6 +34,7 @@ def _worker(harness: Harness) -> subprocess.Popen[bytes]:
         "PUSHSVC_WORKER_CONCURRENCY": "1",
         "PUSHSVC_WORKER_POLL_S": "0.05",
         "PUSHSVC_LOG_LEVEL": "WARNING",
+        **extra,
     }
     return subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env=env)
 
@@ -42,7 +44,7 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(0.005)
 
 
 @pytest.mark.slow

@@ -126,23 +126,27 @@ def test_429_retry_after_pauses_the_origin_and_the_next_send_waits(devpush: DevP
     assert waited >= 0.5
 
 
-def test_a_long_retry_after_hands_back_without_sending(devpush: DevPush, identity: VapidIdentity) -> None:
+def test_a_long_retry_after_hands_back_without_sending_unless_the_message_would_expire(
+    devpush: DevPush, identity: VapidIdentity
+) -> None:
     sub = devpush.subscribe()
     devpush.fault(sub, Fault(status=429, retry_after="120", remaining=1))
 
-    async def go() -> tuple[PushResult, PushResult]:
+    async def go() -> tuple[PushResult, PushResult, PushResult]:
         async with make_sender(identity, max_wait_s=5.0) as sender:
             return (
-                await sender.send(target(devpush, sub), b"x", ttl=60),
-                await sender.send(target(devpush, sub), b"x", ttl=60),
+                await sender.send(target(devpush, sub), b"x", ttl=600),
+                await sender.send(target(devpush, sub), b"x", ttl=600),
+                await sender.send(target(devpush, sub), b"x", ttl=60),  # would expire while paused
             )
 
-    first, second = asyncio.run(go())
+    first, second, last_chance = asyncio.run(go())
 
     assert first.retry_after == 120.0
     assert second.outcome is Outcome.RATE_LIMITED and second.status is None
     assert second.retry_after is not None and 110 < second.retry_after <= 120
-    assert devpush.state.stats()["counters"]["requests"] == 1  # type: ignore[index]
+    assert last_chance.outcome is Outcome.SENT
+    assert devpush.state.stats()["counters"]["requests"] == 2  # type: ignore[index]
 
 
 def test_a_stalled_endpoint_times_out_as_retry_and_does_not_hold_up_others(

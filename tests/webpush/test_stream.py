@@ -1,4 +1,5 @@
-"""The lean push client against scripted servers: the answers real push services give, and their faults."""
+"""Every push client (the lean ``stream`` one, aiohttp, httpx) against scripted servers: the answers real push
+services give, and their faults."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pushsvc.webpush.stream import StreamTransport
-from pushsvc.webpush.transport import Limits, TransportError
+from pushsvc.webpush.transport import ClientName, Limits, Transport, TransportError, make_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 LIMITS = Limits(timeout_s=1.0, connect_timeout_s=1.0)
@@ -56,16 +57,25 @@ def _answers(*responses: bytes, close_after: bool = False) -> Handler:
     return handler
 
 
+@pytest.fixture(params=["stream", "aiohttp", "httpx"])
+def client(request: pytest.FixtureRequest) -> ClientName:
+    return request.param  # type: ignore[no-any-return]
+
+
+def _transport(client: ClientName, limits: Limits = LIMITS, ssl_context: ssl.SSLContext | None = None) -> Transport:
+    return make_transport(client, limits, ssl_context)
+
+
 def run(coro: Awaitable[None]) -> None:
     asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def test_keep_alive_reuses_one_connection_and_reads_retry_after() -> None:
+def test_keep_alive_reuses_one_connection_and_reads_retry_after(client: ClientName) -> None:
     async def go() -> None:
         created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
         limited = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nslow"
         server, port, conns = await _serve(_answers(created, limited))
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         first = await t.post(f"http://127.0.0.1:{port}/push/a", {"TTL": "60"}, b"x" * 10)
         second = await t.post(f"http://127.0.0.1:{port}/push/b", {"TTL": "60"}, b"y")
         assert (first.status, second.status, second.retry_after, second.text) == (201, 429, "7", "slow")
@@ -75,12 +85,12 @@ def test_keep_alive_reuses_one_connection_and_reads_retry_after() -> None:
     run(go())
 
 
-def test_chunked_and_close_delimited_answers_are_read_whole() -> None:
+def test_chunked_and_close_delimited_answers_are_read_whole(client: ClientName) -> None:
     async def go() -> None:
         chunked = (b"HTTP/1.1 410 Gone\r\nTransfer-Encoding: chunked\r\n\r\n"
                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
         server, port, _ = await _serve(_answers(chunked))
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         r = await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
         assert (r.status, r.text) == (410, "hello world")
         server.close()
@@ -93,11 +103,11 @@ def test_chunked_and_close_delimited_answers_are_read_whole() -> None:
     run(go())
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced_transparently() -> None:
+def test_a_connection_the_server_closed_while_idle_is_replaced_transparently(client: ClientName) -> None:
     async def go() -> None:
         created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
         server, port, conns = await _serve(_answers(created, close_after=True))
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         assert (await t.post(f"http://127.0.0.1:{port}/p", {}, b"1")).status == 201
         await asyncio.sleep(0.05)  # the server has closed the kept-alive connection
         assert (await t.post(f"http://127.0.0.1:{port}/p", {}, b"2")).status == 201
@@ -108,10 +118,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_transparently() -
 
 
 @pytest.mark.parametrize("reply", [b"garbage\r\n\r\n", b"HTTP/1.1 20x Nope\r\n\r\n"])
-def test_garbage_is_a_transport_error(reply: bytes) -> None:
+def test_garbage_is_a_transport_error(reply: bytes, client: ClientName) -> None:
     async def go() -> None:
         server, port, _ = await _serve(_answers(reply))
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         with pytest.raises(TransportError):
             await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
         await t.aclose()
@@ -119,13 +129,13 @@ def test_garbage_is_a_transport_error(reply: bytes) -> None:
     run(go())
 
 
-def test_a_stalled_server_times_out_and_an_unreachable_one_fails() -> None:
+def test_a_stalled_server_times_out_and_an_unreachable_one_fails(client: ClientName) -> None:
     async def go() -> None:
         async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await _read_request(reader)
             await asyncio.sleep(5)
         server, port, _ = await _serve(stall)
-        t = StreamTransport(Limits(timeout_s=0.3, connect_timeout_s=0.3))
+        t = _transport(client, Limits(timeout_s=0.3, connect_timeout_s=0.3))
         with pytest.raises(TransportError, match="timed out"):
             await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
         server.close()
@@ -155,7 +165,7 @@ def test_timeouts_still_fire_when_the_transport_outlives_an_event_loop() -> None
     run(t.aclose())
 
 
-def test_the_request_line_keeps_the_query_and_drops_the_fragment() -> None:
+def test_the_request_line_keeps_the_query_and_drops_the_fragment(client: ClientName) -> None:
     async def go() -> None:
         seen: list[bytes] = []
 
@@ -165,7 +175,7 @@ def test_the_request_line_keeps_the_query_and_drops_the_fragment() -> None:
                 writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
         server, port, _ = await _serve(record)
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         for url in (f"http://127.0.0.1:{port}/push/a?x=1#frag", f"http://127.0.0.1:{port}?y=2", f"http://127.0.0.1:{port}"):
             assert (await t.post(url, {"TTL": "1"}, b"")).status == 201
         assert seen == [b"POST /push/a?x=1 HTTP/1.1", b"POST /?y=2 HTTP/1.1", b"POST / HTTP/1.1"]
@@ -174,9 +184,9 @@ def test_the_request_line_keeps_the_query_and_drops_the_fragment() -> None:
     run(go())
 
 
-def test_header_injection_and_malformed_urls_are_refused_before_sending() -> None:
+def test_header_injection_and_malformed_urls_are_refused_before_sending(client: ClientName) -> None:
     async def go() -> None:
-        t = StreamTransport(LIMITS)
+        t = _transport(client)
         with pytest.raises(TransportError, match="line break"):
             await t.post("http://127.0.0.1:9/p", {"Topic": "a\r\nX-Evil: 1"}, b"")
         for url in ("http://127.0.0.1:9/p q", "http://127.0.0.1:9/p\r\nX: 1", "127.0.0.1:9/p", "ftp://127.0.0.1/p",
@@ -204,7 +214,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_https_verifies_the_certificate(tmp_path: Path) -> None:
+def test_https_verifies_the_certificate(tmp_path: Path, client: ClientName) -> None:
     cert, key = _self_signed(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
@@ -213,10 +223,10 @@ def test_https_verifies_the_certificate(tmp_path: Path) -> None:
         created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
         server, port, _ = await _serve(_answers(created, created), tls=server_tls)
         trusting = ssl.create_default_context(cafile=str(cert))
-        t = StreamTransport(LIMITS, ssl_context=trusting)
+        t = _transport(client, LIMITS, trusting)
         assert (await t.post(f"https://127.0.0.1:{port}/p", {}, b"secret")).status == 201
         await t.aclose()
-        untrusting = StreamTransport(LIMITS)  # the system trust store does not know this certificate
+        untrusting = _transport(client)  # the system trust store does not know this certificate
         with pytest.raises(TransportError):
             await untrusting.post(f"https://127.0.0.1:{port}/p", {}, b"secret")
         await untrusting.aclose()
