@@ -77,11 +77,14 @@ def _earlier(db_session: Session, source: str, event_id: str, topic: str) -> lis
 
 
 def _withdraw(db_session: Session, row: FeedSource, t: Telegram, topic: str, what: str, *,
-              settings: Settings, now: datetime) -> list[SentAlert]:
-    """A 取消: stop what is still queued and tell exactly those who received it, once each."""
+              settings: Settings, now: datetime, ref: str | None = None) -> list[SentAlert]:
+    """A 取消: stop what is still queued and tell exactly those who received it, once each.
+
+    ``ref`` (JMA's telegram identity) limits it to what that one telegram sent; without it, the whole event.
+    """
     event_id = event_key(t)
     originals = [a.notification_id for a in _earlier(db_session, row.name, event_id, topic)
-                 if a.notification_id is not None]
+                 if a.notification_id is not None and (ref is None or a.detail.get("ref") == ref)]
     recipients: set[int] = set()
     for nid in originals:
         recipients.update(delivery.recipients_who_received(db_session, nid))
@@ -336,7 +339,8 @@ def ingest_nankai(db_session: Session, row: FeedSource, t: NankaiTelegram, resol
         nankai["status"] = nankai.get("previous")
         row.state = {**row.state, "nankai": nankai}
         alerts.cancel_statement(db_session, source=row.name, ref=telegram_ref(t), at=t.head.report_datetime, now=now)
-        return _withdraw(db_session, row, t, topic, "南海トラフ地震臨時情報", settings=settings, now=now)
+        return _withdraw(db_session, row, t, topic, "南海トラフ地震臨時情報", settings=settings, now=now,
+                         ref=telegram_ref(t))
     entry = {"title": t.head.title, "headline": t.head.headline, "text": t.text, "next": t.next_advisory,
              "telegram_id": t.telegram_id, "report_datetime": t.head.report_datetime.isoformat()}
     if t.is_commentary:
@@ -408,7 +412,7 @@ def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severi
     sent = []
     for towns, sids in groups.items():
         detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "issued", "topic": "nankai",
-                  "category": t.category, "towns": list(towns)}
+                  "category": t.category, "towns": list(towns), "ref": telegram_ref(t)}
         ja = body[0] + districts(towns)
         if towns or sids:
             draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",

@@ -119,6 +119,21 @@ def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_on
     assert not any(a["title"].startswith("南海トラフ") for a in _public(s, KOCHI))  # gone once 調査終了
 
 
+def test_a_nankai_cancel_withdraws_only_its_own_telegram_and_commentary_is_pushed_as_info(seismic: Seismic) -> None:
+    s = seismic
+    r = s.resident(KOCHI)
+    for category, minutes in (("調査中", 30), ("巨大地震注意", 40), ("臨時解説", 50)):
+        s.accept(tg.nankai(category, minutes=minutes))
+        s.deliver()
+    s.accept(tg.nankai("巨大地震注意", minutes=40, info_type="取消"))  # JMA repeats the cancelled ReportDateTime
+    s.deliver()
+    got = [m.json() for m in s.got(r)]
+    assert [m["title"] for m in got[:3]] == [
+        "南海トラフ地震臨時情報（調査中）", "南海トラフ地震臨時情報（巨大地震注意）", "南海トラフ地震関連解説情報"]
+    assert got[2]["severity"] == "info" and "取り消されました" in got[3]["body"] and len(got) == 4
+    assert [a["title"] for a in _public(s, KOCHI)] == ["南海トラフ地震臨時情報（調査中）"]  # back to what was said
+
+
 def test_a_nankai_training_telegram_reaches_no_one(seismic: Seismic) -> None:
     s = seismic
     r = s.resident(KOCHI)
