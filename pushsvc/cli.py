@@ -283,6 +283,10 @@ from pushsvc.operators.cli import operators as _operators  # noqa: E402
 
 main.add_command(_operators)
 
+from pushsvc.feeds.cli import push_sources as _push_sources  # noqa: E402
+
+main.add_command(_push_sources)
+
 
 @main.group()
 def shelters() -> None:

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         default=Path("../shared/samples/jma/codes"),
         description="Directory with the JMA code tables (*area_codes.csv, *other_codes.csv) of the prefecture.",
     )
+    nankai_config_file: Path | None = Field(
+        default=None, description="TOML: 南海トラフ 推進地域 (default: all towns) and 事前避難対象地域 by town.",
+    )
+    jma_push_max_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Largest raw JMA telegram the push-in endpoint accepts.",
+    )
     feed_unhealthy_after_s: float = Field(
         default=1800.0, gt=0, description="A feed source without a successful poll for this long is unhealthy."
     )

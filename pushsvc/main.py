@@ -30,17 +30,19 @@ log = logging.getLogger(__name__)
 class BodySizeLimit:
     """Refuses bodies over the limit with 413 before the app reads them, declared (Content-Length) or chunked."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, wider: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.wider = wider or {}  # path → its own limit (raw JMA telegrams run to megabytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes", field="body")
+        limit = self.wider.get(scope.get("path", ""), self.max_bytes)
+        too_large = PayloadTooLarge(f"request body exceeds {limit} bytes", field="body")
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await problem_response(too_large.to_problem(scope.get("path")))(scope, receive, send)
                 return
         if any(name == b"content-length" for name, _ in scope.get("headers", [])):
@@ -57,7 +59,7 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
+            if seen > limit:
                 await problem_response(too_large.to_problem(scope.get("path")))(scope, receive, send)
                 return
             chunks.append(chunk)
@@ -120,7 +122,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     app.state.db_limiter = anyio.CapacityLimiter(POOL_SIZE)  # see deps.UnitOfWork
     install_handlers(app)
     document_problems(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    from pushsvc.feeds.pushin_api import PATH as JMA_PUSH_PATH
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       wider={JMA_PUSH_PATH: settings.jma_push_max_bytes})
     from pushsvc.metrics import RequestTimer, api_registry
     from pushsvc.metrics import router as metrics_router
 
@@ -145,6 +150,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     from pushsvc.feeds.api import router as feeds_router
 
     app.include_router(feeds_router)
+    from pushsvc.feeds.pushin_api import router as jma_push_router
+
+    app.include_router(jma_push_router)
     from pushsvc.operators.api import router as operators_router
 
     app.include_router(operators_router)

@@ -3,7 +3,7 @@
 from pushsvc.alerts.models import AlertState, AlertTransition
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.evacuation.models import District, EvacuationOrder
-from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
+from pushsvc.feeds.models import FeedAlert, FeedPushSource, FeedSource, RiverStation
 from pushsvc.geo.models import Municipality
 from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.operators.models import AreaPreset, AuditEntry, MessageMunicipality, Operator, OperatorMessage
@@ -21,6 +21,7 @@ __all__ = [
     "District",
     "EvacuationOrder",
     "FeedAlert",
+    "FeedPushSource",
     "FeedSource",
     "KpiDaily",
     "KpiEvent",

@@ -710,3 +710,11 @@ def send_timings(db_session: Session) -> list[tuple[str, datetime, datetime, dat
         .where(Notification.first_sent_at.is_not(None)))
     return [(sev, _utc(c), _utc(f), _utc(last) if last is not None else None) for sev, c, f, last in rows
             if f is not None]
+
+
+def amend_body(db_session: Session, notification_id: int, body: Mapping[str, str]) -> None:
+    """Replace the text the alert page and the portal show (and late deliveries carry), e.g. when a later
+    津波情報 gives the first wave's arrival. Residents who already received it are not told again."""
+    n = get_notification(db_session, notification_id)
+    n.body = {**(n.body or {}), **dict(body)}
+    db_session.flush()

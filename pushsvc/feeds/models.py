@@ -82,3 +82,16 @@ class RiverStation(Base):
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stage: Mapped[str] = mapped_column(String(16), default="normal")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedPushSource(Base):
+    """A relay allowed to push raw JMA telegrams in (``POST /api/v1/feeds/jma/telegrams``); token stored hashed."""
+
+    __tablename__ = "feed_push_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -432,7 +432,15 @@ def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram
 
     A 取消 withdraws exactly the telegram with the same office, InfoKind, ReportDateTime and EventID and
     reaches exactly the recipients of what it produced; a 訂正 tells only those whose situation changed.
+    Earthquake reports, 緊急地震速報, 南海トラフ and 津波情報 go to ``seismic`` (per resident or per event);
+    tsunami changes are worded there too (one message per 予報区, the action first).
     """
+    from pushsvc.feeds import seismic  # it builds on this module's send_alert
+
+    handled = seismic.ingest(db_session, row, telegram, resolver, settings=settings, now=now)
+    if handled is not None:
+        db_session.flush()
+        return handled
     js = statement_of(telegram, resolver, source=row.name)
     if js.mode == "skip":
         log.info("%s: telegram %s skipped: %s", row.name, telegram.telegram_id, js.skipped)
@@ -446,9 +454,12 @@ def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram
         transitions = alerts.correct_statement(db_session, st, now=now)
     else:
         transitions = alerts.apply_statement(db_session, st, now=now)
-    sent = notify_transitions(db_session, JMA, source=row.name, ref=st.ref, transitions=transitions,
-                              name=resolver.name, settings=settings, now=now,
-                              extra={"telegram_id": telegram.telegram_id, "event_id": telegram.head.event_id,
-                                     "correction": js.mode == "correction"})
+    extra = {"telegram_id": telegram.telegram_id, "event_id": telegram.head.event_id,
+             "correction": js.mode == "correction"}
+    tsunami = [t for t in transitions if t.phenomenon == "tsunami" and t.change in seismic.TSUNAMI_CHANGES]
+    sent = seismic.notify_tsunami(db_session, row, st.ref, tsunami, settings=settings, now=now, extra=extra)
+    sent += notify_transitions(db_session, JMA, source=row.name, ref=st.ref,
+                               transitions=[t for t in transitions if t not in tsunami],
+                               name=resolver.name, settings=settings, now=now, extra=extra)
     db_session.flush()
     return sent

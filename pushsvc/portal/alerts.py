@@ -123,8 +123,9 @@ def hazards(n: Notification) -> tuple[Hazard, ...]:
 
 
 def order(alerts: Iterable[Notification]) -> list[Notification]:
-    """Most severe first, then newest."""
-    return sorted(alerts, key=lambda n: (-SEVERITY_RANK.get(n.severity, 0), -_utc(n.created_at).timestamp(), -n.id))
+    """Pinned first (南海トラフ地震臨時情報, while in force), then most severe, then newest."""
+    return sorted(alerts, key=lambda n: (not (n.extra or {}).get("pinned"), -SEVERITY_RANK.get(n.severity, 0),
+                                         -_utc(n.created_at).timestamp(), -n.id))
 
 
 def is_active(n: Notification, now: datetime) -> bool:

@@ -245,6 +245,7 @@ function formBody() {
     categories: [...document.querySelectorAll("#categories input:checked")].map((i) => i.value),
     lang,
     quiet_hours: $("quiet-on").checked ? { start: $("quiet-start").value, end: $("quiet-end").value } : null,
+    min_intensity: $("min-intensity").value,
   };
 }
 
@@ -341,6 +342,7 @@ function showForm(sub, moveFocus = false) {
   if (!$("place-list").children.length) addPlace();
   $("follow-current").checked = Boolean(sub && sub.follow_current_location);
   renderCategories(sub ? sub.categories : choices.categories);
+  $("min-intensity").value = (sub && sub.min_intensity) || "3";
   $("quiet-on").checked = Boolean(sub && sub.quiet_hours);
   if (sub && sub.quiet_hours) { $("quiet-start").value = sub.quiet_hours.start; $("quiet-end").value = sub.quiet_hours.end; }
   $("subscribe").dataset.i18n = sub ? "save" : "subscribe";

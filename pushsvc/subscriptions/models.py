@@ -34,6 +34,8 @@ class Subscription(Base):
     test_device: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)
+    # Earthquake reports below this 震度 rank (1..6 = 震度1…5強, feeds.jma.quake.intensity_rank) are not sent.
+    min_quake_intensity: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

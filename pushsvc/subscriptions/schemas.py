@@ -27,6 +27,9 @@ Category = Literal["evacuation", "river", "weather", "landslide", "quake_tsunami
 Lang = Literal["ja", "en", "zh-Hans", "zh-Hant", "ko", "vi", "tl", "ne", "id", "pt"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 LANGUAGES: tuple[Lang, ...] = get_args(Lang)
+# The lowest 震度 of an earthquake report a resident wants (緊急地震速報, tsunami and 南海トラフ always reach them).
+MinIntensity = Literal["1", "2", "3", "4", "5弱", "5強"]
+MIN_INTENSITIES: tuple[MinIntensity, ...] = get_args(MinIntensity)
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS84")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS84")]
 
@@ -142,6 +145,7 @@ class SubscriptionIn(BaseModel):
     quiet_hours: QuietHours | None = None
     # No test_device here: a phone becomes a training device only by an operator's one-time enrolment link
     # (subscriptions/training.py), so nobody can make themselves a recipient of test messages.
+    min_intensity: MinIntensity = Field(default="3", description="earthquake reports from this 震度 up")
 
 
 class SubscriptionPatch(BaseModel):
@@ -153,6 +157,7 @@ class SubscriptionPatch(BaseModel):
     categories: list[Category] | None = None
     lang: Lang | None = None
     quiet_hours: QuietHours | None = None
+    min_intensity: MinIntensity | None = None
     endpoint: Endpoint | None = Field(
         default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys")
     keys: Keys | None = Field(default=None, description="the new subscription's keys; with endpoint")
@@ -188,6 +193,7 @@ class SubscriptionOut(BaseModel):
     test_device: bool = Field(description="a training device (訓練用端末), enrolled by an operator's one-time link")
     created_at: datetime
     updated_at: datetime
+    min_intensity: MinIntensity = "3"
 
 
 class SubscriptionCreated(SubscriptionOut):

@@ -37,6 +37,7 @@ from pushsvc.subscriptions.schemas import (
     CATEGORIES,
     LANGUAGES,
     MAX_PLACES,
+    MIN_INTENSITIES,
     Choices,
     CurrentLocationOut,
     LocationIn,
@@ -218,6 +219,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         "lang": data.lang, "categories_mask": category_mask(data.categories),
         "follow_current_location": data.follow_current_location,
         "quiet_start": quiet_start, "quiet_end": quiet_end, "updated_at": stamp,
+        "min_quake_intensity": intensity_rank_of(data.min_intensity),
     }
     conn = db_session.connection()
     sub_id, created_at, test_device = conn.execute(_upsert(conn.dialect.name), {
@@ -251,6 +253,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
         places=[PlaceOut(**_place_out(r)) for r in resolved], follow_current_location=data.follow_current_location,
         current_location=current_out, categories=categories_of(fields["categories_mask"]), lang=data.lang,
         quiet_hours=data.quiet_hours, test_device=bool(test_device), created_at=_utc(created_at), updated_at=stamp,
+        min_intensity=data.min_intensity,
     )
     return out, token
 
@@ -259,7 +262,7 @@ def subscribe(db_session: Session, data: SubscriptionIn, *, settings: Settings,
 # per request cost more CPU than the database work itself (py-spy on the sign-up benchmark).
 # test_device is inserted False and never overwritten: re-subscribing keeps an enrolled training device.
 _UPSERTED = ("p256dh", "auth", "token_hash", "lang", "categories_mask", "follow_current_location",
-             "quiet_start", "quiet_end", "updated_at")
+             "quiet_start", "quiet_end", "updated_at", "min_quake_intensity")
 _INSERT_PLACES = insert(table_of(SubscriptionPlace))
 
 
@@ -310,6 +313,8 @@ def update_subscription(db_session: Session, sub: Subscription, patch: Subscript
         sub.categories_mask = category_mask(patch.categories)
     if quiet is not None:
         sub.quiet_start, sub.quiet_end = quiet
+    if patch.min_intensity is not None:
+        sub.min_quake_intensity = intensity_rank_of(patch.min_intensity)
     if resolved is not None:
         for p in [p for p in sub.places if p.kind == REGISTERED]:
             sub.places.remove(p)
@@ -386,7 +391,13 @@ def to_out(db_session: Session, sub: Subscription, *, now: datetime) -> Subscrip
                           if current is not None and current.expires_at is not None else None),
         categories=categories_of(sub.categories_mask), lang=sub.lang, quiet_hours=quiet,
         test_device=sub.test_device, created_at=_utc(sub.created_at), updated_at=_utc(sub.updated_at),
+        min_intensity=MIN_INTENSITIES[max(1, min(sub.min_quake_intensity or 3, 6)) - 1],
     )
+
+
+def intensity_rank_of(value: str) -> int:
+    """"1"…"5強" → 1…6, the ranks ``feeds.jma.quake.intensity_rank`` gives 震度1…5強."""
+    return MIN_INTENSITIES.index(value) + 1
 
 
 def choices(db_session: Session, settings: Settings) -> Choices:
@@ -455,6 +466,17 @@ def find_recipients(
     Each subscription appears once, however many of its places match. Unknown categories raise
     ValueError: a typo in delivery must not silently reach nobody.
     """
+    if is_postgres(db_session) and area is None and within is None and municipality_codes:
+        # One row holding a sorted int array instead of a row per place: for 100,000 residents 0.3–0.5 s
+        # against 1.2–1.6 s (loaded machine, bench/eew.py), time a 緊急地震速報 waits before its first push.
+        live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+        stmt = (select(func.array_agg(func.distinct(SubscriptionPlace.subscription_id)))
+                .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+                .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live,
+                       SubscriptionPlace.municipality_code.in_(set(municipality_codes))))
+        if test_only:
+            stmt = stmt.where(Subscription.test_device.is_(True))
+        return list(db_session.execute(stmt).scalar_one() or [])
     pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
                              category=category, test_only=test_only, now=now, within=within)
     return sorted({sid for sid, _ in pairs})
@@ -544,3 +566,39 @@ def count_active(db_session: Session, *, now: datetime) -> tuple[int, dict[str, 
         select(SubscriptionPlace.municipality_code, func.count(func.distinct(SubscriptionPlace.subscription_id)))
         .where(live).group_by(SubscriptionPlace.municipality_code)).all()
     return total, {code: int(n) for code, n in rows}
+
+
+@dataclass(frozen=True)
+class ResidentPlaces:
+    """A subscription's live places (municipality, label) and its minimum 震度 rank, for per-resident messages."""
+
+    subscription_id: int
+    min_quake_intensity: int
+    places: tuple[tuple[str, str | None], ...]
+
+
+def resident_places(db_session: Session, *, category: str, now: datetime,
+                    municipality_codes: Collection[str] | None = None,
+                    subscription_ids: Collection[int] | None = None) -> dict[int, ResidentPlaces]:
+    """Every live place of the subscriptions with one in ``municipality_codes`` (or of ``subscription_ids``).
+
+    Earthquake reports are sent once per resident, for the highest intensity among all their places, so
+    the caller needs each resident's whole set of places, not only those in the shaken area.
+    """
+    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    cols = (SubscriptionPlace.subscription_id, Subscription.min_quake_intensity, SubscriptionPlace.municipality_code,
+            SubscriptionPlace.label)
+    base = (select(*cols).join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+            .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
+            .order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position))
+    rows: list[Any] = []
+    if municipality_codes is not None:
+        hit = select(SubscriptionPlace.subscription_id).where(
+            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), live)
+        rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(hit))).all()
+    for chunk in _chunks(sorted(set(subscription_ids or ()))):
+        rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(chunk))).all()
+    grouped: dict[int, tuple[int, dict[tuple[str, str | None], None]]] = {}
+    for sid, minimum, code, label in rows:
+        grouped.setdefault(sid, (int(minimum or 3), {}))[1][(code, label)] = None
+    return {sid: ResidentPlaces(sid, m, tuple(p)) for sid, (m, p) in grouped.items()}

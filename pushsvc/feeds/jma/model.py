@@ -26,6 +26,7 @@ class AreaStatus:
     detail_ja: str = ""
     detail_en: str = ""
     level: int | None = None  # 警戒レベル相当, from pushsvc.alerts.levels
+    area_name: str = ""  # the JMA area the status was stated for (津波予報区 高知県), when not the town itself
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ from pushsvc.feeds.jma.common import Telegram
 from pushsvc.feeds.jma.flood import FloodForecastTelegram
 from pushsvc.feeds.jma.model import AreaStatus, Category, Snapshot
 from pushsvc.feeds.jma.quake import QuakeTelegram, intensity_ja, intensity_rank
-from pushsvc.feeds.jma.tsunami import TsunamiTelegram
+from pushsvc.feeds.jma.tsunami import TsunamiTelegram, forecast_detail
 from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram
 
 TSUNAMI_EN = {1: "Tsunami forecast (slight sea-level change)", 2: "Tsunami advisory", 3: "Tsunami warning",
               4: "Major tsunami warning"}
-TSUNAMI_SEVERITY: dict[int, Severity] = {1: "info", 2: "advisory", 3: "warning", 4: "emergency"}
+# 大津波警報・津波警報: leave the coast now (emergency); 津波注意報: out of the water (warning). A 津波予報
+# (若干の海面変動) needs no action: it is not a status, so going down to it is the 注意報's 解除.
+TSUNAMI_SEVERITY: dict[int, Severity] = {2: "warning", 3: "emergency", 4: "emergency"}
 
 
 def quake_severity(rank: int) -> Severity:
@@ -105,19 +107,19 @@ def _quake(t: QuakeTelegram, r: AreaResolver) -> Snapshot:
     return Snapshot(t, event_key(t), statuses, None, "")
 
 
-def _tsunami(t: TsunamiTelegram, r: AreaResolver) -> Snapshot:
+def _tsunami(t: TsunamiTelegram, r: AreaResolver) -> Snapshot | None:
+    if t.info_only:
+        return None  # 津波情報 adds arrival and height to what is in force; it changes nothing (service.py)
     statuses: dict[str, AreaStatus] = {}
     for f in t.forecasts:
-        if f.level == 0:
+        if f.level < 2:
             continue
-        when = f.arrival_time.strftime("%H:%M") if f.arrival_time else f.arrival_condition
-        height = f.max_height_text or (f"{f.max_height_m}m" if f.max_height_m is not None else "")
+        detail_ja, detail_en = forecast_detail(f)
         for n03 in r.tsunami_area(f.area_code):
             if n03 not in statuses or statuses[n03].rank < f.level:
-                statuses[n03] = _status(
+                statuses[n03] = AreaStatus(
                     n03, "tsunami", "quake_tsunami", f.kind_name, TSUNAMI_EN[f.level], f.kind_code, f.level,
-                    TSUNAMI_SEVERITY[f.level], f"{f.area_name} 予想高さ {height} 到達 {when}".strip(),
-                    f"{f.area_name}: expected height {height}, arrival {when}".strip())
+                    TSUNAMI_SEVERITY[f.level], detail_ja, detail_en, area_name=f.area_name)
     return Snapshot(t, event_key(t), tuple(statuses.values()), None, "tsunami")
 
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from pushsvc.feeds.jma.common import Telegram, body_of, parse_control, parse_head
+from pushsvc.feeds.jma.eew import parse_eew
 from pushsvc.feeds.jma.flood import parse_flood
+from pushsvc.feeds.jma.nankai import parse_nankai
 from pushsvc.feeds.jma.quake import parse_quake
 from pushsvc.feeds.jma.tsunami import parse_tsunami
 from pushsvc.feeds.jma.warnings import parse_landslide, parse_weather
@@ -14,7 +16,7 @@ from pushsvc.feeds.jma.xmlsafe import MAX_BYTES, TelegramError, parse_xml
 
 BodyParser = Callable[[Telegram, Element | None, str], Telegram]
 
-# Control/Title prefix → body parser. Titles not listed (緊急地震速報, 津波情報, 気象情報 …) parse to a
+# Control/Title prefix → body parser. Titles not listed (気象情報, 地震回数 …) parse to a
 # plain Telegram: the envelope is still useful to log and to skip.
 PARSERS: tuple[tuple[str, BodyParser], ...] = (
     ("気象特別警報・警報・注意報", parse_weather),
@@ -25,6 +27,9 @@ PARSERS: tuple[tuple[str, BodyParser], ...] = (
     ("震源に関する情報", parse_quake),
     ("震源・震度に関する情報", parse_quake),
     ("津波警報・注意報・予報", parse_tsunami),
+    ("津波情報", parse_tsunami),
+    ("緊急地震速報", parse_eew),
+    ("南海トラフ地震", parse_nankai),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from xml.etree.ElementTree import Element
@@ -11,6 +12,7 @@ from pushsvc.feeds.jma.xmlsafe import NS_EB, child, children, number, text
 
 INTENSITY_ORDER = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 INTENSITY_JA = {"5-": "5弱", "5+": "5強", "6-": "6弱", "6+": "6強"}
+_DEPTH = re.compile(r"[+-][\d.]+[+-][\d.]+([+-]\d+)/")
 
 
 def intensity_rank(value: str) -> int:
@@ -38,6 +40,7 @@ class AreaIntensity:
     code: str
     name: str
     max_int: str
+    area_code: str = ""  # for a city: the 地震情報細分区域 it lies in
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ class QuakeTelegram(Telegram):
     magnitude_text: str
     max_int: str  # "" when the telegram carries no intensities (VXSE52, 遠地地震)
     intensities: tuple[AreaIntensity, ...]
+    forecast_comment: str = ""  # 津波の心配はありません, 津波警報等を発表中です, …
+
+    @property
+    def depth_km(self) -> int | None:
+        """From the ISO 6709 coordinate (``+37.5+137.2-10000/``): metres below sea level, in km."""
+        m = _DEPTH.search(self.hypocentre.coordinate if self.hypocentre else "")
+        return abs(int(m.group(1))) // 1000 if m else None
 
 
 def _magnitude(quake: Element | None) -> tuple[float | None, str]:
@@ -63,7 +73,8 @@ def _intensities(obs: Element | None, ns: str) -> tuple[AreaIntensity, ...]:
         for area in children(pref, ns, "Area"):
             out.append(AreaIntensity("area", text(area, ns, "Code"), text(area, ns, "Name"), text(area, ns, "MaxInt")))
             out.extend(
-                AreaIntensity("city", text(c, ns, "Code"), text(c, ns, "Name"), text(c, ns, "MaxInt"))
+                AreaIntensity("city", text(c, ns, "Code"), text(c, ns, "Name"), text(c, ns, "MaxInt"),
+                              text(area, ns, "Code"))
                 for c in children(area, ns, "City")
             )
     return tuple(out)
@@ -91,4 +102,5 @@ def parse_quake(base: Telegram, body: Element | None, ns: str) -> QuakeTelegram:
         magnitude_text=magnitude_text,
         max_int=text(obs, ns, "MaxInt"),
         intensities=_intensities(obs, ns),
+        forecast_comment=text(body, ns, "Comments", "ForecastComment", "Text"),
     )

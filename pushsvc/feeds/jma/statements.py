@@ -45,6 +45,8 @@ def category_of(phenomenon: str) -> str:
 
 def _value(s: AreaStatus) -> Value:
     detail = {"ja": s.detail_ja, "en": s.detail_en} if s.detail_ja or s.detail_en else {}
+    if s.area_name:  # stated for a JMA area (津波予報区 高知県), not the town itself: messages name the area
+        detail["area"] = s.area_name
     return Value(s.kind_name, s.kind_name, s.kind_en, s.level, s.severity, s.rank, detail)
 
 

@@ -85,7 +85,8 @@ def test_tsunami_advisory_routes_to_coastal_kochi_only() -> None:
     items = _items(sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
     munis = {i.area for i in items}
     assert munis == set(resolver().tsunami_area("610")) and "39212" not in munis
-    assert {i.value.severity for i in items if i.value} == {"advisory"} and items[0].phenomenon == "tsunami"
+    assert {i.value.severity for i in items if i.value} == {"warning"} and items[0].phenomenon == "tsunami"
+    assert {i.value.detail.get("area") for i in items if i.value} == {"高知県"}  # worded per 予報区, not per town
 
 
 def test_other_prefectures_produce_nothing() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from pushsvc.feeds.jma import (
+    EewTelegram,
     FloodForecastTelegram,
     LandslideTelegram,
     QuakeTelegram,
@@ -25,8 +27,8 @@ EXPECTED: dict[str, tuple[type[Telegram], ...]] = {
     "warnings": (WeatherWarningTelegram,),
     "landslide": (LandslideTelegram,),
     "flood": (FloodForecastTelegram,),
-    "quake": (QuakeTelegram, Telegram),  # VXSE43 緊急地震速報 stays a plain envelope
-    "tsunami": (TsunamiTelegram, Telegram),  # VTSE51 津波情報 stays a plain envelope
+    "quake": (QuakeTelegram, EewTelegram),
+    "tsunami": (TsunamiTelegram,),  # VTSE41 and VTSE51 津波情報 alike
 }
 ALL = [(kind, p) for kind in EXPECTED for p in sample_paths(kind)]
 
@@ -48,8 +50,10 @@ def test_every_sample_parses_to_its_type(kind: str, path: Path) -> None:
 
 
 def test_quake_types_are_split_by_title() -> None:
-    plain = [p.name for p in sample_paths("quake") if type(parse_telegram(p.read_bytes())) is Telegram]
-    assert plain == ["20240116184225_02245216_VXSE43.xml"]
+    eew = [p.name for p in sample_paths("quake") if isinstance(parse_telegram(p.read_bytes()), EewTelegram)]
+    assert eew == ["20240116184225_02245216_VXSE43.xml"]
+    info = [p.name for p in sample_paths("tsunami") if cast(TsunamiTelegram, parse_telegram(p.read_bytes())).info_only]
+    assert info and all("VTSE51" in name for name in info)
 
 
 @pytest.mark.parametrize(("name", "form", "families"), [
