@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 JST = timezone(timedelta(hours=9))
 CATEGORY = "quake_tsunami"
 QUAKE_TTL_S = 6 * 3600
-EEW_TTL_S = 60  # a 緊急地震速報 is useless once the shaking has arrived: a phone offline for a minute drops it
+EEW_TTL_S = delivery.TTL_EEW_S
 NANKAI_TTL_S = 12 * 3600
 TSUNAMI_TTL_S = 6 * 3600
 SEVERITY_ORDER = ("info", "advisory", "warning", "emergency")

@@ -138,7 +138,7 @@ def test_priority_urgency_and_ttl_follow_the_kind_of_message(harness: Harness) -
     got = {m.json()["id"]: m for m in harness.push.received(r.device)}
     assert got[str(info)].urgency == "low" and 86000 < got[str(info)].ttl <= 86400
     assert got[str(alarm)].urgency == "high" and 3 * 3600 < got[str(alarm)].ttl <= service.TTL_WARNING_S
-    assert got[str(eew)].urgency == "high" and got[str(eew)].ttl <= 600
+    assert got[str(eew)].urgency == "high" and got[str(eew)].ttl <= service.TTL_EEW_S
     with harness.db.sessionmaker() as s:
         lanes = dict(s.execute(select(DeliveryBatch.notification_id, DeliveryBatch.priority)).all())
     assert lanes == {info: 3, alarm: 1, eew: 0}
