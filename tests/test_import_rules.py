@@ -39,7 +39,7 @@ def test_the_import_rules_hold() -> None:
     ("webpush/hosts.py", "from pushsvc.subscriptions import service",
      "webpush, geo and the shared modules import no domain", "pushsvc.webpush.hosts -> pushsvc.subscriptions"),
     ("subscriptions/api.py", "from pushsvc.kpi import service",
-     "the packages of pushsvc depend on each other without cycles", ".subscriptions -> .kpi"),
+     "the packages of pushsvc depend on each other without cycles", "No cycles are allowed in pushsvc."),
 ])
 def test_an_import_against_the_rules_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str,
                                                      named: str) -> None:
