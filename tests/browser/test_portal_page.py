@@ -32,7 +32,7 @@ from pushsvc.feeds.river.models import Station, Thresholds
 from pushsvc.subscriptions.models import Subscription
 from tests.browser.test_resident_page import ARGS, CHROMIUM
 from tests.conftest import serve_app
-from tests.delivery.conftest import ADMIN, Harness, harness
+from tests.fixtures.delivery import ADMIN, Harness, harness
 from tests.portal.conftest import KOCHI_CITY_SITES, MUROTO_SITES, load_sites
 from tests.webpush.conftest import devpush, devpush_server
 

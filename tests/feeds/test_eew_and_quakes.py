@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from pushsvc.delivery.models import Notification
 from pushsvc.feeds.poller import Poller, SourcePoller
 from pushsvc.feeds.sources import SourceConfig
-from tests.delivery.conftest import KOCHI_KENCHO
 from tests.feeds.jma import kochi_seismic as tg
 from tests.feeds.jma.kochi import CODES
 from tests.feeds.seismic_harness import Seismic, seismic
 from tests.feeds.test_jma_poller import JmaPublisher
+from tests.fixtures.delivery import KOCHI_KENCHO
 
 __all__ = ["seismic"]
 
