@@ -18,8 +18,8 @@ from pushsvc.devpush.state import Received
 from pushsvc.feeds import pushin
 from pushsvc.main import create_app
 from tests.conftest import TestDatabase
-from tests.delivery.conftest import Harness, Resident, delivery_settings
 from tests.feeds.jma.kochi import CODES
+from tests.fixtures.delivery import Harness, Resident, delivery_settings
 
 PUSH_PATH = "/api/v1/feeds/jma/telegrams"
 # 事前避難対象地域 as a prefecture would configure them (test names, not the real designation).

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from pushsvc.feeds.models import FeedSource
-from tests.delivery.conftest import Resident
 from tests.feeds.jma import kochi_seismic as tg
 from tests.feeds.jma.kochi import resolver
 from tests.feeds.seismic_harness import Seismic, seismic
+from tests.fixtures.delivery import Resident
 
 __all__ = ["seismic"]
 
