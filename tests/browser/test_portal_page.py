@@ -461,6 +461,15 @@ def test_the_chart_shows_readings_from_before_the_page_was_opened(phone: Phone, 
     assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 4  # 3 kept + the latest
     assert "2.80, 3.10, 3.40, 3.70 m" in (gauge.locator("svg.chart").get_attribute("aria-label") or "")
     phone.page.screenshot(path=str(shots(tmp_path) / "portal-gauge-history.png"), full_page=True)
+    # Opened again with no network: the chart still has every reading, from the last answer kept.
+    page = phone.page
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+    phone.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.locator("#portal-state").filter(has_text="オフラインです").wait_for(timeout=10_000)
+    assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 4
+    phone.context.set_offline(False)
     assert phone.errors == [] and phone.foreign == []
 
 
