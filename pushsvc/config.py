@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         default=3600.0, ge=0,
         description="How often each worker deletes expired current locations and rolls up old KPI events; 0 = off.",
     )
+    river_readings_retention_h: float = Field(
+        default=48.0, gt=0, description="Gauge readings kept for the portal's charts; older ones are deleted."
+    )
+    portal_river_history_h: float = Field(
+        default=6.0, gt=0, le=48, description="Hours of gauge readings the portal returns for each chart."
+    )
     kpi_raw_retention_days: int = Field(
         default=90, ge=1, le=3660, description="Raw KPI events older than this are rolled up into daily counts."
     )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres, session_scope
+from pushsvc.feeds import service as feeds
 from pushsvc.kpi import service as kpi
 from pushsvc.subscriptions import service as subscriptions
 
@@ -49,9 +50,14 @@ def _kpi_rollup(db_session: Session, settings: Settings, now: datetime) -> int:
     return kpi.rollup(db_session, now=now, retention_days=settings.kpi_raw_retention_days)
 
 
+def _river_readings(db_session: Session, settings: Settings, now: datetime) -> int:
+    return feeds.prune_readings(db_session, now=now, retention_h=settings.river_readings_retention_h)
+
+
 STEPS: tuple[Step, ...] = (
     Step("expired current locations", _purge_locations),
     Step("KPI raw events past retention", _kpi_rollup),
+    Step("river readings past retention", _river_readings),
 )
 
 

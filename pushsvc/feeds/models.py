@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pushsvc.db import Base
@@ -82,6 +82,18 @@ class RiverStation(Base):
     observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stage: Mapped[str] = mapped_column(String(16), default="normal")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RiverReading(Base):
+    """One trusted reading of a gauge, so the portal can chart the last hours (pruned by housekeeping)."""
+
+    __tablename__ = "river_readings"
+    __table_args__ = (UniqueConstraint("station", "observed_at", name="uq_river_readings_station_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station: Mapped[str] = mapped_column(String(32))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    level: Mapped[float] = mapped_column(Float)
 
 
 class FeedPushSource(Base):

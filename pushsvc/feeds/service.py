@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from pushsvc import i18n
@@ -26,7 +26,7 @@ from pushsvc.db import is_postgres
 from pushsvc.delivery import service as delivery
 from pushsvc.feeds.jma import AreaResolver, Telegram
 from pushsvc.feeds.jma.statements import category_of, statement_of
-from pushsvc.feeds.models import FeedAlert, FeedSource, RiverStation
+from pushsvc.feeds.models import FeedAlert, FeedSource, RiverReading, RiverStation
 from pushsvc.feeds.river import AlertRules, Evaluation, RiverAlert, Snapshot, Stage, Station, StationState, evaluate
 from pushsvc.feeds.river.alerts import stage_product
 from pushsvc.feeds.sources import SourceConfig
@@ -291,6 +291,9 @@ def ingest_river_snapshot(
         log.warning("%s: held suspect reading %s %.2f m at %s: %s", row.name, h.station_code, h.level,
                     h.observed_at.isoformat(), h.reason)
     changed = {c: s for c, s in result.states.items() if before.get(c) != s}
+    record_readings(db_session, [(h.station_code, h.observed_at, h.level) for h in result.confirmed] + [
+        (c, s.at, s.level) for c, s in changed.items() if s.level is not None and s.at is not None
+        and s.missing_since is None])
     if changed:
         for st in db_session.execute(select(RiverStation).where(RiverStation.code.in_(list(changed)))).scalars():
             state = changed[st.code]
@@ -301,6 +304,38 @@ def ingest_river_snapshot(
                  "last_snapshot_at": snapshot.taken_at.isoformat(), "no_data": no_data}
     db_session.flush()
     return result, sent
+
+
+def record_readings(db_session: Session, readings: Sequence[tuple[str, datetime, float]]) -> int:
+    """Keep trusted readings for the charts, once per (station, observed_at); returns how many were new."""
+    fresh = {(c, _utc(at)): level for c, at, level in readings}
+    if not fresh:
+        return 0
+    seen = {(c, _utc(at)) for c, at in db_session.execute(
+        select(RiverReading.station, RiverReading.observed_at)
+        .where(tuple_(RiverReading.station, RiverReading.observed_at).in_(list(fresh))))}
+    new = [RiverReading(station=c, observed_at=at, level=v) for (c, at), v in fresh.items() if (c, at) not in seen]
+    db_session.add_all(new)
+    return len(new)
+
+
+def readings_since(db_session: Session, codes: Collection[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Each gauge's readings since ``since``, oldest first, in one query (the portal's charts)."""
+    if not codes:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for code, at, level in db_session.execute(
+            select(RiverReading.station, RiverReading.observed_at, RiverReading.level)
+            .where(RiverReading.station.in_(sorted(set(codes))), RiverReading.observed_at >= _utc(since))
+            .order_by(RiverReading.station, RiverReading.observed_at)):
+        out.setdefault(code, []).append({"observed_at": _utc(at), "level": level})
+    return out
+
+
+def prune_readings(db_session: Session, *, now: datetime, retention_h: float) -> int:
+    """Delete readings older than the retention (housekeeping); returns how many."""
+    cut = _utc(now) - timedelta(hours=retention_h)
+    return int(db_session.execute(delete(RiverReading).where(RiverReading.observed_at < cut)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _station_out(r: RiverStation) -> dict[str, Any]:

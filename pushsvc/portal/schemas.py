@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pushsvc import i18n
 from pushsvc.evacuation.schemas import PlaceEvacuation
-from pushsvc.shelters.schemas import Hazard, SiteOut
+from pushsvc.shelters.schemas import Capacity, Hazard, SiteOut
 from pushsvc.subscriptions.schemas import Category
 from pushsvc.types import BodiesByLang, TitlesByLang
 
@@ -86,10 +86,16 @@ class AlertPage(AlertOut):
                                 description="every alert this one corrects (a JMA 取消 can withdraw several)")
 
 
+class PortalSite(SiteOut):
+    open: bool = Field(default=False, description="opened by the municipality (shelters domain)")
+    capacity: Capacity | None = Field(default=None, description="available | crowded | full, when open")
+    capacity_label: str | None = None
+
+
 class ShelterGroup(BaseModel):
     hazard: Hazard
     label: str
-    sites: list[SiteOut]
+    sites: list[PortalSite] = Field(description="open sites first (nearest first), then the nearest others")
 
 
 class NoticeOut(BaseModel):

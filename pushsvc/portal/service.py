@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,6 +35,7 @@ from pushsvc.portal.schemas import (
     NoticeOut,
     PlaceView,
     PortalOut,
+    PortalSite,
     ShelterGroup,
     text_in,
 )
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _stations: Callable[[Session, Collection[str]], list[dict[str, Any]]] | None
 try:  # the river domain is built in parallel; the portal works without it
+    from pushsvc.feeds.service import readings_since
     from pushsvc.feeds.service import stations_for_municipalities as _stations
 except ImportError:  # pragma: no cover - depends on which domains are present
     _stations = None
@@ -70,6 +72,15 @@ def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str
     everything = _rivers.get(db_session, None, lambda: tuple(get(db_session, sorted(alerts.areas(db_session)))))
     wanted = set(codes)
     return [s for s in everything if s.get("municipality_code") in wanted or wanted & set(s.get("downstream") or ())]
+
+
+def with_history(db_session: Session, stations: list[dict[str, Any]], *, hours: float,
+                 now: datetime) -> list[dict[str, Any]]:
+    """Copies of the gauges with their last ``hours`` of readings as ``history`` (one query for all)."""
+    if not stations:
+        return []
+    found = readings_since(db_session, [s["code"] for s in stations], _utc(now) - timedelta(hours=hours))
+    return [{**s, "history": found.get(s["code"], [])} for s in stations]
 
 
 # --- notices ------------------------------------------------------------------------------------
@@ -201,10 +212,19 @@ def _resident_notices(db_session: Session, sub: Subscription, codes: set[str], n
 
 # --- the portal ---------------------------------------------------------------------------------
 
+def _sites_for(db_session: Session, lat: float, lon: float, hazard: Hazard, lang: str) -> list[PortalSite]:
+    """Open sites designated for the hazard first (where to go now), then the nearest closed ones."""
+    opened = [PortalSite(**o.model_dump(exclude={"map_url"}), open=True)
+              for o in shelters.open_nearest(db_session, lat, lon, [hazard], limit=SHELTERS_PER_HAZARD, lang=lang)]
+    ids = {o.id for o in opened}
+    rest = [PortalSite(**n.model_dump()) for n in shelters.nearest(db_session, lat, lon, hazard=hazard,
+                                                                   limit=SHELTERS_PER_HAZARD) if n.id not in ids]
+    return opened + rest
+
+
 def _shelters_for(db_session: Session, lat: float, lon: float, hazards: Sequence[Hazard],
                   lang: str) -> list[ShelterGroup]:
-    return [ShelterGroup(hazard=h, label=hazard_label(h, lang),
-                         sites=shelters.nearest(db_session, lat, lon, hazard=h, limit=SHELTERS_PER_HAZARD))
+    return [ShelterGroup(hazard=h, label=hazard_label(h, lang), sites=_sites_for(db_session, lat, lon, h, lang))
             for h in hazards]
 
 
@@ -221,7 +241,8 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     names = {c: a.name for c, a in area_by_code.items()}
     in_force: list[Notification] = alerts.in_force(db_session, now=now)
     recent = alerts.recent(db_session, now=now)
-    stations = river_stations(db_session, codes)
+    stations = with_history(db_session, river_stations(db_session, codes), hours=settings.portal_river_history_h,
+                            now=now)
     views: list[PlaceView] = []
     credits: set[str] = set()
     orders = evacuation.in_force_shared(db_session, now=now)

@@ -432,11 +432,16 @@ function remember(station) {
   localStorage.setItem(HISTORY_STORE, JSON.stringify(all));
 }
 
-/* The last hours of a gauge: the server's history when the feed keeps one, else what this page has seen. */
+/* The last hours of a gauge: the server's readings (kept for 48 h) merged with what this page has seen,
+   so offline the chart still draws from the last answer and this page's own readings. */
 function chart(station) {
   const local = (JSON.parse(localStorage.getItem(HISTORY_STORE) || "{}")[station.code] || []);
-  const points = (station.history || local).map((p) => ({ t: Date.parse(p.t || p.observed_at), v: p.v ?? p.level }))
-    .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v)).sort((a, b) => a.t - b.t);
+  const byTime = new Map();
+  for (const p of local.concat(station.history || [])) {
+    const point = { t: Date.parse(p.t || p.observed_at), v: p.v ?? p.level };
+    if (Number.isFinite(point.t) && Number.isFinite(point.v)) byTime.set(point.t, point);
+  }
+  const points = [...byTime.values()].sort((a, b) => a.t - b.t);
   const th = station.thresholds || {};
   const lines = ["evacuation", "danger", "flooding"].filter((k) => th[k] != null);
   const values = points.map((p) => p.v).concat(lines.map((k) => th[k]));
@@ -489,8 +494,11 @@ function riverItem(s) {
 function shelterItem(site) {
   const map = `https://maps.gsi.go.jp/#17/${site.lat}/${site.lon}/`;
   const km = (site.distance_m / 1000).toFixed(site.distance_m < 10000 ? 1 : 0);
-  return el("li", { class: `shelter${site.open ? " open" : ""}` },
-    el("strong", { text: site.name }), site.open ? el("span", { class: "badge open", text: t("open") }) : null,
+  const state = site.open ? [el("span", { class: "badge open", text: t("open") }),
+    site.capacity ? el("span", { class: `capacity capacity-${site.capacity}`, text: t(`capacity.${site.capacity}`) }) : null]
+    : [el("span", { class: "closed", text: t("closed") })];
+  return el("li", { class: `shelter${site.open ? " open" : ""}`, "data-site": site.id },
+    el("strong", { text: site.name }), ...state,
     el("br"), el("span", { text: `${t("distance", { km })}・${site.address}` }), " ",
     el("a", { href: map, target: "_blank", rel: "noopener noreferrer", text: t("map") }));
 }

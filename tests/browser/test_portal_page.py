@@ -29,6 +29,7 @@ from pushsvc.feeds import service as feeds
 from pushsvc.feeds.models import RiverStation
 from pushsvc.feeds.river.alerts import rise_alert
 from pushsvc.feeds.river.models import Station, Thresholds
+from pushsvc.shelters import service as shelters
 from pushsvc.subscriptions.models import Subscription
 from tests.browser.test_resident_page import ARGS, CHROMIUM
 from tests.conftest import serve_app
@@ -445,3 +446,50 @@ def test_the_service_worker_shows_both_shapes_declarative_and_plain(phone: Phone
     assert worker.evaluate(SHOW_IN_SERVICE_WORKER, plain) == [
         {"title": "Shelter open", "body": "City Hall", "lang": "en", "tag": "8", "url": site + "/alerts/8"}]
     assert phone.errors == []
+
+
+def test_the_chart_shows_readings_from_before_the_page_was_opened(phone: Phone, harness: Harness,
+                                                                  tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    earlier = [(now - timedelta(hours=h), v) for h, v in ((3, 2.8), (2, 3.1), (1, 3.4))]
+    with session_scope(harness.db.sessionmaker) as s:  # what the feed kept before this phone ever opened the page
+        feeds.record_readings(s, [(KAGAMI.code, at, v) for at, v in earlier])
+    phone.open()
+    phone.subscribe("39201")
+    gauge = phone.page.locator(f".river[data-station='{KAGAMI.code}']")
+    gauge.locator("svg.chart polyline").wait_for()
+    assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 4  # 3 kept + the latest
+    assert "2.80, 3.10, 3.40, 3.70 m" in (gauge.locator("svg.chart").get_attribute("aria-label") or "")
+    phone.page.screenshot(path=str(shots(tmp_path) / "portal-gauge-history.png"), full_page=True)
+    # Opened again with no network: the chart still has every reading, from the last answer kept.
+    page = phone.page
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+    phone.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.locator("#portal-state").filter(has_text="オフラインです").wait_for(timeout=10_000)
+    assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 4
+    phone.context.set_offline(False)
+    assert phone.errors == [] and phone.foreign == []
+
+
+def test_an_open_site_is_listed_before_a_nearer_closed_one_with_its_status(phone: Phone, harness: Harness,
+                                                                             tmp_path: Path) -> None:
+    river_alert(harness)  # flood: the page lists flood sites
+    phone.open()
+    phone.subscribe("39201")
+    sites = phone.page.locator(".place-view[data-municipality='39201'] .shelters li")
+    sites.first.wait_for()
+    ids = [sites.nth(i).get_attribute("data-site") for i in range(sites.count())]
+    assert len(ids) == 3 and "開設中" not in sites.first.inner_text() and "未開設" in sites.first.inner_text()
+    with session_scope(harness.db.sessionmaker) as s:  # 高知市 opens the third nearest; it is getting full
+        shelters.set_states(s, [(str(ids[2]), True, "混雑")], by="高知市")
+    first = sites.first
+    first.filter(has_text="開設中").wait_for(timeout=10_000)  # without a reload (ETag poll)
+    assert [sites.nth(i).get_attribute("data-site") for i in range(sites.count())] == [ids[2], ids[0], ids[1]]
+    assert first.locator(".badge.open").inner_text() == "開設中"
+    assert first.locator(".capacity").inner_text() == "混雑"
+    second = sites.nth(1)
+    assert "未開設" in second.inner_text() and second.locator(".badge.open").count() == 0
+    phone.page.screenshot(path=str(shots(tmp_path) / "portal-open-shelter.png"), full_page=True)
+    assert phone.errors == [] and phone.foreign == []

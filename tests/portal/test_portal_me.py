@@ -121,3 +121,24 @@ def test_the_per_process_snapshots_never_hide_a_new_or_cancelled_alert_or_notice
     assert seen() == ([], [r.json()["id"]])
     assert ops.call("POST", f"/api/v1/notices/{r.json()['id']}/withdraw", "kochi-city").status_code == 200
     assert seen() == ([], [])
+
+
+def test_an_open_site_comes_before_nearer_closed_ones_with_how_full_it_is(harness: Harness,
+                                                                          kochi_sites: None) -> None:
+    resident = harness.subscribe(KOCHI_KENCHO, categories=["river"])
+    harness.notify(title={"ja": "鏡川 氾濫危険"}, category="river", severity="warning",
+                   target={"municipality_codes": ["39201"]})
+    with harness.db.sessionmaker() as s:
+        near = shelters.nearest(s, KOCHI_KENCHO[0], KOCHI_KENCHO[1], hazard="flood", limit=6)
+    farther = near[5]  # not among the three nearest: before, the resident never saw it
+    with harness.db.sessionmaker.begin() as s:
+        shelters.set_states(s, [(farther.id, True, "混雑")], by="高知市")
+        shelters.set_states(s, [(near[1].id, False, "available")], by="高知市")  # closed again: not open
+
+    [flood] = me(harness, resident.id, resident.token)["places"][0]["shelters"]
+    sites = flood["sites"]
+    assert [x["id"] for x in sites] == [farther.id, near[0].id, near[1].id, near[2].id]
+    assert (sites[0]["open"], sites[0]["capacity"]) == (True, "crowded")
+    assert sites[0]["distance_m"] > sites[1]["distance_m"]  # listed first although farther
+    assert [x["open"] for x in sites[1:]] == [False, False, False]
+    assert all(x["capacity"] is None for x in sites[1:])
