@@ -11,9 +11,10 @@ Values must be immutable or treated as such: they are shared by every request th
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -43,6 +44,7 @@ class Snapshot(Generic[T]):
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, _Entry[T]] = {}
+        _ALL.add(self)
 
     def get(self, db_session: Session, version: Hashable, load: Callable[[], T]) -> T:
         """The cached value if it was built for ``version`` less than ``ttl_s`` ago, else ``load()``.
@@ -61,3 +63,12 @@ class Snapshot(Generic[T]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+_ALL: weakref.WeakSet[Snapshot[Any]] = weakref.WeakSet()
+
+
+def clear_all() -> None:
+    """Forget every snapshot of this process: after a database was emptied under it (tests, a restore)."""
+    for snapshot in list(_ALL):
+        snapshot.clear()

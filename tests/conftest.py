@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pushsvc.cache import clear_all
 from pushsvc.config import Settings
 from pushsvc.db import Base, make_engine, make_sessionmaker, session_scope
 from pushsvc.geo import service as geo_service
@@ -76,6 +77,7 @@ class TestDatabase:
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name not in KEEP_TABLES:
                     conn.execute(delete(table))
+        clear_all()  # per-process snapshots (portal rivers, notices…) must not outlive the rows they copied
 
 
 def _create_pg_database(extension: str = "postgis") -> tuple[str, Engine] | str:
