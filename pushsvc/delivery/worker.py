@@ -38,8 +38,9 @@ URGENT_POLL_S = 0.1  # without notifications (SQLite, listener down), a full wor
 # for urgent work nobody announces (a retry coming due, a dead worker's lease running out).
 URGENT_FALLBACK_S = 1.0
 # Accepted-but-unwritten sends per worker before a checkpoint of all its batches: what a successor
-# resends after this worker is killed (plus requests still on the wire), kept under one batch (500).
-CHECKPOINT_EVERY = 150
+# resends after this worker is killed (plus requests still on the wire, at most the per-origin slots),
+# so duplicates stay under one batch (500) however many batches are in flight.
+CHECKPOINT_EVERY = 100
 LISTEN_RETRY_S = 2.0
 
 
