@@ -352,15 +352,13 @@ class PushSender:
             return PushResult(Outcome.RATE_LIMITED, None, f"{origin} is rate limiting this endpoint", wait)
         if wait > 0:
             await asyncio.sleep(wait)
+        try:
+            body = encrypt(target, payload)
+        except ValueError as exc:
+            return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = self._headers_for(origin, ttl, urgency, topic)
-        # The slot first, then the encryption: a batch's hundreds of sends do not all encrypt up front
-        # (blocking the loop) before the first goes out, and an urgent send that gets a slot goes at once.
         await info.slots.acquire(priority)
         try:
-            try:
-                body = encrypt(target, payload)
-            except ValueError as exc:
-                return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
             resp = await self.transport.post(target.endpoint, headers, body)
         except TransportError as exc:
             return PushResult(Outcome.RETRY, None, str(exc))
