@@ -6,6 +6,11 @@ bounded on PostgreSQL (``service.bound_transaction``) so a worker frozen inside 
 no transaction is ever open while a request is on the network. Each batch's lease is short and renewed
 (heartbeat) while it is in flight, so a worker that died loses its batches to another within seconds;
 a worker that lost its lease stops sending that batch, and its results are refused.
+
+Every ``CHECKPOINT_EVERY`` accepted sends, all of a worker's batches in flight are written down in one
+transaction, so a killed worker's successor resends fewer than that (plus what was on the wire). On
+PostgreSQL the worker LISTENs for urgent enqueues (``service.wake_workers``) and claims at once;
+polling stays the fallback.
 """
 
 from __future__ import annotations
