@@ -41,7 +41,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pushsvc import i18n
@@ -228,6 +228,7 @@ def create_notification(
     ]
     if rows:
         db_session.execute(insert(DeliveryBatch), rows)
+        wake_workers(db_session, n.priority)
     else:
         n.status, n.finished_at = "done", now
     db_session.flush()
@@ -263,6 +264,19 @@ def message_for(n: Notification) -> Message:
         ttl_seconds=n.ttl_seconds, topic=n.topic, expires_at=_utc(n.expires_at), status=n.status,
         priority=n.priority,
     )
+
+
+WAKE_CHANNEL = "pushsvc_urgent"  # PostgreSQL NOTIFY channel: a lane <= PRIORITY_EMERGENCY batch was enqueued
+
+
+def wake_workers(db_session: Session, priority: int) -> None:
+    """On PostgreSQL, tell listening workers (at commit) that urgent batches are due, so a busy worker
+    claims them at once instead of at its next poll; polling stays the fallback (and SQLite's way)."""
+    if priority <= PRIORITY_EMERGENCY and is_postgres(db_session):
+        db_session.execute(_NOTIFY, {"lane": str(priority)})
+
+
+_NOTIFY = text(f"SELECT pg_notify('{WAKE_CHANNEL}', :lane)")
 
 
 def bound_transaction(db_session: Session, lease_seconds: float) -> None:
@@ -433,22 +447,47 @@ def record_results(
 
 def record_progress(db_session: Session, claim: ClaimedBatch, sent: Collection[int], *,
                     now: datetime | None = None) -> bool:
-    """Write down, mid-batch, who a push service already accepted it for (the holder only).
+    """Write down, mid-batch, who a push service already accepted it for (the holder only)."""
+    return claim.batch_id not in record_progress_many(db_session, [(claim, sent)], now=now)
 
-    A worker killed mid-batch loses only what it sent since its last checkpoint: the batch's
-    successor sends to those again, so checkpoints keep duplicates under one batch.
+
+def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBatch, Collection[int]]], *,
+                         now: datetime | None = None) -> set[int]:
+    """Checkpoint several batches in one short transaction: move who was accepted from pending to sent.
+
+    A worker killed mid-batch makes its successor resend only what was accepted since the last
+    checkpoint, so the worker checkpoints all its batches together every ``CHECKPOINT_EVERY`` accepted
+    (worker.py): duplicates after a crash stay under that, however many batches were in flight.
+    Core statements, one row read and one write per batch: this runs several times per batch.
+    Returns the ids of the batches whose lease ``claim`` no longer holds (nothing written for those).
     """
     now = _utc(now or datetime.now(UTC))
-    batch = _held(db_session, claim)
-    if batch is None:
-        return False
-    wanted = set(sent)
-    done = [sid for sid in batch.pending_ids if sid in wanted]
-    if done:
-        batch.sent_ids = [*batch.sent_ids, *done]
-        batch.pending_ids = [sid for sid in batch.pending_ids if sid not in wanted]
-        _count(db_session, batch.notification_id, now, done, {})
-    return True
+    claims = {c.batch_id: (c, set(ids)) for c, ids in progress}
+    stmt = (select(DeliveryBatch.id, DeliveryBatch.lease_owner, DeliveryBatch.attempt, DeliveryBatch.pending_ids,
+                   DeliveryBatch.sent_ids, DeliveryBatch.notification_id)
+            .where(DeliveryBatch.id.in_(sorted(claims)), DeliveryBatch.status == "leased"))
+    if is_postgres(db_session):
+        stmt = stmt.with_for_update()
+    lost = set(claims)
+    writes: list[dict[str, Any]] = []
+    done_by_notification: dict[int, list[int]] = {}
+    for batch_id, owner, attempt, pending, already, notification_id in db_session.execute(stmt):
+        claim, wanted = claims[batch_id]
+        if owner != claim.worker_id or attempt != claim.attempt:
+            continue
+        lost.discard(batch_id)
+        done = [sid for sid in pending if sid in wanted]
+        if done:
+            writes.append({"id": batch_id, "sent_ids": [*already, *done],
+                           "pending_ids": [sid for sid in pending if sid not in wanted]})
+            done_by_notification.setdefault(notification_id, []).extend(done)
+    if writes:
+        db_session.execute(update(DeliveryBatch), writes)
+    for notification_id, done in done_by_notification.items():
+        _count(db_session, notification_id, now, done, {})
+    for batch_id in lost:
+        log.warning("batch %s is no longer held by this worker; its checkpoint is dropped", batch_id)
+    return lost
 
 
 def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:
@@ -467,22 +506,31 @@ def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:
 
 def _count(db_session: Session, notification_id: int, now: datetime, sent: list[int],
            values: dict[str, Any]) -> None:
-    """Add an attempt's outcomes to the notification's counters and times; follow-ups reach the newly sent."""
+    """Add an attempt's outcomes to the notification's counters and times; follow-ups reach the newly sent.
+
+    One UPDATE (half_sent_at folded in as a CASE) that also says whether any follow-up references the
+    notification, so the common case (none) costs one round trip, not three.
+    """
     values = {**values, "sent": Notification.sent + len(sent)}
     if sent:
         values["last_sent_at"] = now
         values["first_sent_at"] = func.coalesce(Notification.first_sent_at, now)
-    db_session.execute(update(Notification).where(Notification.id == notification_id).values(**values)
-                       .execution_options(synchronize_session=False))
-    db_session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.half_sent_at.is_(None),
-               Notification.sent * 2 >= Notification.targeted, Notification.sent > 0)
-        .values(half_sent_at=now).execution_options(synchronize_session=False)
-    )
+        values["half_sent_at"] = case(
+            (and_(Notification.half_sent_at.is_(None), (Notification.sent + len(sent)) * 2 >= Notification.targeted),
+             now), else_=Notification.half_sent_at)
+    stmt = (update(Notification).where(Notification.id == notification_id).values(**values)
+            .execution_options(synchronize_session=False))
+    if not sent:
+        db_session.execute(stmt)
+        return
+    followed = db_session.execute(stmt.returning(_FOLLOWED_UP)).scalar()
     db_session.flush()
-    if sent:
+    if followed:
         _extend_follow_ups(db_session, notification_id, sent, now)
+
+
+_FOLLOWED_UP = (select(NotificationReference.notification_id)
+                .where(NotificationReference.reference_id == Notification.id).exists())
 
 
 def _retry_time(now: datetime, delay_s: float, expires_at: datetime) -> datetime | None:
@@ -517,6 +565,7 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
         db_session.execute(insert(DeliveryBatch), [{
             "notification_id": f.id, "status": "pending", "pending_ids": added, "sent_ids": [], "attempt": 0,
             "retrying": 0, "not_before": now, "priority": f.priority}])
+        wake_workers(db_session, f.priority)
         f.targeted += len(added)
         if f.status in FINAL_STATUSES:
             f.status, f.finished_at = "sending", None

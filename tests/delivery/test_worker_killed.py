@@ -15,7 +15,7 @@ from sqlalchemy import select
 from pushsvc.delivery.models import DeliveryBatch
 from pushsvc.delivery.service import FINAL_STATUSES, get_notification
 from pushsvc.devpush.state import Fault
-from tests.fixtures.delivery import KOCHI_KENCHO, Harness
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness, Resident
 
 BATCH = 5
 
@@ -47,6 +47,23 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
         time.sleep(0.005)
 
 
+def _finish_with_a_second_worker(harness: Harness, nid: int, residents: list[Resident]) -> Counter[int]:
+    """Start another worker, let it finish the notification; how often each resident got it (all >= 1)."""
+    second = _worker(harness)
+    try:
+        def finished() -> bool:
+            with harness.db.sessionmaker() as s:
+                return get_notification(s, nid).status in FINAL_STATUSES
+
+        _wait(finished, 60, "the second worker to finish the fan-out")
+    finally:
+        second.terminate()
+        second.wait(10)
+    counts = Counter({r.id: len(harness.push.received(r.device)) for r in residents})
+    assert all(n >= 1 for n in counts.values()), "a resident was missed"
+    return counts
+
+
 @pytest.mark.slow
 def test_sigkilled_worker_mid_fanout_still_delivers_to_everyone(harness: Harness) -> None:
     residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(6 * BATCH)]
@@ -69,19 +86,7 @@ def test_sigkilled_worker_mid_fanout_still_delivers_to_everyone(harness: Harness
     assert first.returncode == -signal.SIGKILL
     harness.push.fault("*", None)
 
-    second = _worker(harness)
-    try:
-        def finished() -> bool:
-            with harness.db.sessionmaker() as s:
-                return get_notification(s, nid).status in FINAL_STATUSES
-
-        _wait(finished, 60, "the second worker to finish the fan-out")
-    finally:
-        second.terminate()
-        second.wait(10)
-
-    counts = Counter({r.id: len(harness.push.received(r.device)) for r in residents})
-    assert all(n >= 1 for n in counts.values()), "a resident was missed"
+    counts = _finish_with_a_second_worker(harness, nid, residents)
     duplicated = [rid for rid, n in counts.items() if n > 1]
     assert len(duplicated) <= BATCH  # only the killed worker's one batch may arrive twice
     with harness.db.sessionmaker() as s:

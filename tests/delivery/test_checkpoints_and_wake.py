@@ -1,0 +1,95 @@
+"""A killed worker's successor resends at most one checkpoint's worth; an urgent enqueue wakes a worker.
+
+Duplicates after a crash come from sends a push service accepted that the dead worker had not written
+down yet. The worker checkpoints all its batches together every ``CHECKPOINT_EVERY`` accepted sends,
+however many batches it has in flight (before: each batch once, halfway, so four batches in flight
+could leave four half-batches unwritten). On PostgreSQL an urgent notification wakes a waiting worker
+through NOTIFY instead of waiting for its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+from sqlalchemy import select
+
+from pushsvc.delivery.models import DeliveryBatch
+from pushsvc.delivery.worker import CHECKPOINT_EVERY, Worker
+from pushsvc.devpush.state import Fault
+from pushsvc.webpush.sender import PushSender
+from tests.delivery.test_worker_killed import _finish_with_a_second_worker, _wait, _worker
+from tests.fixtures.delivery import KOCHI_KENCHO, Harness
+
+BATCH = 250  # a halfway checkpoint leaves 125 of each batch unwritten: 4 in flight, 500 > CHECKPOINT_EVERY
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_at_most_one_checkpoint_of_duplicates_with_four_batches_in_flight(
+        harness: Harness) -> None:
+    assert 4 * BATCH // 2 > CHECKPOINT_EVERY
+    residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(4 * BATCH)]
+    harness.settings = harness.settings.model_copy(update={"delivery_batch_size": BATCH})
+    harness.app.state.settings = harness.settings
+    stalled = residents[::BATCH]  # the first of each batch hangs: no batch can finish, all four stay in flight
+    for r in stalled:
+        harness.push.fault(r.device, Fault(stall_s=30, remaining=1))
+    nid = harness.notify(target={"municipality_codes": ["39201"]}, severity="warning")
+    accepted = len(residents) - len(stalled)
+
+    def written() -> int:
+        with harness.db.sessionmaker() as s:
+            return sum(len(ids) for ids in s.execute(
+                select(DeliveryBatch.sent_ids).where(DeliveryBatch.notification_id == nid)).scalars())
+
+    first = _worker(harness, PUSHSVC_WORKER_CONCURRENCY="4", PUSHSVC_PUSH_TIMEOUT_S="60")
+    try:
+        _wait(lambda: harness.push.state.counters.get("accepted", 0) >= accepted, 60,
+              "every unstalled resident to be accepted")
+        _wait(lambda: written() >= accepted - CHECKPOINT_EVERY, 10,
+              f"all but fewer than {CHECKPOINT_EVERY} accepted sends to be written down mid-batch")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    unwritten = accepted - written()
+    for r in stalled:
+        harness.push.fault(r.device, None)
+
+    counts = _finish_with_a_second_worker(harness, nid, residents)
+    duplicates = sum(n - 1 for n in counts.values())
+    assert duplicates <= unwritten < CHECKPOINT_EVERY
+
+
+def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harness: Harness) -> None:
+    if harness.db.backend != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; a SQLite worker finds work by polling")
+    resident = harness.subscribe(KOCHI_KENCHO)
+    settings = harness.settings.model_copy(update={"worker_poll_s": 120.0})
+
+    async def go() -> float:
+        stop = asyncio.Event()
+        async with PushSender.from_settings(settings, harness.app.state.vapid) as sender:
+            worker = Worker(settings, harness.db.sessionmaker, sender)
+            task = asyncio.create_task(worker.run(stop))
+            try:
+                for _ in range(200):
+                    if getattr(worker, "listening", False):  # (a worker without a listener just polls)
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)  # its first look found nothing: it now waits out a 120 s poll
+                assert not harness.push.received(resident.device)
+                started = time.monotonic()
+                await asyncio.to_thread(harness.notify, target={"municipality_codes": ["39201"]},
+                                        category="evacuation", severity="emergency")
+                while not harness.push.received(resident.device) and time.monotonic() - started < 30:
+                    await asyncio.sleep(0.02)
+                return time.monotonic() - started
+            finally:
+                stop.set()
+                await task
+
+    took = asyncio.run(go())
+    assert harness.push.received(resident.device), "the emergency waited for the worker's next poll"
+    assert took < 30
