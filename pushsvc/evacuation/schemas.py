@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushsvc.shelters.schemas import Hazard, OpenSiteOut, ShelterStateOut
+from pushsvc.types import Line, Paragraph
 
 Level = Literal[3, 4, 5]
 AreaKind = Literal["municipality", "districts", "polygon"]
@@ -19,7 +20,7 @@ class AreaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: AreaKind
-    districts: list[str] = Field(default_factory=list, max_length=100, description="saved district names")
+    districts: list[Line] = Field(default_factory=list, max_length=100, description="saved district names")
     polygon: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon (WGS84)")
 
 
@@ -30,9 +31,9 @@ class OrderIn(BaseModel):
     level: Level
     hazards: list[Hazard] = Field(min_length=1, max_length=8)
     area: AreaIn
-    reason: str = Field(default="", max_length=300, description="why (e.g. 土砂災害警戒情報の発表)")
-    note: str = Field(default="", max_length=500, description="the operator's own words, sent as written")
-    shelters: list[str] = Field(default_factory=list, max_length=50, description="共通ID of sites opened for it")
+    reason: Line = Field(default="", max_length=300, description="why (e.g. 土砂災害警戒情報の発表)")
+    note: Paragraph = Field(default="", max_length=500, description="the operator's own words, sent as written")
+    shelters: list[Line] = Field(default_factory=list, max_length=50, description="共通ID of sites opened for it")
     test: bool = False
 
 
@@ -43,22 +44,22 @@ class OrderChangeIn(BaseModel):
 
     level: Level
     hazards: list[Hazard] | None = Field(default=None, min_length=1, max_length=8)
-    shelters: list[str] | None = Field(default=None, max_length=50)
-    reason: str | None = Field(default=None, max_length=300)
-    note: str | None = Field(default=None, max_length=500)
+    shelters: list[Line] | None = Field(default=None, max_length=50)
+    reason: Line | None = Field(default=None, max_length=300)
+    note: Paragraph | None = Field(default=None, max_length=500)
 
 
 class LiftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=500)
+    note: Paragraph = Field(default="", max_length=500)
 
 
 class DistrictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/][^/]*$")
-    name_en: str = Field(default="", max_length=80)
+    name: Line = Field(min_length=1, max_length=80, pattern=r"^[^\s/][^/]*$")
+    name_en: Line = Field(default="", max_length=80)
     area: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon (WGS84) inside the municipality")
 
 

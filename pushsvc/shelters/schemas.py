@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushsvc import i18n
+from pushsvc.types import Line
 
 SHELTER_CREDIT = "国土地理院 指定緊急避難場所データ"
 
@@ -81,11 +82,11 @@ class ShelterStateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     open: bool
-    capacity: str = Field(default="available", description="available | crowded | full (or 空き | 混雑 | 満員)")
+    capacity: Line = Field(default="available", description="available | crowded | full (or 空き | 混雑 | 満員)")
 
 
 class ShelterStateItem(ShelterStateIn):
-    id: str = Field(min_length=1, max_length=64, description="共通ID of the site")
+    id: Line = Field(min_length=1, max_length=64, description="共通ID of the site")
 
 
 class ShelterStateOut(BaseModel):

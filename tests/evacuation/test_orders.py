@@ -3,6 +3,7 @@ scope, approval per level and municipality, shelters suitable for the hazard, th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pushsvc.alerts import service as alert_state
@@ -234,3 +235,15 @@ def test_lowering_uses_the_switch_wording_on_the_same_topic(evac: Evac) -> None:
     assert len({r.topic for r in got}) == 1
     conflict = evac.call("POST", f"/api/v1/evacuation/orders/{o['id']}/change", "nankoku-city", json={"level": 3})
     assert conflict.status_code == 403
+
+
+def test_control_characters_and_lone_surrogates_in_an_order_are_refused_naming_the_field(evac: Evac) -> None:
+    """The one text type of issue 14 covers 避難情報 too: NUL (a 500 on PostgreSQL before) and a lone surrogate."""
+    for field, value in (("note", "高台へ\x00"), ("reason", "土砂災害\ud83c")):
+        body = {"municipality_code": "39201", "level": 3, "hazards": ["landslide"], "area": {"kind": "municipality"},
+                field: value}  # sent as escaped JSON, as a client would: a lone surrogate cannot be UTF-8 encoded
+        r = evac.call("POST", "/api/v1/evacuation/orders", "kochi-city", content=json.dumps(body),
+                      headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert r.json()["field"] == field
+    assert evac.call("GET", "/api/v1/evacuation/orders?include_lifted=true", "pref-a").json() == []
