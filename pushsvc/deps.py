@@ -27,7 +27,11 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; the request boundary commits, services never do."""
+    """One session per request; the request boundary commits, services never do.
+
+    Used with ``scope="function"`` so the commit runs before the answer is sent: a client told 201/204
+    can read its write back at once, and a failed commit is an error it sees, not a false success.
+    """
     with session_scope(request.app.state.sessionmaker) as session:
         yield session
 
@@ -74,6 +78,6 @@ async def get_work(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.sessionmaker, request.app.state.db_limiter)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 WorkDep = Annotated[UnitOfWork, Depends(get_work)]
