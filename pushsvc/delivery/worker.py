@@ -251,23 +251,17 @@ class Worker:
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Keep up to ``worker_concurrency`` batches in flight until stopped (or, for tests, idle)."""
         stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[None], int] = {}  # batch -> its lane
-        limit = self.settings.worker_concurrency
-        listener = asyncio.create_task(self._listen()) if self.factory.kw["bind"].dialect.name == "postgresql" else None
+        postgres = self.factory.kw["bind"].dialect.name == "postgresql"
+        listener = asyncio.create_task(self._listen()) if postgres else None
         log.info("worker %s started", self.worker_id)
         while not stop.is_set():
-            claimed = None
-            # Full: still take a batch more urgent than the least urgent in flight (up to twice the
-            # concurrency), so an emergency never waits for ordinary batches to finish.
-            urgent = None if len(in_flight) < limit else max(in_flight.values())
-            if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent):
-                try:
-                    claimed = await asyncio.to_thread(self._claim, urgent)
-                except Exception:  # the database restarting must not kill the worker
-                    log.exception("claiming a batch failed; retrying")
-                    await asyncio.sleep(self.settings.worker_poll_s * 5)
-                    continue
+            try:
+                claimed = await self._next_claim(in_flight)
+            except Exception:  # the database restarting must not kill the worker
+                log.exception("claiming a batch failed; retrying")
+                await asyncio.sleep(self.settings.worker_poll_s * 5)
+                continue
             if claimed:
                 task = asyncio.create_task(self.process(*claimed))
                 in_flight[task] = claimed[1].priority
@@ -276,17 +270,7 @@ class Worker:
                 continue
             if until_idle and not in_flight:
                 break
-            if self._woken is None or self._woken.done():
-                self._woken = loop.create_future()
-            stopping = asyncio.ensure_future(stop.wait())
-            pending: set[asyncio.Future[object]] = {stopping, self._woken, *in_flight}  # type: ignore[arg-type]
-            # A full worker busy with routine lanes looks for urgent work more often than an idle one,
-            # unless notifications announce it.
-            poll = self.settings.worker_poll_s
-            if len(in_flight) >= limit and urgent:
-                poll = URGENT_FALLBACK_S if self.listening else min(poll, URGENT_POLL_S)
-            await asyncio.wait(pending, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
+            await self._wait_for_work(stop, in_flight)
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
         if listener is not None:
@@ -294,6 +278,32 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         log.info("worker %s stopped after %d batches", self.worker_id, self.batches_done)
+
+    def _urgent_room(self, in_flight: dict[asyncio.Task[None], int]) -> int | None:
+        """A full worker still takes a batch more urgent than the least urgent in flight (up to twice the
+        concurrency), so an emergency never waits for ordinary batches to finish; None: any batch."""
+        return None if len(in_flight) < self.settings.worker_concurrency else max(in_flight.values())
+
+    async def _next_claim(self, in_flight: dict[asyncio.Task[None], int]) -> tuple[ClaimedBatch, Message] | None:
+        limit = self.settings.worker_concurrency
+        urgent = self._urgent_room(in_flight)
+        if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent):
+            return await asyncio.to_thread(self._claim, urgent)
+        return None
+
+    async def _wait_for_work(self, stop: asyncio.Event, in_flight: dict[asyncio.Task[None], int]) -> None:
+        """Until a batch finishes, urgent work is announced, the poll interval passes, or ``stop``."""
+        if self._woken is None or self._woken.done():
+            self._woken = asyncio.get_running_loop().create_future()
+        stopping = asyncio.ensure_future(stop.wait())
+        pending: set[asyncio.Future[object]] = {stopping, self._woken, *in_flight}  # type: ignore[arg-type]
+        # A full worker busy with routine lanes looks for urgent work more often than an idle one,
+        # unless notifications announce it.
+        poll = self.settings.worker_poll_s
+        if self._urgent_room(in_flight):
+            poll = URGENT_FALLBACK_S if self.listening else min(poll, URGENT_POLL_S)
+        await asyncio.wait(pending, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
 
 
 async def _launch(one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int, PushResult]]],

@@ -13,6 +13,7 @@ from pushsvc.operators.auth import CurrentOperator
 from pushsvc.shelters import service
 from pushsvc.shelters.schemas import Hazard, NearestOut, ShelterStateIn, ShelterStateItem, ShelterStateOut
 from pushsvc.subscriptions.schemas import Lang, Lat, Lon
+from pushsvc.types import SiteId
 
 router = APIRouter(prefix="/api/v1/shelters", tags=["shelters"])
 MAX_STATES = 5000
@@ -49,7 +50,7 @@ def _set(db_session: SessionDep, op: CurrentOperator, items: list[ShelterStateIt
 
 
 @router.put("/{site_id}/state", response_model=ShelterStateOut)
-def set_state(site_id: str, body: ShelterStateIn, op: CurrentOperator, db_session: SessionDep) -> ShelterStateOut:
+def set_state(site_id: SiteId, body: ShelterStateIn, op: CurrentOperator, db_session: SessionDep) -> ShelterStateOut:
     """Open or close one site and say how full it is; operators of the site's municipality only."""
     return _set(db_session, op, [ShelterStateItem(id=site_id, open=body.open, capacity=body.capacity)])[0]
 

@@ -57,3 +57,14 @@ def test_a_municipal_operator_cannot_open_another_municipalitys_site(evac: Evac)
     assert r.status_code == 200
     assert evac.call("PUT", f"/api/v1/shelters/{NANKOKU_SITE}/state", "pref-a",
                      json={"open": False}).status_code == 200
+
+
+def test_a_site_id_that_is_not_text_is_a_422_naming_it_not_a_500(evac: Evac) -> None:
+    """Found by schemathesis: a control character in the path's 共通ID crashed the route."""
+    for bad in ("o%C2%A1%F2%AC%BE%91%14", "E" * 65):
+        r = evac.call("PUT", f"/api/v1/shelters/{bad}/state", "kochi-city", json={"open": True})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "site_id" in r.text
+    assert evac.call("PUT", f"/api/v1/shelters/{USHIOE_SCHOOL}/state", "kochi-city",
+                     json={"open": True}).status_code == 200

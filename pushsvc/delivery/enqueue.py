@@ -1,0 +1,156 @@
+"""Accepting a notification: validate, resolve recipients, write its batches; withdrawing one (cancel)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from pushsvc.config import Settings
+from pushsvc.db import is_postgres
+from pushsvc.delivery.drafts import (
+    PRIORITIES,
+    PRIORITY_EMERGENCY,
+    SEVERITIES,
+    Message,
+    NotificationDraft,
+)
+from pushsvc.delivery.models import DeliveryBatch, Notification, NotificationReference
+from pushsvc.errors import NotFound, ValidationProblem
+from pushsvc.geo import service as geo_service
+from pushsvc.subscriptions import service as subscriptions
+from pushsvc.subscriptions.schemas import CATEGORIES
+from pushsvc.timeutil import as_utc as _utc
+
+
+def _validate(db_session: Session, draft: NotificationDraft) -> None:
+    if draft.severity not in SEVERITIES:
+        raise ValidationProblem(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
+    if draft.category not in CATEGORIES:
+        raise ValidationProblem(
+            f"category must be one of {', '.join(CATEGORIES)}", field="category"
+        )
+    if not (draft.title.get("ja") or "").strip():
+        raise ValidationProblem("a Japanese title is required (other languages fall back to it)", field="title.ja")
+    if draft.ttl() < 0 or draft.ttl() > 28 * 86400:
+        raise ValidationProblem("ttl_seconds must be between 0 and 28 days", field="ttl_seconds")
+    if draft.lane() not in PRIORITIES:
+        raise ValidationProblem(f"priority must be one of {', '.join(map(str, PRIORITIES))}", field="priority")
+    if draft.recipient_ids is None and not draft.municipality_codes and draft.area is None:
+        raise ValidationProblem("a target needs municipality codes or an area", field="target")
+    if draft.municipality_codes:
+        known = geo_service.places_by_code(db_session, draft.municipality_codes)
+        unknown = sorted(set(draft.municipality_codes) - set(known))
+        if unknown:
+            raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}",
+                                    field="target.municipality_codes")
+
+
+def create_notification(
+    db_session: Session, draft: NotificationDraft, *, settings: Settings, now: datetime | None = None
+) -> Notification:
+    """Validate, resolve recipients and enqueue every batch; the caller's commit makes it durable."""
+    now = _utc(now or datetime.now(UTC))
+    _validate(db_session, draft)
+    if draft.recipient_ids is not None:
+        recipients = sorted(set(draft.recipient_ids))
+    else:
+        recipients = subscriptions.find_recipients(
+            db_session, municipality_codes=draft.municipality_codes, area=draft.area,
+            category=draft.category, test_only=draft.test, now=now,
+        )
+    n = Notification(
+        source=draft.source, category=draft.category, severity=draft.severity,
+        title=dict(draft.title), body=dict(draft.body), url=draft.url,
+        target_codes=sorted(set(draft.municipality_codes)), target_geom=draft.area,
+        ttl_seconds=draft.ttl(), topic=draft.topic or "", test=draft.test, status="queued", priority=draft.lane(),
+        reference_id=draft.reference_id, extra=dict(draft.extra), targeted=len(recipients),
+        sent=0, gone=0, failed=0, retrying=0, expired=0,
+        created_at=now, expires_at=now + timedelta(seconds=draft.ttl()),
+    )
+    db_session.add(n)
+    db_session.flush()
+    _add_references(db_session, n.id, draft)
+    if not n.topic:
+        n.topic = f"n{n.id}"
+    if not n.url:
+        n.url = f"{settings.public_base_url.rstrip('/')}/alerts/{n.id}"
+    size = settings.delivery_batch_size
+    rows = [  # quiet hours hold nobody: the worker sends silently to those inside them
+        {"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
+         "attempt": 0, "retrying": 0, "not_before": now, "priority": n.priority}
+        for i in range(0, len(recipients), size)
+    ]
+    if rows:
+        db_session.execute(insert(DeliveryBatch), rows)
+        wake_workers(db_session, n.priority)
+    else:
+        n.status, n.finished_at = "done", now
+    db_session.flush()
+    return n
+
+
+def _add_references(db_session: Session, notification_id: int, draft: NotificationDraft) -> None:
+    """Record every notification the draft follows up, so each one's late deliveries reach this one too."""
+    refs = [r for r in dict.fromkeys([draft.reference_id, *draft.also_references]) if r is not None]
+    if refs:
+        db_session.execute(insert(NotificationReference),
+                           [{"notification_id": notification_id, "reference_id": r} for r in refs])
+
+
+def references_of(db_session: Session, notification_id: int) -> list[int]:
+    """Every notification this one corrects or cancels, oldest first (``reference_id`` is only the first)."""
+    return list(db_session.execute(
+        select(NotificationReference.reference_id).where(NotificationReference.notification_id == notification_id)
+        .order_by(NotificationReference.reference_id)
+    ).scalars())
+
+
+def get_notification(db_session: Session, notification_id: int) -> Notification:
+    n = db_session.get(Notification, notification_id)
+    if n is None:
+        raise NotFound(f"no notification {notification_id}", field="id")
+    return n
+
+
+def message_for(n: Notification) -> Message:
+    return Message(
+        id=n.id, category=n.category, severity=n.severity, title=n.title, body=n.body, url=n.url or "",
+        ttl_seconds=n.ttl_seconds, topic=n.topic, expires_at=_utc(n.expires_at), status=n.status,
+        priority=n.priority,
+    )
+
+
+WAKE_CHANNEL = "pushsvc_urgent"  # PostgreSQL NOTIFY channel: a lane <= PRIORITY_EMERGENCY batch was enqueued
+
+
+def wake_workers(db_session: Session, priority: int) -> None:
+    """On PostgreSQL, tell listening workers (at commit) that urgent batches are due, so a busy worker
+    claims them at once instead of at its next poll; polling stays the fallback (and SQLite's way)."""
+    if priority <= PRIORITY_EMERGENCY and is_postgres(db_session):
+        db_session.execute(_NOTIFY, {"lane": str(priority)})
+
+
+_NOTIFY = text(f"SELECT pg_notify('{WAKE_CHANNEL}', :lane)")
+
+
+def cancel_notification(db_session: Session, notification_id: int, *, now: datetime | None = None) -> Notification:
+    """Stop every unsent batch at once (batches in flight stop at their next record) and withdraw it.
+
+    A notification that already finished is withdrawn too: cancelled, it leaves the public alert
+    feeds and the portal, whether it reached everyone, nobody, or ran out of time. Its counters stay.
+    """
+    now = _utc(now or datetime.now(UTC))
+    n = get_notification(db_session, notification_id)
+    if n.status == "cancelled":
+        return n
+    db_session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.notification_id == n.id, DeliveryBatch.status == "pending")
+        .values(status="cancelled").execution_options(synchronize_session=False)
+    )
+    n.status, n.retrying = "cancelled", 0
+    n.finished_at = n.finished_at or now
+    db_session.flush()
+    return n
