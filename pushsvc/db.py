@@ -6,9 +6,10 @@ choose their database. Services never commit: the request or job boundary does (
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Dialect, Engine, create_engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+log = logging.getLogger(__name__)
 
 SRID = 4326
 # Connections kept open per process. Beyond it the pool opens overflow connections and closes them on
@@ -200,15 +203,45 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+AFTER_COMMIT = "pushsvc.after_commit"
+
+
+def after_commit(db_session: Session, step: Callable[[Session], object]) -> None:
+    """Run ``step`` once this unit of work has committed, in a transaction of its own (then committed too).
+
+    For work that must not make what was just committed wait: a 緊急地震速報's first batch is committed
+    and leased while the rest of its recipients are still being written. Services never commit; the
+    boundary (``session_scope``, so every request, job and CLI command) runs the steps in order. A step
+    that fails is rolled back and logged, not raised: what committed stands, and the step must be one
+    that is resumed from the database (delivery's ``resume_appending``).
+    """
+    db_session.info.setdefault(AFTER_COMMIT, []).append(step)
+
+
+def _run_after_commit(session: Session) -> None:
+    while steps := session.info.pop(AFTER_COMMIT, None):
+        for step in steps:
+            try:
+                step(session)
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("a step after commit failed; it is resumed from the database")
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """The unit-of-work boundary for CLI commands and jobs: commit on success, roll back on error."""
+    """The unit-of-work boundary for CLI commands and jobs: commit on success, roll back on error;
+    then the steps queued with ``after_commit``."""
     session = factory()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
+            session.rollback()
+            raise
+        _run_after_commit(session)
     finally:
         session.close()

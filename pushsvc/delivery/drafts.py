@@ -65,6 +65,9 @@ class NotificationDraft:
     extra: dict[str, Any] = field(default_factory=dict)
     recipient_ids: Collection[int] | None = None  # exact recipients (corrections), instead of the target
     priority: int | None = None  # lane (``PRIORITY_*``, 0 first); None: ``default_priority`` of category/severity
+    # Commit the first batch before resolving everyone else (``enqueue.create_notification``): for
+    # 緊急地震速報 and tsunami warnings, where the first push must leave within half a second.
+    first_batch_early: bool = False
 
     def lane(self) -> int:
         return default_priority(self.category, self.severity) if self.priority is None else self.priority

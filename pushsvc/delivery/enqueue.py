@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
-from pushsvc.db import is_postgres
+from pushsvc.db import after_commit, is_postgres
 from pushsvc.delivery.drafts import (
+    FINAL_STATUSES,
     PRIORITIES,
     PRIORITY_EMERGENCY,
     SEVERITIES,
@@ -22,6 +24,8 @@ from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.timeutil import as_utc as _utc
+
+log = logging.getLogger(__name__)
 
 
 def _validate(db_session: Session, draft: NotificationDraft) -> None:
@@ -50,11 +54,23 @@ def _validate(db_session: Session, draft: NotificationDraft) -> None:
 def create_notification(
     db_session: Session, draft: NotificationDraft, *, settings: Settings, now: datetime | None = None
 ) -> Notification:
-    """Validate, resolve recipients and enqueue every batch; the caller's commit makes it durable."""
+    """Validate, resolve recipients and enqueue every batch; the caller's commit makes it durable.
+
+    A draft marked ``first_batch_early`` (緊急地震速報, tsunami) gets only its first batch here, found
+    without resolving everyone; the rest are appended in a transaction of their own right after the
+    caller's commit (``db.after_commit``), so a worker is already sending while they are written. Until
+    then the notification is ``appending``; a worker resumes an append that a dying process left undone.
+    """
     now = _utc(now or datetime.now(UTC))
     _validate(db_session, draft)
+    early = (draft.first_batch_early and draft.recipient_ids is None and draft.area is None
+             and bool(draft.municipality_codes))
     if draft.recipient_ids is not None:
         recipients = sorted(set(draft.recipient_ids))
+    elif early:
+        recipients = subscriptions.first_recipients(
+            db_session, municipality_codes=draft.municipality_codes, category=draft.category,
+            test_only=draft.test, now=now, limit=settings.delivery_batch_size)
     else:
         recipients = subscriptions.find_recipients(
             db_session, municipality_codes=draft.municipality_codes, area=draft.area,
@@ -65,7 +81,7 @@ def create_notification(
         title=dict(draft.title), body=dict(draft.body), url=draft.url,
         target_codes=sorted(set(draft.municipality_codes)), target_geom=draft.area,
         ttl_seconds=draft.ttl(), topic=draft.topic or "", test=draft.test, status="queued", priority=draft.lane(),
-        reference_id=draft.reference_id, extra=dict(draft.extra), targeted=len(recipients),
+        reference_id=draft.reference_id, extra=dict(draft.extra), targeted=0, appending=early and bool(recipients),
         sent=0, gone=0, failed=0, retrying=0, expired=0,
         created_at=now, expires_at=now + timedelta(seconds=draft.ttl()),
     )
@@ -76,6 +92,18 @@ def create_notification(
         n.topic = f"n{n.id}"
     if not n.url:
         n.url = f"{settings.public_base_url.rstrip('/')}/alerts/{n.id}"
+    if not _add_batches(db_session, n, recipients, settings=settings, now=now):
+        n.status, n.finished_at = "done", now
+    db_session.flush()
+    if n.appending:
+        notification_id = n.id
+        after_commit(db_session, lambda s: append_recipients(s, notification_id, settings=settings))
+    return n
+
+
+def _add_batches(db_session: Session, n: Notification, recipients: list[int], *, settings: Settings,
+                 now: datetime) -> int:
+    """Write ``recipients`` as batches of ``n`` (counted in ``targeted``) and wake the workers; how many."""
     size = settings.delivery_batch_size
     rows = [  # quiet hours hold nobody: the worker sends silently to those inside them
         {"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
@@ -84,11 +112,53 @@ def create_notification(
     ]
     if rows:
         db_session.execute(insert(DeliveryBatch), rows)
+        n.targeted += len(recipients)
         wake_workers(db_session, n.priority)
-    else:
-        n.status, n.finished_at = "done", now
+    return len(recipients)
+
+
+RESUME_AFTER_S = 10.0  # an append not finished this long after acceptance was left undone by a dying process
+
+
+def append_recipients(db_session: Session, notification_id: int, *, settings: Settings,
+                      now: datetime | None = None) -> int:
+    """Write the rest of an ``appending`` notification's recipients (everyone in its target not yet
+    addressed) and end its appending; how many were added. Whoever clears the flag does the work, so
+    the request's own step and a worker resuming it never both append. A cancelled one gets nobody more."""
+    now = _utc(now or datetime.now(UTC))
+    taken = db_session.execute(
+        update(Notification).where(Notification.id == notification_id, Notification.appending.is_(True))
+        .values(appending=False).execution_options(synchronize_session=False))
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return 0
+    n = db_session.get(Notification, notification_id, populate_existing=True)
+    assert n is not None
+    added = 0
+    if n.status != "cancelled":
+        everyone = subscriptions.find_recipients(
+            db_session, municipality_codes=n.target_codes, category=n.category, test_only=n.test, now=now)
+        already = _addressed(db_session, n.id)
+        added = _add_batches(db_session, n, [sid for sid in everyone if sid not in already],
+                             settings=settings, now=now)
+        if added and n.status in FINAL_STATUSES:  # its first batch was done before the rest arrived
+            n.status, n.finished_at = "sending", None
     db_session.flush()
-    return n
+    _finish_if_complete(db_session, n.id, now)
+    return added
+
+
+def resume_appending(db_session: Session, *, settings: Settings, now: datetime | None = None) -> list[int]:
+    """Finish the appends a process that died after a first commit left undone (run by every worker)."""
+    now = _utc(now or datetime.now(UTC))
+    stale = db_session.execute(select(Notification.id).where(
+        Notification.appending.is_(True), Notification.created_at < now - timedelta(seconds=RESUME_AFTER_S))
+    ).scalars().all()
+    resumed = []
+    for notification_id in stale:
+        log.warning("notification %s: resuming the append of its recipients", notification_id)
+        append_recipients(db_session, notification_id, settings=settings, now=now)
+        resumed.append(notification_id)
+    return resumed
 
 
 def _add_references(db_session: Session, notification_id: int, draft: NotificationDraft) -> None:
@@ -154,3 +224,29 @@ def cancel_notification(db_session: Session, notification_id: int, *, now: datet
     n.finished_at = n.finished_at or now
     db_session.flush()
     return n
+
+
+def _addressed(db_session: Session, notification_id: int) -> set[int]:
+    """Recipients a notification is still being sent to or has reached."""
+    ids: set[int] = set()
+    for pending, sent in db_session.execute(select(DeliveryBatch.pending_ids, DeliveryBatch.sent_ids)
+                                            .where(DeliveryBatch.notification_id == notification_id)):
+        ids.update(pending)
+        ids.update(sent)
+    return ids
+
+
+def _finish_if_complete(db_session: Session, notification_id: int, now: datetime) -> None:
+    open_batches = db_session.execute(
+        select(func.count()).select_from(DeliveryBatch).where(
+            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status.in_(("pending", "leased")))
+    ).scalar_one()
+    if open_batches:
+        return
+    n = db_session.get(Notification, notification_id, populate_existing=True)
+    assert n is not None
+    if n.status in FINAL_STATUSES or n.appending:  # appending: more batches are on their way
+        return
+    # "expired": the TTL ran out before anyone could be reached; otherwise "done" (counters say the rest).
+    n.status = "expired" if n.expired and not n.sent else "done"
+    n.finished_at = now

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pushsvc.db import Base, GeometryType
@@ -31,6 +31,9 @@ class Notification(Base):
     reference_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), nullable=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # source-specific ids (event id, …)
     priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")  # lane; service.PRIORITY_*
+    # True from a life-critical notification's first commit (its first batch, already claimable) until the
+    # rest of its recipients are written (``enqueue.append_recipients``); never finished while True.
+    appending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pushsvc.db import is_postgres
 from pushsvc.delivery.drafts import FINAL_STATUSES, LAST_CHANCE_S, ClaimedBatch
-from pushsvc.delivery.enqueue import wake_workers
+from pushsvc.delivery.enqueue import _addressed, _finish_if_complete, wake_workers
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.timeutil import as_utc as _utc
@@ -265,38 +265,12 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
         db_session.flush()
 
 
-def _addressed(db_session: Session, notification_id: int) -> set[int]:
-    """Recipients a notification is still being sent to or has reached."""
-    ids: set[int] = set()
-    for pending, sent in db_session.execute(select(DeliveryBatch.pending_ids, DeliveryBatch.sent_ids)
-                                            .where(DeliveryBatch.notification_id == notification_id)):
-        ids.update(pending)
-        ids.update(sent)
-    return ids
-
-
 def batches_in_flight(db_session: Session, notification_id: int) -> int:
     """Batches a worker holds right now: their recipients may still receive the notification."""
     return int(db_session.execute(
         select(func.count()).select_from(DeliveryBatch).where(
             DeliveryBatch.notification_id == notification_id, DeliveryBatch.status == "leased")
     ).scalar_one())
-
-
-def _finish_if_complete(db_session: Session, notification_id: int, now: datetime) -> None:
-    open_batches = db_session.execute(
-        select(func.count()).select_from(DeliveryBatch).where(
-            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status.in_(("pending", "leased")))
-    ).scalar_one()
-    if open_batches:
-        return
-    n = db_session.get(Notification, notification_id, populate_existing=True)
-    assert n is not None
-    if n.status in FINAL_STATUSES:
-        return
-    # "expired": the TTL ran out before anyone could be reached; otherwise "done" (counters say the rest).
-    n.status = "expired" if n.expired and not n.sent else "done"
-    n.finished_at = now
 
 
 def recipients_who_received(db_session: Session, notification_id: int) -> list[int]:

@@ -65,12 +65,15 @@ from pushsvc.delivery.drafts import (
     default_ttl,
 )
 from pushsvc.delivery.enqueue import (
+    RESUME_AFTER_S,
     WAKE_CHANNEL,
+    append_recipients,
     cancel_notification,
     create_notification,
     get_notification,
     message_for,
     references_of,
+    resume_appending,
     wake_workers,
 )
 from pushsvc.delivery.queries import (
@@ -109,6 +112,7 @@ __all__ = [
     "PRIORITY_ROUTINE",
     "PRIORITY_WARNING",
     "QUIET_HOURS_APPLY",
+    "RESUME_AFTER_S",
     "SEVERITIES",
     "TTL_EEW_S",
     "TTL_NOTICE_S",
@@ -121,6 +125,7 @@ __all__ = [
     "active_alerts",
     "active_alerts_version",
     "amend_body",
+    "append_recipients",
     "batches_in_flight",
     "bound_transaction",
     "cancel_notification",
@@ -144,6 +149,7 @@ __all__ = [
     "record_results",
     "references_of",
     "renew_lease",
+    "resume_appending",
     "send_timings",
     "wake_workers",
 ]

@@ -48,6 +48,7 @@ URGENT_FALLBACK_S = 1.0
 CHECKPOINT_EVERY = 200
 LISTEN_RETRY_S = 2.0
 LAUNCH_CHUNK = 32  # sends a batch starts (and encrypts) per turn of the event loop
+RESUME_EVERY_S = 5.0  # how often a worker looks for appends a dying API process left undone
 
 
 @dataclass(eq=False)
@@ -87,6 +88,8 @@ class Worker:
         self._unwritten = 0  # accepted sends not yet checkpointed, over all batches
         self._flushing: asyncio.Task[None] | None = None
         self._woken: asyncio.Future[None] | None = None
+        self._resuming: asyncio.Task[list[int]] | None = None
+        self._next_resume = 0.0
 
     # -- database steps, each its own short transaction, run in a thread ------------------------
     @contextlib.contextmanager
@@ -119,6 +122,19 @@ class Worker:
     def _record(self, claim: ClaimedBatch, results: dict[int, PushResult]) -> bool:
         with self._transaction() as s:
             return service.record_results(s, claim, results, backoff_base_s=self.settings.delivery_backoff_base_s)
+
+    def _resume(self) -> list[int]:
+        with self._transaction() as s:
+            return service.resume_appending(s, settings=self.settings)
+
+    def _maybe_resume(self) -> None:
+        """Now and then, in the background: finish appends left undone (``service.resume_appending``)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_resume or (self._resuming is not None and not self._resuming.done()):
+            return
+        self._next_resume = loop.time() + RESUME_EVERY_S
+        self._resuming = asyncio.create_task(asyncio.to_thread(self._resume))
+        self._resuming.add_done_callback(_log_failure)
 
     # -- sending -----------------------------------------------------------------------------------
     async def _keep_lease(self, claim: ClaimedBatch, sending: asyncio.Future[Any]) -> None:
@@ -256,6 +272,7 @@ class Worker:
         listener = asyncio.create_task(self._listen()) if postgres else None
         log.info("worker %s started", self.worker_id)
         while not stop.is_set():
+            self._maybe_resume()
             try:
                 claimed = await self._next_claim(in_flight)
             except Exception:  # the database restarting must not kill the worker
@@ -269,10 +286,15 @@ class Worker:
                 task.add_done_callback(_log_failure)
                 continue
             if until_idle and not in_flight:
+                if self._resuming is not None and not self._resuming.done():  # it may bring batches
+                    await asyncio.gather(self._resuming, return_exceptions=True)
+                    continue
                 break
             await self._wait_for_work(stop, in_flight)
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
+        if self._resuming is not None:
+            await asyncio.gather(self._resuming, return_exceptions=True)
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -327,6 +349,6 @@ async def _launch(one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int,
         raise
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
+def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception():
-        log.error("batch processing failed", exc_info=task.exception())
+        log.error("a worker task failed (batch processing or resuming an append)", exc_info=task.exception())

@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
-from pushsvc.db import is_postgres
+from pushsvc.db import after_commit, is_postgres
+from pushsvc.delivery import service as delivery
 from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
 from pushsvc.feeds import service
 from pushsvc.feeds.jma import AreaResolver, Telegram, load_area_dir, parse_telegram
@@ -120,6 +121,12 @@ class Accepted:
     duplicate: bool
     sent: list[SentAlert]
 
+    def recount(self, db_session: Session) -> None:
+        """Recipients as finally counted: a first-batch-early notification (緊急地震速報, tsunami) had
+        only its first batch counted when it was accepted, the rest after the commit."""
+        self.sent[:] = [replace(s, targeted=delivery.get_notification(db_session, s.notification_id).targeted)
+                        if s.notification_id else s for s in self.sent]
+
     def to_dict(self) -> dict[str, Any]:
         return {"telegram_id": self.telegram_id, "title": self.title, "duplicate": self.duplicate,
                 "notifications": [{"key": s.key, "notification_id": s.notification_id, "targeted": s.targeted,
@@ -153,4 +160,7 @@ def accept(db_session: Session, data: bytes, authorization: str | None, *, setti
     row.last_attempt_at = row.last_success_at = row.last_change_at = now
     log.info("push source %s: %s %s → %d notifications", src.name, telegram.control.title, identity, len(sent))
     db_session.flush()
-    return Accepted(identity, telegram.control.title, False, sent)
+    accepted = Accepted(identity, telegram.control.title, False, sent)
+    if any(s.notification_id for s in sent):
+        after_commit(db_session, accepted.recount)  # after delivery's own steps: a tsunami's full count
+    return accepted

@@ -17,8 +17,8 @@ PATH = "/api/v1/feeds/jma/telegrams"
 router = APIRouter(tags=["feeds"])
 
 
-def _accept(db_session: Session, data: bytes, authorization: str | None, settings: Settings) -> dict[str, Any]:
-    return pushin.accept(db_session, data, authorization, settings=settings, now=datetime.now(UTC)).to_dict()
+def _accept(db_session: Session, data: bytes, authorization: str | None, settings: Settings) -> pushin.Accepted:
+    return pushin.accept(db_session, data, authorization, settings=settings, now=datetime.now(UTC))
 
 
 @router.post(PATH, status_code=status.HTTP_202_ACCEPTED, responses={
@@ -29,7 +29,8 @@ async def push_telegram(request: Request, work: WorkDep, settings: SettingsDep,
                         authorization: Annotated[str | None, Header()] = None) -> Any:
     """Accept one JMA 防災情報XML telegram (``Content-Type: application/xml``), processed as the poller would."""
     data = await request.body()
-    result = await work(_accept, data, authorization, settings)
+    accepted = await work(_accept, data, authorization, settings)  # counted after the unit's last step
+    result = accepted.to_dict()
     if result["duplicate"]:
         return Response(content=_json(result), status_code=status.HTTP_200_OK, media_type="application/json")
     return result

@@ -67,6 +67,7 @@ def _draft(*, severity: str, title: tuple[str, str], body: tuple[str, str], topi
         municipality_codes=list(municipalities), recipient_ids=sorted(recipients) if recipients is not None else None,
         ttl_seconds=ttl, topic=topic[:64], extra={"jma": extra, **({"pinned": True} if pinned else {})},
         reference_id=reference[0] if reference else None, also_references=list(reference[1:]), priority=priority,
+        first_batch_early=priority == delivery.PRIORITY_LIFE,  # its first push within half a second
     )
 
 

@@ -602,3 +602,22 @@ def resident_places(db_session: Session, *, category: str, now: datetime,
     for sid, minimum, code, label in rows:
         grouped.setdefault(sid, (int(minimum or 3), {}))[1][(code, label)] = None
     return {sid: ResidentPlaces(sid, m, tuple(p)) for sid, (m, p) in grouped.items()}
+
+
+def first_recipients(db_session: Session, *, municipality_codes: Collection[str], category: str,
+                     test_only: bool = False, now: datetime, limit: int) -> list[int]:
+    """Up to ``limit`` of ``find_recipients``' answer, found without reading all of it.
+
+    For a life-critical alert's first batch (delivery commits it before resolving everyone else): the
+    index on municipality_code yields the first matching places at once, where the full answer for
+    100,000 residents takes 50–110 ms. Duplicates (two places in the target) are dropped here.
+    """
+    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    stmt = (select(SubscriptionPlace.subscription_id)
+            .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+            .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live,
+                   SubscriptionPlace.municipality_code.in_(set(municipality_codes)))
+            .limit(2 * limit))
+    if test_only:
+        stmt = stmt.where(Subscription.test_device.is_(True))
+    return list(dict.fromkeys(db_session.execute(stmt).scalars()))[:limit]

@@ -1,0 +1,25 @@
+"""A notification whose recipients are still being appended after its first batch was committed.
+
+Revision ID: i15b_appending
+Revises: i17b_river_readings
+Create Date: 2026-12-01
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "i15b_appending"
+down_revision = "i17b_river_readings"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.add_column(sa.Column("appending", sa.Boolean(), nullable=False, server_default=sa.false()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("appending")
