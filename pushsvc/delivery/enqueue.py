@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
@@ -104,17 +105,20 @@ def create_notification(
 def _add_batches(db_session: Session, n: Notification, recipients: list[int], *, settings: Settings,
                  now: datetime) -> int:
     """Write ``recipients`` as batches of ``n`` (counted in ``targeted``) and wake the workers; how many."""
-    size = settings.delivery_batch_size
-    rows = [  # quiet hours hold nobody: the worker sends silently to those inside them
-        {"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
-         "attempt": 0, "retrying": 0, "not_before": now, "priority": n.priority}
-        for i in range(0, len(recipients), size)
-    ]
+    rows = batch_rows(n, recipients, size=settings.delivery_batch_size, now=now)
     if rows:
         db_session.execute(insert(DeliveryBatch), rows)
         n.targeted += len(recipients)
         wake_workers(db_session, n.priority)
     return len(recipients)
+
+
+def batch_rows(n: Notification, recipients: list[int], *, size: int, now: datetime) -> list[dict[str, Any]]:
+    """New batches of ``n`` for ``recipients``, due now, in its lane. Quiet hours hold nobody: the worker
+    sends silently to those inside them."""
+    return [{"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
+             "attempt": 0, "retrying": 0, "not_before": now, "priority": n.priority}
+            for i in range(0, len(recipients), size)]
 
 
 RESUME_AFTER_S = 10.0  # an append not finished this long after acceptance was left undone by a dying process
@@ -123,28 +127,50 @@ RESUME_AFTER_S = 10.0  # an append not finished this long after acceptance was l
 def append_recipients(db_session: Session, notification_id: int, *, settings: Settings,
                       now: datetime | None = None) -> int:
     """Write the rest of an ``appending`` notification's recipients (everyone in its target not yet
-    addressed) and end its appending; how many were added. Whoever clears the flag does the work, so
-    the request's own step and a worker resuming it never both append. A cancelled one gets nobody more."""
+    addressed) and end its appending; how many were added. A cancelled one gets nobody more.
+
+    The notification's row is locked only by the last statement, which also decides who appends: the
+    request's own step and a worker resuming it may both compute, only the first to end ``appending``
+    keeps its batches. Locking it any earlier made the worker claiming the first batch (which marks
+    the notification as sending) wait for the whole append.
+    """
     now = _utc(now or datetime.now(UTC))
-    taken = db_session.execute(
-        update(Notification).where(Notification.id == notification_id, Notification.appending.is_(True))
-        .values(appending=False).execution_options(synchronize_session=False))
-    if not taken.rowcount:  # type: ignore[attr-defined]
-        return 0
     n = db_session.get(Notification, notification_id, populate_existing=True)
-    assert n is not None
-    added = 0
+    if n is None or not n.appending:
+        return 0
+    added: list[int] = []
     if n.status != "cancelled":
         everyone = subscriptions.find_recipients(
             db_session, municipality_codes=n.target_codes, category=n.category, test_only=n.test, now=now)
         already = _addressed(db_session, n.id)
-        added = _add_batches(db_session, n, [sid for sid in everyone if sid not in already],
-                             settings=settings, now=now)
-        if added and n.status in FINAL_STATUSES:  # its first batch was done before the rest arrived
-            n.status, n.finished_at = "sending", None
-    db_session.flush()
+        added = [sid for sid in everyone if sid not in already]
+    if not (added and _append_batches(db_session, n, added, settings=settings, now=now)):
+        added = []
+        db_session.execute(update(Notification).where(Notification.id == n.id, Notification.appending.is_(True))
+                           .values(appending=False).execution_options(synchronize_session=False))
     _finish_if_complete(db_session, n.id, now)
-    return added
+    return len(added)
+
+
+def _append_batches(db_session: Session, n: Notification, added: list[int], *, settings: Settings,
+                    now: datetime) -> bool:
+    """The batches of ``added``, kept only if this call is the one that ends ``n``'s appending."""
+    savepoint = db_session.begin_nested()
+    db_session.execute(insert(DeliveryBatch), batch_rows(n, added, size=settings.delivery_batch_size, now=now))
+    reopen = Notification.status.in_(tuple(FINAL_STATUSES))  # its first batch was done before the rest came
+    taken = db_session.execute(
+        update(Notification)
+        .where(Notification.id == n.id, Notification.appending.is_(True), Notification.status != "cancelled")
+        .values(appending=False, targeted=Notification.targeted + len(added),
+                status=case((reopen, "sending"), else_=Notification.status),
+                finished_at=case((reopen, None), else_=Notification.finished_at))
+        .execution_options(synchronize_session=False))
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    wake_workers(db_session, n.priority)
+    return True
 
 
 def resume_appending(db_session: Session, *, settings: Settings, now: datetime | None = None) -> list[int]:

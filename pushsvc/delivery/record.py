@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pushsvc.db import is_postgres
 from pushsvc.delivery.drafts import FINAL_STATUSES, LAST_CHANCE_S, ClaimedBatch
-from pushsvc.delivery.enqueue import _addressed, _finish_if_complete, wake_workers
+from pushsvc.delivery.enqueue import _addressed, _finish_if_complete, batch_rows, wake_workers
 from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.timeutil import as_utc as _utc
@@ -254,9 +254,7 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
         added = sorted(set(sent) - _addressed(db_session, f.id))
         if not added:
             continue
-        db_session.execute(insert(DeliveryBatch), [{
-            "notification_id": f.id, "status": "pending", "pending_ids": added, "sent_ids": [], "attempt": 0,
-            "retrying": 0, "not_before": now, "priority": f.priority}])
+        db_session.execute(insert(DeliveryBatch), batch_rows(f, added, size=len(added), now=now))
         wake_workers(db_session, f.priority)
         f.targeted += len(added)
         if f.status in FINAL_STATUSES:
