@@ -35,8 +35,8 @@ from pushsvc.geo import service as geo_service
 from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.subscriptions.service import category_mask
+from pushsvc.types import CATEGORIES
 
 ADMIN = secrets.token_urlsafe(32)
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"

@@ -34,8 +34,8 @@ from pushsvc.geo import service as geo_service
 from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.subscriptions.service import category_mask
+from pushsvc.types import CATEGORIES
 from pushsvc.webpush import ece
 from pushsvc.webpush.payload import build_payload
 

@@ -51,9 +51,9 @@ from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.timeutil import JST
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import CATEGORIES
 from pushsvc.webpush.sender import MAX_RETRY_AFTER_S, Outcome, PushResult, backoff_delay
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,6 @@ from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
 from pushsvc.subscriptions.schemas import (
-    CATEGORIES,
-    LANGUAGES,
     MAX_PLACES,
     MIN_INTENSITIES,
     Choices,
@@ -52,6 +50,7 @@ from pushsvc.subscriptions.schemas import (
     round_coord,
 )
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import CATEGORIES, LANGUAGES
 from pushsvc.webpush.hosts import EndpointError, canonical_endpoint
 
 TOKEN_BYTES = 24  # 192 bits
