@@ -28,7 +28,7 @@ def _setup_logging() -> None:
 def _start_identity(settings: Settings, factory: sessionmaker[Session], *, rotate: bool = False) -> VapidIdentity:
     """The VAPID key, or a one-line error and exit 2 when its path cannot be read or written (a volume
     owned by another user, a read-only mount): a traceback there tells an operator nothing."""
-    from pushsvc.subscriptions import identity as vapid_identity
+    from pushsvc.webpush import identity as vapid_identity
 
     try:
         return vapid_identity.start(settings, factory, rotate=rotate)
@@ -272,7 +272,7 @@ def vapid() -> None:
 @vapid.command("show")
 def vapid_show() -> None:
     """Print the public key browsers subscribe with (creates the key file on first use)."""
-    from pushsvc.subscriptions.identity import load_identity
+    from pushsvc.webpush.identity import load_identity
 
     identity = load_identity(get_settings())
     click.echo(f"public key:  {identity.public_key_b64url}")
