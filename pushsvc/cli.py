@@ -187,7 +187,7 @@ def migrate() -> None:
               help="answer every push this long after it arrived, as a push service across the internet")
 def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
     """Run the local RFC 8030 push service for tests, the demo and benchmarks (never expose it)."""
-    from pushsvc.devpush.runner import serve as serve_devpush
+    from pushsvc.dev.devpush.runner import serve as serve_devpush
 
     serve_devpush(host, port, "count" if mode == "count" else "full", latency_ms)
 
@@ -201,7 +201,7 @@ def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
 @click.option("--seed", default=39, show_default=True, type=int, help="seed for where residents live")
 def demo(residents: int, speed: float, shared: Path, seed: int) -> None:
     """Start API, worker, poller and a local push service on SQLite; replay the 2026-06-02 rain event."""
-    from pushsvc.demo import DemoOptions, run_demo
+    from pushsvc.dev.demo import DemoOptions, run_demo
 
     logging.getLogger().setLevel(logging.ERROR)  # the demo prints its own story
     summary = run_demo(DemoOptions(shared=shared, residents=residents, speed=speed, seed=seed,

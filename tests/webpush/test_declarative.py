@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pushsvc import i18n
-from pushsvc.devpush import DevPush
+from pushsvc.dev.devpush import DevPush
 from pushsvc.types import LANGUAGES
 from pushsvc.webpush.payload import MAX_PAYLOAD_BYTES, build_payload
 from pushsvc.webpush.sender import Outcome
