@@ -10,7 +10,7 @@ import pytest
 from pushsvc import i18n
 from pushsvc.delivery.service import Message
 from pushsvc.feeds.river.alerts import fall_alert, rise_alert
-from pushsvc.feeds.river.models import Stage, Station, Thresholds
+from pushsvc.feeds.river.records import Stage, Station, Thresholds
 from pushsvc.types import LANGUAGES
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pushsvc import i18n
 from pushsvc.alerts.levels import Product, level_label, product
-from pushsvc.feeds.river.models import Stage, Station
+from pushsvc.feeds.river.records import Stage, Station
 from pushsvc.timeutil import JST
 from pushsvc.types import Severity
 
