@@ -47,7 +47,8 @@ from sqlalchemy.orm import Session
 from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.db import is_postgres
-from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, Notification, NotificationReference
+from pushsvc.delivery.models import DeliveryBatch, DeliveryFailure, NotificationReference
+from pushsvc.delivery.models import Notification as Notification  # handed out: others may name the type
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions

@@ -34,7 +34,7 @@ from pushsvc.evacuation.models import EvacuationOrder
 from pushsvc.evacuation.schemas import AreaIn, LiftIn, OrderChangeIn, OrderIn
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.area import parse_area
-from pushsvc.operators.models import Operator
+from pushsvc.operators.accounts import Operator
 from pushsvc.operators.targets import municipalities_touching
 from pushsvc.shelters.schemas import HAZARDS, Hazard, hazard_label
 

@@ -32,7 +32,8 @@ from pushsvc.config import Settings
 from pushsvc.db import is_postgres, table_of
 from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
-from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
+from pushsvc.subscriptions.models import CURRENT, REGISTERED, SubscriptionPlace
+from pushsvc.subscriptions.models import Subscription as Subscription  # handed out: others may name the type
 from pushsvc.subscriptions.schemas import (
     MAX_PLACES,
     MIN_INTENSITIES,
@@ -601,3 +602,10 @@ def resident_places(db_session: Session, *, category: str, now: datetime,
     for sid, minimum, code, label in rows:
         grouped.setdefault(sid, (int(minimum or 3), {}))[1][(code, label)] = None
     return {sid: ResidentPlaces(sid, m, tuple(p)) for sid, (m, p) in grouped.items()}
+
+
+def live_places(sub: Subscription, *, now: datetime) -> list[SubscriptionPlace]:
+    """The places a resident has now: the registered ones in their order, then an unexpired current location."""
+    places = [p for p in sub.places if p.kind != CURRENT or (p.expires_at and _utc(p.expires_at) > _utc(now))]
+    places.sort(key=lambda p: (p.kind == CURRENT, p.position))
+    return places
