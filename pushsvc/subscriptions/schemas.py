@@ -13,6 +13,7 @@ from datetime import datetime, time
 from typing import Annotated, Literal, get_args
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Header
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pushsvc.types import CATEGORIES, Category, Lang, Lat, Line, Lon
@@ -119,6 +120,9 @@ class LocationIn(BaseModel):
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
                                      description="reported by the Geolocation API; not stored")
 
+
+ResidentAuthorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
+"""The resident's token header, on the routes of this domain and the portal alike."""
 
 Endpoint = Annotated[str, Field(max_length=2048, description="push-service URL from PushSubscription.endpoint")]
 """Checked, and put in its canonical form, by ``webpush.hosts.canonical_endpoint`` (it needs the allowlist)."""
