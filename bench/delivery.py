@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bench._common import ROOT, machine, publish, serve, throwaway_database
 from bench.fanout import ADMIN, RUN_MARKER, SUBJECT, cpu_by_role, populate
-from pushsvc.devpush.runner import spawn_devpush
+from pushsvc.dev.devpush.runner import spawn_devpush
 
 RESULT = "RESULT "
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

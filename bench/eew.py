@@ -28,15 +28,15 @@ from sqlalchemy import insert, text
 
 from bench._common import BOUNDARIES, SHARED, machine, publish, serve, throwaway_database
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
-from pushsvc.devpush.keys import SubscriberKeys
-from pushsvc.devpush.runner import spawn_devpush
+from pushsvc.dev.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.runner import spawn_devpush
 from pushsvc.feeds import pushin
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.subscriptions.service import category_mask
+from pushsvc.types import CATEGORIES
 
 ADMIN = secrets.token_urlsafe(32)
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"

@@ -28,14 +28,14 @@ from sqlalchemy.engine import make_url
 
 from bench._common import BOUNDARIES, machine, serve, throwaway_database
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
-from pushsvc.devpush.keys import SubscriberKeys
-from pushsvc.devpush.runner import spawn_devpush
+from pushsvc.dev.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.runner import spawn_devpush
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.subscriptions.service import category_mask
+from pushsvc.types import CATEGORIES
 from pushsvc.webpush import ece
 from pushsvc.webpush.payload import build_payload
 

@@ -22,8 +22,8 @@ import httpx
 import uvloop
 
 from bench._common import machine
-from pushsvc.devpush import SubscriberKeys
-from pushsvc.devpush.runner import spawn_devpush
+from pushsvc.dev.devpush import SubscriberKeys
+from pushsvc.dev.devpush.runner import spawn_devpush
 from pushsvc.webpush import ece
 from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushSender, PushTarget, encrypt

@@ -28,7 +28,7 @@ def _setup_logging() -> None:
 def _start_identity(settings: Settings, factory: sessionmaker[Session], *, rotate: bool = False) -> VapidIdentity:
     """The VAPID key, or a one-line error and exit 2 when its path cannot be read or written (a volume
     owned by another user, a read-only mount): a traceback there tells an operator nothing."""
-    from pushsvc.subscriptions import identity as vapid_identity
+    from pushsvc.webpush import identity as vapid_identity
 
     try:
         return vapid_identity.start(settings, factory, rotate=rotate)
@@ -187,7 +187,7 @@ def migrate() -> None:
               help="answer every push this long after it arrived, as a push service across the internet")
 def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
     """Run the local RFC 8030 push service for tests, the demo and benchmarks (never expose it)."""
-    from pushsvc.devpush.runner import serve as serve_devpush
+    from pushsvc.dev.devpush.runner import serve as serve_devpush
 
     serve_devpush(host, port, "count" if mode == "count" else "full", latency_ms)
 
@@ -201,7 +201,7 @@ def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
 @click.option("--seed", default=39, show_default=True, type=int, help="seed for where residents live")
 def demo(residents: int, speed: float, shared: Path, seed: int) -> None:
     """Start API, worker, poller and a local push service on SQLite; replay the 2026-06-02 rain event."""
-    from pushsvc.demo import DemoOptions, run_demo
+    from pushsvc.dev.demo import DemoOptions, run_demo
 
     logging.getLogger().setLevel(logging.ERROR)  # the demo prints its own story
     summary = run_demo(DemoOptions(shared=shared, residents=residents, speed=speed, seed=seed,
@@ -272,7 +272,7 @@ def vapid() -> None:
 @vapid.command("show")
 def vapid_show() -> None:
     """Print the public key browsers subscribe with (creates the key file on first use)."""
-    from pushsvc.subscriptions.identity import load_identity
+    from pushsvc.webpush.identity import load_identity
 
     identity = load_identity(get_settings())
     click.echo(f"public key:  {identity.public_key_b64url}")

@@ -22,7 +22,7 @@ from pushsvc.deps import SessionDep
 from pushsvc.errors import PayloadTooLarge, document_problems, install_handlers, problem_response
 from pushsvc.geo import service as geo_service
 from pushsvc.runtime import settle_heap
-from pushsvc.subscriptions import identity as vapid_identity
+from pushsvc.webpush import identity as vapid_identity
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from pushsvc.kpi.models import KpiDaily, KpiEvent, KpiSalt, KpiVisitor
 from pushsvc.operators.models import AreaPreset, AuditEntry, MessageMunicipality, Operator, OperatorMessage
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.shelters.models import Shelter, ShelterState
-from pushsvc.subscriptions.models import Subscription, SubscriptionPlace, VapidKeyRecord
+from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
+from pushsvc.webpush.models import VapidKeyRecord
 
 __all__ = [
     "AlertState",

@@ -1,4 +1,5 @@
-"""Shared input types: the one free-text type and ids bounded to the columns they look up.
+"""Shared types: the one free-text type, ids bounded to the columns they look up, and the vocabularies
+(categories, languages, coordinates, severities) that every domain speaks.
 
 Every text a client sends is stored as JSON or a column and later encoded for a push, a page or a
 CAP file; a lone surrogate (``"\\ud83c"``) survives ``json.loads`` but not ``str.encode("utf-8")``,
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
@@ -108,3 +109,14 @@ SiteId = Annotated[str, Path(min_length=1, max_length=64, description="共通ID 
                    AfterValidator(_line)]
 """A path's 共通ID, held to what ``ShelterStateItem.id`` accepts, so a bad one is a 422 naming it."""
 QueryText = Annotated[str | None, Query(max_length=100), AfterValidator(_optional_line)]
+MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{5}$", description="5-digit code, e.g. 39201")]
+
+Category = Literal["evacuation", "river", "weather", "landslide", "quake_tsunami", "area_info"]
+# Languages a resident may ask for; messages fall back to Japanese where no translation exists.
+Lang = Literal["ja", "en", "zh-Hans", "zh-Hant", "ko", "vi", "tl", "ne", "id", "pt"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+LANGUAGES: tuple[Lang, ...] = get_args(Lang)
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS84")]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS84")]
+# How urgent a push is (CAP <severity> and the Web Push Urgency follow from it).
+Severity = Literal["info", "advisory", "warning", "emergency"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pushsvc.demo import DemoOptions, run_demo
+from pushsvc.dev.demo import DemoOptions, run_demo
 from tests.conftest import SHARED
 from tests.feeds.river.test_replay import raw_danger_crossings, town_codes
 from tests.fixtures.river import EVENT_CSV, river_file

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
 
-Severity = Literal["info", "advisory", "warning", "emergency"]
+from pushsvc.types import Severity
+
 SEVERITY_RANK: dict[str, int] = {"info": 0, "advisory": 1, "warning": 2, "emergency": 3}
 
 

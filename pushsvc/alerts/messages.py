@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pushsvc.alerts.levels import ACTIONS, SEVERITY_RANK, Severity, level_label, severity_for
+from pushsvc.alerts.levels import ACTIONS, SEVERITY_RANK, level_label, severity_for
 from pushsvc.alerts.schemas import Transition, Value
+from pushsvc.types import Severity
 
 CHANGE_JA = {"issued": "発表", "raised": "切替", "lowered": "切替", "lifted": "解除", "cancelled": "取消",
              "corrected": "訂正"}

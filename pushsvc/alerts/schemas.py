@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from pushsvc.alerts.levels import Product, Severity, product
+from pushsvc.alerts.levels import Product, product
+from pushsvc.types import Severity
 
 Change = Literal["issued", "raised", "lowered", "lifted", "cancelled", "corrected", "expired"]
 Status = Literal["in_force", "lifted", "cancelled", "expired"]

@@ -23,8 +23,8 @@ from pushsvc.delivery.models import DeliveryBatch, Notification, NotificationRef
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
-from pushsvc.subscriptions.schemas import CATEGORIES
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import CATEGORIES
 
 log = logging.getLogger(__name__)
 

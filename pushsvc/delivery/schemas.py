@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pushsvc.types import BodiesByLang, Line, TitlesByLang
-
-Severity = Literal["info", "advisory", "warning", "emergency"]
+from pushsvc.types import BodiesByLang, Line, Severity, TitlesByLang
 
 
 class TargetIn(BaseModel):

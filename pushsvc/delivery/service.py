@@ -76,6 +76,7 @@ from pushsvc.delivery.enqueue import (
     resume_appending,
     wake_workers,
 )
+from pushsvc.delivery.models import Notification as Notification  # handed out: others may name the type
 from pushsvc.delivery.queries import (
     KNOWN_DEAD_MIN_MESSAGES,
     KNOWN_DEAD_WINDOW,
@@ -121,6 +122,7 @@ __all__ = [
     "WAKE_CHANNEL",
     "ClaimedBatch",
     "Message",
+    "Notification",
     "NotificationDraft",
     "active_alerts",
     "active_alerts_version",

@@ -23,10 +23,9 @@ from pushsvc.operators import accounts
 from pushsvc.operators.api import CAP_MEDIA, cap_body
 from pushsvc.operators.auth import CurrentOperator
 from pushsvc.operators.schemas import AuditOut
-from pushsvc.subscriptions.schemas import Lang
+from pushsvc.types import Lang, MunicipalityQuery
 
 router = APIRouter(prefix="/api/v1/evacuation", tags=["evacuation"])
-Municipality = Annotated[str | None, Query(pattern=r"^\d{5}$", description="5-digit code, e.g. 39201")]
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -38,7 +37,7 @@ def _public(db_session: SessionDep, settings: SettingsDep, municipality: str | N
 
 
 @router.get("", response_model=EvacuationList)
-def in_force(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: Municipality = None,
+def in_force(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: MunicipalityQuery = None,
              lang: Lang = "ja") -> Response:
     """避難情報 in force (open data, no login): highest level first; lifted orders are not listed.
 
@@ -91,7 +90,7 @@ def single_issuer(op: CurrentOperator, db_session: SessionDep,
 
 
 @router.get("/districts", response_model=list[DistrictOut])
-def districts(db_session: SessionDep, municipality: Municipality = None) -> list[DistrictOut]:
+def districts(db_session: SessionDep, municipality: MunicipalityQuery = None) -> list[DistrictOut]:
     """Saved district areas (open data: residents may want to know which district they are in)."""
     return [service.district_out(d) for d in service.list_districts(db_session, municipality)]
 

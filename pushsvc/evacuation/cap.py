@@ -25,6 +25,8 @@ from typing import Any, cast
 from pydantic import ValidationError as PydanticError
 from sqlalchemy.orm import Session
 
+from pushsvc.cap.codes import Q
+from pushsvc.cap.reader import Allowed, header, merged, parameters, polygon_of, read_root, text_of
 from pushsvc.config import Settings
 from pushsvc.errors import Conflict, Forbidden, OutsideServiceArea, ValidationProblem
 from pushsvc.evacuation import service
@@ -32,8 +34,7 @@ from pushsvc.evacuation.models import EvacuationOrder
 from pushsvc.evacuation.schemas import AreaIn, LiftIn, OrderChangeIn, OrderIn
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.area import parse_area
-from pushsvc.operators.cap import Q, parse_time, polygon_of, read_root, text_of
-from pushsvc.operators.models import Operator
+from pushsvc.operators.accounts import Operator
 from pushsvc.operators.targets import municipalities_touching
 from pushsvc.shelters.schemas import HAZARDS, Hazard, hazard_label
 
@@ -42,6 +43,11 @@ HAZARD_IN: dict[str, Hazard] = {**{h: h for h in HAZARDS}, **{hazard_label(h, "j
                                 "崖崩れ": "landslide", "土石流": "landslide", "地すべり": "landslide",
                                 "河川氾濫": "flood", "外水氾濫": "flood"}
 _SPLIT = re.compile(r"[、,・\s]+")
+HEADER = (
+    Allowed("status", ("Actual", "Exercise"), "status {value} is not sent to residents (Actual, Exercise are)"),
+    Allowed("scope", ("Public",), "scope must be Public"),
+    Allowed("msgType", ("Alert", "Update", "Cancel"), "msgType {value} is not Alert, Update or Cancel"),
+)
 
 
 def source_sender(settings: Settings, op: Operator) -> str:
@@ -69,13 +75,6 @@ class Parsed:
     area: tuple[str, AreaIn] | None  # (municipality code, area)
 
 
-def _params(info: ET.Element) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for p in info.findall(Q + "parameter"):
-        out.setdefault(text_of(p, "valueName"), []).append(text_of(p, "value"))
-    return out
-
-
 def _level(params: dict[str, list[str]]) -> int | None:
     values = [v for n in LEVEL_NAMES for v in params.get(n, [])]
     if not values:
@@ -100,24 +99,20 @@ def _hazards(params: dict[str, list[str]]) -> list[Hazard]:
     return found
 
 
-def _area(db_session: Session, info: ET.Element, prefecture: str) -> tuple[str, AreaIn]:
-    areas = info.findall(Q + "area")
-    if len(areas) != 1:
-        raise ValidationProblem("a 避難情報 alert has exactly one info/area", field="info[0].area")
-    area, where = areas[0], "info[0].area[0]"
-    desc = text_of(area, "areaDesc")
-    geocodes = [text_of(g, "value") for g in area.findall(Q + "geocode")]
-    polygons = [(p.text or "").strip() for p in area.findall(Q + "polygon") if (p.text or "").strip()]
-    if polygons:
-        geojson = polygon_of(polygons[0], f"{where}.polygon[0]") if len(polygons) == 1 else {
-            "type": "MultiPolygon",
-            "coordinates": [polygon_of(t, f"{where}.polygon[{i}]")["coordinates"] for i, t in enumerate(polygons)]}
-        touched = municipalities_touching(db_session, parse_area(geojson, field=f"{where}.polygon"), prefecture)
-        if len(touched) != 1:
-            raise OutsideServiceArea(
-                "the polygon is outside prefecture " + prefecture if not touched else
-                f"the polygon spans {', '.join(touched)}: one order is one municipality's", field=f"{where}.polygon")
-        return touched[0], AreaIn(kind="polygon", polygon=geojson)
+def _polygon_area(db_session: Session, polygons: list[str], where: str, prefecture: str) -> tuple[str, AreaIn]:
+    """A drawn area: it must lie in exactly one municipality of the prefecture."""
+    geojson = merged([polygon_of(t, f"{where}.polygon[{i}]") for i, t in enumerate(polygons)])
+    assert geojson is not None
+    touched = municipalities_touching(db_session, parse_area(geojson, field=f"{where}.polygon"), prefecture)
+    if len(touched) != 1:
+        raise OutsideServiceArea(
+            "the polygon is outside prefecture " + prefecture if not touched else
+            f"the polygon spans {', '.join(touched)}: one order is one municipality's", field=f"{where}.polygon")
+    return touched[0], AreaIn(kind="polygon", polygon=geojson)
+
+
+def _municipality(db_session: Session, geocodes: list[str], where: str, prefecture: str) -> str:
+    """The one municipality code of the geocodes, or a 422 naming the geocode."""
     if len(geocodes) != 1:
         raise ValidationProblem("give one polygon or one geocode (全国地方公共団体コード)", field=f"{where}.geocode")
     code = geocodes[0][:5]
@@ -125,43 +120,55 @@ def _area(db_session: Session, info: ET.Element, prefecture: str) -> tuple[str, 
             or geo_service.get_place(db_session, code) is None:
         raise OutsideServiceArea(f"geocode {geocodes[0]} is not a municipality of prefecture {prefecture}",
                                  field=f"{where}.geocode[0]")
+    return code
+
+
+def _coded_area(db_session: Session, code: str, desc: str, where: str) -> AreaIn:
+    """A municipality given by code: its saved districts if ``areaDesc`` names them, else all of it."""
     names = {d.name for d in service.list_districts(db_session, code)}
     wanted = [n for n in _SPLIT.split(desc) if n]
     if wanted and all(n in names for n in wanted):
-        return code, AreaIn(kind="districts", districts=wanted)
+        return AreaIn(kind="districts", districts=wanted)
     place = geo_service.get_place(db_session, code)
     if desc and place is not None and desc not in (place.name, f"{place.name}全域"):
         raise ValidationProblem(f"areaDesc {desc!r} is neither {place.name} nor a saved district of it "
                                 f"({', '.join(sorted(names)) or 'none saved'})", field=f"{where}.areaDesc")
-    return code, AreaIn(kind="municipality")
+    return AreaIn(kind="municipality")
 
 
-def parse(db_session: Session, xml: bytes, *, prefecture: str) -> Parsed:
-    root = read_root(xml)
-    identifier, sender, sent = (text_of(root, t) for t in ("identifier", "sender", "sent"))
-    for name, value in (("identifier", identifier), ("sender", sender), ("sent", sent)):
-        if not value:
-            raise ValidationProblem(f"<{name}> is required", field=name)
-    parse_time(sent, "sent")
-    status, msg_type = text_of(root, "status"), text_of(root, "msgType")
-    if status not in ("Actual", "Exercise"):
-        raise ValidationProblem(f"status {status or '(none)'} is not sent to residents (Actual, Exercise are)",
-                                field="status")
-    if text_of(root, "scope") != "Public":
-        raise ValidationProblem("scope must be Public", field="scope")
-    if msg_type not in ("Alert", "Update", "Cancel"):
-        raise ValidationProblem(f"msgType {msg_type or '(none)'} is not Alert, Update or Cancel", field="msgType")
+def _area(db_session: Session, info: ET.Element, prefecture: str) -> tuple[str, AreaIn]:
+    areas = info.findall(Q + "area")
+    if len(areas) != 1:
+        raise ValidationProblem("a 避難情報 alert has exactly one info/area", field="info[0].area")
+    area, where = areas[0], "info[0].area[0]"
+    polygons = [(p.text or "").strip() for p in area.findall(Q + "polygon") if (p.text or "").strip()]
+    if polygons:
+        return _polygon_area(db_session, polygons, where, prefecture)
+    code = _municipality(db_session, [text_of(g, "value") for g in area.findall(Q + "geocode")], where, prefecture)
+    return code, _coded_area(db_session, code, text_of(area, "areaDesc"), where)
+
+
+def _references(root: ET.Element, sender: str, msg_type: str) -> list[str]:
+    """Identifiers of the earlier alerts of the same sender this one changes (required but for an Alert)."""
     refs = [r.split(",") for r in text_of(root, "references").split()]
     if any(len(r) < 2 for r in refs):
         raise ValidationProblem("references are 'sender,identifier,sent'", field="references")
     references = [r[1] for r in refs if r[0] == sender]
     if msg_type != "Alert" and not references:
         raise ValidationProblem(f"a {msg_type} needs <references> to an earlier alert of {sender}", field="references")
+    return references
+
+
+def parse(db_session: Session, xml: bytes, *, prefecture: str) -> Parsed:
+    root = read_root(xml)
+    head = header(root, HEADER, times=("sent",))
+    sender, msg_type = head["sender"], head["msgType"]
+    references = _references(root, sender, msg_type)
     infos = root.findall(Q + "info")
     if not infos and msg_type != "Cancel":
         raise ValidationProblem("the alert has no <info>", field="info")
     info = infos[0] if infos else None
-    params = _params(info) if info is not None else {}
+    params = parameters(info) if info is not None else {}
     level = _level(params)
     if level is None and msg_type != "Cancel":
         raise ValidationProblem("the level is required as <parameter><valueName>EvacuationLevel</valueName>",
@@ -172,8 +179,8 @@ def parse(db_session: Session, xml: bytes, *, prefecture: str) -> Parsed:
         raise ValidationProblem("name the hazard(s) as <parameter><valueName>Hazard</valueName>",
                                 field="info[0].parameter.Hazard")
     note = text_of(info, "instruction")[:500] if info is not None else ""
-    return Parsed(identifier, sender, msg_type, references, level, hazards, params.get("Shelter", []),
-                  (params.get("Reason") or [""])[0][:300], note, status != "Actual", area)
+    return Parsed(head["identifier"], sender, msg_type, references, level, hazards, params.get("Shelter", []),
+                  (params.get("Reason") or [""])[0][:300], note, head["status"] != "Actual", area)
 
 
 def receive(db_session: Session, op: Operator, xml: bytes, *, settings: Settings) -> EvacuationOrder:

@@ -47,7 +47,7 @@ from pushsvc.geo import service as geo_service
 from pushsvc.geo.area import parse_area
 from pushsvc.operators import accounts
 from pushsvc.operators import service as operators
-from pushsvc.operators.models import PREFECTURE, Operator
+from pushsvc.operators.accounts import Operator
 from pushsvc.operators.schemas import MessageIn
 from pushsvc.operators.targets import municipalities_touching
 from pushsvc.shelters import service as shelters
@@ -306,7 +306,7 @@ def get_order(db_session: Session, op: Operator | None, order_id: int) -> Evacua
     o = db_session.get(EvacuationOrder, order_id, populate_existing=True)
     if o is None:
         raise NotFound(f"no evacuation order {order_id}", field="id")
-    if op is not None and op.role != PREFECTURE and o.municipality_code not in op.municipalities:
+    if op is not None and not accounts.in_scope(op, [o.municipality_code]):
         raise Forbidden(f"order {order_id} is outside operator {op.name!r}'s municipalities", field="id")
     return o
 
@@ -378,7 +378,7 @@ def list_orders(db_session: Session, op: Operator, *, include_lifted: bool = Fal
     stmt = select(EvacuationOrder).order_by(EvacuationOrder.level.desc(), EvacuationOrder.id.desc()).limit(200)
     if not include_lifted:
         stmt = stmt.where(EvacuationOrder.status.in_(IN_FORCE))
-    if op.role != PREFECTURE:
+    if not accounts.is_prefecture(op):
         stmt = stmt.where(EvacuationOrder.municipality_code.in_(op.municipalities))
     return list(db_session.execute(stmt).scalars())
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pushsvc.alerts.levels import Severity, severity_for
+from pushsvc.alerts.levels import severity_for
 from pushsvc.shelters.schemas import Hazard, hazard_label
+from pushsvc.types import Severity
 
 NAMES: dict[int, dict[str, str]] = {
     3: {"ja": "高齢者等避難", "en": "Evacuation of Elderly People, etc."},

@@ -25,7 +25,7 @@ from pushsvc.feeds.river.kawabou import SOURCE as KAWABOU
 from pushsvc.feeds.river.kawabou import livecam_stations, obslist_readings, tmlist_readings
 from pushsvc.feeds.river.kawabou import locator as kawabou_locator
 from pushsvc.feeds.river.kriver import area_info_stations, checked_snapshot, load_crisis_gauges
-from pushsvc.feeds.river.models import reading_problem
+from pushsvc.feeds.river.records import reading_problem
 from pushsvc.feeds.service import SentAlert
 from pushsvc.feeds.sources import HostNotAllowed, SourceConfig, SourceConfigError, host_allowed
 from pushsvc.geo import service as geo_service

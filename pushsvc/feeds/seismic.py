@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pushsvc.alerts import service as alerts
-from pushsvc.alerts.levels import Severity
 from pushsvc.alerts.schemas import AreaValue, Scope, Statement, Transition, Value
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
@@ -40,6 +39,7 @@ from pushsvc.feeds.models import FeedAlert, FeedSource
 from pushsvc.feeds.service import JMA_ATTRIBUTION, SentAlert, send_alert
 from pushsvc.geo import service as geo_service
 from pushsvc.subscriptions import service as subscriptions
+from pushsvc.types import Severity
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Union
 
 from babel.messages.pofile import read_po
 
-from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.types import LANGUAGES
 
 __all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "fragment", "join", "msgids",
            "page_messages", "pick", "raw", "text", "texts"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from pushsvc import i18n
 from pushsvc.httpcache import cached
-from pushsvc.subscriptions.schemas import Lang
+from pushsvc.types import Lang
 
 router = APIRouter(tags=["i18n"])
 CACHE = "public, max-age=300"

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pushsvc.subscriptions.schemas import Category
+from pushsvc.types import Category
 
 # Reported by the resident page and the service worker; subscriptions are recorded by the server itself.
 ClientEvent = Literal["page_view_portal", "page_view_resident", "install", "notification_open"]

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from pushsvc.config import Settings
 from pushsvc.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
-from pushsvc.operators.models import MUNICIPALITY, PREFECTURE, AuditEntry, Operator
+from pushsvc.operators.models import MUNICIPALITY, PREFECTURE, AuditEntry
+from pushsvc.operators.models import Operator as Operator  # handed out: others may name the type
 from pushsvc.types import text_problem
 
 TOKEN_PREFIX = "pso_"
@@ -131,8 +132,13 @@ def authenticate(db_session: Session, token: str) -> tuple[Operator | None, str]
     return op, "ok"
 
 
+def is_prefecture(op: Operator) -> bool:
+    """A prefecture operator reaches every municipality (and prefecture-wide audiences)."""
+    return op.role == PREFECTURE
+
+
 def in_scope(op: Operator, codes: Collection[str]) -> bool:
-    return op.role == PREFECTURE or set(codes) <= set(op.municipalities)
+    return is_prefecture(op) or set(codes) <= set(op.municipalities)
 
 
 def ensure_scope(op: Operator, codes: Collection[str], *, field: str = "target") -> None:
@@ -143,7 +149,7 @@ def ensure_scope(op: Operator, codes: Collection[str], *, field: str = "target")
 
 
 def require_prefecture(op: Operator, what: str) -> None:
-    if op.role != PREFECTURE:
+    if not is_prefecture(op):
         raise Forbidden(f"{what} is for prefecture operators only")
 
 

@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pushsvc.delivery.schemas import DeliveryCounters, Severity
-from pushsvc.subscriptions.schemas import Category, Lat, Lon
-from pushsvc.types import Line, Paragraph, UtcDateTime
+from pushsvc.delivery.schemas import DeliveryCounters
+from pushsvc.types import Category, Lat, Line, Lon, Paragraph, Severity, UtcDateTime
 
 Text = dict[str, str]
 LangCode = Annotated[str, Field(max_length=16)]

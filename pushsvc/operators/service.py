@@ -32,9 +32,8 @@ from pushsvc.operators.models import PREFECTURE, MessageMunicipality, Operator, 
 from pushsvc.operators.schemas import FollowUpIn, MessageIn, PreviewOut, Translation
 from pushsvc.operators.targets import ResolvedTarget, resolve_target
 from pushsvc.subscriptions import service as subscriptions
-from pushsvc.subscriptions.schemas import LANGUAGES
 from pushsvc.timeutil import as_utc as _utc
-from pushsvc.types import scrub_texts
+from pushsvc.types import LANGUAGES, scrub_texts
 
 TEST_MARK = {"ja": "【訓練】", i18n.EASY_JAPANESE: "【訓練】"}
 TEST_MARK_OTHER = "[TEST] "

@@ -28,7 +28,7 @@ from pushsvc.cache import Snapshot, detached
 from pushsvc.config import Settings
 from pushsvc.db import cache_key
 from pushsvc.delivery import service as delivery
-from pushsvc.delivery.models import Notification
+from pushsvc.delivery.service import Notification
 from pushsvc.errors import NotFound, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.portal.schemas import (

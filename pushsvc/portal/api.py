@@ -22,13 +22,12 @@ from pushsvc.operators.auth import CurrentOperator
 from pushsvc.portal import alerts, formats, page, service
 from pushsvc.portal.schemas import AlertList, AlertPage, NoticeAdminOut, NoticeIn, NoticeOut, PortalOut
 from pushsvc.subscriptions import service as subscriptions
-from pushsvc.subscriptions.schemas import Category, Lang
+from pushsvc.subscriptions.schemas import ResidentAuthorization
+from pushsvc.types import Category, Lang, MunicipalityQuery
 
 router = APIRouter(tags=["portal"])
 
 SubscriptionQ = Annotated[int, Query(ge=1, le=2**31 - 1, description="the subscription id returned when subscribing")]
-Authorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
-Municipality = Annotated[str | None, Query(pattern=r"^\d{5}$", description="5-digit code, e.g. 39201")]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PRIVATE = "private, no-cache"
 
@@ -44,7 +43,7 @@ def _now() -> datetime:
 @router.get("/api/v1/portal/me", response_model=PortalOut,
             responses={304: {"description": "unchanged since the ETag sent"}, 401: {}, 403: {}, 404: {}})
 async def portal_me(request: Request, subscription: SubscriptionQ, work: WorkDep, settings: SettingsDep,
-                    authorization: Authorization = None) -> Response:
+                    authorization: ResidentAuthorization = None) -> Response:
     """Alerts, river gauges, evacuation sites and notices for each of the resident's places.
 
     Every resident's browser asks for this, so its database work is one thread hop (``WorkDep``)."""
@@ -61,7 +60,7 @@ def _portal_me(db_session: Session, subscription: int, authorization: str | None
 @router.post("/api/v1/portal/notices/{notice_id}/ack", status_code=status.HTTP_204_NO_CONTENT,
              responses={401: {}, 403: {}, 404: {}})
 def acknowledge(notice_id: AlertId, subscription: SubscriptionQ, db_session: SessionDep,
-                authorization: Authorization = None) -> Response:
+                authorization: ResidentAuthorization = None) -> Response:
     """The resident has read an important notice; it stops showing in their portal."""
     sub = subscriptions.authorize(db_session, subscription, authorization)
     service.acknowledge(db_session, sub, notice_id, now=_now())
@@ -86,7 +85,7 @@ def withdraw(notice_id: AlertId, op: CurrentOperator, db_session: SessionDep) ->
 
 
 @router.get("/api/v1/notices", response_model=list[NoticeOut], tags=["notices"])
-def list_notices(request: Request, db_session: SessionDep, municipality: Municipality = None,
+def list_notices(request: Request, db_session: SessionDep, municipality: MunicipalityQuery = None,
                  lang: Lang = "ja") -> Response:
     """Notices in force (public): all, or those for one municipality (prefecture-wide ones included)."""
     alerts.check_municipality(db_session, municipality)
@@ -102,7 +101,7 @@ def _found(db_session: Any, municipality: str | None, category: str | None) -> l
 
 
 @router.get("/api/v1/alerts", response_model=AlertList, tags=["alerts"])
-def list_alerts(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: Municipality = None,
+def list_alerts(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: MunicipalityQuery = None,
                 category: Category | None = None, lang: Lang = "ja") -> Response:
     """Alerts in force (open data, no login), most severe and newest first."""
     found = _found(db_session, municipality, category)
@@ -112,7 +111,7 @@ def list_alerts(request: Request, db_session: SessionDep, settings: SettingsDep,
 
 @router.get("/api/v1/alerts.atom", tags=["alerts"], response_class=Response,
             responses={200: {"content": {"application/atom+xml": {}}}})
-def alerts_atom(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: Municipality = None,
+def alerts_atom(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: MunicipalityQuery = None,
                 category: Category | None = None) -> Response:
     """The same alerts as an Atom feed (Japanese)."""
     now = _now()

@@ -1,4 +1,4 @@
-"""Alerts as Atom 1.0 and OASIS CAP 1.2 (written by ``pushsvc.cap``), for other systems to read.
+"""Alerts as Atom 1.0 and OASIS CAP 1.2 (written by ``pushsvc.cap.writer``), for other systems to read.
 
 Times are written in JST with an explicit offset, as CAP requires ("2026-06-02T14:10:00+09:00").
 """
@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from pushsvc import cap
+from pushsvc.cap import writer
+from pushsvc.cap.codes import URGENCY
 from pushsvc.config import Settings
 from pushsvc.portal.schemas import CATEGORY_LABELS, AlertOut
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-jst = cap.cap_time
+jst = writer.cap_time
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -27,7 +28,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 def sender(settings: Settings) -> str:
-    return cap.sender_of(settings.public_base_url)
+    return writer.sender_of(settings.public_base_url)
 
 
 def atom_feed(alerts: Sequence[AlertOut], *, settings: Settings, self_url: str, now: datetime) -> bytes:
@@ -71,13 +72,13 @@ def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, setti
         refs.append((who, f"{who}.alert.{alert.id}", alert.created_at))
     refs.extend((who, f"{who}.alert.{r.id}", r.created_at) for r in references)
     labels = CATEGORY_LABELS.get(alert.category, {})
-    return cap.write(cap.CapDocument(
+    return writer.write(writer.CapDocument(
         identifier=f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""), sender=who, sent=alert.created_at,
         msg_type="Cancel" if cancelled else "Update" if references else "Alert", references=refs,
-        infos=[cap.CapInfo(
+        infos=[writer.CapInfo(
             language=lang, category=alert.category, severity=alert.severity,
             event=labels.get(lang) or labels.get("ja", alert.category),
-            urgency="Past" if not alert.active else cap.URGENCY.get(alert.severity, "Unknown"),
+            urgency="Past" if not alert.active else URGENCY.get(alert.severity, "Unknown"),
             certainty="Observed" if alert.source in ("river", "jma") else "Likely", expires=alert.expires_at,
             headline=text["title"], description=text.get("body") or None, web=alert.url,
             parameters=sorted(alert.parameters.items()),

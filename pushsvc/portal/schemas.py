@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pushsvc import i18n
 from pushsvc.evacuation.schemas import PlaceEvacuation
 from pushsvc.shelters.schemas import Capacity, Hazard, SiteOut
-from pushsvc.subscriptions.schemas import Category
-from pushsvc.types import BodiesByLang, TitlesByLang
+from pushsvc.types import BodiesByLang, Category, TitlesByLang
 
 SEVERITY_RANK = {"info": 0, "advisory": 1, "warning": 2, "emergency": 3}
 SEVERITY_LABELS = {

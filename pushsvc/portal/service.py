@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from pushsvc.cache import Snapshot, detached
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
-from pushsvc.delivery.models import Notification
+from pushsvc.delivery.service import Notification
 from pushsvc.errors import Forbidden, NotFound, ValidationProblem
 from pushsvc.evacuation import service as evacuation
 from pushsvc.operators import accounts
 from pushsvc.operators import service as operator_messages
-from pushsvc.operators.models import PREFECTURE, Operator
+from pushsvc.operators.accounts import Operator
 from pushsvc.portal import alerts
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.portal.schemas import (
@@ -41,7 +41,8 @@ from pushsvc.portal.schemas import (
 )
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import SHELTER_CREDIT, Hazard, hazard_label
-from pushsvc.subscriptions.models import CURRENT, Subscription
+from pushsvc.subscriptions import service as subscriptions
+from pushsvc.subscriptions.service import Subscription
 from pushsvc.timeutil import as_utc as _utc
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def with_history(db_session: Session, stations: list[dict[str, Any]], *, hours: 
 def ensure_notice_scope(op: Operator, codes: Collection[str]) -> None:
     """403 unless the operator may reach every municipality; a prefecture-wide notice (no codes) is the
     prefecture's alone, because it reaches residents of municipalities the operator does not serve."""
-    if not codes and op.role != PREFECTURE:
+    if not codes and not accounts.is_prefecture(op):
         raise Forbidden(f"operator {op.name!r} may not publish prefecture-wide notices; name municipalities",
                         field="municipality_codes")
     accounts.ensure_scope(op, codes, field="municipality_codes")
@@ -234,8 +235,7 @@ def _relevant_rivers(stations: list[dict[str, Any]], code: str) -> list[dict[str
 
 def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now: datetime) -> PortalOut:
     """Everything the resident's portal shows, in their language with Japanese fallback."""
-    places = [p for p in sub.places if p.kind != CURRENT or (p.expires_at and _utc(p.expires_at) > _utc(now))]
-    places.sort(key=lambda p: (p.kind == CURRENT, p.position))
+    places = subscriptions.live_places(sub, now=now)
     codes = {p.municipality_code for p in places}
     area_by_code = alerts.areas(db_session)
     names = {c: a.name for c, a in area_by_code.items()}

@@ -12,8 +12,7 @@ from pushsvc.operators import accounts
 from pushsvc.operators.auth import CurrentOperator
 from pushsvc.shelters import service
 from pushsvc.shelters.schemas import Hazard, NearestOut, ShelterStateIn, ShelterStateItem, ShelterStateOut
-from pushsvc.subscriptions.schemas import Lang, Lat, Lon
-from pushsvc.types import SiteId
+from pushsvc.types import Lang, Lat, Lon, SiteId
 
 router = APIRouter(prefix="/api/v1/shelters", tags=["shelters"])
 MAX_STATES = 5000

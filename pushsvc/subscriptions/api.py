@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.orm import Session
 
 from pushsvc.config import Settings
@@ -15,6 +15,7 @@ from pushsvc.subscriptions.schemas import (
     Choices,
     CurrentLocationOut,
     LocationIn,
+    ResidentAuthorization,
     SubscriptionCreated,
     SubscriptionIn,
     SubscriptionOut,
@@ -26,7 +27,6 @@ from pushsvc.webpush.vapid import VapidIdentity
 
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
-Authorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
 SubscriptionId = PathId
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no bearer token"},
@@ -65,7 +65,7 @@ def _subscribe(db_session: Session, body: SubscriptionIn, settings: Settings, no
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
 def get_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
-                     authorization: Authorization = None) -> SubscriptionOut:
+                     authorization: ResidentAuthorization = None) -> SubscriptionOut:
     sub = service.authorize(db_session, subscription_id, authorization)
     return service.to_out(db_session, sub, now=_now())
 
@@ -73,7 +73,7 @@ def get_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut,
               responses={**PROBLEMS, 409: {"description": "the new endpoint belongs to another subscription"}})
 def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch, db_session: SessionDep,
-                        settings: SettingsDep, authorization: Authorization = None) -> SubscriptionOut:
+                        settings: SettingsDep, authorization: ResidentAuthorization = None) -> SubscriptionOut:
     """Change what was sent; ``endpoint`` with ``keys`` moves the subscription to a renewed push subscription."""
     sub = service.authorize(db_session, subscription_id, authorization)
     now = _now()
@@ -85,7 +85,7 @@ def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch
 @router.put("/subscriptions/{subscription_id}/location", response_model=CurrentLocationOut,
             responses={**PROBLEMS, 409: {"description": "not following the current location"}})
 async def put_location(subscription_id: SubscriptionId, body: LocationIn, work: WorkDep,
-                       settings: SettingsDep, authorization: Authorization = None) -> CurrentLocationOut:
+                       settings: SettingsDep, authorization: ResidentAuthorization = None) -> CurrentLocationOut:
     """Sent by the service worker whenever the page opens, so it shares sign-up's one-hop path."""
     return await work(_put_location, subscription_id, body, settings, authorization, _now())
 
@@ -101,7 +101,7 @@ def _put_location(db_session: Session, subscription_id: int, body: LocationIn, s
 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEMS)
 def delete_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
-                        authorization: Authorization = None) -> Response:
+                        authorization: ResidentAuthorization = None) -> Response:
     service.publish_deleted(db_session, service.authorize(db_session, subscription_id, authorization), now=_now())
     service.delete_subscription(db_session, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

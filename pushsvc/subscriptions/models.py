@@ -1,4 +1,4 @@
-"""Subscription tables: one row per browser endpoint, its places, and the server's VAPID fingerprint.
+"""Subscription tables: one row per browser endpoint, its places, and training-device enrolments.
 
 No personal identifiers live here: no names, e-mail, phone numbers or IP addresses. Coordinates are
 stored rounded to 0.001° (~100 m); the municipality was computed from the exact point before rounding.
@@ -66,17 +66,6 @@ class SubscriptionPlace(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # current location only
 
     subscription: Mapped[Subscription] = relationship(back_populates="places")
-
-
-class VapidKeyRecord(Base):
-    """The public key subscribers were given; a different key at start means every subscription breaks."""
-
-    __tablename__ = "vapid_identity"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    public_key: Mapped[str] = mapped_column(String(128))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class TrainingEnrolment(Base):

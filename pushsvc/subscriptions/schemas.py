@@ -13,25 +13,19 @@ from datetime import datetime, time
 from typing import Annotated, Literal, get_args
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Header
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from pushsvc.types import Line
+from pushsvc.types import CATEGORIES, Category, Lang, Lat, Line, Lon
 from pushsvc.webpush.vapid import b64url_decode
 
 MAX_PLACES = 5
 MAX_LABEL = 40
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-Category = Literal["evacuation", "river", "weather", "landslide", "quake_tsunami", "area_info"]
-# Languages a resident may ask for; messages fall back to Japanese where no translation exists.
-Lang = Literal["ja", "en", "zh-Hans", "zh-Hant", "ko", "vi", "tl", "ne", "id", "pt"]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-LANGUAGES: tuple[Lang, ...] = get_args(Lang)
 # The lowest 震度 of an earthquake report a resident wants (緊急地震速報, tsunami and 南海トラフ always reach them).
 MinIntensity = Literal["1", "2", "3", "4", "5弱", "5強"]
 MIN_INTENSITIES: tuple[MinIntensity, ...] = get_args(MinIntensity)
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS84")]
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS84")]
 
 
 def check_p256dh(text: str) -> str:
@@ -126,6 +120,9 @@ class LocationIn(BaseModel):
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
                                      description="reported by the Geolocation API; not stored")
 
+
+ResidentAuthorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
+"""The resident's token header, on the routes of this domain and the portal alike."""
 
 Endpoint = Annotated[str, Field(max_length=2048, description="push-service URL from PushSubscription.endpoint")]
 """Checked, and put in its canonical form, by ``webpush.hosts.canonical_endpoint`` (it needs the allowlist)."""

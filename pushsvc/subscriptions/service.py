@@ -32,10 +32,9 @@ from pushsvc.config import Settings
 from pushsvc.db import is_postgres, table_of
 from pushsvc.errors import Conflict, NotFound, Unauthorized, ValidationProblem
 from pushsvc.geo import service as geo_service
-from pushsvc.subscriptions.models import CURRENT, REGISTERED, Subscription, SubscriptionPlace
+from pushsvc.subscriptions.models import CURRENT, REGISTERED, SubscriptionPlace
+from pushsvc.subscriptions.models import Subscription as Subscription  # handed out: others may name the type
 from pushsvc.subscriptions.schemas import (
-    CATEGORIES,
-    LANGUAGES,
     MAX_PLACES,
     MIN_INTENSITIES,
     Choices,
@@ -52,6 +51,7 @@ from pushsvc.subscriptions.schemas import (
     round_coord,
 )
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import CATEGORIES, LANGUAGES
 from pushsvc.webpush.hosts import EndpointError, canonical_endpoint
 
 TOKEN_BYTES = 24  # 192 bits
@@ -621,3 +621,10 @@ def first_recipients(db_session: Session, *, municipality_codes: Collection[str]
     if test_only:
         stmt = stmt.where(Subscription.test_device.is_(True))
     return list(dict.fromkeys(db_session.execute(stmt).scalars()))[:limit]
+
+
+def live_places(sub: Subscription, *, now: datetime) -> list[SubscriptionPlace]:
+    """The places a resident has now: the registered ones in their order, then an unexpired current location."""
+    places = [p for p in sub.places if p.kind != CURRENT or (p.expires_at and _utc(p.expires_at) > _utc(now))]
+    places.sort(key=lambda p: (p.kind == CURRENT, p.position))
+    return places

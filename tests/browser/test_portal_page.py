@@ -28,7 +28,7 @@ from pushsvc.delivery import service as delivery
 from pushsvc.feeds import service as feeds
 from pushsvc.feeds.models import RiverStation
 from pushsvc.feeds.river.alerts import rise_alert
-from pushsvc.feeds.river.models import Station, Thresholds
+from pushsvc.feeds.river.records import Station, Thresholds
 from pushsvc.shelters import service as shelters
 from pushsvc.subscriptions.models import Subscription
 from tests.browser.test_resident_page import ARGS, CHROMIUM

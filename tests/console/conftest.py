@@ -22,8 +22,8 @@ import pytest
 from pushsvc.config import Settings
 from pushsvc.db import session_scope
 from pushsvc.delivery.worker import Worker
-from pushsvc.devpush import DevPush
-from pushsvc.devpush.state import Subscriber
+from pushsvc.dev.devpush import DevPush
+from pushsvc.dev.devpush.state import Subscriber
 from pushsvc.main import create_app
 from pushsvc.operators import accounts
 from pushsvc.webpush.sender import PushSender

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from pushsvc.delivery.models import DeliveryBatch
 from pushsvc.delivery.worker import CHECKPOINT_EVERY, Worker
-from pushsvc.devpush.state import Fault
+from pushsvc.dev.devpush.state import Fault
 from pushsvc.webpush.sender import PushSender
 from tests.delivery.test_worker_killed import _finish_with_a_second_worker, _wait, _worker
 from tests.fixtures.delivery import KOCHI_KENCHO, Harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from pushsvc.devpush.state import Fault
+from pushsvc.dev.devpush.state import Fault
 from tests.fixtures.delivery import ADMIN, KOCHI_KENCHO, MUROTO, SHIMANTO, Harness
 
 KATSURAHAMA_SQUARE = {

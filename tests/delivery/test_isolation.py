@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pushsvc.delivery import service
 from pushsvc.delivery.models import DeliveryBatch
-from pushsvc.devpush.state import Fault
+from pushsvc.dev.devpush.state import Fault
 from pushsvc.errors import ValidationProblem
 from pushsvc.webpush.sender import Outcome, PushResult
 from tests.fixtures.delivery import KOCHI_KENCHO, Harness, Resident

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from pushsvc.delivery.models import DeliveryBatch
 from pushsvc.delivery.service import FINAL_STATUSES, get_notification
-from pushsvc.devpush.state import Fault
+from pushsvc.dev.devpush.state import Fault
 from tests.fixtures.delivery import KOCHI_KENCHO, Harness, Resident
 
 BATCH = 5

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from pushsvc.db import make_engine, make_sessionmaker
 from pushsvc.main import create_app
-from pushsvc.subscriptions import identity as vapid_identity
+from pushsvc.webpush import identity as vapid_identity
 from pushsvc.webpush.vapid import VapidIdentity
 from tests.conftest import PG_URL, ROOT, TestDatabase
 from tests.fixtures.delivery import KOCHI_KENCHO, Harness, harness

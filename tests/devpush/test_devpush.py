@@ -10,9 +10,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushsvc.devpush import DevPush, SubscriberKeys
-from pushsvc.devpush.runner import spawn_devpush
-from pushsvc.devpush.state import Subscriber
+from pushsvc.dev.devpush import DevPush, SubscriberKeys
+from pushsvc.dev.devpush.runner import spawn_devpush
+from pushsvc.dev.devpush.state import Subscriber
 from pushsvc.webpush.auth import origin_of, sign_jwt
 from pushsvc.webpush.sender import Outcome, PushTarget, encrypt
 from pushsvc.webpush.vapid import VapidIdentity, b64url, b64url_decode

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pushsvc.config import Settings
-from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
+from pushsvc.dev.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.poller import Poller, PollResult, SourcePoller
 from pushsvc.feeds.sources import SourceConfig
 from tests.fixtures.delivery import Harness, harness

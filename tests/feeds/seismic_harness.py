@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pushsvc.db import session_scope
-from pushsvc.devpush import DevPush
-from pushsvc.devpush.state import Received
+from pushsvc.dev.devpush import DevPush
+from pushsvc.dev.devpush.state import Received
 from pushsvc.feeds import pushin
 from pushsvc.main import create_app
 from tests.conftest import TestDatabase

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from pushsvc.feeds.localfeed import AREA_INFO_PATH, LocalFeedServer, Misbehaviour
+from pushsvc.dev.localfeed import AREA_INFO_PATH, LocalFeedServer, Misbehaviour
 from pushsvc.feeds.sources import SourceConfig
 from pushsvc.main import create_app
 from tests.feeds.conftest import PollDriver, kriver_source

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from pushsvc.dev.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer, Misbehaviour
 from pushsvc.feeds import service
-from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer, Misbehaviour
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.poller import Poller, PollResult
 from tests.feeds.conftest import PollDriver, kriver_source

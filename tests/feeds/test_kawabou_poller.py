@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from pushsvc.feeds.localfeed import LocalFeedServer
+from pushsvc.dev.localfeed import LocalFeedServer
 from pushsvc.feeds.sources import SourceConfig
 from tests.conftest import SHARED
 from tests.feeds.conftest import PollDriver

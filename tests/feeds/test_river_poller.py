@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from pushsvc.dev.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds import service
-from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.models import FeedAlert
 from tests.feeds.conftest import PollDriver, kriver_source
 from tests.feeds.river.test_replay import raw_danger_crossings, town_codes

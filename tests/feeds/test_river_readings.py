@@ -12,7 +12,7 @@ from pushsvc import housekeeping
 from pushsvc.db import session_scope
 from pushsvc.feeds import service as feeds
 from pushsvc.feeds.models import RiverReading
-from pushsvc.feeds.river.models import Reading, Snapshot, Station, Thresholds
+from pushsvc.feeds.river.records import Reading, Snapshot, Station, Thresholds
 from pushsvc.feeds.sources import SourceConfig
 from tests.feeds.conftest import kriver_source
 from tests.fixtures.delivery import Harness

@@ -10,8 +10,8 @@ import pytest
 from pushsvc import i18n
 from pushsvc.delivery.service import Message
 from pushsvc.feeds.river.alerts import fall_alert, rise_alert
-from pushsvc.feeds.river.models import Stage, Station, Thresholds
-from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.feeds.river.records import Stage, Station, Thresholds
+from pushsvc.types import LANGUAGES
 
 
 def _fields(text: str) -> set[str]:

@@ -12,7 +12,7 @@ from pushsvc.alerts import messages, texts
 from pushsvc.alerts import service as alerts
 from pushsvc.alerts.schemas import Transition
 from pushsvc.feeds.jma import parse_telegram, statement_of
-from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.types import LANGUAGES
 from tests.feeds.jma.kochi import KOCHI, kochi_warning, resolver, rewrite, sample
 
 SOURCE = "jma-test"

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pushsvc.subscriptions.schemas import CATEGORIES, check_auth, check_label, check_p256dh, parse_hhmm, round_coord
+from pushsvc.subscriptions.schemas import check_auth, check_label, check_p256dh, parse_hhmm, round_coord
 from pushsvc.subscriptions.service import categories_of, category_mask
+from pushsvc.types import CATEGORIES
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

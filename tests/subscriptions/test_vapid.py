@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from pushsvc.config import Settings
 from pushsvc.main import create_app
-from pushsvc.subscriptions.identity import VapidKeyChanged, load_identity, start
+from pushsvc.webpush.identity import VapidKeyChanged, load_identity, start
 from pushsvc.webpush.vapid import VapidIdentity, b64url_decode
 from tests.conftest import TestDatabase
 

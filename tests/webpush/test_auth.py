@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pushsvc.devpush import DevPush, vapid_check
+from pushsvc.dev.devpush import DevPush, vapid_check
 from pushsvc.webpush.auth import JWT_LIFETIME_S, RENEW_WHEN_LEFT_S, VapidSigner, origin_of
 from pushsvc.webpush.sender import Outcome
 from pushsvc.webpush.vapid import VapidIdentity, b64url_decode

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pushsvc.devpush import DevPush
-from pushsvc.devpush.runner import run_devpush
+from pushsvc.dev.devpush import DevPush
+from pushsvc.dev.devpush.runner import run_devpush
 from pushsvc.webpush.sender import Outcome, PushResult
 from pushsvc.webpush.stream import StreamTransport
 from pushsvc.webpush.transport import ClientName, Limits, Transport, make_transport

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from pushsvc import i18n
-from pushsvc.devpush import DevPush
-from pushsvc.subscriptions.schemas import LANGUAGES
+from pushsvc.dev.devpush import DevPush
+from pushsvc.types import LANGUAGES
 from pushsvc.webpush.payload import MAX_PAYLOAD_BYTES, build_payload
 from pushsvc.webpush.sender import Outcome
 from pushsvc.webpush.vapid import VapidIdentity

@@ -7,7 +7,7 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushsvc.devpush import SubscriberKeys
+from pushsvc.dev.devpush import SubscriberKeys
 from pushsvc.webpush.ece import MAX_PLAINTEXT, encrypt, pywebpush_encrypt
 from pushsvc.webpush.vapid import b64url, b64url_decode
 

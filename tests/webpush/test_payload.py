@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from pushsvc.devpush import DevPush
+from pushsvc.dev.devpush import DevPush
 from pushsvc.webpush.payload import ELLIPSIS, MAX_PAYLOAD_BYTES, build_payload, topic_for
 from pushsvc.webpush.sender import Outcome
 from pushsvc.webpush.vapid import VapidIdentity

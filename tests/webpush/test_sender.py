@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from pushsvc.devpush import DevPush, Fault
+from pushsvc.dev.devpush import DevPush, Fault
 from pushsvc.webpush.payload import build_payload
 from pushsvc.webpush.sender import Outcome, PushResult, PushTarget
 from pushsvc.webpush.transport import HttpxTransport, Limits, TransportResponse
@@ -185,7 +185,7 @@ def test_connection_refused_is_retryable(identity: VapidIdentity) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    from pushsvc.devpush import SubscriberKeys
+    from pushsvc.dev.devpush import SubscriberKeys
 
     keys = SubscriberKeys.generate()
     result = send_one(identity, PushTarget(f"http://127.0.0.1:{port}/push/x", keys.p256dh, keys.auth))
@@ -208,7 +208,7 @@ class NoNetwork:
     ["https://evil.example.com/push/1", "http://fcm.googleapis.com/fcm/send/1", "https://10.0.0.5/push/1"],
 )
 def test_endpoint_outside_the_allowlist_is_refused_without_a_request(identity: VapidIdentity, endpoint: str) -> None:
-    from pushsvc.devpush import SubscriberKeys
+    from pushsvc.dev.devpush import SubscriberKeys
 
     keys = SubscriberKeys.generate()
     result = send_one(
@@ -221,7 +221,7 @@ def test_endpoint_outside_the_allowlist_is_refused_without_a_request(identity: V
 
 def test_what_is_decided_once_per_origin_still_refuses_per_endpoint(identity: VapidIdentity) -> None:
     """The sender caches the allowlist verdict per scheme://host; the endpoint's length is still checked each time."""
-    from pushsvc.devpush import SubscriberKeys
+    from pushsvc.dev.devpush import SubscriberKeys
 
     keys = SubscriberKeys.generate()
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pushsvc.devpush import DevPush
-from pushsvc.devpush.state import Fault
+from pushsvc.dev.devpush import DevPush
+from pushsvc.dev.devpush.state import Fault
 from pushsvc.webpush.sender import MAX_ORIGIN_PAUSE_S, MAX_RETRY_AFTER_S, Outcome, classify, parse_retry_after
 from pushsvc.webpush.vapid import VapidIdentity
 from tests.webpush.conftest import make_sender, target

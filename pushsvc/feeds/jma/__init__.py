@@ -10,11 +10,11 @@ from pushsvc.feeds.jma.common import Control, Head, Telegram
 from pushsvc.feeds.jma.eew import EewTelegram
 from pushsvc.feeds.jma.feed import Feed, FeedEntry, for_office, new_entries, parse_feed
 from pushsvc.feeds.jma.flood import FloodForecastTelegram
-from pushsvc.feeds.jma.model import AreaStatus, Snapshot
 from pushsvc.feeds.jma.nankai import NankaiTelegram
 from pushsvc.feeds.jma.normalise import snapshot
 from pushsvc.feeds.jma.parse import parse_telegram
 from pushsvc.feeds.jma.quake import QuakeTelegram
+from pushsvc.feeds.jma.records import AreaStatus, Snapshot
 from pushsvc.feeds.jma.statements import JmaStatement, statement_of, telegram_ref
 from pushsvc.feeds.jma.tsunami import TsunamiTelegram
 from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pushsvc.alerts.levels import Severity, product, severity_for
+from pushsvc.alerts.levels import product, severity_for
 from pushsvc.feeds.jma.areas import AreaResolver
 from pushsvc.feeds.jma.common import Telegram
 from pushsvc.feeds.jma.flood import FloodForecastTelegram
-from pushsvc.feeds.jma.model import AreaStatus, Category, Snapshot
 from pushsvc.feeds.jma.quake import QuakeTelegram, intensity_ja, intensity_rank
+from pushsvc.feeds.jma.records import AreaStatus, Category, Snapshot
 from pushsvc.feeds.jma.tsunami import TsunamiTelegram, forecast_detail
 from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram
+from pushsvc.types import Severity
 
 TSUNAMI_EN = {1: "Tsunami forecast (slight sea-level change)", 2: "Tsunami advisory", 3: "Tsunami warning",
               4: "Major tsunami warning"}

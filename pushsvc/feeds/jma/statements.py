@@ -16,8 +16,8 @@ from typing import Literal
 from pushsvc.alerts.schemas import AreaValue, Scope, Statement, Value
 from pushsvc.feeds.jma.areas import AreaResolver
 from pushsvc.feeds.jma.common import Telegram
-from pushsvc.feeds.jma.model import AreaStatus
 from pushsvc.feeds.jma.normalise import snapshot
+from pushsvc.feeds.jma.records import AreaStatus
 
 Mode = Literal["statement", "cancel", "correction", "skip"]
 CATEGORY_BY_PREFIX = (("weather:", "weather"), ("landslide", "landslide"), ("river:", "river"),

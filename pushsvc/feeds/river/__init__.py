@@ -5,11 +5,11 @@ turns each poll into a ``Snapshot`` (``area_info_snapshot`` / ``tmlist_readings`
 stored ``StationState`` per station, then persists ``Evaluation.states`` and enqueues ``Evaluation.alerts``.
 """
 
-from pushsvc.alerts.levels import Severity
 from pushsvc.feeds.river.alerts import RiverAlert
 from pushsvc.feeds.river.config import StationConfig, apply_station_config, load_station_config, parse_station_config
 from pushsvc.feeds.river.engine import AlertRules, Evaluation, HeldReading, SpikeRule, StationState, evaluate, replay
-from pushsvc.feeds.river.models import Reading, Snapshot, Stage, Station, Thresholds, municipality_code, parse_time
+from pushsvc.feeds.river.records import Reading, Snapshot, Stage, Station, Thresholds, municipality_code, parse_time
+from pushsvc.types import Severity
 
 __all__ = [
     "AlertRules",

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pushsvc import i18n
-from pushsvc.alerts.levels import Product, Severity, level_label, product
-from pushsvc.feeds.river.models import Stage, Station
+from pushsvc.alerts.levels import Product, level_label, product
+from pushsvc.feeds.river.records import Stage, Station
 from pushsvc.timeutil import JST
+from pushsvc.types import Severity
 
 ATTRIBUTION = "国土交通省「川の防災情報」"
 STAGE_PRODUCT = {Stage.EVACUATION: "避難判断水位", Stage.DANGER: "氾濫危険水位", Stage.FLOODING: "氾濫発生水位"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pushsvc.feeds.river.models import Station, municipality_code
+from pushsvc.feeds.river.records import Station, municipality_code
 
 
 @dataclass(frozen=True)

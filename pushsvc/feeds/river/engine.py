@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from pushsvc.feeds.river.alerts import RiverAlert, fall_alert, rise_alert
-from pushsvc.feeds.river.models import Reading, Snapshot, Stage, Station
+from pushsvc.feeds.river.records import Reading, Snapshot, Stage, Station
 
 
 @dataclass(frozen=True)

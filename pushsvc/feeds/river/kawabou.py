@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pushsvc.feeds.river.models import Reading, Station, Thresholds, municipality_code, parse_time
+from pushsvc.feeds.river.records import Reading, Station, Thresholds, municipality_code, parse_time
 
 SOURCE = "kawabou"
 MISSING_AT_OR_BELOW = -9999.0  # kawabou writes -9999.99 and similar for 欠測

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pushsvc.feeds.river.models import (
+from pushsvc.feeds.river.records import (
     Reading,
     Snapshot,
     Station,

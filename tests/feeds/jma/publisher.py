@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
-from pushsvc.feeds.localfeed import LocalFeedServer
+from pushsvc.dev.localfeed import LocalFeedServer
 from pushsvc.feeds.sources import SourceConfig
 from tests.feeds.jma.kochi import CODES
 

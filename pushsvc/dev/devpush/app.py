@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pushsvc.devpush import vapid_check
-from pushsvc.devpush.keys import SubscriberKeys
-from pushsvc.devpush.state import DevPushState, Fault, Received
+from pushsvc.dev.devpush import vapid_check
+from pushsvc.dev.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.state import DevPushState, Fault, Received
 from pushsvc.webpush.vapid import b64url_decode
 
 MAX_BODY = 4096  # RFC 8030 §7.2: a push service must accept at least this much, may refuse more

@@ -1,9 +1,9 @@
-"""OASIS CAP 1.2 output: the one writer behind every ``.cap`` this server publishes.
+"""CAP 1.2 output: the one writer behind every ``.cap`` this server publishes.
 
 Public alerts (``/api/v1/alerts/{id}.cap``) and operator messages (``/api/v1/messages/{id}.cap``) describe
 the same events to the same consumers (L-Alert and other systems that ingest CAP), so they must agree
 on time zone, sender, language tags, severity words and geocode names. Domains map their own objects
-onto ``CapDocument``; this module owns the wire format. Reading CAP is ``pushsvc.operators.cap``.
+onto ``CapDocument``; this module owns the wire format. Reading CAP is ``pushsvc.cap.reader``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
+from pushsvc.cap.codes import CATEGORY, GEOCODE_NAME, LANGUAGE, NS, SEVERITY
 from pushsvc.timeutil import JST, as_utc
-
-NS = "urn:oasis:names:tc:emergency:cap:1.2"
-CATEGORY = {"river": "Met", "weather": "Met", "landslide": "Geo", "quake_tsunami": "Geo",
-            "evacuation": "Safety", "area_info": "Other"}
-SEVERITY = {"emergency": "Extreme", "warning": "Severe", "advisory": "Moderate", "info": "Minor"}
-URGENCY = {"emergency": "Immediate", "warning": "Expected", "advisory": "Future", "info": "Unknown"}
-LANGUAGE = {"ja": "ja-JP", "en": "en-US", "zh-Hans": "zh-CN", "zh-Hant": "zh-TW", "ko": "ko-KR", "vi": "vi-VN",
-            "tl": "tl-PH", "ne": "ne-NP", "id": "id-ID", "pt": "pt-BR"}
-GEOCODE_NAME = "JIS X 0402"
 
 
 def cap_time(dt: datetime) -> str:

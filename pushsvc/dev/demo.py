@@ -32,8 +32,8 @@ from pushsvc.db import make_engine, make_sessionmaker
 from pushsvc.delivery.models import Notification
 from pushsvc.delivery.service import FINAL_STATUSES
 from pushsvc.delivery.worker import Worker
-from pushsvc.devpush import DevPush, run_devpush
-from pushsvc.feeds.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
+from pushsvc.dev.devpush import DevPush, run_devpush
+from pushsvc.dev.localfeed import AREA_INFO_PATH, KriverReplay, LocalFeedServer
 from pushsvc.feeds.poller import Poller, SourcePoller
 from pushsvc.feeds.service import SentAlert
 from pushsvc.feeds.sources import SourceConfig

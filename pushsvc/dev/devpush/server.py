@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message
 
-from pushsvc.devpush.state import DevPushState
+from pushsvc.dev.devpush.state import DevPushState
 
 log = logging.getLogger(__name__)
 

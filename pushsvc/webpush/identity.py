@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pushsvc.config import Settings
 from pushsvc.db import session_scope
-from pushsvc.subscriptions.models import VapidKeyRecord
+from pushsvc.webpush.models import VapidKeyRecord
 from pushsvc.webpush.vapid import VapidIdentity, load_or_create
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pushsvc.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.keys import SubscriberKeys
 
 Mode = Literal["full", "count"]
 ANY = "*"  # a fault set for this id applies to every endpoint without its own

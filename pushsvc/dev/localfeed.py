@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pushsvc.feeds.river.models import parse_time
+from pushsvc.feeds.river.records import parse_time
 
 Body = bytes | Callable[[], bytes]
 

@@ -18,10 +18,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pushsvc.devpush.app import create_app
-from pushsvc.devpush.keys import SubscriberKeys
-from pushsvc.devpush.server import DevPushServer
-from pushsvc.devpush.state import DevPushState, Fault, Mode, Received, Subscriber
+from pushsvc.dev.devpush.app import create_app
+from pushsvc.dev.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.server import DevPushServer
+from pushsvc.dev.devpush.state import DevPushState, Fault, Mode, Received, Subscriber
 
 READY_PREFIX = "devpush listening on "
 

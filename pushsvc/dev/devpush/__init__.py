@@ -4,8 +4,8 @@ It checks VAPID and decrypts every message with the subscriber's private key usi
 directly, so a test sees the text a phone would show, independently of our own encryption path.
 """
 
-from pushsvc.devpush.keys import SubscriberKeys
-from pushsvc.devpush.runner import DevPush, run_devpush
-from pushsvc.devpush.state import DevPushState, Fault, Received
+from pushsvc.dev.devpush.keys import SubscriberKeys
+from pushsvc.dev.devpush.runner import DevPush, run_devpush
+from pushsvc.dev.devpush.state import DevPushState, Fault, Received
 
 __all__ = ["DevPush", "DevPushState", "Fault", "Received", "SubscriberKeys", "run_devpush"]

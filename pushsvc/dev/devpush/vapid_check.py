@@ -42,11 +42,9 @@ def parse_header(value: str | None) -> tuple[str, str]:
     return parts["t"], parts["k"]
 
 
-def verify(header: str | None, *, origin: str, bound_key: str | None = None, now: float | None = None) -> str:
-    """Check signature and claims; returns the ``k`` key. ``bound_key``: the key the subscriber chose."""
-    token, key = parse_header(header)
+def _check_signature(token: str, raw_key: bytes) -> dict[str, object]:
+    """The claims of an ES256 JWT signed by ``raw_key``; 401 when malformed, 403 when signed by another key."""
     try:
-        raw_key = b64url_decode(key)
         public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw_key)
         head_b64, body_b64, sig_b64 = token.split(".")
         head = json.loads(b64url_decode(head_b64))
@@ -61,11 +59,13 @@ def verify(header: str | None, *, origin: str, bound_key: str | None = None, now
         public.verify(der, f"{head_b64}.{body_b64}".encode("ascii"), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise VapidRefused(403, "VAPID signature does not match k") from exc
-    if bound_key is not None and raw_key != b64url_decode(bound_key):
-        raise VapidRefused(403, "k is not the applicationServerKey this subscription was made with")
+    return claims
+
+
+def _check_claims(claims: dict[str, object], *, origin: str, now: float) -> None:
+    """RFC 8292's claims: ``aud`` this push service, ``exp`` within 24 h, ``sub`` a contact."""
     if claims.get("aud") != origin:
         raise VapidRefused(403, f"aud {claims.get('aud')!r} is not this push service ({origin})")
-    now = time.time() if now is None else now
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= now:
         raise VapidRefused(403, "VAPID token has expired (or has no integer exp)")
@@ -74,4 +74,17 @@ def verify(header: str | None, *, origin: str, bound_key: str | None = None, now
     sub = claims.get("sub")
     if not isinstance(sub, str) or not (sub.startswith("mailto:") or sub.startswith("https://")):
         raise VapidRefused(403, "VAPID sub must be a mailto: or https: contact")
+
+
+def verify(header: str | None, *, origin: str, bound_key: str | None = None, now: float | None = None) -> str:
+    """Check signature and claims; returns the ``k`` key. ``bound_key``: the key the subscriber chose."""
+    token, key = parse_header(header)
+    try:
+        raw_key = b64url_decode(key)
+    except ValueError as exc:
+        raise VapidRefused(401, f"malformed VAPID token: {exc}") from exc
+    claims = _check_signature(token, raw_key)
+    if bound_key is not None and raw_key != b64url_decode(bound_key):
+        raise VapidRefused(403, "k is not the applicationServerKey this subscription was made with")
+    _check_claims(claims, origin=origin, now=time.time() if now is None else now)
     return key

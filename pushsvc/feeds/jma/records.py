@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pushsvc.alerts.levels import Severity
 from pushsvc.feeds.jma.common import Telegram
+from pushsvc.types import Severity
 
 Category = Literal["weather", "landslide", "river", "quake_tsunami"]
 
