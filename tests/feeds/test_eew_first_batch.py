@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pushsvc.devpush import DevPush
+from pushsvc.dev.devpush import DevPush
 from sqlalchemy.orm import Session
 
 from pushsvc.db import session_scope
