@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pushsvc import i18n
 from pushsvc.alerts.levels import ACTIONS
-from pushsvc.alerts.messages import NOTIFYING, Message, _current, _weight
+from pushsvc.alerts.messages import Message, _current, headline, in_force, partition, top_level
 from pushsvc.alerts.schemas import Transition, Value
 
 _NAME_RE = re.compile(r"^(?:レベル([0-9]))?(.+?)(特別警報|危険警報|警報|注意報)$")
@@ -92,25 +92,28 @@ def _title(lead: Transition, lifted: Sequence[Transition], more: bool, lang: str
                      change=i18n.Msg(f"state.change.{lead.change}"))
 
 
+def _lifted(lifted: Sequence[Transition], where: str, lang: str) -> str:
+    names = "、".join(dict.fromkeys(_n(t.value, lang) for t in lifted))
+    return i18n.text("state.lifted" if len(lifted) == 1 else "state.lifted_many", lang, where=where, names=names)
+
+
+def _closing(level: int | None, lifted: Sequence[Transition], current: Sequence[Value], lang: str) -> str:
+    if level is not None and level in ACTIONS:
+        return i18n.text("state.action", lang, level=i18n.Msg("state.level", level=level),
+                         action=i18n.Msg(f"level.{level}.action"))
+    if lifted and not current:
+        return i18n.raw("state.may_again", lang)
+    return ""
+
+
 def _one(transitions: Sequence[Transition], where: str, issuer: tuple[str, str], lang: str) -> tuple[str, str]:
-    ts = [t for t in transitions if t.change in NOTIFYING]
-    lifted = [t for t in ts if t.change == "lifted"]
-    others = [t for t in ts if t.change != "lifted"]
+    ts, lifted, others = partition(transitions)
     parts = [_sentence(t, where, issuer, lang) for t in others]
     if lifted:
-        names = "、".join(dict.fromkeys(_n(t.value, lang) for t in lifted))
-        parts.append(i18n.text("state.lifted" if len(lifted) == 1 else "state.lifted_many", lang,
-                               where=where, names=names))
-    current = [v for v in (_current(t) for t in others) if v is not None]
-    levels = [v.level for v in current if v.level is not None]
-    level = max(levels) if levels else None
-    if level is not None and level in ACTIONS:
-        parts.append(i18n.text("state.action", lang, level=i18n.Msg("state.level", level=level),
-                               action=i18n.Msg(f"level.{level}.action")))
-    elif lifted and not current:
-        parts.append(i18n.raw("state.may_again", lang))
-    lead = max(others, key=_weight) if others else lifted[0]
-    title = _title(lead, lifted if lead in lifted else [], len(ts) > 1 and lead not in lifted, lang)
+        parts.append(_lifted(lifted, where, lang))
+    current = in_force(others)
+    parts.append(_closing(top_level(current), lifted, current, lang))
+    title = _title(*headline(ts, lifted, others), lang)
     body = i18n.join(*({lang: p} for p in parts if p))[lang]
     return title, body
 

@@ -79,6 +79,23 @@ def host_allowed(url: str, allowed: Collection[str] | None) -> bool:
     return any(host == a or (a.startswith("*.") and host.endswith(a[1:])) for a in (h.lower() for h in allowed))
 
 
+def _hosts(name: str, entry: Mapping[str, Any]) -> tuple[str, ...] | None:
+    hosts = entry.get("allowed_hosts")
+    if hosts is None:
+        return None
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise SourceConfigError(f"source {name}: allowed_hosts must be a list of host names")
+    return tuple(hosts)
+
+
+def _periods(name: str, entry: Mapping[str, Any]) -> tuple[float, float]:
+    """(interval_s, timeout_s), both positive."""
+    interval, timeout = float(entry.get("interval_s", 600.0)), float(entry.get("timeout_s", 10.0))
+    if interval <= 0 or timeout <= 0:
+        raise SourceConfigError(f"source {name}: interval_s and timeout_s must be positive")
+    return interval, timeout
+
+
 def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
     name = str(entry.get("name") or "")
     if not name:
@@ -92,16 +109,11 @@ def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
     unknown = set(entry) - COMMON - OPTIONS[kind]
     if unknown:
         raise SourceConfigError(f"source {name}: unknown keys {sorted(unknown)}")
-    hosts = entry.get("allowed_hosts")
-    if hosts is not None and (not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts)):
-        raise SourceConfigError(f"source {name}: allowed_hosts must be a list of host names")
-    interval, timeout = float(entry.get("interval_s", 600.0)), float(entry.get("timeout_s", 10.0))
-    if interval <= 0 or timeout <= 0:
-        raise SourceConfigError(f"source {name}: interval_s and timeout_s must be positive")
+    hosts = _hosts(name, entry)
+    interval, timeout = _periods(name, entry)
     return SourceConfig(
         name=name, kind=kind, url=url, interval_s=interval, timeout_s=timeout, enabled=bool(entry.get("enabled", True)),
-        options={k: v for k, v in entry.items() if k in OPTIONS[kind]}, base_dir=base_dir,
-        hosts=tuple(hosts) if hosts is not None else None,
+        options={k: v for k, v in entry.items() if k in OPTIONS[kind]}, base_dir=base_dir, hosts=hosts,
     )
 
 

@@ -14,14 +14,17 @@ from pushsvc.errors import ValidationProblem
 MAX_VERTICES = 5000
 
 
-def parse_area(geojson: dict[str, Any], *, field: str = "area") -> BaseGeometry:
-    """A valid Polygon/MultiPolygon in WGS84, or a 422 naming the field and what is wrong."""
+def _shape(geojson: dict[str, Any], field: str) -> BaseGeometry:
     if not isinstance(geojson, dict) or geojson.get("type") not in ("Polygon", "MultiPolygon"):
         raise ValidationProblem("the area must be a GeoJSON Polygon or MultiPolygon", field=field)
     try:
-        geom = shape(geojson)
+        return shape(geojson)
     except Exception as exc:  # shapely raises several types for malformed coordinates
         raise ValidationProblem(f"unreadable area coordinates: {exc}", field=field) from exc
+
+
+def _check_rings(geojson: dict[str, Any], geom: BaseGeometry, field: str) -> None:
+    """Every ring closed as written (shapely would close it silently), and not too many vertices."""
     rings = [geom.exterior, *geom.interiors] if isinstance(geom, Polygon) else [
         r for p in geom.geoms for r in (p.exterior, *p.interiors)]
     coords = geojson.get("coordinates") or []
@@ -31,15 +34,27 @@ def parse_area(geojson: dict[str, Any], *, field: str = "area") -> BaseGeometry:
                                 field=field)
     if sum(len(r.coords) for r in rings) > MAX_VERTICES:
         raise ValidationProblem(f"the area has more than {MAX_VERTICES} vertices", field=field)
+
+
+def _repaired(geom: BaseGeometry, field: str) -> BaseGeometry:
+    """A self-intersecting drawing made valid, keeping only its areal parts."""
+    if geom.is_valid:
+        return geom
+    geom = shapely.make_valid(geom)
+    parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
+    if not parts:
+        raise ValidationProblem("the area encloses nothing", field=field)
+    return shapely.union_all(parts)
+
+
+def parse_area(geojson: dict[str, Any], *, field: str = "area") -> BaseGeometry:
+    """A valid Polygon/MultiPolygon in WGS84, or a 422 naming the field and what is wrong."""
+    geom = _shape(geojson, field)
+    _check_rings(geojson, geom, field)
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise ValidationProblem("area coordinates must be longitude, latitude in WGS84", field=field)
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-        parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
-        if not parts:
-            raise ValidationProblem("the area encloses nothing", field=field)
-        geom = shapely.union_all(parts)
+    geom = _repaired(geom, field)
     if geom.is_empty or geom.area == 0:
         raise ValidationProblem("the area encloses nothing", field=field)
     return geom

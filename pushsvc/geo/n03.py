@@ -66,6 +66,39 @@ def read_collection(path: Path) -> dict[str, Any]:
     return data
 
 
+def _code(label: str, props: dict[str, Any]) -> str:
+    code = props.get("N03_007")
+    if not code or not str(code).isdigit() or len(str(code)) != 5:
+        raise BoundaryDataError(f"{label}: no 5-digit municipality code in N03_007 ({code!r})")
+    return str(code)
+
+
+def _geometry(label: str, code: str, feature: dict[str, Any]) -> BaseGeometry:
+    geometry = feature.get("geometry")
+    if not geometry or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = geometry.get("type") if geometry else None
+        raise BoundaryDataError(f"{label} {code}: geometry {kind!r} is not a Polygon or MultiPolygon")
+    try:
+        return shape(geometry)
+    except Exception as exc:  # shapely raises several types for broken coordinates
+        raise BoundaryDataError(f"{label} {code}: unreadable geometry: {exc}") from exc
+
+
+def _boundary(code: str, polys: list[Polygon], props: dict[str, Any], repaired: bool) -> MunicipalityBoundary:
+    merged = MultiPolygon(polys)
+    if not merged.is_valid:  # touching parts from separate features
+        merged = MultiPolygon(_polygons(shapely.make_valid(merged)))
+    return MunicipalityBoundary(
+        code=code,
+        prefecture_code=code[:2],
+        prefecture=str(props.get("N03_001") or ""),
+        district=props.get("N03_003") or None,
+        name=str(props.get("N03_004") or props.get("N03_003") or code),
+        geom=merged,
+        repaired=repaired,
+    )
+
+
 def parse_features(data: dict[str, Any], *, prefecture: str | None = None) -> list[MunicipalityBoundary]:
     """Group features by N03_007 into one MultiPolygon each, repairing invalid rings.
 
@@ -78,20 +111,10 @@ def parse_features(data: dict[str, Any], *, prefecture: str | None = None) -> li
     for i, feature in enumerate(data.get("features") or []):
         props = feature.get("properties") or {}
         label = f"feature #{i} ({props.get('N03_004') or props.get('N03_003') or 'unnamed'})"
-        code = props.get("N03_007")
-        if not code or not str(code).isdigit() or len(str(code)) != 5:
-            raise BoundaryDataError(f"{label}: no 5-digit municipality code in N03_007 ({code!r})")
-        code = str(code)
+        code = _code(label, props)
         if prefecture and not code.startswith(prefecture):
             continue  # a national file: keep only the served prefecture
-        geometry = feature.get("geometry")
-        if not geometry or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            kind = geometry.get("type") if geometry else None
-            raise BoundaryDataError(f"{label} {code}: geometry {kind!r} is not a Polygon or MultiPolygon")
-        try:
-            geom = shape(geometry)
-        except Exception as exc:  # shapely raises several types for broken coordinates
-            raise BoundaryDataError(f"{label} {code}: unreadable geometry: {exc}") from exc
+        geom = _geometry(label, code, feature)
         if not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             geom = shapely.make_valid(geom)
@@ -102,24 +125,7 @@ def parse_features(data: dict[str, Any], *, prefecture: str | None = None) -> li
     if not parts:
         where = f" for prefecture {prefecture}" if prefecture else ""
         raise BoundaryDataError(f"the collection has no municipality features{where}")
-    out = []
-    for code, polys in sorted(parts.items()):
-        props = props_by_code[code]
-        merged = MultiPolygon(polys)
-        if not merged.is_valid:  # touching parts from separate features
-            merged = MultiPolygon(_polygons(shapely.make_valid(merged)))
-        out.append(
-            MunicipalityBoundary(
-                code=code,
-                prefecture_code=code[:2],
-                prefecture=str(props.get("N03_001") or ""),
-                district=props.get("N03_003") or None,
-                name=str(props.get("N03_004") or props.get("N03_003") or code),
-                geom=merged,
-                repaired=code in repaired,
-            )
-        )
-    return out
+    return [_boundary(code, polys, props_by_code[code], code in repaired) for code, polys in sorted(parts.items())]
 
 
 def load_boundaries(path: Path, *, prefecture: str | None = None) -> list[MunicipalityBoundary]:

@@ -324,6 +324,21 @@ def approve(db_session: Session, op: Operator, message_id: int, *, settings: Set
     return m
 
 
+def _follow_up_texts(m: OperatorMessage, kind: str, patch: FollowUpIn) -> tuple[dict[str, str], dict[str, str]]:
+    """A correction says what the operator wrote; a cancellation repeats the original's titles."""
+    if kind == "correction":
+        assert patch.title is not None
+        return texts(patch.title, patch.body or "", patch.lang, test=m.test, prefix=FOLLOW_UP_MARK[kind])
+    # The original's titles as stored: scrubbed, so a message stored before text was checked can be cancelled.
+    stored = scrub_texts(m.title)
+    own = {k: t.body for k, t in patch.lang.items()}
+    lang: dict[str, Translation] = {
+        k: Translation.model_construct(title=v, body=own.get(k) or CANCEL_BODY.get(k, CANCEL_BODY["en"]))
+        for k, v in stored.items() if k != "ja" and k in LANGUAGES}
+    return texts(stored.get("ja", ""), patch.body or CANCEL_BODY["ja"], lang, test=m.test,
+                 prefix=FOLLOW_UP_MARK[kind])
+
+
 def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str, patch: FollowUpIn, *,
                settings: Settings, now: datetime) -> OperatorMessage | None:
     """Stop what is unsent; tell exactly those who received ``m`` (same Topic, so a queued copy is replaced)."""
@@ -338,19 +353,7 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
     m.note = patch.reason
     if not received and not in_flight:  # a batch still in a worker's hands may yet reach someone
         return None
-    if kind == "correction":
-        assert patch.title is not None
-        titles, bodies = texts(patch.title, patch.body or "", patch.lang, test=m.test,
-                               prefix=FOLLOW_UP_MARK[kind])
-    else:
-        # The original's titles as stored: scrubbed, so a message stored before text was checked can be cancelled.
-        stored = scrub_texts(m.title)
-        own = {k: t.body for k, t in patch.lang.items()}
-        lang: dict[str, Translation] = {
-            k: Translation.model_construct(title=v, body=own.get(k) or CANCEL_BODY.get(k, CANCEL_BODY["en"]))
-            for k, v in stored.items() if k != "ja" and k in LANGUAGES}
-        titles, bodies = texts(stored.get("ja", ""), patch.body or CANCEL_BODY["ja"], lang, test=m.test,
-                               prefix=FOLLOW_UP_MARK[kind])
+    titles, bodies = _follow_up_texts(m, kind, patch)
     f = OperatorMessage(
         kind=kind, status="sent", author_id=op.id, reference_id=m.id, category=m.category, severity=m.severity,
         title=titles, body=bodies, target={"recipients_of": m.id}, area=None, target_codes=m.target_codes,

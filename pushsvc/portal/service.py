@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from pushsvc.operators.accounts import Operator
 from pushsvc.portal import alerts
 from pushsvc.portal.models import Notice, NoticeAck
 from pushsvc.portal.schemas import (
+    AlertOut,
     MunicipalityRef,
     NoticeIn,
     NoticeOut,
@@ -42,7 +44,7 @@ from pushsvc.portal.schemas import (
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import SHELTER_CREDIT, Hazard, hazard_label
 from pushsvc.subscriptions import service as subscriptions
-from pushsvc.subscriptions.service import Subscription
+from pushsvc.subscriptions.service import Subscription, SubscriptionPlace
 from pushsvc.timeutil import as_utc as _utc
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,59 @@ def _relevant_rivers(stations: list[dict[str, Any]], code: str) -> list[dict[str
     return [s for s in stations if s.get("municipality_code") == code or code in (s.get("downstream") or ())]
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every place of one answer is looked up in."""
+
+    in_force: list[Notification]
+    recent: list[Notification]
+    areas: dict[str, alerts.Area]
+    names: dict[str, str]
+    stations: list[dict[str, Any]]
+    orders: list[Any]  # evacuation orders in force (``evacuation.in_force_shared``)
+    lang: str
+    settings: Settings
+    now: datetime
+
+
+def _hazards(here: Sequence[Notification]) -> list[Hazard]:
+    wanted: list[Hazard] = []
+    for n in here:
+        wanted += [h for h in alerts.hazards(n) if h not in wanted]
+    return wanted
+
+
+def _recent_here(db_session: Session, p: SubscriptionPlace, ctx: _Shared, shown: set[int]) -> list[AlertOut]:
+    """The latest alerts that reached this place and are no longer in force."""
+    return [alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names)
+            for n in ctx.recent if n.id not in shown
+            and alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon)][:RECENT_PER_PLACE]
+
+
+def _place_view(db_session: Session, p: SubscriptionPlace, ctx: _Shared, credits: set[str]) -> PlaceView:
+    """One place: the alerts in force and recent there, gauges, sites for those hazards, evacuation orders."""
+    here = alerts.order(n for n in ctx.in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
+    wanted = _hazards(here)
+    area = ctx.areas.get(p.municipality_code)
+    lat, lon = (p.lat, p.lon) if p.lat is not None and p.lon is not None else \
+        (area.point if area else (None, None))
+    groups = _shelters_for(db_session, lat, lon, wanted, ctx.lang) if lat is not None and lon is not None else []
+    outs = [alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names)
+            for n in here]
+    past = _recent_here(db_session, p, ctx, {n.id for n in here})
+    credits.update(o.attribution for o in outs if o.attribution)
+    if groups:
+        credits.add(SHELTER_CREDIT)
+    return PlaceView(
+        kind=p.kind, label=p.label,
+        municipality=MunicipalityRef(code=p.municipality_code, name=ctx.names.get(p.municipality_code, "")),
+        lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(ctx.stations, p.municipality_code),
+        shelters=groups, recent=past,
+        evacuation=evacuation.for_place(db_session, ctx.orders, p.municipality_code, p.lat, p.lon, lang=ctx.lang,
+                                        names=ctx.names, point=area.point if area else None, settings=ctx.settings),
+    )
+
+
 def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now: datetime) -> PortalOut:
     """Everything the resident's portal shows, in their language with Japanese fallback."""
     places = subscriptions.live_places(sub, now=now)
@@ -243,36 +298,12 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     recent = alerts.recent(db_session, now=now)
     stations = with_history(db_session, river_stations(db_session, codes), hours=settings.portal_river_history_h,
                             now=now)
-    views: list[PlaceView] = []
     credits: set[str] = set()
     orders = evacuation.in_force_shared(db_session, now=now)
     if orders:
         credits.add(evacuation.ATTRIBUTION)
-    for p in places:
-        here = alerts.order(n for n in in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
-        wanted: list[Hazard] = []
-        for n in here:
-            wanted += [h for h in alerts.hazards(n) if h not in wanted]
-        area = area_by_code.get(p.municipality_code)
-        lat, lon = (p.lat, p.lon) if p.lat is not None and p.lon is not None else \
-            (area.point if area else (None, None))
-        groups = _shelters_for(db_session, lat, lon, wanted, sub.lang) if lat is not None and lon is not None else []
-        outs = [alerts.to_out(db_session, n, lang=sub.lang, settings=settings, now=now, names=names) for n in here]
-        shown = {n.id for n in here}
-        past = [alerts.to_out(db_session, n, lang=sub.lang, settings=settings, now=now, names=names)
-                for n in recent if n.id not in shown
-                and alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon)][:RECENT_PER_PLACE]
-        credits.update(o.attribution for o in outs if o.attribution)
-        if groups:
-            credits.add(SHELTER_CREDIT)
-        views.append(PlaceView(
-            kind=p.kind, label=p.label,
-            municipality=MunicipalityRef(code=p.municipality_code, name=names.get(p.municipality_code, "")),
-            lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(stations, p.municipality_code),
-            shelters=groups, recent=past,
-            evacuation=evacuation.for_place(db_session, orders, p.municipality_code, p.lat, p.lon, lang=sub.lang,
-                                            names=names, point=area.point if area else None, settings=settings),
-        ))
+    ctx = _Shared(in_force, recent, area_by_code, names, stations, orders, sub.lang, settings, now)
+    views = [_place_view(db_session, p, ctx, credits) for p in places]
     if stations:
         credits.add("国土交通省「川の防災情報」")
     return PortalOut(subscription_id=sub.id, lang=sub.lang, places=views,

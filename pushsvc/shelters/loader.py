@@ -79,24 +79,43 @@ def _coord(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def parse_row(row: Mapping[str, Any], *, where: str, default_code: str = "",
-              lat: Any = None, lon: Any = None) -> SiteRecord | str:
-    """One site, or the reason it was skipped."""
+def _position(row: Mapping[str, Any], lat: Any, lon: Any) -> tuple[float, float] | None:
+    """(lat, lon) from the row's 緯度/経度 (or those given, for GeoJSON), if usable."""
     lat_f = _coord(row.get("緯度") if lat is None else lat)
     lon_f = _coord(row.get("経度") if lon is None else lon)
     if lat_f is None or lon_f is None or not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
-        return f"{where}: no usable 緯度/経度"
-    name = _first(row, NAME_KEYS)
-    if not name:
-        return f"{where}: no 名称"
-    common_id = _first(row, ("共通ID",))
-    code = _code5(_first(row, CODE_KEYS)) or (_code5(common_id[1:6]) if common_id[:1] == "E" else "") or default_code
-    if not code:
-        return f"{where}: no municipality code"
+        return None
+    return lat_f, lon_f
+
+
+def _municipality(row: Mapping[str, Any], common_id: str, default_code: str) -> str:
+    """The row's municipality code; else the one inside a 共通ID (E + code …); else the file's default."""
+    return _code5(_first(row, CODE_KEYS)) or (_code5(common_id[1:6]) if common_id[:1] == "E" else "") or default_code
+
+
+def _hazards_mask(row: Mapping[str, Any]) -> int:
     mask = 0
     for hazard, column in HAZARD_COLUMNS.items():
         if _flag(row.get(column)) or _flag(row.get(f"災害種別_{column}")):
             mask |= hazard_bit(hazard)
+    return mask
+
+
+def parse_row(row: Mapping[str, Any], *, where: str, default_code: str = "",
+              lat: Any = None, lon: Any = None) -> SiteRecord | str:
+    """One site, or the reason it was skipped."""
+    position = _position(row, lat, lon)
+    if position is None:
+        return f"{where}: no usable 緯度/経度"
+    lat_f, lon_f = position
+    name = _first(row, NAME_KEYS)
+    if not name:
+        return f"{where}: no 名称"
+    common_id = _first(row, ("共通ID",))
+    code = _municipality(row, common_id, default_code)
+    if not code:
+        return f"{where}: no municipality code"
+    mask = _hazards_mask(row)
     site_id = common_id or _first(row, ("ID",))
     if not site_id:
         digest = hashlib.sha256(f"{code}|{name}|{lat_f:.6f}|{lon_f:.6f}".encode()).hexdigest()[:16]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from pushsvc.alerts import service as alert_state
 from pushsvc.db import session_scope
 from pushsvc.delivery import service as delivery
+from pushsvc.feeds import gauges
 from pushsvc.feeds import service as feeds
 from pushsvc.feeds.models import RiverStation
 from pushsvc.feeds.river.alerts import rise_alert
@@ -136,8 +137,8 @@ def river_alert(harness: Harness, level: float = 3.7) -> int:
     now = datetime.now(UTC)
     alert = rise_alert(KAGAMI, KAGAMI.stage(level), level, 3.6, now)
     with session_scope(harness.db.sessionmaker) as s:
-        transitions = alert_state.apply_statement(s, feeds._river_statement("kawabou", alert, KAGAMI), now=now)
-        n = delivery.create_notification(s, feeds._river_draft(alert, ["39201"]), settings=harness.settings, now=now)
+        transitions = alert_state.apply_statement(s, gauges._river_statement("kawabou", alert, KAGAMI), now=now)
+        n = delivery.create_notification(s, gauges._river_draft(alert, ["39201"]), settings=harness.settings, now=now)
         alert_state.attach_notification(s, transitions, n.id)
         return n.id
 

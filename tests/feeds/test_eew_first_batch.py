@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pushsvc.dev.devpush import DevPush
 from sqlalchemy.orm import Session
 
 from pushsvc.db import session_scope
 from pushsvc.delivery import enqueue
 from pushsvc.delivery import service as delivery
 from pushsvc.delivery.worker import Worker
+from pushsvc.dev.devpush import DevPush
 from pushsvc.feeds import pushin
 from pushsvc.main import create_app
 from pushsvc.webpush.sender import PushSender

@@ -185,30 +185,46 @@ def _threshold(station: Station, stage: Stage) -> float:
     return value
 
 
+def _reached(station: Station, level: float | None) -> Stage | None:
+    """The highest alert stage this level is at or above."""
+    if level is None:
+        return None
+    return max((s for s in station.alert_stages if level >= _threshold(station, s)), default=None)
+
+
+def _fall(station: Station, latched: Stage | None, reading: Reading, rules: AlertRules
+          ) -> tuple[Stage | None, list[RiverAlert]]:
+    """Re-arm every stage the level is now clearly below (by the margin), and say so once, for the highest."""
+    level = reading.level
+    cleared: Stage | None = None
+    margin = rules.margin(station)
+    while latched is not None and (level is None or level < _threshold(station, latched) - margin):
+        cleared = cleared or latched
+        latched = max((s for s in station.alert_stages if s < latched), default=None)
+    if cleared is None:
+        return latched, []
+    return latched, [fall_alert(station, cleared, level, _threshold(station, cleared), reading.observed_at, latched)]
+
+
+def _max_jump(state: StationState, level: float | None) -> float | None:
+    """The largest rise in one reading seen at this gauge (what it can do, for the spike check)."""
+    if level is not None and state.level is not None and level - state.level > (state.max_jump or 0.0):
+        return round(level - state.level, 3)
+    return state.max_jump
+
+
 def _accept(
     station: Station, state: StationState, reading: Reading, rules: AlertRules
 ) -> tuple[StationState, list[RiverAlert]]:
     """Trusted reading: alert on a rise past the latched stage, or re-arm (and say so) on a fall."""
     level, at = reading.level, reading.observed_at
-    stages = station.alert_stages
-    latched = state.latched
-    alerts: list[RiverAlert] = []
-    reached = max((s for s in stages if level is not None and level >= _threshold(station, s)), default=None)
-    if reached is not None and level is not None and (latched is None or reached > latched):
-        alerts.append(rise_alert(station, reached, level, _threshold(station, reached), at))
-        latched = reached
+    reached = _reached(station, level)
+    latched: Stage | None
+    if reached is not None and level is not None and (state.latched is None or reached > state.latched):
+        latched, alerts = reached, [rise_alert(station, reached, level, _threshold(station, reached), at)]
     else:
-        cleared: Stage | None = None
-        margin = rules.margin(station)
-        while latched is not None and (level is None or level < _threshold(station, latched) - margin):
-            cleared = cleared or latched
-            latched = max((s for s in stages if s < latched), default=None)
-        if cleared is not None:
-            alerts.append(fall_alert(station, cleared, level, _threshold(station, cleared), at, latched))
-    jump = state.max_jump
-    if level is not None and state.level is not None and level - state.level > (jump or 0.0):
-        jump = round(level - state.level, 3)
-    return StationState(level=level, at=at, latched=latched, max_jump=jump), alerts
+        latched, alerts = _fall(station, state.latched, reading, rules)
+    return StationState(level=level, at=at, latched=latched, max_jump=_max_jump(state, level)), alerts
 
 
 def _would_alert(station: Station, latched: Stage | None, level: float) -> bool:
@@ -223,24 +239,38 @@ def _jump(station: Station, state: StationState, rules: AlertRules, level: float
     return f"jumped {level - base:.2f} m in one reading (limit {limit:.2f} m for this gauge): needs a second reading"
 
 
+def _held(station: Station, state: StationState) -> HeldReading | None:
+    if state.held_level is None or state.held_at is None:
+        return None
+    return HeldReading(station.code, state.held_at, state.held_level, "unconfirmed")
+
+
+def _already_seen(state: StationState, reading: Reading) -> bool:
+    """The feed repeated an observation we already have (trusted or held)."""
+    newest = max((t for t in (state.at if state.level is not None else None, state.held_at) if t), default=None)
+    return newest is not None and reading.observed_at <= newest
+
+
+def _suspicion(station: Station, state: StationState, level: float, at: datetime, rules: AlertRules,
+               held: HeldReading | None) -> tuple[str | None, bool]:
+    """Why a reading is not trusted yet (None: it is), and whether it agrees with the reading held before."""
+    base = state.level if state.level is not None else station.thresholds.start
+    reason = rules.spike.implausible(station, level, at, base, state.at)
+    agrees = held is not None and rules.spike.implausible(
+        station, level, at, held.level, held.observed_at) is None and _jump(
+        station, state, rules, level, held.level) is None
+    if reason is None and state.at is not None:  # a gauge never seen before has nothing to jump from
+        reason = _jump(station, state, rules, level, base)
+    return reason, agrees
+
+
 def step(station: Station, state: StationState, reading: Reading, rules: AlertRules, out: Evaluation) -> StationState:
     """One reading for one station; appends to ``out`` and returns the station's new state."""
-    held = (
-        HeldReading(station.code, state.held_at, state.held_level, "unconfirmed")
-        if state.held_level is not None and state.held_at is not None
-        else None
-    )
+    held = _held(station, state)
     if reading.level is not None:  # a fall below start level (level None) is always believed
-        newest = max((t for t in (state.at if state.level is not None else None, state.held_at) if t), default=None)
-        if newest is not None and reading.observed_at <= newest:
-            return state  # the feed repeated an observation we already have
-        base = state.level if state.level is not None else station.thresholds.start
-        reason = rules.spike.implausible(station, reading.level, reading.observed_at, base, state.at)
-        agrees = held is not None and rules.spike.implausible(
-            station, reading.level, reading.observed_at, held.level, held.observed_at) is None and _jump(
-            station, state, rules, reading.level, held.level) is None
-        if reason is None and state.at is not None:  # a gauge never seen before has nothing to jump from
-            reason = _jump(station, state, rules, reading.level, base)
+        if _already_seen(state, reading):
+            return state
+        reason, agrees = _suspicion(station, state, reading.level, reading.observed_at, rules, held)
         if reason is not None and held is not None and agrees:
             out.confirmed.append(held)
             held, reason = None, None
@@ -254,6 +284,28 @@ def step(station: Station, state: StationState, reading: Reading, rules: AlertRu
     new, alerts = _accept(station, state, reading, rules)
     out.alerts.extend(alerts)
     return new
+
+
+def _unlisted(snapshot: Snapshot, stations: Mapping[str, Station], listed: set[str], rules: AlertRules,
+              out: Evaluation) -> None:
+    """A complete snapshot that leaves a gauge out says it is below its start level, unless it was well
+    above a moment ago: then it is "no data", not "water fell"."""
+    low = StationState(at=snapshot.taken_at)  # shared: immutable, and most stations are low most of the time
+    for code, station in stations.items():
+        if station.source != snapshot.source or code in listed:
+            continue
+        state = out.states.get(code, StationState())
+        if state.at is not None and state.at >= snapshot.taken_at:
+            continue
+        if state.level is None and state.latched is None and state.held_level is None:
+            out.states[code] = low  # still low: only the time moves on
+            continue
+        if state.level is not None and not rules.spike.plausibly_fallen(station, state.level, state.at,
+                                                                        snapshot.taken_at):
+            out.states[code] = replace(state, missing_since=state.missing_since or snapshot.taken_at)
+            out.no_data.append(code)  # gone from well above start level: no data, not "water fell"
+            continue
+        out.states[code] = step(station, state, Reading(code, snapshot.taken_at, None), rules, out)
 
 
 def evaluate(
@@ -275,22 +327,7 @@ def evaluate(
         listed.add(station.code)
         out.states[station.code] = step(station, out.states.get(station.code, StationState()), reading, rules, out)
     if snapshot.complete:
-        low = StationState(at=snapshot.taken_at)  # shared: immutable, and most stations are low most of the time
-        for code, station in stations.items():
-            if station.source != snapshot.source or code in listed:
-                continue
-            state = out.states.get(code, StationState())
-            if state.at is not None and state.at >= snapshot.taken_at:
-                continue
-            if state.level is None and state.latched is None and state.held_level is None:
-                out.states[code] = low  # still low: only the time moves on
-                continue
-            if state.level is not None and not rules.spike.plausibly_fallen(station, state.level, state.at,
-                                                                            snapshot.taken_at):
-                out.states[code] = replace(state, missing_since=state.missing_since or snapshot.taken_at)
-                out.no_data.append(code)  # gone from well above start level: no data, not "water fell"
-                continue
-            out.states[code] = step(station, state, Reading(code, snapshot.taken_at, None), rules, out)
+        _unlisted(snapshot, stations, listed, rules, out)
     return out
 
 

@@ -76,16 +76,8 @@ def _in_pref(item: Mapping[str, Any], pref_code: str | None) -> bool:
     return pref_code is None or str(item.get("prefCode")) == pref_code
 
 
-def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "",
-                     now: datetime) -> tuple[Snapshot, list[str]]:
-    """A live area_info document → (complete snapshot, why each rejected item was rejected).
-
-    The document must be a list of gauges (or the crawler's ``{"items": [...]}``), and a non-empty one
-    must hold at least one gauge-shaped item; anything else raises ``ValueError`` (a feed error: nothing
-    is concluded from it, least of all "every gauge is low"). Items are then checked one by one: a
-    malformed item, a non-finite or out-of-range level or a future obsTime is rejected with its reason, and
-    its gauge counts as listed-but-unknown (not "fell"), so the rest of the snapshot is still used.
-    """
+def _gauges(doc: Any) -> list[dict[str, Any]]:
+    """The gauge-shaped items of a live document; ``ValueError`` when it is not a list of gauges."""
     if isinstance(doc, dict):
         if not isinstance(doc.get("items"), list):
             raise ValueError("a JSON object without an 'items' list")
@@ -97,17 +89,38 @@ def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label
     gauges = [i for i in raw if isinstance(i, dict) and "code" in i and "obsTime" in i]
     if raw and not gauges:
         raise ValueError(f"{len(raw)} items, none with a gauge's code and obsTime")
+    return gauges
+
+
+def _checked(item: Mapping[str, Any], now: datetime) -> tuple[Reading | None, str]:
+    """(the reading, "") or (None, why it is rejected)."""
+    try:
+        reading = _reading(item)
+        problem = reading_problem(float(reading.level or 0.0), reading.observed_at, now)
+    except (KeyError, TypeError, ValueError) as exc:
+        problem = f"unreadable item: {type(exc).__name__}: {exc}"
+    if problem:
+        return None, problem
+    return reading, ""
+
+
+def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "",
+                     now: datetime) -> tuple[Snapshot, list[str]]:
+    """A live area_info document → (complete snapshot, why each rejected item was rejected).
+
+    The document must be a list of gauges (or the crawler's ``{"items": [...]}``), and a non-empty one
+    must hold at least one gauge-shaped item; anything else raises ``ValueError`` (a feed error: nothing
+    is concluded from it, least of all "every gauge is low"). Items are then checked one by one: a
+    malformed item, a non-finite or out-of-range level or a future obsTime is rejected with its reason, and
+    its gauge counts as listed-but-unknown (not "fell"), so the rest of the snapshot is still used.
+    """
     readings, rejected, unreadable = [], [], []
-    for item in gauges:
+    for item in _gauges(doc):
         if not _in_pref(item, pref_code):
             continue
         code = str(item["code"])
-        try:
-            reading = _reading(item)
-            problem = reading_problem(float(reading.level or 0.0), reading.observed_at, now)
-        except (KeyError, TypeError, ValueError) as exc:
-            problem = f"unreadable item: {type(exc).__name__}: {exc}"
-        if problem:
+        reading, problem = _checked(item, now)
+        if reading is None:
             rejected.append(f"gauge {code}: reading rejected: {problem}"[:300])
             unreadable.append(code)
             continue
