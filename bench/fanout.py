@@ -35,7 +35,11 @@ from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
 from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
 from pushsvc.subscriptions.service import category_mask
-from pushsvc.types import CATEGORIES
+
+try:
+    from pushsvc.types import CATEGORIES
+except ImportError:  # an older checkout compared by bench/delivery.py --before
+    from pushsvc.subscriptions.schemas import CATEGORIES  # type: ignore[attr-defined,no-redef]
 from pushsvc.webpush import ece
 from pushsvc.webpush.payload import build_payload
 

@@ -193,6 +193,8 @@ def _add_references(db_session: Session, notification_id: int, draft: Notificati
     if refs:
         db_session.execute(insert(NotificationReference),
                            [{"notification_id": notification_id, "reference_id": r} for r in refs])
+        db_session.execute(update(Notification).where(Notification.id.in_(refs)).values(followed_up=True)
+                           .execution_options(synchronize_session=False))
 
 
 def references_of(db_session: Session, notification_id: int) -> list[int]:

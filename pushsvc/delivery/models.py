@@ -34,6 +34,10 @@ class Notification(Base):
     # True from a life-critical notification's first commit (its first batch, already claimable) until the
     # rest of its recipients are written (``enqueue.append_recipients``); never finished while True.
     appending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # True once a follow-up references it (set with the row lock by ``recipients_who_received``): a
+    # checkpoint that had to wait for that lock reads the mark on the row it updates, so residents it
+    # writes down after the follow-up was addressed still get the follow-up.
+    followed_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)

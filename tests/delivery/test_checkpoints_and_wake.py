@@ -93,3 +93,47 @@ def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harn
     took = asyncio.run(go())
     assert harness.push.received(resident.device), "the emergency waited for the worker's next poll"
     assert took < 30
+
+
+def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_the_follow_up(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint moves who got it to "sent"; where a 取消 or correction already references the
+    notification, those residents must be added to it too (PostgreSQL's one-statement checkpoint hands
+    such a checkpoint to the threaded one, which does that)."""
+    from pushsvc.db import session_scope
+    from pushsvc.delivery import service
+    from pushsvc.delivery import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "CHECKPOINT_EVERY", 1)
+    residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(6)]
+    harness.settings = harness.settings.model_copy(update={"delivery_batch_size": 6})
+    for r in residents[:3]:  # the batch's first three hang a while: it stays in flight, checkpointing the rest
+        harness.push.fault(r.device, Fault(stall_s=0.8, remaining=1))
+    nid = harness.notify(target={"municipality_codes": ["39201"]}, severity="warning")
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        async with PushSender.from_settings(harness.settings.model_copy(update={"push_timeout_s": 5.0}),
+                                            harness.app.state.vapid) as sender:
+            task = asyncio.create_task(Worker(harness.settings, harness.db.sessionmaker, sender).run(stop))
+            while sum(bool(harness.push.received(r.device)) for r in residents) < 1:
+                await asyncio.sleep(0.01)
+
+            def follow_up() -> None:
+                with session_scope(harness.db.sessionmaker) as s:
+                    service.create_notification(s, service.NotificationDraft(
+                        source="operator", category="area_info", severity="info", title={"ja": "取消"},
+                        body={"ja": "先ほどのお知らせは取り消されました"}, reference_id=nid,
+                        recipient_ids=service.recipients_who_received(s, nid)), settings=harness.settings)
+            await asyncio.to_thread(follow_up)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not all(len(harness.push.received(r.device)) == 2
+                                                          for r in residents):
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+
+    asyncio.run(go())
+    for r in residents:
+        assert [m.json()["title"] for m in harness.push.received(r.device)] == ["テスト", "取消"], [
+            [m.json()["title"] for m in harness.push.received(x.device)] for x in residents]

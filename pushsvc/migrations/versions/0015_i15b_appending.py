@@ -1,4 +1,5 @@
-"""A notification whose recipients are still being appended after its first batch was committed.
+"""A notification whose recipients are still being appended after its first batch was committed; one that a
+follow-up (取消, correction) references, marked on its own row.
 
 Revision ID: i15b_appending
 Revises: i17b_river_readings
@@ -18,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("notifications") as batch:
         batch.add_column(sa.Column("appending", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("followed_up", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.execute("UPDATE notifications SET followed_up = true"
+               " WHERE id IN (SELECT reference_id FROM notification_references)")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("followed_up")
         batch.drop_column("appending")
