@@ -74,8 +74,7 @@ def claim_batch(
         return None
     if n.status == "queued":
         n.status = "sending"
-    return (ClaimedBatch(batch.id, n.id, batch.attempt, list(batch.pending_ids), worker_id, list(batch.sent_ids)),
-            message_for(n))
+    return ClaimedBatch(batch.id, n.id, batch.attempt, list(batch.pending_ids), worker_id), message_for(n)
 
 
 def renew_lease(db_session: Session, claim: ClaimedBatch, *, lease_seconds: float, now: datetime | None = None) -> bool:

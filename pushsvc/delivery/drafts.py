@@ -83,7 +83,6 @@ class ClaimedBatch:
     attempt: int
     pending_ids: list[int]
     worker_id: str
-    sent_ids: list[int] = field(default_factory=list)  # as claimed: a checkpoint adds to it (``record``)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -181,40 +180,6 @@ def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBa
     for batch_id in lost:
         log.warning("batch %s is no longer held by this worker; its checkpoint is dropped", batch_id)
     return lost
-
-
-# The checkpoint of ``record_progress_many`` as one statement, for a worker's own asyncio connection on
-# PostgreSQL: no thread hop, no ORM. The worker knows each batch's lists (it holds the lease: nobody
-# else writes a leased batch), so the batches are written blind, guarded by owner and attempt; the
-# notifications' counters follow in the same statement, whose RETURNING reads ``followed_up`` from the
-# updated rows (after any wait for their lock). Where a follow-up (a 取消, a correction) references a
-# notification the worker rolls back and uses ``record_progress_many``, which also reaches the newly
-# sent with the follow-up.
-CHECKPOINT_SQL = """
-WITH v AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS x(id int, attempt int, pending json, sent json, n int)),
-b AS (UPDATE delivery_batches d SET pending_ids = v.pending, sent_ids = v.sent FROM v
-      WHERE d.id = v.id AND d.status = 'leased' AND d.lease_owner = %(owner)s AND d.attempt = v.attempt
-      RETURNING d.id, d.notification_id, v.n),
-s AS (SELECT notification_id, sum(n)::int AS n FROM b GROUP BY notification_id),
-c AS (UPDATE notifications t SET sent = t.sent + s.n, last_sent_at = %(now)s,
-             first_sent_at = coalesce(t.first_sent_at, %(now)s),
-             half_sent_at = CASE WHEN t.half_sent_at IS NULL AND (t.sent + s.n) * 2 >= t.targeted
-                                 THEN %(now)s ELSE t.half_sent_at END
-      FROM s WHERE t.id = s.notification_id RETURNING t.followed_up)
-SELECT coalesce((SELECT bool_or(followed_up) FROM c), false), coalesce((SELECT array_agg(id) FROM b), '{}'::int[])
-"""
-
-
-def checkpoint_rows(progress: Sequence[tuple[ClaimedBatch, Collection[int], Collection[int]]]) -> str:
-    """``CHECKPOINT_SQL``'s rows: per batch (its claim, who was written down before, who was accepted since)."""
-    rows = []
-    for claim, written, accepted in progress:
-        moved = set(written) | set(accepted)
-        done = [sid for sid in claim.pending_ids if sid in accepted and sid not in written]
-        rows.append({"id": claim.batch_id, "attempt": claim.attempt, "n": len(done),
-                     "pending": [sid for sid in claim.pending_ids if sid not in moved],
-                     "sent": [*claim.sent_ids, *[sid for sid in claim.pending_ids if sid in written], *done]})
-    return json.dumps(rows, separators=(",", ":"))
 
 
 def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:

@@ -93,9 +93,7 @@ from pushsvc.delivery.queries import (
     send_timings,
 )
 from pushsvc.delivery.record import (
-    CHECKPOINT_SQL,
     batches_in_flight,
-    checkpoint_rows,
     failures_of,
     recipients_who_received,
     record_progress,
@@ -104,7 +102,6 @@ from pushsvc.delivery.record import (
 )
 
 __all__ = [
-    "CHECKPOINT_SQL",
     "FAIR_EVERY",
     "FINAL_STATUSES",
     "KNOWN_DEAD_MIN_MESSAGES",
@@ -134,7 +131,6 @@ __all__ = [
     "batches_in_flight",
     "bound_transaction",
     "cancel_notification",
-    "checkpoint_rows",
     "claim_batch",
     "create_notification",
     "default_priority",

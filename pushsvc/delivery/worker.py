@@ -65,7 +65,6 @@ class _InFlight:
 
     claim: ClaimedBatch
     accepted: list[int] = field(default_factory=list)
-    written: list[int] = field(default_factory=list)  # moved from pending to sent by earlier checkpoints
     sending: asyncio.Future[Any] | None = None
     lost: bool = False
 
@@ -98,8 +97,6 @@ class Worker:
         self._flushing: asyncio.Task[None] | None = None
         self._woken: asyncio.Future[None] | None = None
         self._resuming: asyncio.Task[list[int]] | None = None
-        self._checkpoint_conn: Any = None  # psycopg.AsyncConnection (PostgreSQL), opened at the first checkpoint
-        self._checkpoint_conn_failed = False
         self._next_resume = 0.0
 
     # -- database steps, each its own short transaction, run in a thread ------------------------
@@ -242,61 +239,17 @@ class Worker:
                 f.accepted.clear()
             self.checkpoints += 1
             try:
-                lost = await self._fast_checkpoint(progress)
-                if lost is None:  # SQLite, no connection of its own, or a follow-up to reach as well
-                    lost = await asyncio.to_thread(self._checkpoint, [(f.claim, done) for f, done in progress])
+                lost = await asyncio.to_thread(self._checkpoint, [(f.claim, done) for f, done in progress])
             except Exception:  # the database is away: not fatal, each batch's final record decides
                 log.exception("writing a checkpoint failed")
                 return
-            for f, done in progress:
+            for f, _ in progress:
                 if f.claim.batch_id in lost:
                     f.lost = True
                     if f.sending is not None:
                         f.sending.cancel()
-                else:
-                    f.written.extend(done)
         finally:
             self._flushing = None
-
-    async def _fast_checkpoint(self, progress: list[tuple[_InFlight, list[int]]]) -> set[int] | None:
-        """PostgreSQL: the checkpoint as one statement on the worker's own asyncio connection
-        (``service.CHECKPOINT_SQL``); the batches no longer held, or None to take the threaded path.
-
-        A checkpoint from a thread cost ~20 µs per message sent at one every 200 accepted (bench/delivery.py,
-        A/B with checkpoints off); most of it the thread hop and the transaction's round trips."""
-        if self._checkpoint_conn is None:
-            if self.factory.kw["bind"].dialect.name != "postgresql" or self._checkpoint_conn_failed:
-                return None
-            try:
-                self._checkpoint_conn = await _connect(  # a worker frozen mid-checkpoint frees its locks
-                    self.factory, idle_timeout_ms=int(max(1.0, self.settings.worker_lease_s / 3) * 1000))
-            except Exception:
-                log.warning("no connection of its own for checkpoints; using the pool", exc_info=True)
-                self._checkpoint_conn_failed = True
-                return None
-        rows = service.checkpoint_rows([(f.claim, f.written, done) for f, done in progress])
-        conn = self._checkpoint_conn
-        try:
-            async with conn.transaction():
-                cur = await conn.execute(service.CHECKPOINT_SQL, {
-                    "rows": rows, "owner": self.worker_id, "now": datetime.now(UTC)})
-                row = await cur.fetchone()
-                assert row is not None
-                followed, kept = row
-                if followed:  # undone: the threaded checkpoint writes it and reaches the follow-up too
-                    raise _Rollback
-        except _Rollback:
-            return None
-        except Exception:
-            await self._close_checkpoint_conn()
-            raise
-        return {f.claim.batch_id for f, _ in progress} - set(kept)
-
-    async def _close_checkpoint_conn(self) -> None:
-        conn, self._checkpoint_conn = self._checkpoint_conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
 
     async def _listen(self) -> None:
         """PostgreSQL only: LISTEN for urgent enqueues (``service.wake_workers``) and wake the claim loop.
@@ -349,7 +302,6 @@ class Worker:
             await asyncio.gather(*in_flight, return_exceptions=True)
         if self._resuming is not None:
             await asyncio.gather(self._resuming, return_exceptions=True)
-        await self._close_checkpoint_conn()
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -383,19 +335,12 @@ class Worker:
         stopping.cancel()
 
 
-class _Rollback(Exception):
-    """Leaves a checkpoint's transaction rolled back (``transaction()`` rolls back on any exception)."""
-
-
-async def _connect(factory: sessionmaker[Session], *, idle_timeout_ms: int | None = None) -> Any:
-    """An autocommit asyncio connection of the worker's own (LISTEN, checkpoints), beside the pool."""
+async def _connect(factory: sessionmaker[Session]) -> Any:
+    """An autocommit asyncio connection of the worker's own (LISTEN), beside the pool."""
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     engine = factory.kw["bind"]
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    if idle_timeout_ms:
-        conninfo = make_conninfo(conninfo, options=f"-c idle_in_transaction_session_timeout={idle_timeout_ms}")
     return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
 
 

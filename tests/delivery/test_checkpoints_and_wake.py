@@ -98,8 +98,8 @@ def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harn
 def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_the_follow_up(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A checkpoint moves who got it to "sent"; where a 取消 or correction already references the
-    notification, those residents must be added to it too (PostgreSQL's one-statement checkpoint hands
-    such a checkpoint to the threaded one, which does that)."""
+    notification, those residents must be added to it too, even when the checkpoint commits at the very
+    moment the follow-up is addressed (the follow-up marks its original under the row's lock)."""
     from pushsvc.db import session_scope
     from pushsvc.delivery import service
     from pushsvc.delivery import worker as worker_module
