@@ -63,6 +63,15 @@ def header(root: ET.Element, rules: Sequence[Allowed], *, times: Sequence[str] =
     return values
 
 
+def references_of(root: ET.Element) -> list[tuple[str, str]]:
+    """The ``(sender, identifier)`` of each item of ``<references>``, or a 422 for an item that is not
+    CAP 1.2's "sender,identifier,sent" (items are separated by whitespace)."""
+    refs = [r.split(",") for r in text_of(root, "references").split()]
+    if any(len(r) < 2 for r in refs):
+        raise ValidationProblem("references are 'sender,identifier,sent'", field="references")
+    return [(r[0], r[1]) for r in refs]
+
+
 def parse_time(value: str, field: str) -> datetime:
     """A CAP date-time (with its offset, as CAP requires) in UTC."""
     try:

@@ -26,7 +26,7 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy.orm import Session
 
 from pushsvc.cap.codes import Q
-from pushsvc.cap.reader import Allowed, header, merged, parameters, polygon_of, read_root, text_of
+from pushsvc.cap.reader import Allowed, header, merged, parameters, polygon_of, read_root, references_of, text_of
 from pushsvc.config import Settings
 from pushsvc.errors import Conflict, Forbidden, OutsideServiceArea, ValidationProblem
 from pushsvc.evacuation import service
@@ -150,10 +150,7 @@ def _area(db_session: Session, info: ET.Element, prefecture: str) -> tuple[str, 
 
 def _references(root: ET.Element, sender: str, msg_type: str) -> list[str]:
     """Identifiers of the earlier alerts of the same sender this one changes (required but for an Alert)."""
-    refs = [r.split(",") for r in text_of(root, "references").split()]
-    if any(len(r) < 2 for r in refs):
-        raise ValidationProblem("references are 'sender,identifier,sent'", field="references")
-    references = [r[1] for r in refs if r[0] == sender]
+    references = [identifier for by, identifier in references_of(root) if by == sender]
     if msg_type != "Alert" and not references:
         raise ValidationProblem(f"a {msg_type} needs <references> to an earlier alert of {sender}", field="references")
     return references

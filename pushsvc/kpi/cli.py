@@ -6,20 +6,12 @@ import sys
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
+from pushsvc.clitools import migrated_sessions
 from pushsvc.config import get_settings
-from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.db import session_scope
 from pushsvc.errors import ProblemError
 from pushsvc.timeutil import jst_day
-
-
-def _session_factory() -> sessionmaker[Session]:
-    from pushsvc.migrate import upgrade
-
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    return make_sessionmaker(engine)
 
 
 def report_command(fy: str | None) -> None:
@@ -33,7 +25,7 @@ def report_command(fy: str | None) -> None:
         sys.exit(2)
     start, end = service.fy_range(year)
     end = min(end, jst_day(now)) if start <= jst_day(now) else end
-    with session_scope(_session_factory()) as session:
+    with session_scope(migrated_sessions()) as session:
         summary = report.summary(session, settings=get_settings(), start=start, end=end, now=now)
     click.echo(report.table(summary, "/".join(service.fy_labels(year))))
 
@@ -42,6 +34,6 @@ def rollup_command() -> None:
     from pushsvc.kpi import service
 
     settings = get_settings()
-    with session_scope(_session_factory()) as session:
+    with session_scope(migrated_sessions()) as session:
         n = service.rollup(session, now=datetime.now(UTC), retention_days=settings.kpi_raw_retention_days)
     click.echo(f"rolled up and deleted {n} raw events older than {settings.kpi_raw_retention_days} days")

@@ -22,7 +22,17 @@ from sqlalchemy.orm import Session
 
 from pushsvc.cap import writer
 from pushsvc.cap.codes import CATEGORY_IN, SEVERITY_IN, URGENCY, Q
-from pushsvc.cap.reader import Allowed, header, language_of, merged, parse_time, polygon_of, read_root, text_of
+from pushsvc.cap.reader import (
+    Allowed,
+    header,
+    language_of,
+    merged,
+    parse_time,
+    polygon_of,
+    read_root,
+    references_of,
+    text_of,
+)
 from pushsvc.errors import Conflict, OutsideServiceArea, ValidationProblem
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.area import circle_area, parse_area
@@ -162,11 +172,10 @@ def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: dateti
     root = read_root(xml)
     head = header(root, HEADER)
     identifier, sender, msg_type = head["identifier"], head["sender"], head["msgType"]
-    references = [tuple(r.split(",")[:2]) for r in text_of(root, "references").split()]
-    if msg_type != "Alert" and not references:
+    refs = references_of(root)
+    if msg_type != "Alert" and not refs:
         raise ValidationProblem(f"a {msg_type} needs <references> to the alert it changes", field="references")
     infos = root.findall(Q + "info")
-    refs = [(s, i) for s, i in references]
     if msg_type == "Cancel":
         reason = (text_of(infos[0], "headline") if infos else "") or text_of(root, "note")
         return CapAlert(identifier, sender, msg_type, refs, None, FollowUpIn(reason=reason[:500]))

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
+from pushsvc.clitools import migrated_sessions, print_token, transaction_or_exit
 from pushsvc.config import get_settings
-from pushsvc.db import make_engine, make_sessionmaker, session_scope
+from pushsvc.db import session_scope
 
 
 @click.group("operators")
 def operators() -> None:
     """Prefecture and municipal operators who send messages."""
-
-
-def _factory() -> sessionmaker[Session]:
-    from pushsvc.migrate import upgrade
-
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    return make_sessionmaker(engine)
 
 
 @operators.command("create")
@@ -30,21 +20,14 @@ def _factory() -> sessionmaker[Session]:
 @click.option("--municipalities", default="", help="comma-separated 5-digit codes (municipality role)")
 def create(name: str, role: str, municipalities: str) -> None:
     """Create an operator and print their API token once (stored hashed; it cannot be shown again)."""
-    from pushsvc.errors import ProblemError
     from pushsvc.operators import accounts
 
     codes = [c.strip() for c in municipalities.split(",") if c.strip()]
-    try:
-        with session_scope(_factory()) as s:
-            op, token = accounts.create_operator(s, name=name, role=role, municipalities=codes,
-                                                 prefecture=get_settings().prefecture)
-            summary = f"created operator {op.id} {op.name} ({op.role}{': ' + ','.join(codes) if codes else ''})"
-    except ProblemError as exc:
-        click.echo(f"error: {exc.field}: {exc.detail}", err=True)
-        sys.exit(2)
-    click.echo(summary)
-    click.echo("the token below is shown only now; store it in a password manager:")
-    click.echo(token)
+    with transaction_or_exit(with_field=True) as s:
+        op, token = accounts.create_operator(s, name=name, role=role, municipalities=codes,
+                                             prefecture=get_settings().prefecture)
+        summary = f"created operator {op.id} {op.name} ({op.role}{': ' + ','.join(codes) if codes else ''})"
+    print_token(summary, token, "store it in a password manager")
 
 
 @operators.command("list")
@@ -54,7 +37,7 @@ def list_command() -> None:
 
     from pushsvc.operators.models import Operator
 
-    with session_scope(_factory()) as s:
+    with session_scope(migrated_sessions()) as s:
         rows = s.scalars(select(Operator).order_by(Operator.name)).all()
         if not rows:
             click.echo("no operators yet: create one with `pushsvc operators create`")
@@ -68,13 +51,8 @@ def list_command() -> None:
 @click.option("--name", required=True)
 def revoke(name: str) -> None:
     """Revoke an operator's token at once (their history and audit entries stay)."""
-    from pushsvc.errors import ProblemError
     from pushsvc.operators import accounts
 
-    try:
-        with session_scope(_factory()) as s:
-            accounts.revoke_operator(s, name)
-    except ProblemError as exc:
-        click.echo(f"error: {exc.detail}", err=True)
-        sys.exit(2)
+    with transaction_or_exit() as s:
+        accounts.revoke_operator(s, name)
     click.echo(f"revoked operator {name}")

@@ -7,8 +7,9 @@ loopback host in the list (tests, the demo's local push service) also allows pla
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -62,6 +63,30 @@ def plain(url: str) -> bool:
     return _PLAIN.fullmatch(url) is not None
 
 
+class _Seen(NamedTuple):
+    """An endpoint URL as the rules see it: scheme and host compared lower-case, the host without its dot."""
+
+    scheme: str
+    host: str
+    port: int | None
+    netloc: str  # as written, with any credentials
+    loopback: bool
+
+
+#: The refusals after parsing, checked in this order; the first that holds is the error (``{host!r}``
+#: names the host).
+_REFUSALS: tuple[tuple[Callable[[_Seen, Sequence[str]], bool], str], ...] = (
+    (lambda seen, allowed: not seen.host, "endpoint has no host"),
+    (lambda seen, allowed: "@" in seen.netloc, "endpoint must not carry credentials"),
+    (lambda seen, allowed: not host_allowed(seen.host, allowed),
+     "endpoint host {host!r} is not an allowed push service"),
+    (lambda seen, allowed: seen.scheme not in ("https", "http") or (seen.scheme == "http" and not seen.loopback),
+     "endpoint must be an https URL"),
+    (lambda seen, allowed: seen.port is not None and not seen.loopback and seen.port != 443,
+     "endpoint must use the https port 443"),
+)
+
+
 def canonical_endpoint(url: str, allowed: Sequence[str], *, max_length: int = 2048) -> str:
     """The one endpoint parser, for sign-up and sender alike: the URL in canonical form, or EndpointError.
 
@@ -80,25 +105,21 @@ def canonical_endpoint(url: str, allowed: Sequence[str], *, max_length: int = 20
         port = parts.port
     except ValueError as exc:
         raise EndpointError("endpoint is not a valid URL") from exc
-    scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise EndpointError("endpoint has no host")
-    if "@" in parts.netloc:
-        raise EndpointError("endpoint must not carry credentials")
-    if not host_allowed(host, allowed):
-        raise EndpointError(f"endpoint host {host!r} is not an allowed push service")
-    loopback = host in LOOPBACK
-    if scheme not in ("https", "http") or (scheme == "http" and not loopback):
-        raise EndpointError("endpoint must be an https URL")
-    if port is not None and not loopback and port != 443:
-        raise EndpointError("endpoint must use the https port 443")
-    default = 443 if scheme == "https" else 80
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != default:
-        netloc += f":{port}"
+    seen = _Seen(parts.scheme.lower(), host, port, parts.netloc, host in LOOPBACK)
+    for refused, message in _REFUSALS:
+        if refused(seen, allowed):
+            raise EndpointError(message.format(host=host))
     query = f"?{parts.query}" if parts.query or url.partition("#")[0].endswith("?") else ""
-    return f"{scheme}://{netloc}{parts.path or '/'}{query}"
+    return f"{seen.scheme}://{_netloc(seen)}{parts.path or '/'}{query}"
+
+
+def _netloc(seen: _Seen) -> str:
+    """The canonical ``host[:port]``: IPv6 in brackets, the scheme's default port left out."""
+    netloc = f"[{seen.host}]" if ":" in seen.host else seen.host
+    if seen.port is not None and seen.port != (443 if seen.scheme == "https" else 80):
+        netloc += f":{seen.port}"
+    return netloc
 
 
 def endpoint_problem(url: str, allowed: Sequence[str], *, max_length: int = 2048) -> str | None:

@@ -366,13 +366,19 @@ class PushSender:
             info.slots.release()
         result = classify(resp.status, resp.text, resp.retry_after)
         if result.outcome is Outcome.RATE_LIMITED:
-            delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s
-            if sender_wide(resp.text):
-                delay = min(delay, MAX_ORIGIN_PAUSE_S)
-                self._pause(origin, delay)
-                log.info("push service %s throttles our sender; pausing it for %.0f s", origin, delay)
-            else:
-                self._pause(target.endpoint, delay)
-            if result.retry_after is None:
-                result = PushResult(result.outcome, result.status, result.reason, delay)
+            return self._throttled(result, resp.text, origin, target.endpoint)
+        return result
+
+    def _throttled(self, result: PushResult, text: str, origin: str, endpoint: str) -> PushResult:
+        """A 429: pause what it throttles (the origin, when it says our whole sender is over quota, or else
+        the one endpoint) and say for how long, the service's own delay or our default."""
+        delay = result.retry_after if result.retry_after is not None else self.default_retry_after_s
+        if sender_wide(text):
+            delay = min(delay, MAX_ORIGIN_PAUSE_S)
+            self._pause(origin, delay)
+            log.info("push service %s throttles our sender; pausing it for %.0f s", origin, delay)
+        else:
+            self._pause(endpoint, delay)
+        if result.retry_after is None:
+            result = PushResult(result.outcome, result.status, result.reason, delay)
         return result

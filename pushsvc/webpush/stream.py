@@ -199,6 +199,32 @@ async def _tunnel(proxy: tuple[str, int, bytes], host: str, port: int) -> socket
     return sock
 
 
+def _origin(url: str) -> tuple[str, str]:
+    """``origin_prefix`` of an endpoint URL, refused if it has no origin or a character that could split
+    the request line."""
+    parts = origin_prefix(url)
+    if not parts[0] or UNSAFE_URL.search(url):
+        raise TransportError("refusing to send to a malformed URL")
+    return parts
+
+
+def _target(rest: str) -> bytes:
+    """The request target: the URL's path and query (never its fragment), or refused if not latin-1."""
+    rest = rest.partition("#")[0]
+    try:
+        return (rest if rest.startswith("/") else "/" + rest).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise TransportError("refusing to send to a malformed URL") from exc
+
+
+def _unread(conn: _Connection | None, reused: bool, attempt: int) -> bool:
+    """Whether a request that failed with a connection error may be sent once more on a fresh connection.
+
+    A kept-alive connection the server closed while idle fails before any byte of an answer: the
+    request was never read, so one retry is safe."""
+    return reused and attempt == 1 and conn is not None and not conn.got_bytes
+
+
 class StreamTransport:
     """Keep-alive connections per origin; the sender's per-origin semaphore caps how many."""
 
@@ -275,17 +301,16 @@ class StreamTransport:
         if self._busy:
             self._sweep_handle = loop.call_later(self._sweep_every, self._sweep)
 
+    def _watch(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """Count the connection as in flight, where the sweep times it out; arm the sweep if it is not."""
+        self._busy.add(conn)
+        if self._sweep_handle is None or self._sweep_loop is not loop:
+            self._sweep_handle, self._sweep_loop = loop.call_later(self._sweep_every, self._sweep), loop
+
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
-        prefix, rest = origin_prefix(url)
-        if not prefix or UNSAFE_URL.search(url):
-            raise TransportError("refusing to send to a malformed URL")
+        prefix, rest = _origin(url)
         key, host = self._route(prefix)
-        rest = rest.partition("#")[0]
-        try:
-            target = (rest if rest.startswith("/") else "/" + rest).encode("latin-1")
-        except UnicodeEncodeError as exc:
-            raise TransportError("refusing to send to a malformed URL") from exc
-        request = b"".join((b"POST ", target, b" HTTP/1.1\r\n", host, self._head(headers),
+        request = b"".join((b"POST ", _target(rest), b" HTTP/1.1\r\n", host, self._head(headers),
                             b"Content-Length: %d\r\n\r\n" % len(body), body))
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
@@ -297,9 +322,7 @@ class StreamTransport:
             try:
                 conn = idle.pop() if reused else await self._connect(*key)
                 waiter = conn.exchange(request, loop, loop.time() + self.limits.timeout_s)
-                self._busy.add(conn)
-                if self._sweep_handle is None or self._sweep_loop is not loop:
-                    self._sweep_handle, self._sweep_loop = loop.call_later(self._sweep_every, self._sweep), loop
+                self._watch(conn, loop)
                 try:
                     answer = await waiter
                 finally:
@@ -309,9 +332,7 @@ class StreamTransport:
                 raise TransportError(f"timed out after {self.limits.timeout_s:g} s") from exc
             except (OSError, ssl.SSLError) as exc:
                 self._drop(conn)
-                # A kept-alive connection the server closed while idle fails before any byte of an
-                # answer: the request was never read, so one retry on a fresh connection is safe.
-                if reused and attempt == 1 and conn is not None and not conn.got_bytes:
+                if _unread(conn, reused, attempt):
                     continue
                 raise TransportError(f"{type(exc).__name__}: {exc}") from exc
             except TransportError:

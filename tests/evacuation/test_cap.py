@@ -95,6 +95,7 @@ NANKOKU = "<areaDesc>稲生地区</areaDesc><geocode><valueName>JIS X 0402</valu
     (alert("x7", area="<areaDesc>存在しない地区</areaDesc><geocode><valueName>JIS X 0402</valueName>"
                      "<value>392014</value></geocode>"), "saigai-system", 422, "info[0].area[0].areaDesc"),
     (alert("x8", msg_type="Update", level="4", references=ref("never-sent")), "saigai-system", 409, "references"),
+    (alert("x8b", msg_type="Update", level="4", references="never-sent"), "saigai-system", 422, "references"),
     (alert("x9", shelters=("E3920100204201",)), "saigai-system", 422, "shelters"),  # a tsunami-only site
     (alert("x10", area=NANKOKU), "saigai-system", 403, "municipality_code"),  # beyond the source's scope
     (alert("x11", sender="someone-else.example"), "saigai-system", 403, "sender"),

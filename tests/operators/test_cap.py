@@ -140,3 +140,14 @@ def test_bad_cap_is_a_problem_naming_the_element(ops: Ops, xml: bytes, field: st
     r = ops.call("POST", "/api/v1/cap", "pref-a", content=xml, headers=CAP)
     assert r.status_code in (409, 422), r.text
     assert r.json()["field"] == field, r.json()
+
+
+@pytest.mark.parametrize("msg_type", ["Alert", "Update", "Cancel"])
+def test_a_reference_without_commas_is_a_422_naming_references(ops: Ops, msg_type: str) -> None:
+    """CAP 1.2 references are whitespace-separated "sender,identifier,sent" triples: the evacuation reader's rule."""
+    xml = kochi_alert(msg_type=msg_type, references="bousai@pref.kochi.lg.jp,KOCHI-0 KOCHI-1")
+    r = ops.call("POST", "/api/v1/cap", "kochi-city", content=xml, headers=CAP)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == "references"
+    assert r.json()["detail"] == "references are 'sender,identifier,sent'"
