@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, func
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pushsvc.db import Base, GeometryType
@@ -14,6 +14,9 @@ class Notification(Base):
     """One message to the people of an area, with what happened to it, counted as it happens."""
 
     __tablename__ = "notifications"
+    # Workers look for unfinished appends every few seconds (``enqueue.resume_appending``).
+    __table_args__ = (Index("ix_notifications_appending", "created_at", postgresql_where=text("appending"),
+                            sqlite_where=text("appending")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))  # operator, river, jma, cap, …
