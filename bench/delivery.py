@@ -174,6 +174,9 @@ def run_tree(tree: Path, scenario: str, args: argparse.Namespace) -> dict[str, A
     if tree.resolve() != ROOT.resolve():  # today's bench code and push service, the checkout's pushsvc
         for f in ("_common.py", "fanout.py", "delivery.py"):
             shutil.copy(ROOT / "bench" / f, tree / "bench" / f)
+        if not (tree / "pushsvc" / "dev").exists() and (tree / "pushsvc" / "devpush").exists():
+            # a checkout from before pushsvc/dev: its `pushsvc devpush` command must run today's push service
+            shutil.copytree(ROOT / "pushsvc" / "dev" / "devpush", tree / "pushsvc" / "devpush", dirs_exist_ok=True)
         shutil.copytree(ROOT / "pushsvc" / "dev", tree / "pushsvc" / "dev", dirs_exist_ok=True)
     cmd = [sys.executable, "-m", "bench.delivery", "--inner", scenario, "--pg", args.pg, "--n", str(args.n),
            "--backlog", str(args.backlog), "--emergency", str(args.emergency), "--kill-n", str(args.kill_n),
