@@ -87,7 +87,7 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
     event_id = event_key(t)
     topic = f"quake:{event_id}"
     if t.is_cancel:
-        return _withdraw(db_session, row, t, topic, "地震情報", settings=settings, now=now)
+        return _withdraw(db_session, row, t, topic, "quake", settings=settings, now=now)
     shaking = _shaking(t, resolver)
     if not shaking.by_town:
         return []  # 震源に関する情報 or a quake nobody here felt: nothing to tell residents about shaking
@@ -112,7 +112,8 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
         title, body = _quake_texts(t, shaking, town, resolver.name(town), value)
         detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "report", "topic": topic,
                   "municipality": town, "intensity": value, "severity": severity, "report": t.control.title}
-        draft = _draft(severity=severity, title=title, body=body, topic=f"jma-{topic}", ttl=QUAKE_TTL_S,
+        draft = _draft(severity=severity, title={"ja": title[0], "en": title[1]}, body={"ja": body[0], "en": body[1]},
+                       topic=f"jma-{topic}", ttl=QUAKE_TTL_S,
                        recipients=sids, extra=detail)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:quake:{town}:{value}:{follow_up}",
                           kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=(town,),
