@@ -69,3 +69,17 @@ def test_eew_tsunami_and_nankai_reach_korean_and_vietnamese_residents_in_their_l
     s.deliver()
     assert s.got(ko)[-1].json()["title"] == "긴급 지진 속보 (취소)"
     assert "일본 기상청에 의해 취소되었습니다" in s.got(ko)[-1].json()["body"]
+
+
+def test_earthquake_reports_reach_a_korean_resident_in_korean(seismic: Seismic) -> None:
+    s = seismic
+    ko = s.resident(KOCHI, lang="ko")
+    s.accept(tg.shindo({"631": "5+"}))  # 震度速報: per area
+    s.accept(tg.report({"3920100": "5+", "3934400": "4"}))  # 震源・震度情報: per town
+    s.deliver()
+    first, second = (m.json() for m in s.got(ko))
+    assert first["title"] == "진도 속보: 高知県中部 진도 5강"
+    assert "高知県中部에서 진도 5강의 흔들림이 관측되었습니다(高知市을(를) 포함한 지역의 최대 진도)" in first["body"]
+    assert second["title"] == "진원・진도 정보: 高知市 진도 5강"
+    assert "진원은 土佐湾 (깊이 약 10km), 지진 규모는 M5.9(으)로 추정됩니다." in second["body"]
+    assert second["body"].endswith("(출처: 일본 기상청)")
