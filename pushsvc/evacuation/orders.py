@@ -70,9 +70,7 @@ def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fi
     generic CAP route cannot cancel an order's message behind its back."""
     place = municipality_name(db_session, o.municipality_code, settings.prefecture, "municipality_code")
     level = int(fields["level"])
-    # Japanese and English as stored (English district names), the other languages from the catalogue.
-    area = {lang: o.area_label.get(lang) or texts.area_label(place, o.area_kind, o.districts, lang)
-            for lang in LANGUAGES}
+    area = {lang: texts.stored_area_label(o.area_label, place, o.area_kind, o.districts, lang) for lang in LANGUAGES}
     if action == "lift":
         titles = {lang: texts.lift_title(o.level, place, lang) for lang in LANGUAGES}
         bodies = {lang: texts.lift_body(o.level, area[lang], lang, fields["note"]) for lang in LANGUAGES}

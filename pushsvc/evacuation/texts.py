@@ -10,7 +10,7 @@ note are the operator's own words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pushsvc import i18n
 from pushsvc.alerts.levels import severity_for
@@ -71,3 +71,10 @@ def area_label(municipality: str, kind: str, districts: Sequence[str], lang: str
         return i18n.text(f"evacuation.area.{kind}", lang, municipality=municipality,
                          districts=i18n.listing(districts, lang, ja="・"))
     return i18n.text("evacuation.area.polygon", lang, municipality=municipality)
+
+
+def stored_area_label(stored: Mapping[str, str], municipality: str, kind: str, districts: Sequence[str],
+                      lang: str) -> str:
+    """An order's area in ``lang``: its stored label (Japanese; English with the districts' saved English names),
+    else the catalogue's with the Japanese district names."""
+    return stored.get(lang) or area_label(municipality, kind, districts, lang)

@@ -27,3 +27,12 @@ def test_an_evacuation_order_reaches_korean_and_vietnamese_residents_in_their_la
                                       "Mọi người hãy sơ tán khỏi nơi nguy hiểm.")
     assert "Nơi sơ tán đang mở: 潮江小学校, 潮江市民会館" in docs[1]["body"]
     assert docs[2]["title"] == "[Dỡ bỏ] Lệnh sơ tán (高知市)"
+
+
+def test_the_portal_shows_a_vietnamese_resident_the_order_in_vietnamese(evac: Evac) -> None:
+    resident = evac.h.subscribe(IN_USHIOE, lang="vi")
+    evac.issue(level=3)
+    [order] = evac.portal(resident)["places"][0]["evacuation"]["orders"]
+    assert order["lang"] == "vi"
+    assert order["title"] == "[Cấp độ cảnh báo 3] Sơ tán người cao tuổi và người cần hỗ trợ (高知市)"
+    assert order["area_label"] == "潮江地区 (高知市)" and "Những người khác hãy chuẩn bị sơ tán." in order["body"]
