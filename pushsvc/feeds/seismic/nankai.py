@@ -149,12 +149,15 @@ def ingest_nankai(db_session: Session, row: FeedSource, t: NankaiTelegram, resol
         else {(): []}
     sent = _nankai_send(db_session, row, t, NANKAI_SEVERITY[category], title,
                         i18n.texts(f"nankai.action.{category}"), groups, munis,
-                        districts=lambda towns: i18n.join(*(i18n.texts(
-                            "nankai.districts", town=resolver.name(c), districts={
-                                lang: i18n.listing(cfg.evacuation_areas[c], lang) for lang in i18n.LANGUAGES})
-                            for c in towns)), settings=settings, now=now)
+                        districts=lambda towns: _districts(cfg, resolver, towns), settings=settings, now=now)
     _attach_per_town(db_session, transitions, sent)
     return sent
+
+
+def _districts(cfg: NankaiConfig, resolver: AreaResolver, towns: Sequence[str]) -> dict[str, str]:
+    """"室戸市の事前避難対象地域は室戸岬地区、佐喜浜地区です。" for each of ``towns``, in every language."""
+    return i18n.join(*(i18n.texts("nankai.districts", town=resolver.name(c), districts={
+        lang: i18n.listing(cfg.evacuation_areas[c], lang) for lang in i18n.LANGUAGES}) for c in towns))
 
 
 def _attach_per_town(db_session: Session, transitions: Sequence[Transition], sent: Sequence[SentAlert]) -> None:

@@ -115,19 +115,23 @@ def notify_tsunami(db_session: Session, row: FeedSource, ref: str, transitions: 
 def tsunami_info_text(row_state: Mapping[str, Any]) -> dict[str, str]:
     """"（津波情報）高知県 第1波の到達予想 14時30分、予想される高さ ３ｍ。" in every language, for the next tsunami
     push; ``{}`` when no 津波情報 names an arrival or a height."""
-    items: list[dict[str, str]] = []
-    for i in row_state.get("tsunami_info", {}).values():
-        when: i18n.Param = _clock(datetime.fromisoformat(i["arrival"])) if i.get("arrival") \
-            else str(i.get("condition") or "")
-        parts = ([i18n.Msg("tsunami.info.arrival", time=when)] if when else []) + \
-            ([i18n.Msg("tsunami.info.height", height=i["height"])] if i.get("height") else [])
-        if parts:
-            items.append({lang: i18n.text("tsunami.info.item", lang, area=i["area"], parts=i18n.listing(
-                (p.text(lang) for p in parts), lang)) for lang in LANGUAGES})
+    items = [item for i in row_state.get("tsunami_info", {}).values() if (item := _info_item(i))]
     if not items:
         return {}
     return {lang: i18n.text("tsunami.info", lang, items=_ITEMS[lang].join(it[lang] for it in items))
             for lang in LANGUAGES}
+
+
+def _info_item(i: Mapping[str, Any]) -> dict[str, str]:
+    """One 津波予報区's first wave and height in every language; ``{}`` when it states neither."""
+    when: i18n.Param = _clock(datetime.fromisoformat(i["arrival"])) if i.get("arrival") \
+        else str(i.get("condition") or "")
+    parts = ([i18n.Msg("tsunami.info.arrival", time=when)] if when else []) + \
+        ([i18n.Msg("tsunami.info.height", height=i["height"])] if i.get("height") else [])
+    if not parts:
+        return {}
+    return {lang: i18n.text("tsunami.info.item", lang, area=i["area"],
+                            parts=i18n.listing((p.text(lang) for p in parts), lang)) for lang in LANGUAGES}
 
 
 # How each language puts the forecasts of several areas one after another.
