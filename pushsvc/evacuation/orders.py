@@ -33,6 +33,7 @@ from pushsvc.operators.schemas import MessageIn
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import Hazard, hazard_label
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import LANGUAGES
 
 IN_FORCE = ("pending", "in_force")  # pending: first issue awaiting approval (not yet public)
 ORDER_TTL_S = 28 * 86400  # a phone offline for days still gets it; it leaves the feeds only when lifted
@@ -69,21 +70,22 @@ def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fi
     generic CAP route cannot cancel an order's message behind its back."""
     place = municipality_name(db_session, o.municipality_code, settings.prefecture, "municipality_code")
     level = int(fields["level"])
+    area = {lang: texts.stored_area_label(o.area_label, place, o.area_kind, o.districts, lang) for lang in LANGUAGES}
     if action == "lift":
-        titles = {lang: texts.lift_title(o.level, place, lang) for lang in ("ja", "en")}
-        bodies = {lang: texts.lift_body(o.level, o.area_label[lang], lang, fields["note"]) for lang in ("ja", "en")}
+        titles = {lang: texts.lift_title(o.level, place, lang) for lang in LANGUAGES}
+        bodies = {lang: texts.lift_body(o.level, area[lang], lang, fields["note"]) for lang in LANGUAGES}
         severity = "warning" if o.level >= 4 else "advisory"  # replaces a Lv4+ on the phone without waiting
         ttl = LIFT_TTL_S
     else:
         names = _shelter_names(db_session, fields["shelter_ids"])
-        titles = {lang: texts.title(level, place, lang) for lang in ("ja", "en")}
-        bodies = {lang: texts.body(level, o.area_label[lang], lang, lowered=action == "lower",
-                                   hazards=fields["hazards"], reason=fields["reason"], shelters=names,
-                                   note=fields["note"]) for lang in ("ja", "en")}
+        titles = {lang: texts.title(level, place, lang) for lang in LANGUAGES}
+        bodies = {lang: texts.body(level, area[lang], lang, lowered=action == "lower", hazards=fields["hazards"],
+                                   reason=fields["reason"], shelters=names, note=fields["note"]) for lang in LANGUAGES}
         severity, ttl = texts.SEVERITY[level], ORDER_TTL_S
     target: dict[str, Any] = {"municipality_codes": [o.municipality_code]} if o.area is None else \
         {"area": mapping(o.area)}
-    body = MessageIn(title=titles["ja"], body=bodies["ja"], lang={"en": {"title": titles["en"], "body": bodies["en"]}},
+    body = MessageIn(title=titles["ja"], body=bodies["ja"],
+                     lang={lang: {"title": titles[lang], "body": bodies[lang]} for lang in LANGUAGES if lang != "ja"},
                      category="evacuation", severity=severity, target=target, ttl_seconds=ttl, test=o.test)
     extra = {"hazards": list(fields["hazards"]), "evacuation": {"order_id": o.id, "level": level, "action": action},
              "cap_parameters": {"EvacuationLevel": str(level), "EvacuationAction": action}}

@@ -26,6 +26,7 @@ from pushsvc.geo import service as geo_service
 from pushsvc.shelters import service as shelters
 from pushsvc.shelters.schemas import Hazard, hazard_label
 from pushsvc.timeutil import as_utc as _utc
+from pushsvc.types import LANGUAGES
 
 SHELTERS_PER_PLACE = 5
 SNAPSHOT_TTL_S = 60.0  # the version sees every change to an order; this only bounds what it could miss
@@ -52,18 +53,20 @@ def order_out(db_session: Session, o: EvacuationOrder) -> OrderOut:
 
 def public_out(db_session: Session, o: EvacuationOrder, lang: str, names: dict[str, str], *,
                settings: Settings) -> PublicOrderOut:
-    lg = "en" if lang != "ja" else "ja"
+    lg = lang if lang in LANGUAGES else "en"  # the order's words as the resident's push said them
     place = names.get(o.municipality_code, o.municipality_code)
-    open_sites = [s for s in shelters.states(db_session, o.shelter_ids, lang=lg) if s.open] if o.shelter_ids else []
+    open_sites = [s for s in shelters.states(db_session, o.shelter_ids, lang="ja" if lg == "ja" else "en")
+                  if s.open] if o.shelter_ids else []
     hazards = cast(list[Hazard], o.hazards)
+    area = texts.stored_area_label(o.area_label, place, o.area_kind, o.districts, lg)
     return PublicOrderOut(
         id=o.id, municipality=MunicipalityOut(code=o.municipality_code, name=place), level=o.level,
         name=texts.name(o.level, lg), title=texts.title(o.level, place, lg),
-        body=texts.body(o.level, o.area_label.get(lg, ""), lg, lowered=False, hazards=hazards, reason=o.reason,
+        body=texts.body(o.level, area, lg, lowered=False, hazards=hazards, reason=o.reason,
                         shelters=[s.name for s in open_sites], note=o.note),
         lang=lg, severity=texts.SEVERITY[o.level], hazards=hazards,
         hazard_labels=[hazard_label(h, lg) for h in hazards],
-        area_kind=o.area_kind, districts=o.districts, area_label=o.area_label.get(lg, ""),
+        area_kind=o.area_kind, districts=o.districts, area_label=area,
         area=mapping(o.area) if o.area is not None else None, shelters=open_sites, alert_id=o.notification_id,
         cap_url=f"{settings.public_base_url.rstrip('/')}/api/v1/alerts/{o.notification_id}.cap"
         if o.notification_id else None, issued_at=_utc(o.created_at), updated_at=_utc(o.updated_at))

@@ -1,65 +1,52 @@
-"""The standard wording of 避難情報 (内閣府「避難情報に関するガイドライン」, 令和3年5月), in Japanese and English.
+"""The standard wording of 避難情報 (内閣府「避難情報に関するガイドライン」, 令和3年5月), in every language of the
+message catalogue (``evacuation.*``: Japanese is the guideline's, English the prefecture's).
 
 Residents act on the level and the action, so every text is built from the order's data: the level
 in 【】, the name of the information, the area, the action the guideline gives for that level, the
-hazards, the reason, the shelters opened, then the operator's own note.
+hazards, the reason, the shelters opened, then the operator's own note. Place, district and shelter
+names stay Japanese (English district names where the municipality saved them); the reason and the
+note are the operator's own words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from pushsvc import i18n
 from pushsvc.alerts.levels import severity_for
 from pushsvc.shelters.schemas import Hazard, hazard_label
 from pushsvc.types import Severity
 
+LEVELS = (3, 4, 5)
+# The name of each level's information in Japanese and English, as operators and the order API show it.
 NAMES: dict[int, dict[str, str]] = {
-    3: {"ja": "高齢者等避難", "en": "Evacuation of Elderly People, etc."},
-    4: {"ja": "避難指示", "en": "Evacuation Instruction"},
-    5: {"ja": "緊急安全確保", "en": "Emergency Safety Measures"},
-}
-ACTIONS: dict[int, dict[str, str]] = {
-    3: {"ja": "危険な場所から高齢者等は避難してください。その他の人も避難の準備をしてください。",
-        "en": "Elderly people and others who need time must evacuate from dangerous places now. "
-              "Everyone else, get ready to evacuate."},
-    4: {"ja": "危険な場所から全員避難してください。",
-        "en": "Everyone must evacuate from dangerous places."},
-    5: {"ja": "命の危険があります。ただちに命を守る行動をとってください。",
-        "en": "Your life is in danger. Take action to save your life immediately."},
-}
-SEVERITY: dict[int, Severity] = {level: severity_for(level) for level in NAMES}  # the one rule: Lv4+ emergency
+    level: {lang: i18n.text(f"evacuation.name.{level}", lang) for lang in ("ja", "en")} for level in LEVELS}
+SEVERITY: dict[int, Severity] = {level: severity_for(level) for level in LEVELS}  # the one rule: Lv4+ emergency
 MAX_SHELTERS_NAMED = 3
 
 
 def name(level: int, lang: str) -> str:
-    return NAMES[level].get(lang, NAMES[level]["en"])
+    return i18n.text(f"evacuation.name.{level}", lang)
 
 
 def title(level: int, municipality: str, lang: str) -> str:
-    if lang == "ja":
-        return f"【警戒レベル{level}】{name(level, lang)}（{municipality}）"
-    return f"[Alert Level {level}] {name(level, lang)} ({municipality})"
+    return i18n.text("evacuation.title", lang, level=level, name=name(level, lang), municipality=municipality)
 
 
 def lift_title(level: int, municipality: str, lang: str) -> str:
-    if lang == "ja":
-        return f"【解除】{name(level, lang)}（{municipality}）"
-    return f"[Lifted] {name(level, lang)} ({municipality})"
+    return i18n.text("evacuation.lift_title", lang, name=name(level, lang), municipality=municipality)
 
 
 def _details(lang: str, hazards: Sequence[Hazard], reason: str, shelters: Sequence[str], note: str) -> list[str]:
-    ja = lang == "ja"
-    labels = ("・" if ja else ", ").join(hazard_label(h, lang) for h in hazards)
-    out = [("対象の災害：" if ja else "Hazards: ") + labels]
+    out = [i18n.text("evacuation.hazards", lang, hazards=i18n.listing((hazard_label(h, lang) for h in hazards),
+                                                                      lang, ja="・"))]
     if reason:
-        out.append(("理由：" if ja else "Reason: ") + reason)
+        out.append(i18n.fragment("evacuation.reason", lang, reason=reason))  # the operator's words, verbatim
     if shelters:
         named = list(shelters[:MAX_SHELTERS_NAMED])
         more = len(shelters) - len(named)
-        text = ("、" if ja else ", ").join(named)
-        if more:
-            text += f" ほか{more}か所" if ja else f" and {more} more"
-        out.append(("開設中の避難場所：" if ja else "Open shelters: ") + text)
+        listed = i18n.listing(named, lang) + (i18n.fragment("evacuation.more", lang, n=more) if more else "")
+        out.append(i18n.text("evacuation.shelters", lang, shelters=listed))
     if note:
         out.append(note)
     return out
@@ -68,28 +55,26 @@ def _details(lang: str, hazards: Sequence[Hazard], reason: str, shelters: Sequen
 def body(level: int, area: str, lang: str, *, lowered: bool, hazards: Sequence[Hazard], reason: str,
          shelters: Sequence[str], note: str) -> str:
     """"潮江地区（高知市）に避難指示を発令しました。危険な場所から全員避難してください。…"."""
-    n = name(level, lang)
-    if lang == "ja":
-        head = f"{area}の避難情報を{n}（警戒レベル{level}）に切り替えました。" if lowered else \
-            f"{area}に{n}を発令しました。"
-    else:
-        head = f"The evacuation information for {area} is now {n} (Alert Level {level})." if lowered else \
-            f"{n} has been issued for {area}."
-    return "\n".join([head + ("" if lang == "ja" else " ") + ACTIONS[level][lang if lang == "ja" else "en"],
-                      *_details(lang, hazards, reason, shelters, note)])
+    head = i18n.Msg("evacuation.head.lowered" if lowered else "evacuation.head.issued", area=area,
+                    name=name(level, lang), level=level)
+    first = i18n.join({lang: head.text(lang)}, {lang: i18n.text(f"evacuation.action.{level}", lang)})[lang]
+    return "\n".join([first, *_details(lang, hazards, reason, shelters, note)])
 
 
 def lift_body(level: int, area: str, lang: str, note: str) -> str:
-    if lang == "ja":
-        text = f"{area}の{name(level, lang)}を解除しました。引き続き身の回りの状況に注意してください。"
-    else:
-        text = f"The {name(level, lang)} for {area} has been lifted. Stay alert to your surroundings."
+    text = i18n.text("evacuation.lift_body", lang, area=area, name=name(level, lang))
     return text + (f"\n{note}" if note else "")
 
 
 def area_label(municipality: str, kind: str, districts: Sequence[str], lang: str) -> str:
-    if kind == "municipality":
-        return f"{municipality}全域" if lang == "ja" else f"all of {municipality}"
-    if kind == "districts":
-        return f"{municipality} {'・'.join(districts)}" if lang == "ja" else f"{', '.join(districts)} ({municipality})"
-    return f"{municipality}の一部地域" if lang == "ja" else f"part of {municipality}"
+    if kind in ("municipality", "districts"):
+        return i18n.text(f"evacuation.area.{kind}", lang, municipality=municipality,
+                         districts=i18n.listing(districts, lang, ja="・"))
+    return i18n.text("evacuation.area.polygon", lang, municipality=municipality)
+
+
+def stored_area_label(stored: Mapping[str, str], municipality: str, kind: str, districts: Sequence[str],
+                      lang: str) -> str:
+    """An order's area in ``lang``: its stored label (Japanese; English with the districts' saved English names),
+    else the catalogue's with the Japanese district names."""
+    return stored.get(lang) or area_label(municipality, kind, districts, lang)

@@ -14,7 +14,7 @@ in the same language. A language that lacks a msgid falls back to Japanese.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,7 +24,7 @@ from babel.messages.pofile import read_po
 
 from pushsvc.types import LANGUAGES
 
-__all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "fragment", "join", "msgids",
+__all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "fragment", "join", "listing", "msgids",
            "page_messages", "pick", "raw", "text", "texts"]
 
 LOCALES = Path(__file__).resolve().parent / "locales"
@@ -108,6 +108,11 @@ def join(*parts: Mapping[str, str]) -> dict[str, str]:
         pieces = [s.strip() for s in (p.get(lang) or p.get(SOURCE, "") for p in parts) if s.strip()]
         out[lang] = ("" if lang in _NO_SPACE else " ").join(pieces)
     return out
+
+
+def listing(items: Iterable[str], lang: str, *, ja: str = "、") -> str:
+    """Names or phrases listed as ``lang`` lists them: ``ja`` (、 or ・) in Japanese, 、 in Chinese, else commas."""
+    return (ja if lang == SOURCE else "、" if lang in ("zh-Hans", "zh-Hant") else ", ").join(items)
 
 
 def pick(texts_by_lang: Mapping[str, str], lang: str) -> str | None:

@@ -8,12 +8,17 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.alerts import messages, texts
 from pushsvc.alerts import service as alerts
 from pushsvc.alerts.schemas import Transition
 from pushsvc.feeds.jma import parse_telegram, statement_of
 from pushsvc.types import LANGUAGES
 from tests.feeds.jma.kochi import KOCHI, kochi_warning, resolver, rewrite, sample
+from tests.feeds.seismic_harness import Seismic, seismic
+from tests.fixtures.devpush import devpush, devpush_server
+
+__all__ = ["devpush", "devpush_server", "seismic"]
 
 SOURCE = "jma-test"
 NAMES = {"39201": "高知市", "39202": "室戸市"}
@@ -57,14 +62,22 @@ def test_a_warning_raised_then_lifted_in_every_language_with_the_level_and_actio
     assert "đã được dỡ bỏ" in body["vi"]
 
 
-def test_a_real_tsunami_advisory_reaches_every_language(session: Session) -> None:
-    ts = _run(session, sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
-    groups = messages.group(ts, lambda c: c, ("気象庁", "JMA"))
-    assert groups
-    g = groups[0]
-    title, body = texts.translate([t for t in g.transitions if t.area == g.areas[0]], g.areas[0], g.message)
-    assert title["ko"].startswith("쓰나미 주의보") and title["en"] == g.message.title_en
-    assert all(body[lang] for lang in LANGUAGES)
+def test_a_real_tsunami_telegram_reaches_residents_in_every_language(seismic: Seismic) -> None:
+    """What residents receive: the tsunami push is built by feeds.seismic.tsunami, not by alerts.texts, so the
+    telegram goes in over HTTP and each phone decrypts its own language."""
+    residents = {lang: seismic.resident("39201", lang=lang) for lang in LANGUAGES}  # 高知市
+    seismic.accept(sample("tsunami/32-39_11_06_250206_VTSE41.xml").encode())
+    seismic.deliver()
+    got = {lang: [m.json() for m in seismic.got(r)] for lang, r in residents.items()}
+    assert all(len(msgs) == 1 for msgs in got.values()), got
+    title, body = {lang: m[0]["title"] for lang, m in got.items()}, {lang: m[0]["body"] for lang, m in got.items()}
+    assert title["ja"] == "津波注意報" and title["en"] == "Tsunami advisory" and title["ko"] == "쓰나미 주의보"
+    assert body["ko"].startswith("바다에 있는 사람은 즉시 물 밖으로 나와 해안에 가까이 가지 마십시오. "
+                                 "高知県에 쓰나미 주의보가 발표되었습니다.")
+    for lang in LANGUAGES:
+        assert body[lang].startswith(i18n.text("tsunami.action.advisory", lang)), lang  # what to do, first
+        assert "高知県" in body[lang] and body[lang].endswith(i18n.text("source", lang, source=i18n.Msg("source.jma")))
+    assert len(set(body.values())) == len(LANGUAGES)  # every language its own text, none the Japanese
 
 
 def test_the_catalogue_holds_the_same_japanese_and_english_as_compose(session: Session) -> None:

@@ -68,14 +68,6 @@ def parse_tsunami(base: Telegram, body: Element | None, ns: str) -> TsunamiTeleg
                            info_only=base.control.title.startswith("津波情報"))
 
 
-# What to do comes first: a resident reading only the first line must already be moving (issue 15).
-ACTION_JA = {4: "ただちに高台や避難ビルへ避難してください。", 3: "ただちに高台や避難ビルへ避難してください。",
-             2: "海の中にいる人はただちに海から上がって、海岸に近づかないでください。"}
-ACTION_EN = {4: "Evacuate to high ground or a tsunami evacuation building now.",
-             3: "Evacuate to high ground or a tsunami evacuation building now.",
-             2: "Get out of the water now and stay away from the coast."}
-
-
 def forecast_detail(f: TsunamiForecast) -> tuple[str, str]:
     """"予想される津波の高さ ３ｍ、第1波の到達予想 14:30" (and English), from one forecast item."""
     height = f.max_height_text or (f"{f.max_height_m:g}m" if f.max_height_m is not None else "")
@@ -85,20 +77,3 @@ def forecast_detail(f: TsunamiForecast) -> tuple[str, str]:
     en = ", ".join(p for p in (f"expected height {height}" if height else "",
                                f"first wave expected {when}" if when else "") if p)
     return (ja + "。" if ja else ""), (en + "." if en else "")
-
-
-def tsunami_texts(change: str, name: str, name_en: str, level: int, previous: str, area: str,
-                  detail_ja: str, detail_en: str) -> tuple[str, str, str, str]:
-    """Title and body of a tsunami change: the action first, then the area, then height and arrival."""
-    where = area or "沿岸"
-    if change == "lifted":
-        return (f"{name}解除", f"{name_en} lifted", f"{name}は解除されました（{where}）。",
-                f"The {name_en.lower()} for {area or 'the coast'} has been lifted.")
-    action_ja, action_en = ACTION_JA.get(level, ""), ACTION_EN.get(level, "")
-    if change in ("upgraded", "downgraded") and previous:
-        title_ja, title_en = f"{name}（{previous}から切り替え）", f"{name_en} (changed)"
-        body_ja = f"{action_ja}{previous}は{name}に切り替わりました（{where}）。{detail_ja}"
-    else:
-        title_ja, title_en = name, name_en
-        body_ja = f"{action_ja}{where}に{name}が発表されました。{detail_ja}"
-    return title_ja, title_en, body_ja, f"{action_en} {name_en} for {area or 'the coast'}. {detail_en}".strip()

@@ -3,36 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.feeds.jma import AreaResolver, EewTelegram
 from pushsvc.feeds.jma.normalise import event_key
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.notify import SentAlert, send_alert
-from pushsvc.feeds.seismic.common import CATEGORY, EEW_TTL_S, _draft, _hhmm, _withdraw
+from pushsvc.feeds.seismic.common import CATEGORY, EEW_TTL_S, _clock, _draft, _withdraw
 from pushsvc.subscriptions import service as subscriptions
 
 log = logging.getLogger(__name__)
 
 
-def _eew_texts(t: EewTelegram, names: str) -> tuple[tuple[str, str], tuple[str, str]]:
-    origin = f"{_hhmm(t.origin_time)}ごろ" if t.origin_time else ""
-    mag = f"（M{t.magnitude:.1f}）" if t.magnitude is not None else ""
-    title = (f"緊急地震速報 強い揺れに警戒 {names}", f"Earthquake Early Warning: strong shaking, {names}")
-    body = (f"{origin}{t.hypocentre_name}で地震{mag}。強い揺れに警戒してください。"
-            "頭を守り、丈夫な机の下など安全な場所で揺れがおさまるまで待ってください。",
-            f"Earthquake off/near {t.hypocentre_name}{mag}. Strong shaking expected: protect your head "
-            "and take cover until the shaking stops.")
-    return title, body
+def _eew_texts(t: EewTelegram, names: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Title and body in every language; area and hypocentre names stay as JMA wrote them."""
+    origin = i18n.Msg("eew.origin", time=_clock(t.origin_time)) if t.origin_time else ""
+    mag: i18n.Param = ""
+    if t.magnitude is not None:  # a fragment: " (M7.2)" keeps its space
+        mag = {lang: i18n.fragment("eew.magnitude", lang, magnitude=f"{t.magnitude:.1f}") for lang in i18n.LANGUAGES}
+    return (i18n.texts("eew.title", areas=names),
+            i18n.texts("eew.body", origin=origin, hypocentre=t.hypocentre_name, magnitude=mag))
 
 
-def _eew_draft(db_session: Session, before: set[str], fresh: list[str], *, title: tuple[str, str],
-               body: tuple[str, str], topic: str, detail: dict[str, Any], now: datetime) -> delivery.NotificationDraft:
+def _eew_draft(db_session: Session, before: set[str], fresh: list[str], *, title: Mapping[str, str],
+               body: Mapping[str, str], topic: str, detail: dict[str, Any],
+               now: datetime) -> delivery.NotificationDraft:
     """Lane 0, never behind any backlog (delivery's priority lanes); a later serial that widened the warning
     goes only to residents no earlier serial could reach."""
     if before:
@@ -55,7 +57,7 @@ def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: A
         log.info("%s: %s %s is a forecast, not pushed", row.name, t.control.title, t.telegram_id)
         return []
     if t.is_cancel:
-        return _withdraw(db_session, row, t, topic, "緊急地震速報", settings=settings, now=now)
+        return _withdraw(db_session, row, t, topic, "eew", settings=settings, now=now)
     state = dict(row.state.get("eew", {}))
     known = dict(state.get(event_id, {}))
     areas = [(code, name) for code, name in t.warned_areas if resolver.quake_area(code)]
@@ -70,7 +72,7 @@ def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: A
         draft = _eew_draft(db_session, before, fresh, title=title, body=body, topic=topic, detail=detail, now=now)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:eew:{','.join(fresh)}"[:255],
                           kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=fresh,
-                          summary=f"{title[0]} → {len(fresh)} municipalities", settings=settings, now=now,
+                          summary=f"{title['ja']} → {len(fresh)} municipalities", settings=settings, now=now,
                           detail=detail)
         if done:
             sent.append(done)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.alerts import service as alerts
 from pushsvc.alerts.schemas import AreaValue, Scope, Statement, Transition, Value
 from pushsvc.config import Settings
@@ -34,21 +35,8 @@ log = logging.getLogger(__name__)
 NANKAI_RANK = {"調査中": 1, "巨大地震注意": 2, "巨大地震警戒": 3}
 NANKAI_SEVERITY: dict[str, Severity] = {"巨大地震警戒": "emergency", "巨大地震注意": "warning", "調査中": "warning",
                                         "調査終了": "info"}
-NANKAI_ACTION_JA = {
-    "巨大地震警戒": "事前避難対象地域の方は、1週間の避難を継続してください。"
-                    "他の方も、日頃からの地震への備えを再確認し、揺れを感じたらすぐに避難できる準備をしてください。",
-    "巨大地震注意": "日頃からの地震への備えを再確認し、揺れを感じたらすぐに避難してください。",
-    "調査中": "南海トラフ地震との関連を調査しています。今後の情報に注意してください。",
-    "調査終了": "調査の結果、巨大地震警戒・巨大地震注意には当たりませんでした。地震の発生に注意しながら、"
-                "通常の生活を送ってください。",
-}
-NANKAI_ACTION_EN = {
-    "巨大地震警戒": "Residents of designated pre-evacuation areas: stay evacuated for one week. Everyone else: "
-                    "check your preparations and be ready to evacuate as soon as you feel shaking.",
-    "巨大地震注意": "Check your preparations and evacuate at once if you feel shaking.",
-    "調査中": "JMA is investigating a possible link to a Nankai Trough megaquake. Watch for further information.",
-    "調査終了": "The investigation found no heightened risk category. Carry on as usual, staying alert.",
-}
+# What each category asks of residents: the catalogue's nankai.action.<category> (JMA's and the Cabinet
+# Office's wording); the category's name is nankai.category.<category>.
 
 
 @dataclass(frozen=True)
@@ -102,7 +90,7 @@ def _nankai_cancel(db_session: Session, row: FeedSource, t: NankaiTelegram, nank
     nankai["status"] = nankai.get("previous")
     row.state = {**row.state, "nankai": nankai}
     alerts.cancel_statement(db_session, source=row.name, ref=telegram_ref(t), at=t.head.report_datetime, now=now)
-    return _withdraw(db_session, row, t, "nankai", "南海トラフ地震臨時情報", settings=settings, now=now,
+    return _withdraw(db_session, row, t, "nankai", "nankai", settings=settings, now=now,
                      ref=telegram_ref(t))
 
 
@@ -115,16 +103,17 @@ def _nankai_commentary(db_session: Session, row: FeedSource, t: NankaiTelegram, 
     row.state = {**row.state, "nankai": nankai}
     if t.regular:
         return []
-    return _nankai_send(db_session, row, t, "info", ("南海トラフ地震関連解説情報", "Nankai Trough commentary"),
-                        (t.head.headline or t.text, "JMA has issued a commentary on the Nankai Trough."),
+    return _nankai_send(db_session, row, t, "info", i18n.texts("nankai.commentary.title"),
+                        i18n.texts("nankai.commentary.body", headline=t.head.headline or t.text),
                         {(): []}, None, settings=settings, now=now)
 
 
 def _nankai_in_force(db_session: Session, row: FeedSource, t: NankaiTelegram, category: str,
-                     title: tuple[str, str], munis: Sequence[str], *, now: datetime) -> list[Transition]:
+                     title: Mapping[str, str], munis: Sequence[str], *, now: datetime) -> list[Transition]:
     """In force for every town of the 推進地域 until 調査終了: the portal and the public feeds show it on top."""
-    value = None if category == "調査終了" else Value(title[0], title[0], title[1], None, NANKAI_SEVERITY[category],
-                                                     NANKAI_RANK[category], {"category": category})
+    value = None if category == "調査終了" else Value(title["ja"], title["ja"], title["en"], None,
+                                                     NANKAI_SEVERITY[category], NANKAI_RANK[category],
+                                                     {"category": category})
     return alerts.apply_statement(db_session, Statement(
         source=row.name, ref=telegram_ref(t), at=t.head.report_datetime, scope=Scope(prefix="nankai"),
         items=tuple(AreaValue("nankai", m, value) for m in munis)), now=now)
@@ -152,19 +141,23 @@ def ingest_nankai(db_session: Session, row: FeedSource, t: NankaiTelegram, resol
     row.state = {**row.state, "nankai": nankai}
     cfg = load_nankai_config(settings.nankai_config_file, settings.prefecture)
     munis = list(cfg.promotion_area or (m.n03_code for m in resolver.municipalities))
-    title = (f"南海トラフ地震臨時情報（{category}）", f"Nankai Trough megaquake information: {category}")
+    title = i18n.texts("nankai.title", category=i18n.Msg(f"nankai.category.{category}"))
     transitions = _nankai_in_force(db_session, row, t, category, title, munis, now=now)
     if current.get("category") == category:
         return []  # restated: everyone already heard this category
     groups = _nankai_groups(db_session, cfg, munis, now) if category == "巨大地震警戒" and cfg.evacuation_areas \
         else {(): []}
     sent = _nankai_send(db_session, row, t, NANKAI_SEVERITY[category], title,
-                        (NANKAI_ACTION_JA[category], NANKAI_ACTION_EN[category]), groups, munis,
-                        districts=lambda towns: "".join(
-                            f"{resolver.name(c)}の事前避難対象地域は{'、'.join(cfg.evacuation_areas[c])}です。"
-                            for c in towns), settings=settings, now=now)
+                        i18n.texts(f"nankai.action.{category}"), groups, munis,
+                        districts=lambda towns: _districts(cfg, resolver, towns), settings=settings, now=now)
     _attach_per_town(db_session, transitions, sent)
     return sent
+
+
+def _districts(cfg: NankaiConfig, resolver: AreaResolver, towns: Sequence[str]) -> dict[str, str]:
+    """"室戸市の事前避難対象地域は室戸岬地区、佐喜浜地区です。" for each of ``towns``, in every language."""
+    return i18n.join(*(i18n.texts("nankai.districts", town=resolver.name(c), districts={
+        lang: i18n.listing(cfg.evacuation_areas[c], lang) for lang in i18n.LANGUAGES}) for c in towns))
 
 
 def _attach_per_town(db_session: Session, transitions: Sequence[Transition], sent: Sequence[SentAlert]) -> None:
@@ -182,10 +175,10 @@ def _attach_per_town(db_session: Session, transitions: Sequence[Transition], sen
         alerts.attach_notification(db_session, ts, nid)
 
 
-def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severity: str, title: tuple[str, str],
-                 body: tuple[str, str], groups: Mapping[tuple[str, ...], list[int]], munis: Sequence[str] | None,
+def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severity: str, title: Mapping[str, str],
+                 body: Mapping[str, str], groups: Mapping[tuple[str, ...], list[int]], munis: Sequence[str] | None,
                  *, settings: Settings, now: datetime,
-                 districts: Callable[[tuple[str, ...]], str] = lambda _: "") -> list[SentAlert]:
+                 districts: Callable[[tuple[str, ...]], Mapping[str, str]] = lambda _: {}) -> list[SentAlert]:
     """One notification per group: ``()`` with no ids means every resident of ``munis`` (or the prefecture)."""
     event_id = event_key(t)
     targets = list(munis) if munis is not None else []
@@ -196,18 +189,18 @@ def _nankai_send(db_session: Session, row: FeedSource, t: NankaiTelegram, severi
     for towns, sids in groups.items():
         detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "issued", "topic": "nankai",
                   "category": t.category, "towns": list(towns), "ref": telegram_ref(t)}
-        ja = body[0] + districts(towns)
+        text = i18n.join(body, districts(towns))
         if towns or sids:
-            draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
+            draft = _draft(severity=severity, title=title, body=text, topic="jma-nankai",
                            ttl=NANKAI_TTL_S, recipients=sids, municipalities=targets, extra=detail, pinned=True,
                            priority=lane)
         else:
-            draft = _draft(severity=severity, title=title, body=(ja, body[1]), topic="jma-nankai",
+            draft = _draft(severity=severity, title=title, body=text, topic="jma-nankai",
                            ttl=NANKAI_TTL_S, municipalities=targets or _all(db_session, row), extra=detail,
                            pinned=True, priority=lane)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:nankai:{','.join(towns)}"[:255],
                           kind="issued", topic="nankai", event_id=event_id, draft=draft,
-                          municipalities=tuple(targets), summary=title[0], settings=settings, now=now, detail=detail)
+                          municipalities=tuple(targets), summary=title["ja"], settings=settings, now=now, detail=detail)
         if done:
             sent.append(done)
     return sent

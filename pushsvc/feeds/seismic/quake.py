@@ -8,15 +8,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from pushsvc import i18n
 from pushsvc.config import Settings
 from pushsvc.delivery import service as delivery
 from pushsvc.feeds.jma import AreaResolver, QuakeTelegram
 from pushsvc.feeds.jma.normalise import event_key, quake_severity
-from pushsvc.feeds.jma.quake import intensity_ja, intensity_rank
+from pushsvc.feeds.jma.quake import INTENSITY_JA, intensity_rank
 from pushsvc.feeds.models import FeedSource
 from pushsvc.feeds.notify import SentAlert, send_alert
-from pushsvc.feeds.seismic.common import CATEGORY, QUAKE_TTL_S, SEVERITY_ORDER, _draft, _earlier, _hhmm, _withdraw
+from pushsvc.feeds.seismic.common import CATEGORY, QUAKE_TTL_S, SEVERITY_ORDER, _clock, _draft, _earlier, _withdraw
 from pushsvc.subscriptions import service as subscriptions
+from pushsvc.types import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -50,35 +52,38 @@ def _en(value: str) -> str:
     return {"5-": "5 lower", "5+": "5 upper", "6-": "6 lower", "6+": "6 upper"}.get(value, value)
 
 
+def _intensity(value: str) -> dict[str, str]:
+    """An intensity (``5+``) in every language, without the word 震度 (the message says it): 5強, 5 upper, 5강 …"""
+    half = {"-": "intensity.lower", "+": "intensity.upper"}.get(value[-1:])
+    return {**{lang: i18n.text(half, lang, n=value[:-1]) if half else value for lang in LANGUAGES},
+            "ja": INTENSITY_JA.get(value, value), "en": _en(value)}
+
+
+def _depth(depth: int | None) -> i18n.Param:
+    if depth is None:  # Japanese has always left an unknown depth unsaid (ja first: its "" is then kept)
+        return {lang: "" if lang == i18n.SOURCE else i18n.text("quake.depth.unknown", lang) for lang in LANGUAGES}
+    return i18n.Msg("quake.depth.shallow") if depth == 0 else i18n.Msg("quake.depth.km", depth=depth)
+
+
 def _quake_texts(t: QuakeTelegram, shaking: _Shaking, town: str, town_name: str, value: str
-                 ) -> tuple[tuple[str, str], tuple[str, str]]:
-    when = _hhmm(t.origin_time or t.head.target_datetime)
-    when_ja = f"{when}ごろ、" if when else ""
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """Title and body in every language; JMA's forecast comment (津波の心配はありません …) is Japanese only."""
+    at = t.origin_time or t.head.target_datetime
+    when: i18n.Param = i18n.Msg("quake.when", time=_clock(at)) if at else ""
+    intensity = _intensity(value)
     if not shaking.city_level and town in shaking.area_of:
         _, area = shaking.area_of[town]
-        return ((f"震度速報 {area}で{intensity_ja(value)}", f"Earthquake: intensity {_en(value)} in {area}"),
-                (f"{when_ja}{area}で{intensity_ja(value)}を観測しました（{town_name}を含む地域の最大震度）。"
-                 "震源や地震の規模は続く情報でお知らせします。",
-                 f"Seismic intensity {_en(value)} was observed in {area}, which includes {town_name}. "
-                 "The epicentre and magnitude follow in the next report."))
-    hypo = t.hypocentre.name if t.hypocentre else ""
-    depth = t.depth_km
-    depth_ja = "" if depth is None else "（ごく浅い）" if depth == 0 else f"（深さ約{depth}km）"
-    depth_en = "unknown depth" if depth is None else "very shallow" if depth == 0 else f"depth {depth} km"
-    mag = f"M{t.magnitude:.1f}" if t.magnitude is not None else "不明"
-    source_ja = f"震源は{hypo}{depth_ja}、地震の規模は{mag}と推定されます。"
-    comment = t.forecast_comment.replace("\n", "")
+        return (i18n.texts("quake.title.area", area=area, intensity=intensity),
+                i18n.texts("quake.body.area", when=when, area=area, intensity=intensity, town=town_name))
     if value:
-        title = (f"震源・震度情報 {town_name}で{intensity_ja(value)}",
-                 f"Earthquake: intensity {_en(value)} in {town_name}")
-        seen_ja = f"{town_name}で{intensity_ja(value)}を観測しました。"
-        seen_en = f"Intensity {_en(value)} in {town_name}."
+        title = i18n.texts("quake.title.city", town=town_name, intensity=intensity)
+        seen = i18n.Msg("quake.seen", town=town_name, intensity=intensity)
     else:  # reached by the first report, not listed in this one
-        title = (f"震源・震度情報 {town_name}", f"Earthquake report for {town_name}")
-        seen_ja, seen_en = (f"{town_name}の震度は、この情報では発表されていません。",
-                            f"No intensity was reported for {town_name}.")
-    return title, (f"{when_ja}{hypo}で地震がありました。{seen_ja}{source_ja}{comment}",
-                   f"{seen_en} Epicentre {hypo}, {depth_en}, {mag}.")
+        title, seen = i18n.texts("quake.title.unlisted", town=town_name), i18n.Msg("quake.unlisted", town=town_name)
+    mag: i18n.Param = f"M{t.magnitude:.1f}" if t.magnitude is not None else i18n.Msg("quake.magnitude.unknown")
+    return title, i18n.texts("quake.body", when=when, hypocentre=t.hypocentre.name if t.hypocentre else "",
+                             seen=seen, depth=_depth(t.depth_km), magnitude=mag,
+                             comment=t.forecast_comment.replace("\n", ""))  # only the Japanese says it
 
 
 def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolver: AreaResolver, *,
@@ -87,7 +92,7 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
     event_id = event_key(t)
     topic = f"quake:{event_id}"
     if t.is_cancel:
-        return _withdraw(db_session, row, t, topic, "地震情報", settings=settings, now=now)
+        return _withdraw(db_session, row, t, topic, "quake", settings=settings, now=now)
     shaking = _shaking(t, resolver)
     if not shaking.by_town:
         return []  # 震源に関する情報 or a quake nobody here felt: nothing to tell residents about shaking
@@ -116,7 +121,7 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
                        recipients=sids, extra=detail)
         done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:quake:{town}:{value}:{follow_up}",
                           kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=(town,),
-                          summary=f"{title[0]} → {len(sids)}", settings=settings, now=now, detail=detail)
+                          summary=f"{title['ja']} → {len(sids)}", settings=settings, now=now, detail=detail)
         if done:
             sent.append(done)
     return sent
