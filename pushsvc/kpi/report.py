@@ -38,11 +38,19 @@ MAX_PERIOD_DAYS = 3660
 SUB_KINDS = ("subscription_created", "subscription_deleted")
 
 
+# Days a KPI period may name: 0001-01-01 JST begins before UTC's first day, 9999-12-31's end after its
+# last, so the calendar's edges crashed the summary; nothing was counted before the service existed.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)
+
+
 def period(start: date | None, end: date | None, *, now: datetime) -> Period:
     """[start, end] in JST days; by default the current fiscal year up to today."""
     today = jst_day(now)
     start = start or service.fy_range(service.fiscal_year(today))[0]
     end = end or today
+    for day, field in ((start, "from"), (end, "to")):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationProblem(f"a KPI day is between {FIRST_DAY} and {LAST_DAY}", field=field)
     if end < start:
         raise ValidationProblem("'to' is before 'from'", field="to")
     if (end - start).days > MAX_PERIOD_DAYS:

@@ -176,3 +176,13 @@ def test_kpi_report_prints_a_table(db: TestDatabase, session: Session, monkeypat
     line = next(x for x in result.output.splitlines() if x.startswith("R6"))
     assert line.split()[1:4] == ["1", "0", "1"]
     assert bad.exit_code == 2 and "R6" in bad.output
+
+
+def test_a_period_at_the_calendars_edge_is_a_422_naming_it_not_a_500(harness: Harness, ops: Ops) -> None:
+    """Found by schemathesis: 0001-01-01 JST is before UTC's first day, so the summary crashed."""
+    for query, field in (("from=0001-01-01&to=0001-01-02", "from"), ("from=2026-04-01&to=9999-12-31", "to")):
+        for path in ("/api/v1/kpi/summary", "/api/v1/kpi/export.csv"):
+            r = ops.call("GET", f"{path}?{query}", "pref")
+            assert r.status_code == 422, (path, query, r.text)
+            assert r.headers["content-type"] == "application/problem+json" and r.json()["field"] == field
+    assert ops.call("GET", "/api/v1/kpi/summary?from=2026-04-01&to=2026-04-30", "pref").status_code == 200
