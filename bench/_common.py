@@ -98,7 +98,9 @@ def serve(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     full_env = {**os.environ, "PUSHSVC_LOG_LEVEL": "WARNING", **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pushsvc.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -128,14 +130,16 @@ class OpenLoopRun:
     late: int
 
 
-async def open_loop(rate: float, total: int, request: Callable[[aiohttp.ClientSession, int], Awaitable[int]],
-                    *, connections: int = 256) -> OpenLoopRun:
+async def open_loop(
+    rate: float, total: int, request: Callable[[aiohttp.ClientSession, int], Awaitable[int]], *, connections: int = 256
+) -> OpenLoopRun:
     """Send ``total`` requests at ``rate`` per second, each on schedule whether or not earlier ones have
     finished (open loop: arrivals are independent, as residents are), so a slow server shows up as
     latency instead of as a politely slower client. ``request(http, i)`` sends the i-th and returns its
     status."""
     run = OpenLoopRun([], {}, 0.0, 0)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+
         async def one(i: int) -> None:
             t0 = time.perf_counter()
             status = await request(http, i)

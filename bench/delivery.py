@@ -52,21 +52,37 @@ def stack(url: str, groups: list[tuple[str, str, int]], workers: int = 2) -> Ite
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp, spawn_devpush("count", env=devpush_env) as push:
         took = populate(url, push, 0, groups)
-        env = {"PUSHSVC_DATABASE_URL": url, "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
-               "PUSHSVC_VAPID_SUBJECT": SUBJECT, "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
-               "PUSHSVC_ADMIN_TOKEN": ADMIN, "PUSHSVC_LOG_LEVEL": "ERROR"}
+        env = {
+            "PUSHSVC_DATABASE_URL": url,
+            "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
+            "PUSHSVC_VAPID_SUBJECT": SUBJECT,
+            "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
+            "PUSHSVC_ADMIN_TOKEN": ADMIN,
+            "PUSHSVC_LOG_LEVEL": "ERROR",
+        }
         try:
             with serve(env) as api:
                 for _ in range(workers):
-                    procs.append(subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"],
-                                                  env={**os.environ, **env}))
-                drill = {"title": {"ja": "訓練"}, "category": "evacuation", "severity": "warning", "test": True,
-                         "target": {"municipality_codes": ["39201"]}}
+                    procs.append(
+                        subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env={**os.environ, **env})
+                    )
+                drill = {
+                    "title": {"ja": "訓練"},
+                    "category": "evacuation",
+                    "severity": "warning",
+                    "test": True,
+                    "target": {"municipality_codes": ["39201"]},
+                }
                 assert httpx.post(f"{api}/api/v1/notifications", headers=AUTH, json=drill).status_code == 202
                 until(lambda: stats(push)["counters"].get("accepted", 0) >= 1, 60)
                 httpx.post(f"{push}/control/reset")
-                yield {"api": api, "push": push, "procs": procs, "populate_s": took,
-                       "database": make_url(url).database or ""}
+                yield {
+                    "api": api,
+                    "push": push,
+                    "procs": procs,
+                    "populate_s": took,
+                    "database": make_url(url).database or "",
+                }
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -91,9 +107,18 @@ def until(predicate: Callable[[], bool], timeout: float, every: float = 0.05) ->
 def notify(api: str, code: str, severity: str, category: str, title: str) -> float:
     """Post a notification; returns when the call was made (``LAST_ACCEPTED[0]``: when it was answered)."""
     t0 = time.time()
-    r = httpx.post(f"{api}/api/v1/notifications", headers=AUTH, timeout=300, json={
-        "title": {"ja": title}, "body": {"ja": title}, "category": category, "severity": severity,
-        "target": {"municipality_codes": [code]}})
+    r = httpx.post(
+        f"{api}/api/v1/notifications",
+        headers=AUTH,
+        timeout=300,
+        json={
+            "title": {"ja": title},
+            "body": {"ja": title},
+            "category": category,
+            "severity": severity,
+            "target": {"municipality_codes": [code]},
+        },
+    )
     assert r.status_code == 202, r.text
     LAST_ACCEPTED[0] = time.time()
     return t0
@@ -117,7 +142,9 @@ def scenario_latency(url: str, args: argparse.Namespace) -> dict[str, Any]:
             st = stats(s["push"])
             got = st["counters"].get("accepted", 0)
             out[key] = {
-                "got": got, "first_s": st["first_at"] - t0, "last_s": st["last_at"] - t0,
+                "got": got,
+                "first_s": st["first_at"] - t0,
+                "last_s": st["last_at"] - t0,
                 "rate": got / max(1e-9, st["last_at"] - st["first_at"]),
                 "worker_cpu_us": (cpu1["worker"] - cpu0["worker"]) / max(got, 1) * 1e6,
                 "total_cpu_us": sum(cpu1[r] - cpu0[r] for r in cpu1) / max(got, 1) * 1e6,
@@ -132,14 +159,20 @@ def scenario_lanes(url: str, args: argparse.Namespace) -> dict[str, Any]:
         until(lambda: stats(s["push"])["groups"].get("b", {}).get("accepted", 0) >= args.backlog // 20, 120)
         t_emergency = notify(s["api"], "39202", "emergency", "evacuation", "避難指示")
         accepted = LAST_ACCEPTED[0]
-        until(lambda: stats(s["push"])["counters"].get("accepted", 0) >= args.backlog + args.emergency,
-              args.timeout, 0.1)
+        until(
+            lambda: stats(s["push"])["counters"].get("accepted", 0) >= args.backlog + args.emergency, args.timeout, 0.1
+        )
         st = stats(s["push"])
     b, e = st["groups"].get("b", {}), st["groups"].get("e", {})
-    return {"emergency_got": e.get("accepted", 0), "backlog_got": b.get("accepted", 0),
-            "emergency_first_s": e.get("first_at", 0) - t_emergency, "accepted_s": accepted - t_emergency,
-            "emergency_last_s": e.get("last_at", 0) - t_emergency,
-            "backlog_last_s": b.get("last_at", 0) - t_emergency, "backlog_total_s": b.get("last_at", 0) - t_backlog}
+    return {
+        "emergency_got": e.get("accepted", 0),
+        "backlog_got": b.get("accepted", 0),
+        "emergency_first_s": e.get("first_at", 0) - t_emergency,
+        "accepted_s": accepted - t_emergency,
+        "emergency_last_s": e.get("last_at", 0) - t_emergency,
+        "backlog_last_s": b.get("last_at", 0) - t_emergency,
+        "backlog_total_s": b.get("last_at", 0) - t_backlog,
+    }
 
 
 def scenario_kill(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -156,8 +189,12 @@ def scenario_kill(url: str, args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(1.0)  # late duplicates still count
             st = stats(s["push"])
             # n residents plus the warm-up's test device, which real notifications reach as well
-            out[run] = {"reached": st["endpoints_reached"], "lost": n + 1 - st["endpoints_reached"],
-                        "duplicates": st["duplicates"], "last_s": st["last_at"] - t0}
+            out[run] = {
+                "reached": st["endpoints_reached"],
+                "lost": n + 1 - st["endpoints_reached"],
+                "duplicates": st["duplicates"],
+                "last_s": st["last_at"] - t0,
+            }
     return out
 
 
@@ -178,60 +215,97 @@ def run_tree(tree: Path, scenario: str, args: argparse.Namespace) -> dict[str, A
             # a checkout from before pushsvc/dev: its `pushsvc devpush` command must run today's push service
             shutil.copytree(ROOT / "pushsvc" / "dev" / "devpush", tree / "pushsvc" / "devpush", dirs_exist_ok=True)
         shutil.copytree(ROOT / "pushsvc" / "dev", tree / "pushsvc" / "dev", dirs_exist_ok=True)
-    cmd = [sys.executable, "-m", "bench.delivery", "--inner", scenario, "--pg", args.pg, "--n", str(args.n),
-           "--backlog", str(args.backlog), "--emergency", str(args.emergency), "--kill-n", str(args.kill_n),
-           "--timeout", str(args.timeout)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.delivery",
+        "--inner",
+        scenario,
+        "--pg",
+        args.pg,
+        "--n",
+        str(args.n),
+        "--backlog",
+        str(args.backlog),
+        "--emergency",
+        str(args.emergency),
+        "--kill-n",
+        str(args.kill_n),
+        "--timeout",
+        str(args.timeout),
+    ]
     env = {**os.environ, "PYTHONPATH": str(tree), "PUSHSVC_BENCH_DEVPUSH_ROOT": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
     line = next((x for x in proc.stdout.splitlines() if x.startswith(RESULT)), None)
     if line is None:
         raise RuntimeError(f"{scenario} on {tree} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    return dict(json.loads(line[len(RESULT):]))
+    return dict(json.loads(line[len(RESULT) :]))
 
 
 def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace, started: str) -> str:
-    lines = [f"\n## Delivery under pressure, before and after (issue 13; `bench/delivery.py`, {started})\n",
-             f"Machine: {machine()}; PostgreSQL, 2 workers, push service in count mode in its own process. "
-             "The machine was **shared with ~7 other engineers' test runs**: absolute figures are noisy, compare "
-             "before/after within this run. \"before\" = `pushsvc` of the old checkout, \"after\" = this branch; "
-             "the bench code and the push service are the same for both.\n"]
+    lines = [
+        f"\n## Delivery under pressure, before and after (issue 13; `bench/delivery.py`, {started})\n",
+        f"Machine: {machine()}; PostgreSQL, 2 workers, push service in count mode in its own process. "
+        "The machine was **shared with ~7 other engineers' test runs**: absolute figures are noisy, compare "
+        'before/after within this run. "before" = `pushsvc` of the old checkout, "after" = this branch; '
+        "the bench code and the push service are the same for both.\n",
+    ]
     if "latency" in results:
-        lines += [f"\n### Fan-out to {args.n:,} residents at push-service latency 0 / 30 / 100 ms\n",
-                  "| code | latency | messages/s (sending phase) | first receipt | last receipt | "
-                  "worker CPU/message | all CPU/message |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"\n### Fan-out to {args.n:,} residents at push-service latency 0 / 30 / 100 ms\n",
+            "| code | latency | messages/s (sending phase) | first receipt | last receipt | "
+            "worker CPU/message | all CPU/message |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for label, res in results["latency"].items():
             for ms, r in res.items():
-                lines.append(f"| {label} | {ms} ms | {r['rate']:,.0f} | {r['first_s']:.2f} s | {r['last_s']:.2f} s | "
-                             f"{r['worker_cpu_us']:,.0f} µs | {r['total_cpu_us']:,.0f} µs |")
+                lines.append(
+                    f"| {label} | {ms} ms | {r['rate']:,.0f} | {r['first_s']:.2f} s | {r['last_s']:.2f} s | "
+                    f"{r['worker_cpu_us']:,.0f} µs | {r['total_cpu_us']:,.0f} µs |"
+                )
         for label, res in results["latency"].items():
             ratio = res["30"]["rate"] / max(1e-9, res["0"]["rate"])
-            lines.append(f"\n{label}: throughput at 30 ms = {ratio:.0%} of 0 ms; at 100 ms = "
-                         f"{res['100']['rate'] / max(1e-9, res['0']['rate']):.0%}.")
+            lines.append(
+                f"\n{label}: throughput at 30 ms = {ratio:.0%} of 0 ms; at 100 ms = "
+                f"{res['100']['rate'] / max(1e-9, res['0']['rate']):.0%}."
+            )
         if {"before", "after"} <= set(results["latency"]):
             cpu = results["latency"]["after"]["0"]["worker_cpu_us"] / results["latency"]["before"]["0"]["worker_cpu_us"]
             lines.append(f"Worker CPU per message at 0 ms, after/before: {cpu:.2f}×.\n")
     if "lanes" in results:
-        lines += [f"\n### An emergency to {args.emergency:,} residents while {args.backlog:,} ordinary messages "
-                  "are being sent\n", "| code | API call answered | emergency first receipt (after the answer) | "
-                  "emergency last receipt | backlog last receipt | emergency done before backlog |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"\n### An emergency to {args.emergency:,} residents while {args.backlog:,} ordinary messages "
+            "are being sent\n",
+            "| code | API call answered | emergency first receipt (after the answer) | "
+            "emergency last receipt | backlog last receipt | emergency done before backlog |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, r in results["lanes"].items():
             first = r["emergency_last_s"] < r["backlog_last_s"]
             acc = r.get("accepted_s", 0.0)
-            lines.append(f"| {label} | {acc:.2f} s | {r['emergency_first_s']:.2f} s "
-                         f"({r['emergency_first_s'] - acc:.2f} s) | {r['emergency_last_s']:.2f} s | "
-                         f"{r['backlog_last_s']:.2f} s | {'yes' if first else 'no'} |")
+            lines.append(
+                f"| {label} | {acc:.2f} s | {r['emergency_first_s']:.2f} s "
+                f"({r['emergency_first_s'] - acc:.2f} s) | {r['emergency_last_s']:.2f} s | "
+                f"{r['backlog_last_s']:.2f} s | {'yes' if first else 'no'} |"
+            )
         lines.append("\n(times after the emergency's API call; the backlog's call came first and was being sent)\n")
     if "kill" in results:
-        lines += [f"\n### SIGKILL of one of 2 workers a fifth into a {args.kill_n:,} fan-out\n",
-                  "| code | run | reached | lost | duplicates | last receipt |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"\n### SIGKILL of one of 2 workers a fifth into a {args.kill_n:,} fan-out\n",
+            "| code | run | reached | lost | duplicates | last receipt |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, res in results["kill"].items():
             for run, r in res.items():
-                lines.append(f"| {label} | {run} | {r['reached']:,} | {r['lost']:,} | {r['duplicates']:,} | "
-                             f"{r['last_s']:.2f} s |")
+                lines.append(
+                    f"| {label} | {run} | {r['reached']:,} | {r['lost']:,} | {r['duplicates']:,} | "
+                    f"{r['last_s']:.2f} s |"
+                )
         for label, res in results["kill"].items():
-            lines.append(f"\n{label}: last receipt {res['killed']['last_s'] - res['undisturbed']['last_s']:+.1f} s "
-                         "against the undisturbed run.")
+            lines.append(
+                f"\n{label}: last receipt {res['killed']['last_s'] - res['undisturbed']['last_s']:+.1f} s "
+                "against the undisturbed run."
+            )
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -40,8 +40,22 @@ from pushsvc.types import CATEGORIES
 
 ADMIN = secrets.token_urlsafe(32)
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
-CHUBU = ["39201", "39204", "39205", "39206", "39211", "39212", "39341", "39344", "39363", "39364", "39386",
-         "39387", "39402", "39403"]
+CHUBU = [
+    "39201",
+    "39204",
+    "39205",
+    "39206",
+    "39211",
+    "39212",
+    "39341",
+    "39344",
+    "39363",
+    "39364",
+    "39386",
+    "39387",
+    "39402",
+    "39403",
+]
 SEIBU = ["39208", "39209", "39210", "39401", "39405", "39411", "39412", "39424", "39427", "39428"]
 EEW_SAMPLE = SHARED / "samples" / "jma" / "quake" / "20240116184225_02245216_VXSE43.xml"
 
@@ -70,14 +84,37 @@ def populate(url: str, bases: dict[str, tuple[str, list[str], int]]) -> tuple[fl
         for name, (base, munis, n) in bases.items():
             for start in range(0, n, 5000):
                 ids = range(next_id + start, next_id + min(n, start + 5000))
-                conn.execute(insert(Subscription), [
-                    {"id": i, "endpoint": f"{base}/push/{name}{i}", "p256dh": pool[i % 16].p256dh,
-                     "auth": pool[i % 16].auth, "token_hash": secrets.token_hex(32), "lang": "ja",
-                     "categories_mask": mask, "follow_current_location": False, "test_device": name == "warmup"}
-                    for i in ids])
-                conn.execute(insert(SubscriptionPlace), [
-                    {"subscription_id": i, "kind": "registered", "position": 0, "label": "自宅",
-                     "municipality_code": munis[i % len(munis)], "match": "code"} for i in ids])
+                conn.execute(
+                    insert(Subscription),
+                    [
+                        {
+                            "id": i,
+                            "endpoint": f"{base}/push/{name}{i}",
+                            "p256dh": pool[i % 16].p256dh,
+                            "auth": pool[i % 16].auth,
+                            "token_hash": secrets.token_hex(32),
+                            "lang": "ja",
+                            "categories_mask": mask,
+                            "follow_current_location": False,
+                            "test_device": name == "warmup",
+                        }
+                        for i in ids
+                    ],
+                )
+                conn.execute(
+                    insert(SubscriptionPlace),
+                    [
+                        {
+                            "subscription_id": i,
+                            "kind": "registered",
+                            "position": 0,
+                            "label": "自宅",
+                            "municipality_code": munis[i % len(munis)],
+                            "match": "code",
+                        }
+                        for i in ids
+                    ],
+                )
             next_id += n
         conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": next_id})
         conn.execute(text("ANALYZE"))
@@ -105,35 +142,66 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--append", type=Path, default=None, help="add the Markdown section to this file")
     args = ap.parse_args()
-    with throwaway_database(args.pg) as db, tempfile.TemporaryDirectory() as tmp, \
-            spawn_devpush("count") as ordinary_base, spawn_devpush("count") as eew_base:
-        took, token = populate(db.url, {"warmup": (eew_base, ["39201"], 1), "ordinary": (ordinary_base, SEIBU,
-                                        args.backlog), "eew": (eew_base, CHUBU, args.n)})
+    with (
+        throwaway_database(args.pg) as db,
+        tempfile.TemporaryDirectory() as tmp,
+        spawn_devpush("count") as ordinary_base,
+        spawn_devpush("count") as eew_base,
+    ):
+        took, token = populate(
+            db.url,
+            {
+                "warmup": (eew_base, ["39201"], 1),
+                "ordinary": (ordinary_base, SEIBU, args.backlog),
+                "eew": (eew_base, CHUBU, args.n),
+            },
+        )
         print(f"{args.backlog:,} residents in 高知県西部 and {args.n:,} in 高知県中部 inserted in {took:.1f} s")
-        env = {"PUSHSVC_DATABASE_URL": db.url, "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
-               "PUSHSVC_VAPID_SUBJECT": SUBJECT, "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
-               "PUSHSVC_ADMIN_TOKEN": ADMIN, "PUSHSVC_LOG_LEVEL": "WARNING",
-               "PUSHSVC_JMA_CODES_DIR": str(SHARED / "samples" / "jma" / "codes")}
+        env = {
+            "PUSHSVC_DATABASE_URL": db.url,
+            "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
+            "PUSHSVC_VAPID_SUBJECT": SUBJECT,
+            "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
+            "PUSHSVC_ADMIN_TOKEN": ADMIN,
+            "PUSHSVC_LOG_LEVEL": "WARNING",
+            "PUSHSVC_JMA_CODES_DIR": str(SHARED / "samples" / "jma" / "codes"),
+        }
         procs: list[subprocess.Popen[bytes]] = []
         try:
             with serve(env) as api:
-                procs += [subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env={**os.environ, **env})
-                          for _ in range(args.workers)]
+                procs += [
+                    subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env={**os.environ, **env})
+                    for _ in range(args.workers)
+                ]
                 auth = {"Authorization": f"Bearer {ADMIN}"}
-                drill = {"title": {"ja": "訓練"}, "category": "evacuation", "severity": "warning", "test": True,
-                         "target": {"municipality_codes": ["39201"]}}
+                drill = {
+                    "title": {"ja": "訓練"},
+                    "category": "evacuation",
+                    "severity": "warning",
+                    "test": True,
+                    "target": {"municipality_codes": ["39201"]},
+                }
                 assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=drill).status_code == 202
                 wait_for(f"{eew_base}/control/stats", 1, 60)
                 httpx.post(f"{eew_base}/control/reset")
-                ordinary = {"title": {"ja": "お知らせ"}, "body": {"ja": "県からのお知らせです"},
-                            "category": "area_info", "severity": "info", "target": {"municipality_codes": SEIBU}}
+                ordinary = {
+                    "title": {"ja": "お知らせ"},
+                    "body": {"ja": "県からのお知らせです"},
+                    "category": "area_info",
+                    "severity": "info",
+                    "target": {"municipality_codes": SEIBU},
+                }
                 r = httpx.post(f"{api}/api/v1/notifications", headers=auth, json=ordinary, timeout=300)
                 assert r.status_code == 202, r.text
                 wait_for(f"{ordinary_base}/control/stats", 1, 120)  # the backlog is being delivered
                 telegram = kochi_eew()
                 t0 = time.time()
-                r = httpx.post(f"{api}/api/v1/feeds/jma/telegrams", content=telegram, timeout=300,
-                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+                r = httpx.post(
+                    f"{api}/api/v1/feeds/jma/telegrams",
+                    content=telegram,
+                    timeout=300,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+                )
                 accepted = time.time()
                 assert r.status_code == 202, r.text
                 eew = wait_for(f"{eew_base}/control/stats", args.n + 1, args.timeout)  # + the drill device

@@ -27,10 +27,14 @@ from pushsvc.evacuation.schemas import AreaIn, DistrictIn, OrderIn
 from pushsvc.operators import accounts
 from pushsvc.shelters import service as shelters
 
-USHIOE = {"type": "Polygon", "coordinates": [[[133.520, 33.535], [133.550, 33.535], [133.550, 33.552],
-                                              [133.520, 33.552], [133.520, 33.535]]]}
-MUROTO_PART = {"type": "Polygon", "coordinates": [[[134.14, 33.28], [134.16, 33.28], [134.16, 33.30],
-                                                   [134.14, 33.30], [134.14, 33.28]]]}
+USHIOE = {
+    "type": "Polygon",
+    "coordinates": [[[133.520, 33.535], [133.550, 33.535], [133.550, 33.552], [133.520, 33.552], [133.520, 33.535]]],
+}
+MUROTO_PART = {
+    "type": "Polygon",
+    "coordinates": [[[134.14, 33.28], [134.16, 33.28], [134.16, 33.30], [134.14, 33.30], [134.14, 33.28]]],
+}
 
 
 def issue_orders(db_url: str) -> None:
@@ -42,11 +46,22 @@ def issue_orders(db_url: str) -> None:
         sites = ["E3920100484201", "E3920100445201"]
         shelters.set_states(s, [(i, True, "available") for i in sites], by="bench")
         for code, level, hazards, area, opened in (
-                ("39201", 4, ["landslide"], AreaIn(kind="districts", districts=["潮江地区"]), sites),
-                ("39204", 3, ["flood"], AreaIn(kind="municipality"), []),
-                ("39202", 5, ["landslide"], AreaIn(kind="polygon", polygon=MUROTO_PART), [])):
-            evacuation.issue(s, op, OrderIn(municipality_code=code, level=level, hazards=hazards, area=area,  # type: ignore[arg-type]
-                                            shelters=opened), settings=settings)
+            ("39201", 4, ["landslide"], AreaIn(kind="districts", districts=["潮江地区"]), sites),
+            ("39204", 3, ["flood"], AreaIn(kind="municipality"), []),
+            ("39202", 5, ["landslide"], AreaIn(kind="polygon", polygon=MUROTO_PART), []),
+        ):
+            evacuation.issue(
+                s,
+                op,
+                OrderIn(
+                    municipality_code=code,
+                    level=level,
+                    hazards=hazards,
+                    area=area,  # type: ignore[arg-type]
+                    shelters=opened,
+                ),
+                settings=settings,
+            )
 
 
 def main() -> int:

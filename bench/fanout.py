@@ -50,8 +50,15 @@ SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
 def encode_rate(encrypt: Callable[[bytes, str, str], bytes], seconds: float = 3.0) -> float:
     """Messages/s one core encrypts (fresh ephemeral ECDH key and salt per message, as RFC 8291 asks)."""
     keys = SubscriberKeys.generate()
-    payload = build_payload(id="1", title="避難指示", body="高知市に避難指示" * 10, category="evacuation",
-                            severity="emergency", url="https://example.invalid/alerts/1", lang="ja")
+    payload = build_payload(
+        id="1",
+        title="避難指示",
+        body="高知市に避難指示" * 10,
+        category="evacuation",
+        severity="emergency",
+        url="https://example.invalid/alerts/1",
+        lang="ja",
+    )
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         encrypt(payload, keys.p256dh, keys.auth)
@@ -103,24 +110,68 @@ def populate(url: str, push_base: str, n: int, groups: Sequence[tuple[str, str, 
         for code, prefix, count in groups or [("39201", "b", n)]:
             for start in range(first, first + count, chunk):
                 ids = range(start, min(first + count, start + chunk))
-                conn.execute(insert(Subscription), [
-                    {"id": i, "endpoint": f"{push_base}/push/{prefix}{i}", "p256dh": pool[i % 16].p256dh,
-                     "auth": pool[i % 16].auth, "token_hash": secrets.token_hex(32), "lang": "ja",
-                     "categories_mask": mask, "follow_current_location": False, "test_device": False}
-                    for i in ids
-                ])
-                conn.execute(insert(SubscriptionPlace), [
-                    {"subscription_id": i, "kind": "registered", "position": 0, "label": "自宅",
-                     "municipality_code": code, "match": "code"} for i in ids
-                ])
+                conn.execute(
+                    insert(Subscription),
+                    [
+                        {
+                            "id": i,
+                            "endpoint": f"{push_base}/push/{prefix}{i}",
+                            "p256dh": pool[i % 16].p256dh,
+                            "auth": pool[i % 16].auth,
+                            "token_hash": secrets.token_hex(32),
+                            "lang": "ja",
+                            "categories_mask": mask,
+                            "follow_current_location": False,
+                            "test_device": False,
+                        }
+                        for i in ids
+                    ],
+                )
+                conn.execute(
+                    insert(SubscriptionPlace),
+                    [
+                        {
+                            "subscription_id": i,
+                            "kind": "registered",
+                            "position": 0,
+                            "label": "自宅",
+                            "municipality_code": code,
+                            "match": "code",
+                        }
+                        for i in ids
+                    ],
+                )
             first += count
         # One test device: the warm-up drill goes only to it, proving the workers are up and connected.
-        conn.execute(insert(Subscription), [{
-            "id": first, "endpoint": f"{push_base}/push/warmup", "p256dh": pool[0].p256dh, "auth": pool[0].auth,
-            "token_hash": secrets.token_hex(32), "lang": "ja", "categories_mask": mask,
-            "follow_current_location": False, "test_device": True}])
-        conn.execute(insert(SubscriptionPlace), [{"subscription_id": first, "kind": "registered", "position": 0,
-                                                  "label": "庁舎", "municipality_code": "39201", "match": "code"}])
+        conn.execute(
+            insert(Subscription),
+            [
+                {
+                    "id": first,
+                    "endpoint": f"{push_base}/push/warmup",
+                    "p256dh": pool[0].p256dh,
+                    "auth": pool[0].auth,
+                    "token_hash": secrets.token_hex(32),
+                    "lang": "ja",
+                    "categories_mask": mask,
+                    "follow_current_location": False,
+                    "test_device": True,
+                }
+            ],
+        )
+        conn.execute(
+            insert(SubscriptionPlace),
+            [
+                {
+                    "subscription_id": first,
+                    "kind": "registered",
+                    "position": 0,
+                    "label": "庁舎",
+                    "municipality_code": "39201",
+                    "match": "code",
+                }
+            ],
+        )
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": first})
             conn.execute(text("ANALYZE"))
@@ -152,31 +203,50 @@ def run(url: str, args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as tmp, spawn_devpush("count") as push_base:
             took = populate(url, push_base, args.n)
             print(f"{args.n:,} subscribers in 高知市 inserted in {took:.1f} s")
-            print("push service: count mode (counts each request per endpoint and answers 201; "
-                  "does not check VAPID or decrypt)")
+            print(
+                "push service: count mode (counts each request per endpoint and answers 201; "
+                "does not check VAPID or decrypt)"
+            )
             env = {
-                "PUSHSVC_DATABASE_URL": url, "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
-                "PUSHSVC_VAPID_SUBJECT": SUBJECT, "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
-                "PUSHSVC_ADMIN_TOKEN": ADMIN, "PUSHSVC_LOG_LEVEL": "WARNING",
+                "PUSHSVC_DATABASE_URL": url,
+                "PUSHSVC_VAPID_KEY_FILE": str(Path(tmp) / "vapid.pem"),
+                "PUSHSVC_VAPID_SUBJECT": SUBJECT,
+                "PUSHSVC_PUSH_ALLOWED_HOSTS": "127.0.0.1",
+                "PUSHSVC_ADMIN_TOKEN": ADMIN,
+                "PUSHSVC_LOG_LEVEL": "WARNING",
             }
             with serve(env) as api:
                 for _ in range(args.workers):
-                    procs.append(subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"],
-                                                  env={**os.environ, **env}))
+                    procs.append(
+                        subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env={**os.environ, **env})
+                    )
                 stats_url = f"{push_base}/control/stats"
                 auth = {"Authorization": f"Bearer {ADMIN}"}
-                drill = {"title": {"ja": "訓練"}, "category": "evacuation", "severity": "warning", "test": True,
-                         "target": {"municipality_codes": ["39201"]}}
+                drill = {
+                    "title": {"ja": "訓練"},
+                    "category": "evacuation",
+                    "severity": "warning",
+                    "test": True,
+                    "target": {"municipality_codes": ["39201"]},
+                }
                 assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=drill).status_code == 202
                 while httpx.get(stats_url).json()["counters"].get("accepted", 0) < 1:
                     time.sleep(0.1)
                 httpx.post(f"{push_base}/control/reset")
                 cpu_before = cpu_by_role(database)
                 t0 = time.time()
-                r = httpx.post(f"{api}/api/v1/notifications", headers=auth,
-                               json={"title": {"ja": "避難指示"}, "body": {"ja": "高知市全域に避難指示"},
-                                     "category": "evacuation", "severity": "emergency",
-                                     "target": {"municipality_codes": ["39201"]}}, timeout=120)
+                r = httpx.post(
+                    f"{api}/api/v1/notifications",
+                    headers=auth,
+                    json={
+                        "title": {"ja": "避難指示"},
+                        "body": {"ja": "高知市全域に避難指示"},
+                        "category": "evacuation",
+                        "severity": "emergency",
+                        "target": {"municipality_codes": ["39201"]},
+                    },
+                    timeout=120,
+                )
                 accepted = time.time()
                 assert r.status_code == 202, r.text
                 nid = r.json()["id"]
@@ -193,8 +263,10 @@ def run(url: str, args: argparse.Namespace) -> None:
         print(f"API call accepted in {accepted - t0:.2f} s (targeted {status['targeted']:,})")
         print(f"first receipt {first:.2f} s after the call ({stats['first_at'] - accepted:.2f} s after acceptance)")
         print(f"last receipt {last:.2f} s after the call: {got:,} messages, {stats['duplicates']} duplicates")
-        print(f"end to end: {got / last:,.0f} messages/s; sending phase: {got / max(1e-9, last - first):,.0f}/s "
-              f"with {args.workers} workers")
+        print(
+            f"end to end: {got / last:,.0f} messages/s; sending phase: {got / max(1e-9, last - first):,.0f}/s "
+            f"with {args.workers} workers"
+        )
         used = {role: cpu_after[role] - cpu_before[role] for role in cpu_after}
         per = ", ".join(f"{role} {secs / max(got, 1) * 1e6:,.0f} µs" for role, secs in used.items())
         total = sum(used.values()) / max(got, 1) * 1e6

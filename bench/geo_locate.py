@@ -24,8 +24,9 @@ from pushsvc.geo.n03 import load_boundaries
 def vectorised(n: int) -> dict[str, float]:
     boundaries = load_boundaries(BOUNDARIES, prefecture="39")
     t0 = time.perf_counter()
-    index = MunicipalityIndex([Place(b.code, b.name, b.prefecture, b.district) for b in boundaries],
-                              [b.geom for b in boundaries])
+    index = MunicipalityIndex(
+        [Place(b.code, b.name, b.prefecture, b.district) for b in boundaries], [b.geom for b in boundaries]
+    )
     build = time.perf_counter() - t0
     minx, miny, maxx, maxy = shapely.total_bounds(np.asarray([b.geom for b in boundaries], dtype=object))
     rng = np.random.default_rng(20261123)
@@ -43,8 +44,15 @@ def vectorised(n: int) -> dict[str, float]:
             continue
         truth = [k for k, g in enumerate(geoms) if g.intersects(shapely.Point(lon[i], lat[i]))]
         wrong += truth != [idx[i]]
-    return {"points": n, "seconds": elapsed, "per_s": n / elapsed, "build_s": build,
-            "inside": int((match == 1).sum()), "coastal": int((match == 2).sum()), "wrong_in_sample": wrong}
+    return {
+        "points": n,
+        "seconds": elapsed,
+        "per_s": n / elapsed,
+        "build_s": build,
+        "inside": int((match == 1).sum()),
+        "coastal": int((match == 2).sum()),
+        "wrong_in_sample": wrong,
+    }
 
 
 def http_path(db_url: str, requests: int) -> dict[str, float]:
@@ -65,31 +73,42 @@ def http_path(db_url: str, requests: int) -> dict[str, float]:
                 times.append((time.perf_counter() - t0) * 1000)
             assert r.status in (200, 422)
         conn.close()
-    return {"requests": requests, "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95),
-            "p99_ms": percentile(times, 99)}
+    return {
+        "requests": requests,
+        "p50_ms": percentile(times, 50),
+        "p95_ms": percentile(times, 95),
+        "p99_ms": percentile(times, 99),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--pg", default=PG_ADMIN_URL,
-                    help="PostgreSQL server (an admin URL; a throwaway database is created on it)")
+    ap.add_argument(
+        "--pg", default=PG_ADMIN_URL, help="PostgreSQL server (an admin URL; a throwaway database is created on it)"
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}")
     v = vectorised(args.n)
-    print(f"vectorised: {v['points']:,} points in {v['seconds']:.3f} s = {v['per_s']:,.0f} points/s "
-          f"(index build {v['build_s']:.2f} s; inside {v['inside']:,}, coastal {v['coastal']:,}; "
-          f"{v['wrong_in_sample']} wrong in a 2,000-point shapely cross-check)")
+    print(
+        f"vectorised: {v['points']:,} points in {v['seconds']:.3f} s = {v['per_s']:,.0f} points/s "
+        f"(index build {v['build_s']:.2f} s; inside {v['inside']:,}, coastal {v['coastal']:,}; "
+        f"{v['wrong_in_sample']} wrong in a 2,000-point shapely cross-check)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         s = http_path(f"sqlite:///{Path(tmp) / 'bench.db'}", args.requests)
-    print(f"GET /api/v1/geo/locate on SQLite: p50 {s['p50_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
-          f"p99 {s['p99_ms']:.2f} ms over {s['requests']} sequential requests")
+    print(
+        f"GET /api/v1/geo/locate on SQLite: p50 {s['p50_ms']:.2f} ms, p95 {s['p95_ms']:.2f} ms, "
+        f"p99 {s['p99_ms']:.2f} ms over {s['requests']} sequential requests"
+    )
     try:
         with throwaway_database(args.pg) as db:
             p = http_path(db.url, args.requests)
-        print(f"GET /api/v1/geo/locate on PostgreSQL: p50 {p['p50_ms']:.2f} ms, p95 {p['p95_ms']:.2f} ms, "
-              f"p99 {p['p99_ms']:.2f} ms over {p['requests']} sequential requests")
+        print(
+            f"GET /api/v1/geo/locate on PostgreSQL: p50 {p['p50_ms']:.2f} ms, p95 {p['p95_ms']:.2f} ms, "
+            f"p99 {p['p99_ms']:.2f} ms over {p['requests']} sequential requests"
+        )
     except Exception as exc:  # no PostgreSQL here: report, do not fail the SQLite half
         print(f"PostGIS half skipped: {exc}")
 

@@ -33,16 +33,48 @@ def setup(url: str, notifications: int, subscriptions: int) -> None:
     upgrade(engine)
     now = datetime.now(UTC)
     with engine.begin() as c:
-        c.execute(insert(table_of(Subscription)), [
-            {"endpoint": f"https://fcm.googleapis.com/fcm/send/b{i}", "p256dh": "x", "auth": "y", "token_hash": "z",
-             "lang": "ja", "categories_mask": 255, "follow_current_location": False, "test_device": False,
-             "created_at": now, "updated_at": now} for i in range(subscriptions)])
-        c.execute(insert(table_of(Notification)), [
-            {"source": "operator", "category": "evacuation", "severity": ("info", "warning", "emergency")[i % 3],
-             "title": {"ja": "t"}, "body": {}, "target_codes": ["39201"], "ttl_seconds": 3600, "topic": f"t{i}",
-             "status": "done", "targeted": 10, "sent": 10, "created_at": now - timedelta(seconds=60 + i),
-             "expires_at": now + timedelta(hours=1), "first_sent_at": now - timedelta(seconds=58 + i),
-             "last_sent_at": now - timedelta(seconds=50 + i), "extra": {}} for i in range(notifications)])
+        c.execute(
+            insert(table_of(Subscription)),
+            [
+                {
+                    "endpoint": f"https://fcm.googleapis.com/fcm/send/b{i}",
+                    "p256dh": "x",
+                    "auth": "y",
+                    "token_hash": "z",
+                    "lang": "ja",
+                    "categories_mask": 255,
+                    "follow_current_location": False,
+                    "test_device": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(subscriptions)
+            ],
+        )
+        c.execute(
+            insert(table_of(Notification)),
+            [
+                {
+                    "source": "operator",
+                    "category": "evacuation",
+                    "severity": ("info", "warning", "emergency")[i % 3],
+                    "title": {"ja": "t"},
+                    "body": {},
+                    "target_codes": ["39201"],
+                    "ttl_seconds": 3600,
+                    "topic": f"t{i}",
+                    "status": "done",
+                    "targeted": 10,
+                    "sent": 10,
+                    "created_at": now - timedelta(seconds=60 + i),
+                    "expires_at": now + timedelta(hours=1),
+                    "first_sent_at": now - timedelta(seconds=58 + i),
+                    "last_sent_at": now - timedelta(seconds=50 + i),
+                    "extra": {},
+                }
+                for i in range(notifications)
+            ],
+        )
     engine.dispose()
 
 
@@ -70,7 +102,8 @@ def main() -> None:
         uncached = time_scrapes(base.model_copy(update={"metrics_cache_s": 0.0}), args.scrapes)
         cached = time_scrapes(base, args.scrapes)
     u, c = statistics.mean(uncached) * 1000, statistics.mean(cached) * 1000
-    publish(f"""
+    publish(
+        f"""
 ## /metrics scrape cost (`bench/metrics_scrape.py`, issue 18), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC
 
 {args.notifications:,} delivered notifications, {args.subscriptions:,} subscriptions, PostgreSQL {db.server_version},
@@ -82,7 +115,9 @@ def main() -> None:
 | cached 15 s (default) | {c:.2f} ms |
 
 Ratio in this run: a cached scrape costs {c / u:.3f}× an aggregating one ({u / c:.0f}× cheaper).
-""", args.append)
+""",
+        args.append,
+    )
 
 
 if __name__ == "__main__":

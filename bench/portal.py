@@ -50,11 +50,23 @@ from pushsvc.shelters.loader import parse_path
 from pushsvc.subscriptions.models import Subscription
 from pushsvc.subscriptions.service import hash_token
 
-POINTS = [((33.5597, 133.5311), "39201"), ((33.2903, 134.1522), "39202"), ((32.9917, 132.9336), "39210"),
-          ((33.5461, 133.6694), "39211"), ((33.3917, 132.9269), "39412"), ((33.5750, 133.6400), "39204"),
-          ((33.4990, 133.2870), "39206"), ((32.7253, 133.0203), "39209")]
-ALERTS = [("39201", "river", "warning"), ("39202", "quake_tsunami", "advisory"), ("39210", "weather", "warning"),
-          ("39201", "landslide", "advisory"), ("39204", "evacuation", "emergency")]
+POINTS = [
+    ((33.5597, 133.5311), "39201"),
+    ((33.2903, 134.1522), "39202"),
+    ((32.9917, 132.9336), "39210"),
+    ((33.5461, 133.6694), "39211"),
+    ((33.3917, 132.9269), "39412"),
+    ((33.5750, 133.6400), "39204"),
+    ((33.4990, 133.2870), "39206"),
+    ((32.7253, 133.0203), "39209"),
+]
+ALERTS = [
+    ("39201", "river", "warning"),
+    ("39202", "quake_tsunami", "advisory"),
+    ("39210", "weather", "warning"),
+    ("39201", "landslide", "advisory"),
+    ("39204", "evacuation", "emergency"),
+]
 
 
 def setup(db_url: str, n: int, rng: random.Random) -> None:
@@ -67,28 +79,63 @@ def setup(db_url: str, n: int, rng: random.Random) -> None:
         sites = parse_path(SHARED / "samples" / "shelters" / "kochi_gsi_emergency_sites_merged.csv")
         shelters.import_sites(s, sites.sites, source="bench")
         for code, category, severity in ALERTS:
-            delivery.create_notification(s, delivery.NotificationDraft(
-                source="bench", category=category, severity=severity, title={"ja": f"{category} {code}"},
-                body={"ja": "ベンチマーク"}, municipality_codes=[code], recipient_ids=[]), settings=settings)
+            delivery.create_notification(
+                s,
+                delivery.NotificationDraft(
+                    source="bench",
+                    category=category,
+                    severity=severity,
+                    title={"ja": f"{category} {code}"},
+                    body={"ja": "ベンチマーク"},
+                    municipality_codes=[code],
+                    recipient_ids=[],
+                ),
+                settings=settings,
+            )
     now = datetime.now(UTC)
     chunk = 10_000
     with engine.begin() as conn:
         for start in range(1, n + 1, chunk):
             ids = range(start, min(n, start + chunk - 1) + 1)
-            conn.execute(insert(Subscription), [
-                {"id": i, "endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}",
-                 "p256dh": "B" + "A" * 86, "auth": "A" * 22, "token_hash": hash_token(f"tok{i}"),
-                 "lang": rng.choice(("ja", "ja", "en")), "categories_mask": 63, "follow_current_location": False,
-                 "test_device": False, "created_at": now, "updated_at": now} for i in ids])
+            conn.execute(
+                insert(Subscription),
+                [
+                    {
+                        "id": i,
+                        "endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}",
+                        "p256dh": "B" + "A" * 86,
+                        "auth": "A" * 22,
+                        "token_hash": hash_token(f"tok{i}"),
+                        "lang": rng.choice(("ja", "ja", "en")),
+                        "categories_mask": 63,
+                        "follow_current_location": False,
+                        "test_device": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in ids
+                ],
+            )
             places = []
             for i in ids:
                 for pos, ((lat, lon), code) in enumerate(rng.sample(POINTS, rng.choice((1, 2)))):
-                    places.append({"sid": i, "pos": pos, "code": code, "lat": round(lat + rng.uniform(-.01, .01), 3),
-                                   "lon": round(lon + rng.uniform(-.01, .01), 3)})
-            conn.execute(text(
-                "INSERT INTO subscription_places (subscription_id, kind, position, label, municipality_code, match,"
-                " lat, lon, geom) VALUES (:sid, 'registered', :pos, NULL, :code, 'inside', :lat, :lon,"
-                " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"), places)
+                    places.append(
+                        {
+                            "sid": i,
+                            "pos": pos,
+                            "code": code,
+                            "lat": round(lat + rng.uniform(-0.01, 0.01), 3),
+                            "lon": round(lon + rng.uniform(-0.01, 0.01), 3),
+                        }
+                    )
+            conn.execute(
+                text(
+                    "INSERT INTO subscription_places (subscription_id, kind, position, label, municipality_code, match,"
+                    " lat, lon, geom) VALUES (:sid, 'registered', :pos, NULL, :code, 'inside', :lat, :lon,"
+                    " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+                ),
+                places,
+            )
         conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": n})
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -98,8 +145,9 @@ async def drive(base: str, n: int, rate: float, seconds: float, rng: random.Rand
     sids = [rng.randint(1, n) for _ in range(int(rate * seconds))]
 
     async def one(http: aiohttp.ClientSession, i: int) -> int:
-        async with http.get(f"{base}/api/v1/portal/me?subscription={sids[i]}",
-                            headers={"Authorization": f"Bearer tok{sids[i]}"}) as r:
+        async with http.get(
+            f"{base}/api/v1/portal/me?subscription={sids[i]}", headers={"Authorization": f"Bearer tok{sids[i]}"}
+        ) as r:
             await r.read()
         return r.status
 
@@ -143,8 +191,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup-seconds", type=float, default=3.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--in-process", type=int, default=0, metavar="N",
-                    help="time N answers in this process too (no HTTP server)")
+    ap.add_argument(
+        "--in-process", type=int, default=0, metavar="N", help="time N answers in this process too (no HTTP server)"
+    )
     ap.add_argument("--append", type=Path, help="append a results section to this Markdown file")
     args = ap.parse_args()
 
@@ -157,10 +206,12 @@ def main() -> int:
         inner_line = ""
         if args.in_process:
             inner, per_answer = in_process(db.url, args.in_process, args.subscriptions, rng)
-            inner_line = (f"- In-process (session, token check, portal, JSON and commit without HTTP, one at a "
-                          f"time): {len(inner)} answers, mean {statistics.mean(inner) * 1000:.2f} ms, "
-                          f"p50 {percentile(inner, 50) * 1000:.2f} ms, p95 {percentile(inner, 95) * 1000:.2f} ms, "
-                          f"{per_answer:.1f} queries per answer.\n")
+            inner_line = (
+                f"- In-process (session, token check, portal, JSON and commit without HTTP, one at a "
+                f"time): {len(inner)} answers, mean {statistics.mean(inner) * 1000:.2f} ms, "
+                f"p50 {percentile(inner, 50) * 1000:.2f} ms, p95 {percentile(inner, 95) * 1000:.2f} ms, "
+                f"{per_answer:.1f} queries per answer.\n"
+            )
         env = {"PUSHSVC_DATABASE_URL": db.url, "PUSHSVC_VAPID_KEY_FILE": str(db.tmp / "vapid.pem")}
         with serve(env, workers=args.workers) as base:
             asyncio.run(drive(base, args.subscriptions, args.rate, args.warmup_seconds, rng))

@@ -33,8 +33,13 @@ from pushsvc.webpush.vapid import VapidIdentity
 RUNS: tuple[tuple[ClientName, str], ...] = (("aiohttp", "asyncio"), ("aiohttp", "uvloop"), ("httpx", "asyncio"))
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
 PAYLOAD = build_payload(
-    id="bench-1", title="【避難指示】高知市", body="高知市に避難指示を発令しました。直ちに避難してください。" * 4,
-    category="evacuation", severity="emergency", url="https://bousai.example.jp/alerts/bench-1", lang="ja",
+    id="bench-1",
+    title="【避難指示】高知市",
+    body="高知市に避難指示を発令しました。直ちに避難してください。" * 4,
+    category="evacuation",
+    severity="emergency",
+    url="https://bousai.example.jp/alerts/bench-1",
+    lang="ja",
 )
 
 
@@ -117,8 +122,10 @@ def main() -> None:
                 for kind, value in measured.items():
                     table.setdefault((f"{client} ({loop})", kind), []).append(value)
         accepted = httpx.get(f"{url}/control/stats").json()["counters"].get("accepted", 0)
-    print(f"\nn={n} per run, concurrency {args.concurrency}, {rounds} rounds (median), push service accepted "
-          f"{accepted} in total")
+    print(
+        f"\nn={n} per run, concurrency {args.concurrency}, {rounds} rounds (median), push service accepted "
+        f"{accepted} in total"
+    )
     print("| client | path | msg/s | client CPU µs/msg | failures |")
     print("|---|---|---:|---:|---:|")
     for (client, kind), values in sorted(table.items(), key=lambda kv: (kv[0][1], kv[0][0])):

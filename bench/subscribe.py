@@ -37,9 +37,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bench._common import BOUNDARIES, PG_ADMIN_URL, machine, open_loop, percentile, publish, serve, throwaway_database
 
 # Town halls and landmarks across Kochi: every request resolves a real point to a municipality.
-POINTS = [(33.5597, 133.5311), (33.2453, 134.1770), (32.7253, 133.0203), (33.5461, 133.6694),
-          (33.3917, 132.9269), (33.5750, 133.6400), (33.4990, 133.2870), (32.9870, 132.9330),
-          (33.6020, 133.6840), (33.5550, 133.9030), (33.3840, 133.1530), (33.7670, 133.6420)]
+POINTS = [
+    (33.5597, 133.5311),
+    (33.2453, 134.1770),
+    (32.7253, 133.0203),
+    (33.5461, 133.6694),
+    (33.3917, 132.9269),
+    (33.5750, 133.6400),
+    (33.4990, 133.2870),
+    (32.9870, 132.9330),
+    (33.6020, 133.6840),
+    (33.5550, 133.9030),
+    (33.3840, 133.1530),
+    (33.7670, 133.6420),
+]
 
 
 def b64url(raw: bytes) -> str:
@@ -47,18 +58,31 @@ def b64url(raw: bytes) -> str:
 
 
 def bodies(n: int, rng: random.Random) -> list[bytes]:
-    keys = [b64url(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)) for _ in range(64)]
+    keys = [
+        b64url(
+            ec.generate_private_key(ec.SECP256R1())
+            .public_key()
+            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        )
+        for _ in range(64)
+    ]
     out = []
     for _ in range(n):
         jitter = (rng.uniform(-0.003, 0.003), rng.uniform(-0.003, 0.003))
-        places = [{"label": f"place {i}", "lat": lat + jitter[0], "lon": lon + jitter[1]}
-                  for i, (lat, lon) in enumerate(rng.sample(POINTS, rng.choice((1, 2))))]
-        out.append(json.dumps({
-            "endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}",
-            "keys": {"p256dh": rng.choice(keys), "auth": b64url(rng.randbytes(16))},
-            "places": places, "lang": rng.choice(("ja", "en")),
-        }).encode())
+        places = [
+            {"label": f"place {i}", "lat": lat + jitter[0], "lon": lon + jitter[1]}
+            for i, (lat, lon) in enumerate(rng.sample(POINTS, rng.choice((1, 2))))
+        ]
+        out.append(
+            json.dumps(
+                {
+                    "endpoint": f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}",
+                    "keys": {"p256dh": rng.choice(keys), "auth": b64url(rng.randbytes(16))},
+                    "places": places,
+                    "lang": rng.choice(("ja", "en")),
+                }
+            ).encode()
+        )
     return out
 
 
@@ -68,6 +92,7 @@ async def load(url: str, payloads: list[bytes], concurrency: int) -> tuple[list[
     queue = iter(payloads)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as http:
+
         async def worker() -> None:
             for body in queue:
                 t0 = time.perf_counter()
@@ -94,14 +119,19 @@ async def at_rate(url: str, payloads: list[bytes], rate: float) -> tuple[list[fl
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pg", default=PG_ADMIN_URL,
-                    help="PostgreSQL server (an admin URL; a throwaway database is created on it)")
+    ap.add_argument(
+        "--pg", default=PG_ADMIN_URL, help="PostgreSQL server (an admin URL; a throwaway database is created on it)"
+    )
     ap.add_argument("--rate", type=float, default=500.0, help="open-loop arrivals per second (the target's)")
     ap.add_argument("--requests", type=int, default=10000, help="sign-ups in the open-loop phase")
     ap.add_argument("--saturation", type=int, default=6000, help="sign-ups in the closed-loop phase (0: skip)")
     ap.add_argument("--warmup", type=int, default=300, help="closed-loop sign-ups before anything is timed")
-    ap.add_argument("--warmup-seconds", type=float, default=5.0,
-                    help="open-loop seconds at --rate before the timed phase (connections opened, caches warm)")
+    ap.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=5.0,
+        help="open-loop seconds at --rate before the timed phase (connections opened, caches warm)",
+    )
     ap.add_argument("--concurrency", type=int, default=32, help="clients in the closed-loop phase")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--append", type=Path, help="append a results section to this Markdown file")
@@ -110,13 +140,16 @@ def main() -> int:
     rng = random.Random(42)
     ramp = int(args.rate * args.warmup_seconds)
     payloads = bodies(args.warmup + ramp + args.requests + args.saturation, rng)
-    warm, payloads = payloads[:args.warmup], payloads[args.warmup:]
+    warm, payloads = payloads[: args.warmup], payloads[args.warmup :]
     ramp_up, payloads = payloads[:ramp], payloads[ramp:]
-    timed, saturate = payloads[:args.requests], payloads[args.requests:]
+    timed, saturate = payloads[: args.requests], payloads[args.requests :]
     with throwaway_database(args.pg) as db:
         pg_version = db.server_version
-        env = {"PUSHSVC_DATABASE_URL": db.url, "PUSHSVC_BOUNDARIES": str(BOUNDARIES),
-               "PUSHSVC_VAPID_KEY_FILE": str(db.tmp / "vapid.pem")}
+        env = {
+            "PUSHSVC_DATABASE_URL": db.url,
+            "PUSHSVC_BOUNDARIES": str(BOUNDARIES),
+            "PUSHSVC_VAPID_KEY_FILE": str(db.tmp / "vapid.pem"),
+        }
         with serve(env, workers=args.workers) as base:
             url = base + "/api/v1/subscriptions"
             asyncio.run(load(url, warm, args.concurrency))
@@ -131,9 +164,11 @@ def main() -> int:
     saturation = ""
     if sat is not None:
         s_lat, s_statuses, s_elapsed = sat
-        saturation = (f"- Saturation ({args.concurrency} clients posting back to back, {len(s_lat)} sign-ups): "
-                      f"**{len(s_lat) / s_elapsed:.0f} requests/s**, p50 {percentile(s_lat, 50) * 1000:.1f} ms, "
-                      f"p95 {percentile(s_lat, 95) * 1000:.1f} ms; statuses {dict(sorted(s_statuses.items()))}.\n")
+        saturation = (
+            f"- Saturation ({args.concurrency} clients posting back to back, {len(s_lat)} sign-ups): "
+            f"**{len(s_lat) / s_elapsed:.0f} requests/s**, p50 {percentile(s_lat, 50) * 1000:.1f} ms, "
+            f"p95 {percentile(s_lat, 95) * 1000:.1f} ms; statuses {dict(sorted(s_statuses.items()))}.\n"
+        )
         ok += s_statuses.get(201, 0) - len(s_lat)
     report = (
         f"\n## Subscribe: POST /api/v1/subscriptions (`bench/subscribe.py`, issue 3), {datetime.now(UTC):%Y-%m-%d}\n\n"

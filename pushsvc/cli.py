@@ -35,8 +35,11 @@ def _start_identity(settings: Settings, factory: sessionmaker[Session], *, rotat
     except vapid_identity.VapidKeyChanged as exc:
         click.echo(f"error: {exc}", err=True)
     except OSError as exc:
-        click.echo(f"error: cannot use the VAPID key file {settings.vapid_key_file}: {exc.strerror or exc} "
-                   f"(make its directory writable by this user, or set PUSHSVC_VAPID_KEY_FILE)", err=True)
+        click.echo(
+            f"error: cannot use the VAPID key file {settings.vapid_key_file}: {exc.strerror or exc} "
+            f"(make its directory writable by this user, or set PUSHSVC_VAPID_KEY_FILE)",
+            err=True,
+        )
     sys.exit(2)
 
 
@@ -51,8 +54,9 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-@click.option("--rotate-vapid", is_flag=True,
-              help="accept a changed VAPID key (every existing subscriber must subscribe again)")
+@click.option(
+    "--rotate-vapid", is_flag=True, help="accept a changed VAPID key (every existing subscriber must subscribe again)"
+)
 def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
     """Run the HTTP API (migrates the database and loads PUSHSVC_BOUNDARIES first if needed)."""
     import uvicorn
@@ -73,16 +77,32 @@ def serve(host: str, port: int, workers: int, rotate_vapid: bool) -> None:
     _start_identity(settings, make_sessionmaker(engine), rotate=rotate_vapid)
     engine.dispose()
     # No access log: it would write every resident's IP address (docs/PRIVACY.md).
-    uvicorn.run("pushsvc.main:create_served_app", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        "pushsvc.main:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
 @main.command()
 @click.option("--until-idle", is_flag=True, help="exit when no batch is due (tests, one-shot runs)")
-@click.option("--poll", "with_poll", is_flag=True,
-              help="also poll the feeds of PUSHSVC_FEEDS_FILE in this process (run this in one worker only)")
-@click.option("--metrics-bind", envvar="PUSHSVC_WORKER_METRICS_BIND", default=None, metavar="HOST:PORT",
-              help="serve this worker's push counters for Prometheus here (env PUSHSVC_WORKER_METRICS_BIND)")
+@click.option(
+    "--poll",
+    "with_poll",
+    is_flag=True,
+    help="also poll the feeds of PUSHSVC_FEEDS_FILE in this process (run this in one worker only)",
+)
+@click.option(
+    "--metrics-bind",
+    envvar="PUSHSVC_WORKER_METRICS_BIND",
+    default=None,
+    metavar="HOST:PORT",
+    help="serve this worker's push counters for Prometheus here (env PUSHSVC_WORKER_METRICS_BIND)",
+)
 def worker(until_idle: bool, with_poll: bool, metrics_bind: str | None) -> None:
     """Send queued notifications: lease batches, push, record (run as many as you like on PostgreSQL)."""
     import asyncio
@@ -108,8 +128,7 @@ def worker(until_idle: bool, with_poll: bool, metrics_bind: str | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         # Housekeeping (docs/PRIVACY.md's deletions) runs beside sending, so no cron is needed.
-        background: list[asyncio.Task[object]] = [
-            asyncio.create_task(housekeeping.run_loop(factory, settings, stop))]
+        background: list[asyncio.Task[object]] = [asyncio.create_task(housekeeping.run_loop(factory, settings, stop))]
         async with PushSender.from_settings(settings, ident) as sender:
             if with_poll:
                 from pushsvc.feeds.poller import Poller
@@ -181,10 +200,20 @@ def migrate() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8088, show_default=True, type=int, help="0 = any free port (printed)")
-@click.option("--mode", type=click.Choice(["full", "count"]), default="full", show_default=True,
-              help="full: verify VAPID and decrypt; count: accept and count only (benchmarks)")
-@click.option("--latency-ms", default=0.0, show_default=True, type=float,
-              help="answer every push this long after it arrived, as a push service across the internet")
+@click.option(
+    "--mode",
+    type=click.Choice(["full", "count"]),
+    default="full",
+    show_default=True,
+    help="full: verify VAPID and decrypt; count: accept and count only (benchmarks)",
+)
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="answer every push this long after it arrived, as a push service across the internet",
+)
 def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
     """Run the local RFC 8030 push service for tests, the demo and benchmarks (never expose it)."""
     from pushsvc.dev.devpush.runner import serve as serve_devpush
@@ -194,18 +223,29 @@ def devpush(host: str, port: int, mode: str, latency_ms: float) -> None:
 
 @main.command()
 @click.option("--residents", default=300, show_default=True, type=int, help="simulated residents to register")
-@click.option("--speed", default=8000.0, show_default=True, type=float,
-              help="how many times faster than real time the 2026-06-02 event is replayed")
-@click.option("--shared", default="../shared", show_default=True, type=click.Path(path_type=Path, file_okay=False),
-              help="the shared data directory (boundaries, river samples)")
+@click.option(
+    "--speed",
+    default=8000.0,
+    show_default=True,
+    type=float,
+    help="how many times faster than real time the 2026-06-02 event is replayed",
+)
+@click.option(
+    "--shared",
+    default="../shared",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="the shared data directory (boundaries, river samples)",
+)
 @click.option("--seed", default=39, show_default=True, type=int, help="seed for where residents live")
 def demo(residents: int, speed: float, shared: Path, seed: int) -> None:
     """Start API, worker, poller and a local push service on SQLite; replay the 2026-06-02 rain event."""
     from pushsvc.dev.demo import DemoOptions, run_demo
 
     logging.getLogger().setLevel(logging.ERROR)  # the demo prints its own story
-    summary = run_demo(DemoOptions(shared=shared, residents=residents, speed=speed, seed=seed,
-                                   echo=lambda line: click.echo(line)))
+    summary = run_demo(
+        DemoOptions(shared=shared, residents=residents, speed=speed, seed=seed, echo=lambda line: click.echo(line))
+    )
     sys.exit(0 if summary.ok else 1)
 
 
@@ -301,6 +341,7 @@ def shelters_import(path: Path) -> None:
 
     import_command(path)
 
+
 @main.group()
 def kpi() -> None:
     """Usage figures the prefecture reports (no personal data)."""
@@ -329,10 +370,19 @@ def data() -> None:
 
 
 @data.command("fetch")
-@click.option("--dest", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="where to put them, laid out like ../shared (default: PUSHSVC_DATA_DIR)")
-@click.option("--from", "source_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="copy from this directory laid out like ../shared (default: ../shared when it exists)")
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="where to put them, laid out like ../shared (default: PUSHSVC_DATA_DIR)",
+)
+@click.option(
+    "--from",
+    "source_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="copy from this directory laid out like ../shared (default: ../shared when it exists)",
+)
 @click.option("--base-url", default=None, help="a mirror laid out like ../shared (default: PUSHSVC_DATA_BASE_URL)")
 @click.option("--no-demo", is_flag=True, help="skip the river replay files only the demo uses")
 def data_fetch(dest: Path | None, source_dir: Path | None, base_url: str | None, no_demo: bool) -> None:
@@ -343,8 +393,14 @@ def data_fetch(dest: Path | None, source_dir: Path | None, base_url: str | None,
     if source_dir is None and Path("../shared").is_dir():
         source_dir = Path("../shared")
     try:
-        fetch(settings, dest=dest or settings.data_dir, source_dir=source_dir,
-              base_url=base_url or settings.data_base_url, include_demo=not no_demo, echo=click.echo)
+        fetch(
+            settings,
+            dest=dest or settings.data_dir,
+            source_dir=source_dir,
+            base_url=base_url or settings.data_base_url,
+            include_demo=not no_demo,
+            echo=click.echo,
+        )
     except DataFetchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         description="Comma-separated push-service hosts subscriptions may point at ('*.' = any subdomain).",
     )
     current_location_ttl_hours: float = Field(
-        default=24.0, gt=0, le=24 * 30,
+        default=24.0,
+        gt=0,
+        le=24 * 30,
         description="A resident's current location is forgotten this long after it was last sent.",
     )
     public_base_url: str = Field(
@@ -58,8 +60,12 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(default=500, ge=1, le=5000, description="Recipients per leased batch.")
     delivery_backoff_base_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per try.")
     worker_concurrency: int = Field(default=4, ge=1, description="Batches one worker sends at once.")
-    worker_lease_s: float = Field(default=10.0, gt=0, description="A dead worker's batch is retaken after this "
-                                  "(renewed every third of it while the batch is in flight).")
+    worker_lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A dead worker's batch is retaken after this "
+        "(renewed every third of it while the batch is in flight).",
+    )
     worker_poll_s: float = Field(default=0.2, gt=0, description="How often an idle worker looks for work.")
     admin_token: SecretStr | None = Field(
         default=None,
@@ -76,26 +82,32 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Sliding window in which one operator's reach is added up for approval."
     )
     operator_approval_share: float = Field(
-        default=0.5, gt=0, le=1, description="Share of the prefecture's residents or municipalities that one operator "
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of the prefecture's residents or municipalities that one operator "
         "may reach within the window without a second operator's approval.",
     )
     operator_approval_min_residents: int = Field(
-        default=100, ge=0, description="Below this many subscribed residents only the municipality share decides "
+        default=100,
+        ge=0,
+        description="Below this many subscribed residents only the municipality share decides "
         "approval (a share of a handful of residents means nothing).",
     )
     operator_approval_timeout_s: int = Field(
-        default=900, ge=60,
+        default=900,
+        ge=60,
         description="An emergency or prefecture-wide message not approved within this expires unsent.",
     )
     evacuation_single_issuer: str = Field(
         default="",
         description="Municipalities that let one operator issue 避難情報 up to a level, at JST hours: "
-                    "'39201=4@22:00-06:00;39204=5' (no hours = always). Others need a second operator for Lv4+.",
+        "'39201=4@22:00-06:00;39204=5' (no hours = always). Others need a second operator for Lv4+.",
     )
     evacuation_cap_sources: str = Field(
         default="",
         description="Operator accounts allowed to post 避難情報 as CAP, each bound to its CAP <sender>: "
-                    "'kochi-saigai-system=bousai.pref.kochi.lg.jp'.",
+        "'kochi-saigai-system=bousai.pref.kochi.lg.jp'.",
     )
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
@@ -107,7 +119,8 @@ class Settings(BaseSettings):
         description="HTTP client for push services: the lean keep-alive client, or aiohttp/httpx as a fallback.",
     )
     push_max_rate_limit_wait_s: float = Field(
-        default=1.0, ge=0,
+        default=1.0,
+        ge=0,
         description="After a 429, wait this long at most in-line; longer pauses go back to the worker to retry.",
     )
     feeds_file: Path | None = Field(
@@ -118,10 +131,13 @@ class Settings(BaseSettings):
         description="Directory with the JMA code tables (*area_codes.csv, *other_codes.csv) of the prefecture.",
     )
     nankai_config_file: Path | None = Field(
-        default=None, description="TOML: 南海トラフ 推進地域 (default: all towns) and 事前避難対象地域 by town.",
+        default=None,
+        description="TOML: 南海トラフ 推進地域 (default: all towns) and 事前避難対象地域 by town.",
     )
     jma_push_max_bytes: int = Field(
-        default=8 * 1024 * 1024, gt=0, description="Largest raw JMA telegram the push-in endpoint accepts.",
+        default=8 * 1024 * 1024,
+        gt=0,
+        description="Largest raw JMA telegram the push-in endpoint accepts.",
     )
     feed_unhealthy_after_s: float = Field(
         default=1800.0, gt=0, description="A feed source without a successful poll for this long is unhealthy."
@@ -131,7 +147,8 @@ class Settings(BaseSettings):
     )
 
     housekeeping_interval_s: float = Field(
-        default=3600.0, ge=0,
+        default=3600.0,
+        ge=0,
         description="How often each worker deletes expired current locations and rolls up old KPI events; 0 = off.",
     )
     river_readings_retention_h: float = Field(
@@ -156,14 +173,17 @@ class Settings(BaseSettings):
         description="Where `pushsvc data fetch` puts the data files (laid out like ../shared).",
     )
     data_base_url: str | None = Field(
-        default=None, description="A mirror of the data files (paths as in the manifest) for `pushsvc data fetch`.",
+        default=None,
+        description="A mirror of the data files (paths as in the manifest) for `pushsvc data fetch`.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token /metrics requires; unset = /metrics answers loopback clients only.",
     )
     metrics_cache_s: float = Field(
-        default=15.0, ge=0, description="Database aggregates behind /metrics are recomputed at most this often.",
+        default=15.0,
+        ge=0,
+        description="Database aggregates behind /metrics are recomputed at most this often.",
     )
 
     @field_validator("prefecture")

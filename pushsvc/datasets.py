@@ -39,25 +39,39 @@ BOUNDARIES = "municipal_boundaries/N03-21_39_210101.json"
 JMA_CODES = "samples/jma/codes"
 
 MANIFEST: tuple[DataFile, ...] = (
-    DataFile(BOUNDARIES, "9080df783ff778b9bd5952ca569392136936880c10fd5fdffb765384a4a061c4",
-             "MLIT N03 行政区域, Kochi (simplified GeoJSON)",
-             "https://raw.githubusercontent.com/smartnews-smri/japan-topography/main/"
-             "data/municipality/geojson/s0010/N03-21_39_210101.json"),
-    DataFile(f"{JMA_CODES}/kochi_area_codes.csv",
-             "a1835127ae95ab36b070af2b196844f78ae6831d671c3e1411f0fc860a8e664c",
-             "JMA area codes of Kochi (extract of JMA's code tables)"),
-    DataFile(f"{JMA_CODES}/kochi_other_codes.csv",
-             "e7439abd36d86db2845845718c3d9ee42838d64a0e94979fb0313c2be9e00b0f",
-             "JMA tsunami/forecast-area codes of Kochi (extract of JMA's code tables)"),
-    DataFile("samples/shelters/kochi_gsi_emergency_sites_merged.csv",
-             "1b88a34897b64297864c881a77c38b3f3cf9fa456240b4369284d2f7ea31b08c",
-             "GSI 指定緊急避難場所, Kochi (merged CSV)"),
-    DataFile("samples/river/series/kochi_event_2026-06-02_k_river_crisis_gauges.csv",
-             "1b9da92c245c937837521ec0aaa247d7f1b871184af01b3efe288b0a7840b521",
-             "river levels of the 2026-06-02 rain event (the demo's replay)", demo_only=True),
-    DataFile("samples/river/stations/kochi_crisis_gauges_k_river_area_info.csv",
-             "8bc87cfbc9d444406106f8bb7f1de135fbcf9ab73205579bc4eb1b27e33aaad3",
-             "Kochi crisis-management gauges and their levels (the river poller's stations_file)"),
+    DataFile(
+        BOUNDARIES,
+        "9080df783ff778b9bd5952ca569392136936880c10fd5fdffb765384a4a061c4",
+        "MLIT N03 行政区域, Kochi (simplified GeoJSON)",
+        "https://raw.githubusercontent.com/smartnews-smri/japan-topography/main/"
+        "data/municipality/geojson/s0010/N03-21_39_210101.json",
+    ),
+    DataFile(
+        f"{JMA_CODES}/kochi_area_codes.csv",
+        "a1835127ae95ab36b070af2b196844f78ae6831d671c3e1411f0fc860a8e664c",
+        "JMA area codes of Kochi (extract of JMA's code tables)",
+    ),
+    DataFile(
+        f"{JMA_CODES}/kochi_other_codes.csv",
+        "e7439abd36d86db2845845718c3d9ee42838d64a0e94979fb0313c2be9e00b0f",
+        "JMA tsunami/forecast-area codes of Kochi (extract of JMA's code tables)",
+    ),
+    DataFile(
+        "samples/shelters/kochi_gsi_emergency_sites_merged.csv",
+        "1b88a34897b64297864c881a77c38b3f3cf9fa456240b4369284d2f7ea31b08c",
+        "GSI 指定緊急避難場所, Kochi (merged CSV)",
+    ),
+    DataFile(
+        "samples/river/series/kochi_event_2026-06-02_k_river_crisis_gauges.csv",
+        "1b9da92c245c937837521ec0aaa247d7f1b871184af01b3efe288b0a7840b521",
+        "river levels of the 2026-06-02 rain event (the demo's replay)",
+        demo_only=True,
+    ),
+    DataFile(
+        "samples/river/stations/kochi_crisis_gauges_k_river_area_info.csv",
+        "8bc87cfbc9d444406106f8bb7f1de135fbcf9ab73205579bc4eb1b27e33aaad3",
+        "Kochi crisis-management gauges and their levels (the river poller's stations_file)",
+    ),
 )
 
 
@@ -89,7 +103,8 @@ def _url(entry: DataFile, base_url: str | None) -> str:
     if entry.upstream is None:
         raise DataFetchError(
             f"{entry.path}: no public upstream publishes this file as is; set PUSHSVC_DATA_BASE_URL to a mirror "
-            f"or pass --from DIR (a directory laid out like ../shared)")
+            f"or pass --from DIR (a directory laid out like ../shared)"
+        )
     return entry.upstream
 
 
@@ -100,7 +115,8 @@ def _install(tmp: Path, entry: DataFile, target: Path, origin: str) -> None:
         tmp.unlink(missing_ok=True)
         raise DataFetchError(
             f"{entry.path}: refused: SHA-256 {got[:16]}… of {size} bytes from {origin} is not the pinned "
-            f"{entry.sha256[:16]}… (the file changed upstream or the download was cut short); nothing replaced")
+            f"{entry.sha256[:16]}… (the file changed upstream or the download was cut short); nothing replaced"
+        )
     os.replace(tmp, target)
 
 
@@ -116,9 +132,16 @@ def _download(client: httpx.Client, url: str, into: Path) -> None:
         raise DataFetchError(f"{url}: {type(exc).__name__}: {exc or 'no answer'}") from exc
 
 
-def fetch(settings: Settings, *, dest: Path, source_dir: Path | None = None, base_url: str | None = None,
-          include_demo: bool = True, echo: Callable[[str], None] = print,
-          client: httpx.Client | None = None) -> list[Path]:
+def fetch(
+    settings: Settings,
+    *,
+    dest: Path,
+    source_dir: Path | None = None,
+    base_url: str | None = None,
+    include_demo: bool = True,
+    echo: Callable[[str], None] = print,
+    client: httpx.Client | None = None,
+) -> list[Path]:
     """Put every manifest file in place; a file already there with the right sum is left alone.
 
     Raises ``DataFetchError`` at the first file that cannot be had; files already placed stay (they are good).
@@ -126,8 +149,12 @@ def fetch(settings: Settings, *, dest: Path, source_dir: Path | None = None, bas
     entries: Iterable[DataFile] = [e for e in MANIFEST if include_demo or not e.demo_only]
     placed: list[Path] = []
     own = client is None
-    http = client or httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=True, trust_env=True,
-                                  headers={"User-Agent": f"pushsvc/{__version__} data fetch"})
+    http = client or httpx.Client(
+        timeout=httpx.Timeout(30.0),
+        follow_redirects=True,
+        trust_env=True,
+        headers={"User-Agent": f"pushsvc/{__version__} data fetch"},
+    )
     try:
         for entry in entries:
             target = destination(entry, settings, dest)

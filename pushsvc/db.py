@@ -71,9 +71,7 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         if dialect is None:
             return LargeBinary()
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(
-                Geometry(self.geometry_type, srid=SRID, spatial_index=False)
-            )
+            return dialect.type_descriptor(Geometry(self.geometry_type, srid=SRID, spatial_index=False))
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:

@@ -29,8 +29,15 @@ class ProblemError(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None,
-                 title: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
@@ -194,15 +201,18 @@ def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-_PAGE_TEXT = {404: ("ページが見つかりません",
-                   "お探しのページは見つかりませんでした。削除されたか、番号が違う可能性があります。")}
+_PAGE_TEXT = {
+    404: ("ページが見つかりません", "お探しのページは見つかりませんでした。削除されたか、番号が違う可能性があります。")
+}
 
 
 def html_error(status: int) -> HTMLResponse:
     title, text = _PAGE_TEXT.get(status, ("エラーが発生しました", "しばらくしてからもう一度お試しください。"))
-    body = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width,initial-scale=1"><title>{title}</title></head><body>'
-            f'<main><h1>{title}</h1><p>{text}</p><p><a href="/">トップページへ</a></p></main></body></html>')
+    body = (
+        f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width,initial-scale=1"><title>{title}</title></head><body>'
+        f'<main><h1>{title}</h1><p>{text}</p><p><a href="/">トップページへ</a></p></main></body></html>'
+    )
     return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": "default-src 'none'"})
 
 
@@ -229,15 +239,16 @@ def install_handlers(app: FastAPI) -> None:
         title = problem_types().get(slug)
         if title is None:
             return html_error(404)
-        return HTMLResponse(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-                            f'</head><body><h1>{title}</h1><p>Problem type <code>{slug}</code> of the pushsvc API '
-                            f'(RFC 9457). The body names the offending <code>field</code>.</p></body></html>')
+        return HTMLResponse(
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"</head><body><h1>{title}</h1><p>Problem type <code>{slug}</code> of the pushsvc API "
+            f"(RFC 9457). The body names the offending <code>field</code>.</p></body></html>"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_name(e.get("loc", ())), "detail": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
+            {"field": _field_name(e.get("loc", ())), "detail": str(e.get("msg", "invalid"))} for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "detail": "invalid"}
         body = {
@@ -290,10 +301,16 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 9457 problem details; ``field`` names the input to blame, where there is one",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"}, "field": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": "string"}, "detail": {"type": "string"}}}},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}},
+        },
     },
 }
 

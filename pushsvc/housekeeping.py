@@ -80,8 +80,9 @@ def _try_lock(db_session: Session, name: str) -> bool:
     return bool(db_session.execute(select(func.pg_try_advisory_xact_lock(_lock_key(name)))).scalar_one())
 
 
-def run_once(factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None,
-             steps: Sequence[Step] = STEPS) -> list[StepResult]:
+def run_once(
+    factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None, steps: Sequence[Step] = STEPS
+) -> list[StepResult]:
     """One pass over every step, each in its own transaction; a failure is logged and reported, not raised."""
     results: list[StepResult] = []
     for step in steps:
@@ -103,8 +104,9 @@ def run_once(factory: sessionmaker[Session], settings: Settings, *, now: datetim
     return results
 
 
-async def run_loop(factory: sessionmaker[Session], settings: Settings, stop: asyncio.Event, *,
-                   steps: Sequence[Step] = STEPS) -> int:
+async def run_loop(
+    factory: sessionmaker[Session], settings: Settings, stop: asyncio.Event, *, steps: Sequence[Step] = STEPS
+) -> int:
     """Pass at start, then every ``housekeeping_interval_s`` until ``stop``; returns the passes made.
 
     An interval of 0 turns the loop off (when ``pushsvc housekeeping`` runs from cron instead).

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 PUBLIC = "public, max-age=30"
 
+
 def cached(request: Request, body: bytes, media_type: str, cache_control: str) -> Response:
     """A response with a strong ETag; a matching If-None-Match gets 304 and no body."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -124,8 +124,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
     document_problems(app)
     from pushsvc.feeds.pushin_api import PATH as JMA_PUSH_PATH
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       wider={JMA_PUSH_PATH: settings.jma_push_max_bytes})
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, wider={JMA_PUSH_PATH: settings.jma_push_max_bytes}
+    )
     from pushsvc.metrics import RequestTimer, api_registry
     from pushsvc.metrics import router as metrics_router
 
@@ -188,10 +189,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, long_r
             count = geo_service.count_municipalities(db_session, settings.prefecture)
         except Exception as exc:  # the database being down is the one thing this must report
             log.warning("health check failed: %s", exc)
-            return problem_response({
-                "type": "about:blank", "title": "Database unavailable", "status": 503,
-                "detail": "the database did not answer", "database": engine.dialect.name,
-            })
+            return problem_response(
+                {
+                    "type": "about:blank",
+                    "title": "Database unavailable",
+                    "status": 503,
+                    "detail": "the database did not answer",
+                    "database": engine.dialect.name,
+                }
+            )
         status = "ok" if count else "degraded"
         return JSONResponse({"status": status, "database": engine.dialect.name, "municipalities": count})
 

@@ -45,8 +45,9 @@ def _feed_rows(db_session: Session, settings: Settings, now: datetime) -> list[d
         from pushsvc.feeds.service import list_health
         from pushsvc.feeds.sources import load_sources
 
-        return list_health(db_session, load_sources(settings.feeds_file), now=now,
-                           unhealthy_after_s=settings.feed_unhealthy_after_s)
+        return list_health(
+            db_session, load_sources(settings.feeds_file), now=now, unhealthy_after_s=settings.feed_unhealthy_after_s
+        )
     except Exception as exc:  # metrics must still answer when feeds are misconfigured
         log.warning("feed health unavailable for /metrics: %s", exc)
         return []
@@ -65,23 +66,33 @@ def aggregate(db_session: Session, settings: Settings, now: datetime) -> list[Me
     """Every database-derived family, computed once (the caller caches the list)."""
     out: list[Metric] = []
     outcomes = delivery.push_outcome_counts(db_session)
-    out.append(GaugeMetricFamily("pushsvc_delivery_queue_depth", "Recipients waiting in open delivery batches.",
-                                 value=delivery.queue_depth(db_session)))
+    out.append(
+        GaugeMetricFamily(
+            "pushsvc_delivery_queue_depth",
+            "Recipients waiting in open delivery batches.",
+            value=delivery.queue_depth(db_session),
+        )
+    )
     oldest = delivery.oldest_due_at(db_session, now=now)
-    out.append(GaugeMetricFamily(
-        "pushsvc_delivery_oldest_due_batch_seconds",
-        "How long the oldest batch that is due has waited for a worker (0 = none waiting).",
-        value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0))
-    out.append(CounterMetricFamily("pushsvc_notifications", "Notifications accepted.",
-                                   value=outcomes["notifications"]))
-    pushes = CounterMetricFamily("pushsvc_pushes", "Pushes by final outcome (rate() of sent = send rate).",
-                                 labels=["outcome"])
+    out.append(
+        GaugeMetricFamily(
+            "pushsvc_delivery_oldest_due_batch_seconds",
+            "How long the oldest batch that is due has waited for a worker (0 = none waiting).",
+            value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        )
+    )
+    out.append(CounterMetricFamily("pushsvc_notifications", "Notifications accepted.", value=outcomes["notifications"]))
+    pushes = CounterMetricFamily(
+        "pushsvc_pushes", "Pushes by final outcome (rate() of sent = send rate).", labels=["outcome"]
+    )
     for k in ("sent", "gone", "failed", "expired"):
         pushes.add_metric([k], outcomes[k])
     out.append(pushes)
-    failed = CounterMetricFamily("pushsvc_push_failed_attempts",
-                                 "Failed push attempts by push-service HTTP status ('none' = no response).",
-                                 labels=["status"])
+    failed = CounterMetricFamily(
+        "pushsvc_push_failed_attempts",
+        "Failed push attempts by push-service HTTP status ('none' = no response).",
+        labels=["status"],
+    )
     for code, n in sorted(outcomes["failure_status"].items()):
         failed.add_metric([code], n)
     out.append(failed)
@@ -91,26 +102,45 @@ def aggregate(db_session: Session, settings: Settings, now: datetime) -> list[Me
         first[severity].append(max(0.0, (first_at - created).total_seconds()))
         if last_at is not None:
             last[severity].append(max(0.0, (last_at - created).total_seconds()))
-    out.append(_histogram("pushsvc_delivery_first_push_seconds",
-                          "Per notification: accepted → first push sent, by priority (severity).", first, "priority"))
-    out.append(_histogram("pushsvc_delivery_last_push_seconds",
-                          "Per notification: accepted → last push sent, by priority (severity).", last, "priority"))
+    out.append(
+        _histogram(
+            "pushsvc_delivery_first_push_seconds",
+            "Per notification: accepted → first push sent, by priority (severity).",
+            first,
+            "priority",
+        )
+    )
+    out.append(
+        _histogram(
+            "pushsvc_delivery_last_push_seconds",
+            "Per notification: accepted → last push sent, by priority (severity).",
+            last,
+            "priority",
+        )
+    )
     total, _ = service.active_subscribers(db_session, now=now)
     out.append(GaugeMetricFamily("pushsvc_subscriptions_active", "Subscriptions stored now.", value=total))
     rows = _feed_rows(db_session, settings, now)
-    healthy = GaugeMetricFamily("pushsvc_feed_source_healthy", "1 if the feed source polled successfully lately.",
-                                labels=["source"])
-    age = GaugeMetricFamily("pushsvc_feed_age_seconds",
-                            "Seconds since the feed source last polled successfully (absent = never).",
-                            labels=["source"])
+    healthy = GaugeMetricFamily(
+        "pushsvc_feed_source_healthy", "1 if the feed source polled successfully lately.", labels=["source"]
+    )
+    age = GaugeMetricFamily(
+        "pushsvc_feed_age_seconds",
+        "Seconds since the feed source last polled successfully (absent = never).",
+        labels=["source"],
+    )
     for r in rows:
         healthy.add_metric([str(r["name"])], 1.0 if r["healthy"] else 0.0)
         if r.get("last_success_at"):
             age.add_metric([str(r["name"])], max(0.0, (now - r["last_success_at"]).total_seconds()))
     out += [healthy, age]
-    out.append(GaugeMetricFamily("pushsvc_metrics_aggregated_timestamp_seconds",
-                                 "When the database aggregates above were computed (Unix time).",
-                                 value=now.timestamp()))
+    out.append(
+        GaugeMetricFamily(
+            "pushsvc_metrics_aggregated_timestamp_seconds",
+            "When the database aggregates above were computed (Unix time).",
+            value=now.timestamp(),
+        )
+    )
     return out
 
 
@@ -166,27 +196,41 @@ def api_registry(factory: sessionmaker[Session], settings: Settings) -> tuple[Co
     """One registry per app (tests build hundreds of apps in one process; a global one would clash)."""
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(factory, settings))
-    histogram = Histogram("pushsvc_http_request_duration_seconds", "Request latency by route.",
-                          ["method", "route", "status"], registry=registry,
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+    histogram = Histogram(
+        "pushsvc_http_request_duration_seconds",
+        "Request latency by route.",
+        ["method", "route", "status"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+    )
     return registry, histogram
 
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-def prometheus(request: Request, settings: SettingsDep,
-               authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+def prometheus(
+    request: Request, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> PlainTextResponse:
     """Operational metrics in the Prometheus text format (aggregates only, cached above).
 
     Behind ``PUSHSVC_METRICS_TOKEN`` as a bearer token; with none set, only loopback clients are answered.
     """
     if settings.metrics_token is not None:
         if not hmac.compare_digest(authorization or "", f"Bearer {settings.metrics_token.get_secret_value()}"):
-            raise ProblemError("a valid metrics token is required", field="Authorization", status=401,
-                               title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+            raise ProblemError(
+                "a valid metrics token is required",
+                field="Authorization",
+                status=401,
+                title="Unauthorized",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     elif request.client is None or request.client.host not in {"127.0.0.1", "::1"}:
-        raise ProblemError("/metrics answers loopback clients only; set PUSHSVC_METRICS_TOKEN to scrape "
-                           "it from elsewhere", status=403, title="Forbidden")
+        raise ProblemError(
+            "/metrics answers loopback clients only; set PUSHSVC_METRICS_TOKEN to scrape it from elsewhere",
+            status=403,
+            title="Forbidden",
+        )
     from prometheus_client.exposition import generate_latest
 
-    return PlainTextResponse(generate_latest(request.app.state.metrics_registry),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(
+        generate_latest(request.app.state.metrics_registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

@@ -9,8 +9,12 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter
 
 WORKER_REGISTRY = CollectorRegistry()
-PUSH_OUTCOMES = Counter("pushsvc_worker_push_outcomes", "Push attempts by push service (host) and outcome.",
-                        ["push_service", "outcome"], registry=WORKER_REGISTRY)
+PUSH_OUTCOMES = Counter(
+    "pushsvc_worker_push_outcomes",
+    "Push attempts by push service (host) and outcome.",
+    ["push_service", "outcome"],
+    registry=WORKER_REGISTRY,
+)
 
 
 def count_push(endpoint: str, outcome: str) -> None:

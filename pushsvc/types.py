@@ -70,8 +70,9 @@ def scrub(value: str) -> str:
     """
     if text_problem(value, multiline=True) is None:
         return value
-    return "".join("\ufffd" if unicodedata.category(c) in _REFUSED and c not in _ALLOWED_IN_MULTILINE else c
-                   for c in value)
+    return "".join(
+        "\ufffd" if unicodedata.category(c) in _REFUSED and c not in _ALLOWED_IN_MULTILINE else c for c in value
+    )
 
 
 def scrub_texts(texts: dict[str, str]) -> dict[str, str]:
@@ -105,8 +106,9 @@ UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row id (1 … 2³¹−1)")]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a row id (1 … 2³¹−1)")]
 PathText = Annotated[str, Path(max_length=80), AfterValidator(_line)]
-SiteId = Annotated[str, Path(min_length=1, max_length=64, description="共通ID of an evacuation site"),
-                   AfterValidator(_line)]
+SiteId = Annotated[
+    str, Path(min_length=1, max_length=64, description="共通ID of an evacuation site"), AfterValidator(_line)
+]
 """A path's 共通ID, held to what ``ShelterStateItem.id`` accepts, so a bad one is a 422 naming it."""
 QueryText = Annotated[str | None, Query(max_length=100), AfterValidator(_optional_line)]
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{5}$", description="5-digit code, e.g. 39201")]

@@ -42,9 +42,7 @@ from pushsvc.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PUSHSVC_SHARED", ROOT.parent / "shared"))
-BOUNDARIES = Path(
-    os.environ.get("PUSHSVC_TEST_BOUNDARIES", SHARED / "municipal_boundaries" / "N03-21_39_210101.json")
-)
+BOUNDARIES = Path(os.environ.get("PUSHSVC_TEST_BOUNDARIES", SHARED / "municipal_boundaries" / "N03-21_39_210101.json"))
 PG_URL = os.environ.get("PUSHSVC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("PUSHSVC_TEST_REQUIRE_PG") == "1"
 # Anything that falls back to a default path (a CLI command, Settings()) writes under a temporary directory,
@@ -67,7 +65,9 @@ class TestDatabase:
 
     def settings(self, **overrides: object) -> Settings:
         values: dict[str, object] = {
-            "database_url": self.url, "boundaries": None, "vapid_key_file": self.key_dir / "vapid.pem",
+            "database_url": self.url,
+            "boundaries": None,
+            "vapid_key_file": self.key_dir / "vapid.pem",
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
@@ -88,16 +88,19 @@ def _create_pg_database(extension: str = "postgis") -> tuple[str, Engine] | str:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-            available = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = :n"),
-                                     {"n": extension}).first()
+            available = conn.execute(
+                text("SELECT 1 FROM pg_available_extensions WHERE name = :n"), {"n": extension}
+            ).first()
     except Exception as exc:
         if REQUIRE_PG:
             raise RuntimeError(f"PostgreSQL required but unreachable at {PG_URL}: {exc}") from exc
         return f"PostgreSQL not reachable at {PG_URL} (set PUSHSVC_TEST_REQUIRE_PG=1 to fail instead)"
     if available is None:
         admin.dispose()
-        reason = (f"PostgreSQL at {PG_URL} has no {extension} extension installed (Debian: "
-                  f"apt-get install postgresql-<major>-postgis-3); the PostGIS half of the suite is skipped")
+        reason = (
+            f"PostgreSQL at {PG_URL} has no {extension} extension installed (Debian: "
+            f"apt-get install postgresql-<major>-postgis-3); the PostGIS half of the suite is skipped"
+        )
         if REQUIRE_PG:
             raise RuntimeError(reason)
         return reason
@@ -128,8 +131,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         upgrade(engine)
         factory = make_sessionmaker(engine)
         with session_scope(factory) as session:
-            geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"),
-                                          source=str(BOUNDARIES))
+            geo_service.import_boundaries(session, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
         yield TestDatabase(request.param, url, engine, factory, tmp_path_factory.mktemp("keys"))
     finally:
         engine.dispose()

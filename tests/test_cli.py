@@ -25,8 +25,14 @@ def test_version_is_the_packages() -> None:
 
 
 def test_commands_print_no_migration_noise(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "pushsvc.cli", "migrate"], env=_env(tmp_path), cwd=tmp_path,
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "pushsvc.cli", "migrate"],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert run.stdout.strip() == "database is at the latest migration"
     assert "alembic" not in run.stderr and "INFO" not in run.stderr, run.stderr
 
@@ -35,17 +41,28 @@ def test_operators_list_shows_names_roles_scopes_and_never_tokens(tmp_path: Path
     env = _env(tmp_path)
 
     def cli(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "pushsvc.cli", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "pushsvc.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     assert "no operators yet" in cli("operators", "list")
     cli("boundaries", "import", str(BOUNDARIES))
-    token = cli("operators", "create", "--name", "kochi-city-1", "--role", "municipality",
-                "--municipalities", "39201").strip().splitlines()[-1]
+    token = (
+        cli("operators", "create", "--name", "kochi-city-1", "--role", "municipality", "--municipalities", "39201")
+        .strip()
+        .splitlines()[-1]
+    )
     cli("operators", "create", "--name", "pref-1", "--role", "prefecture")
     cli("operators", "revoke", "--name", "pref-1")
     rows = [line.split("\t") for line in cli("operators", "list").strip().splitlines()]
     assert [(r[0], r[1], r[2], r[4].split()[0]) for r in rows] == [
-        ("kochi-city-1", "municipality", "39201", "active"), ("pref-1", "prefecture", "all", "revoked")]
+        ("kochi-city-1", "municipality", "39201", "active"),
+        ("pref-1", "prefecture", "all", "revoked"),
+    ]
     assert rows[0][3].startswith("created ") and rows[0][3].endswith("+00:00")
     assert token not in cli("operators", "list")

@@ -8,6 +8,5 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    missing = [f"PUSHSVC_{name.upper()}" for name in Settings.model_fields
-               if f"`PUSHSVC_{name.upper()}`" not in README]
+    missing = [f"PUSHSVC_{name.upper()}" for name in Settings.model_fields if f"`PUSHSVC_{name.upper()}`" not in README]
     assert not missing, f"undocumented settings: {missing}"

@@ -27,16 +27,24 @@ NOW = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 
 def _follower(db: TestDatabase, settings: Settings, where: tuple[float, float], at: datetime) -> int:
     with db.sessionmaker.begin() as s:
-        sub, _ = subscriptions.subscribe(s, SubscriptionIn(**subscription_body(
-            places=[], follow_current_location=True, current_location={"lat": where[0], "lon": where[1]})),
-            settings=settings, now=at)
+        sub, _ = subscriptions.subscribe(
+            s,
+            SubscriptionIn(
+                **subscription_body(
+                    places=[], follow_current_location=True, current_location={"lat": where[0], "lon": where[1]}
+                )
+            ),
+            settings=settings,
+            now=at,
+        )
         return sub.id
 
 
 def _current_places(db: TestDatabase) -> list[int]:
     with db.sessionmaker() as s:
-        return sorted(s.execute(select(SubscriptionPlace.subscription_id)
-                                .where(SubscriptionPlace.kind == CURRENT)).scalars())
+        return sorted(
+            s.execute(select(SubscriptionPlace.subscription_id).where(SubscriptionPlace.kind == CURRENT)).scalars()
+        )
 
 
 def _old_and_new_kpi_events(db: TestDatabase) -> None:
@@ -72,6 +80,7 @@ def _count_pass(calls: list[datetime]) -> housekeeping.Step:
     def run(db_session: Session, settings: Settings, now: datetime) -> int:
         calls.append(now)
         return 0
+
     return housekeeping.Step("counting", run)
 
 
@@ -101,8 +110,11 @@ def test_the_loop_survives_a_failing_step_and_keeps_running_the_others(db: TestD
 
 def test_interval_zero_turns_the_loop_off(db: TestDatabase) -> None:
     calls: list[datetime] = []
-    passes = asyncio.run(housekeeping.run_loop(db.sessionmaker, db.settings(housekeeping_interval_s=0),
-                                               asyncio.Event(), steps=(_count_pass(calls),)))
+    passes = asyncio.run(
+        housekeeping.run_loop(
+            db.sessionmaker, db.settings(housekeeping_interval_s=0), asyncio.Event(), steps=(_count_pass(calls),)
+        )
+    )
     assert passes == 0 and calls == []
 
 

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter
 
 def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", str(tree / "pyproject.toml")],
-                          cwd=tree, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(tree / "pyproject.toml")],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _copy_tree(tmp_path: Path) -> Path:
@@ -32,22 +38,44 @@ def test_the_import_rules_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("module", "line", "broken", "named"), [
-    ("kpi/service.py", "from pushsvc.subscriptions.models import Subscription",
-     "kpi uses other domains only through their service, never their models",
-     "pushsvc.kpi.service -> pushsvc.subscriptions.models"),
-    ("evacuation/service.py", "from pushsvc.operators.models import PREFECTURE",
-     "evacuation uses other domains only through their service, never their models",
-     "pushsvc.evacuation.service -> pushsvc.operators.models"),
-    ("webpush/hosts.py", "from pushsvc.subscriptions import service",
-     "webpush, geo and the shared modules import no domain", "pushsvc.webpush.hosts -> pushsvc.subscriptions"),
-    ("delivery/worker.py", "from pushsvc.dev.devpush import DevPush",
-     "no production module imports the dev tooling (pushsvc.dev)", "pushsvc.delivery.worker -> pushsvc.dev.devpush"),
-    ("subscriptions/api.py", "from pushsvc.kpi import service",
-     "the packages of pushsvc depend on each other without cycles", "No cycles are allowed in pushsvc."),
-])
-def test_an_import_against_the_rules_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str,
-                                                     named: str) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "broken", "named"),
+    [
+        (
+            "kpi/service.py",
+            "from pushsvc.subscriptions.models import Subscription",
+            "kpi uses other domains only through their service, never their models",
+            "pushsvc.kpi.service -> pushsvc.subscriptions.models",
+        ),
+        (
+            "evacuation/service.py",
+            "from pushsvc.operators.models import PREFECTURE",
+            "evacuation uses other domains only through their service, never their models",
+            "pushsvc.evacuation.service -> pushsvc.operators.models",
+        ),
+        (
+            "webpush/hosts.py",
+            "from pushsvc.subscriptions import service",
+            "webpush, geo and the shared modules import no domain",
+            "pushsvc.webpush.hosts -> pushsvc.subscriptions",
+        ),
+        (
+            "delivery/worker.py",
+            "from pushsvc.dev.devpush import DevPush",
+            "no production module imports the dev tooling (pushsvc.dev)",
+            "pushsvc.delivery.worker -> pushsvc.dev.devpush",
+        ),
+        (
+            "subscriptions/api.py",
+            "from pushsvc.kpi import service",
+            "the packages of pushsvc depend on each other without cycles",
+            "No cycles are allowed in pushsvc.",
+        ),
+    ],
+)
+def test_an_import_against_the_rules_breaks_the_check(
+    tmp_path: Path, module: str, line: str, broken: str, named: str
+) -> None:
     """A domain reading another's models, a library importing a domain, production code importing the dev
     tooling, or a cycle fails ``lint-imports``."""
     tree = _copy_tree(tmp_path)

@@ -24,8 +24,12 @@ from tests.conftest import TestDatabase
 def _include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     if type_ == "table" and name in {"spatial_ref_sys", "alembic_version"}:
         return False
-    postgis_only = type_ == "index" and reflected and compare_to is None \
+    postgis_only = (
+        type_ == "index"
+        and reflected
+        and compare_to is None
         and obj.dialect_options["postgresql"].get("using") == "gist"
+    )
     return not postgis_only
 
 
@@ -58,5 +62,8 @@ def test_a_changed_type_nullability_or_index_is_drift(db: TestDatabase) -> None:
         drift = schema_drift(conn, changed)
     flat = [d for entry in drift for d in (entry if isinstance(entry, list) else [entry])]
     kinds = {(d[0], d[3] if d[0].startswith("modify") else d[1].name) for d in flat}
-    assert kinds == {("modify_type", "endpoint"), ("modify_nullable", "created_at"),
-                     ("add_index", "ix_subscriptions_lang")}
+    assert kinds == {
+        ("modify_type", "endpoint"),
+        ("modify_nullable", "created_at"),
+        ("add_index", "ix_subscriptions_lang"),
+    }

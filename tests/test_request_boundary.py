@@ -9,8 +9,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 
-def test_a_write_whose_commit_fails_is_not_answered_as_done(client: TestClient,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_whose_commit_fails_is_not_answered_as_done(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def commit_fails(self: Session) -> None:
         raise OperationalError("COMMIT", {}, Exception("could not write to file: No space left on device"))
 
@@ -20,4 +21,3 @@ def test_a_write_whose_commit_fails_is_not_answered_as_done(client: TestClient,
     assert r.status_code == 500, r.text  # before the fix: 204 sent, then the commit failed unseen
     assert r.headers["content-type"] == "application/problem+json"
     assert "nothing was changed" in r.json()["detail"]
-

@@ -28,8 +28,9 @@ def test_missing_postgis_is_a_skip_reason_and_no_database_is_created(monkeypatch
     assert isinstance(outcome, str) and "no pushsvc_no_such_extension extension installed" in outcome
     engine = create_engine(PG_URL)
     with engine.connect() as conn:
-        left = conn.execute(text("SELECT datname FROM pg_database WHERE datname = :n"),
-                            {"n": f"pushsvc_test_{fixed.hex[:10]}"}).all()
+        left = conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname = :n"), {"n": f"pushsvc_test_{fixed.hex[:10]}"}
+        ).all()
     engine.dispose()
     assert left == []
 
@@ -45,8 +46,9 @@ def test_missing_postgis_fails_loudly_when_postgresql_is_required(monkeypatch: p
         root_conftest._create_pg_database(extension="pushsvc_no_such_extension")
 
 
-def test_a_cli_command_in_the_checkout_writes_no_key_file_there(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_a_cli_command_in_the_checkout_writes_no_key_file_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     key = ROOT / "pushsvc-vapid.pem"
     existed = key.exists()
     monkeypatch.chdir(ROOT)

@@ -14,10 +14,22 @@ from pushsvc.alerts.levels import ACTIONS, SEVERITY_RANK, level_label, severity_
 from pushsvc.alerts.schemas import Transition, Value
 from pushsvc.types import Severity
 
-CHANGE_JA = {"issued": "発表", "raised": "切替", "lowered": "切替", "lifted": "解除", "cancelled": "取消",
-             "corrected": "訂正"}
-CHANGE_EN = {"issued": "issued", "raised": "raised", "lowered": "lowered", "lifted": "lifted",
-             "cancelled": "withdrawn", "corrected": "corrected"}
+CHANGE_JA = {
+    "issued": "発表",
+    "raised": "切替",
+    "lowered": "切替",
+    "lifted": "解除",
+    "cancelled": "取消",
+    "corrected": "訂正",
+}
+CHANGE_EN = {
+    "issued": "issued",
+    "raised": "raised",
+    "lowered": "lowered",
+    "lifted": "lifted",
+    "cancelled": "withdrawn",
+    "corrected": "corrected",
+}
 NOTIFYING = frozenset(CHANGE_JA)
 
 
@@ -61,40 +73,56 @@ def _issued(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, st
 def _switched(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, str]:
     if t.before is None or t.after is None:
         return "", ""
-    return (f"{where}の{t.before.name_ja}は{t.after.name_ja}に切り替わりました。",
-            f"The {t.before.name_en.lower()} for {where} has been {CHANGE_EN[t.change]} to a "
-            f"{t.after.name_en.lower()}.")
+    return (
+        f"{where}の{t.before.name_ja}は{t.after.name_ja}に切り替わりました。",
+        f"The {t.before.name_en.lower()} for {where} has been {CHANGE_EN[t.change]} to a {t.after.name_en.lower()}.",
+    )
 
 
 def _cancelled(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, str]:
     v = t.value
     if t.undoes == "lifted":
-        return (f"先ほどお知らせした{where}の{v.name_ja}の解除は取り消されました。"
-                f"{v.name_ja}は引き続き発表中です。",
-                f"The earlier lifting of the {v.name_en.lower()} for {where} has been withdrawn: it is still "
-                "in force.")
-    now = (f"現在は{t.after.name_ja}が発表中です。" if t.after else "", f" A {t.after.name_en.lower()} is in force."
-           if t.after else "")
+        return (
+            f"先ほどお知らせした{where}の{v.name_ja}の解除は取り消されました。{v.name_ja}は引き続き発表中です。",
+            f"The earlier lifting of the {v.name_en.lower()} for {where} has been withdrawn: it is still in force.",
+        )
+    now = (
+        f"現在は{t.after.name_ja}が発表中です。" if t.after else "",
+        f" A {t.after.name_en.lower()} is in force." if t.after else "",
+    )
     what = CHANGE_JA.get(t.undoes or "issued", "発表")
     by_ja, by_en = (f"{issuer[0]}により", f" by {issuer[1]}") if issuer[0] else ("", "")
-    return (f"先ほどお知らせした{where}の{v.name_ja}（{what}）は{by_ja}取り消されました。{now[0]}",
-            f"The earlier {v.name_en.lower()} for {where} has been withdrawn{by_en}. Please disregard it.{now[1]}")
+    return (
+        f"先ほどお知らせした{where}の{v.name_ja}（{what}）は{by_ja}取り消されました。{now[0]}",
+        f"The earlier {v.name_en.lower()} for {where} has been withdrawn{by_en}. Please disregard it.{now[1]}",
+    )
 
 
 def _corrected(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, str]:
     was = t.before
     if t.after is None:
-        return (f"{where}の{was.name_ja if was else ''}は誤りでした。現在発表されていません。",
-                f"The {was.name_en.lower() if was else 'alert'} for {where} was sent in error: none is in force.")
+        return (
+            f"{where}の{was.name_ja if was else ''}は誤りでした。現在発表されていません。",
+            f"The {was.name_en.lower() if was else 'alert'} for {where} was sent in error: none is in force.",
+        )
     if was is None:
-        return (f"訂正：{where}に{t.after.name_ja}が発表されています。",
-                f"Correction: a {t.after.name_en.lower()} is in force for {where}.")
-    return (f"{where}の{was.name_ja}は誤りで、正しくは{t.after.name_ja}です。",
-            f"Correction: the {was.name_en.lower()} for {where} is a {t.after.name_en.lower()}.")
+        return (
+            f"訂正：{where}に{t.after.name_ja}が発表されています。",
+            f"Correction: a {t.after.name_en.lower()} is in force for {where}.",
+        )
+    return (
+        f"{where}の{was.name_ja}は誤りで、正しくは{t.after.name_ja}です。",
+        f"Correction: the {was.name_en.lower()} for {where} is a {t.after.name_en.lower()}.",
+    )
 
 
-_SENTENCES: dict[str, Sentence] = {"issued": _issued, "raised": _switched, "lowered": _switched,
-                                   "cancelled": _cancelled, "corrected": _corrected}
+_SENTENCES: dict[str, Sentence] = {
+    "issued": _issued,
+    "raised": _switched,
+    "lowered": _switched,
+    "cancelled": _cancelled,
+    "corrected": _corrected,
+}
 
 
 def _sentence(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, str]:
@@ -106,8 +134,10 @@ def _sentence(t: Transition, where: str, issuer: tuple[str, str]) -> tuple[str, 
 def _lifted(lifted: Sequence[Transition], where: str) -> tuple[str, str]:
     names_ja = _join(t.value.name_ja for t in lifted)
     names_en = _join((t.value.name_en.lower() for t in lifted), ", ")
-    return (f"{where}の{names_ja}は解除されました。",
-            f"The {names_en} for {where} {'has' if len(lifted) == 1 else 'have'} been lifted.")
+    return (
+        f"{where}の{names_ja}は解除されました。",
+        f"The {names_en} for {where} {'has' if len(lifted) == 1 else 'have'} been lifted.",
+    )
 
 
 def _closing(level: int | None, lifted: Sequence[Transition], current: Sequence[Value]) -> tuple[str, str] | None:
@@ -115,19 +145,28 @@ def _closing(level: int | None, lifted: Sequence[Transition], current: Sequence[
     if level is not None and level in ACTIONS:
         return f"【{level_label(level, 'ja')}】{ACTIONS[level].ja}", f"{level_label(level, 'en')}: {ACTIONS[level].en}"
     if lifted and not current:
-        return "再び発表されることがあります。今後の情報に注意してください。", \
-            "It may be issued again: keep up with the latest information."
+        return (
+            "再び発表されることがあります。今後の情報に注意してください。",
+            "It may be issued again: keep up with the latest information.",
+        )
     return None
 
 
 def _severity(current: Sequence[Value]) -> Severity:
-    severities = [severity_for(v.level, v.severity) for v in current if v.level is not None] + \
-        [v.severity for v in current if v.level is None]
+    severities = [severity_for(v.level, v.severity) for v in current if v.level is not None] + [
+        v.severity for v in current if v.level is None
+    ]
     return max(severities, key=lambda s: SEVERITY_RANK[s], default="info")
 
 
-def _said(others: Sequence[Transition], lifted: Sequence[Transition], current: Sequence[Value], level: int | None,
-          where: str, issuer: tuple[str, str]) -> tuple[str, str]:
+def _said(
+    others: Sequence[Transition],
+    lifted: Sequence[Transition],
+    current: Sequence[Value],
+    level: int | None,
+    where: str,
+    issuer: tuple[str, str],
+) -> tuple[str, str]:
     """The body (ja, en): each change, the 解除 together, then what to do now."""
     said = [_sentence(t, where, issuer) for t in others]
     if lifted:
@@ -149,8 +188,9 @@ def in_force(others: Sequence[Transition]) -> list[Value]:
     return [v for v in (_current(t) for t in others) if v is not None]
 
 
-def headline(ts: Sequence[Transition], lifted: Sequence[Transition], others: Sequence[Transition]
-             ) -> tuple[Transition, list[Transition], bool]:
+def headline(
+    ts: Sequence[Transition], lifted: Sequence[Transition], others: Sequence[Transition]
+) -> tuple[Transition, list[Transition], bool]:
     """(the transition the title is about, the 解除 it names, whether there is more than it says)."""
     lead = max(others, key=_weight) if others else lifted[0]
     return lead, list(lifted) if lead in lifted else [], len(ts) > 1 and lead not in lifted
@@ -182,21 +222,28 @@ def _weight(t: Transition) -> tuple[int, int]:
 def _title(lead: Transition, lifted: Sequence[Transition], more: bool) -> tuple[str, str]:
     v = lead.value
     if lifted:
-        return (f"{_join(t.value.name_ja for t in lifted)}（解除）",
-                f"{_join((t.value.name_en for t in lifted), ', ')} lifted")
+        return (
+            f"{_join(t.value.name_ja for t in lifted)}（解除）",
+            f"{_join((t.value.name_en for t in lifted), ', ')} lifted",
+        )
     extra_ja, extra_en = ("ほか", " and more") if more else ("", "")
     cur = _current(lead)
     prefix_ja = f"【{level_label(cur.level, 'ja')}】" if cur and cur.level and lead.change != "cancelled" else ""
     prefix_en = f"{level_label(cur.level, 'en')}: " if cur and cur.level and lead.change != "cancelled" else ""
     if lead.change in ("raised", "lowered") and lead.before is not None:
-        return (f"{prefix_ja}{v.name_ja}（{lead.before.name_ja}から切替）{extra_ja}",
-                f"{prefix_en}{v.name_en} (was {lead.before.name_en.lower()}){extra_en}")
-    return (f"{prefix_ja}{v.name_ja}（{CHANGE_JA[lead.change]}）{extra_ja}",
-            f"{prefix_en}{v.name_en} {CHANGE_EN[lead.change]}{extra_en}")
+        return (
+            f"{prefix_ja}{v.name_ja}（{lead.before.name_ja}から切替）{extra_ja}",
+            f"{prefix_en}{v.name_en} (was {lead.before.name_en.lower()}){extra_en}",
+        )
+    return (
+        f"{prefix_ja}{v.name_ja}（{CHANGE_JA[lead.change]}）{extra_ja}",
+        f"{prefix_en}{v.name_en} {CHANGE_EN[lead.change]}{extra_en}",
+    )
 
 
-def group(transitions: Iterable[Transition], name: Callable[[str], str],
-          issuer: tuple[str, str] = ("", "")) -> list[Group]:
+def group(
+    transitions: Iterable[Transition], name: Callable[[str], str], issuer: tuple[str, str] = ("", "")
+) -> list[Group]:
     """Per municipality one message; municipalities with the same changes share one (``name``: code → name).
 
     Transitions that tell nobody anything (``expired``) are left out.
@@ -207,8 +254,18 @@ def group(transitions: Iterable[Transition], name: Callable[[str], str],
             per_area.setdefault(t.area, []).append(t)
     by_sig: dict[tuple[object, ...], list[str]] = {}
     for area, ts in per_area.items():
-        sig = tuple(sorted((t.phenomenon, t.change, t.undoes or "", t.before.product if t.before else "",
-                            t.after.product if t.after else "") for t in ts))
+        sig = tuple(
+            sorted(
+                (
+                    t.phenomenon,
+                    t.change,
+                    t.undoes or "",
+                    t.before.product if t.before else "",
+                    t.after.product if t.after else "",
+                )
+                for t in ts
+            )
+        )
         by_sig.setdefault(sig, []).append(area)
     out = []
     for areas in by_sig.values():

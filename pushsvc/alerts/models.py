@@ -21,8 +21,9 @@ class AlertState(Base):
 
     __tablename__ = "alert_states"
     __table_args__ = (
-        UniqueConstraint("source", "phenomenon", "area", "district",
-                         name="uq_alert_states_source_phenomenon_area_district"),
+        UniqueConstraint(
+            "source", "phenomenon", "area", "district", name="uq_alert_states_source_phenomenon_area_district"
+        ),
         Index("ix_alert_states_status_area", "status", "area"),
     )
 

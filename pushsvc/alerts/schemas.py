@@ -33,22 +33,49 @@ class Value:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, name: str, *, rank: int | None = None, severity: Severity | None = None,
-           detail: Mapping[str, Any] | None = None, name_en: str | None = None) -> Value:
+    def of(
+        cls,
+        name: str,
+        *,
+        rank: int | None = None,
+        severity: Severity | None = None,
+        detail: Mapping[str, Any] | None = None,
+        name_en: str | None = None,
+    ) -> Value:
         """A value from the level table: level, English name and severity follow the product's row."""
         row: Product = product(name)
-        return cls(name, row.name_ja, name_en or row.name_en, row.level, severity or row.severity,
-                   rank if rank is not None else (row.level or 0), dict(detail or {}))
+        return cls(
+            name,
+            row.name_ja,
+            name_en or row.name_en,
+            row.level,
+            severity or row.severity,
+            rank if rank is not None else (row.level or 0),
+            dict(detail or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"product": self.product, "name": {"ja": self.name_ja, "en": self.name_en}, "level": self.level,
-                "severity": self.severity, "rank": self.rank, "detail": dict(self.detail)}
+        return {
+            "product": self.product,
+            "name": {"ja": self.name_ja, "en": self.name_en},
+            "level": self.level,
+            "severity": self.severity,
+            "rank": self.rank,
+            "detail": dict(self.detail),
+        }
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Value:
         name = dict(doc.get("name") or {})
-        return cls(str(doc["product"]), str(name.get("ja", doc["product"])), str(name.get("en", "")),
-                   doc.get("level"), doc["severity"], int(doc["rank"]), dict(doc.get("detail") or {}))
+        return cls(
+            str(doc["product"]),
+            str(name.get("ja", doc["product"])),
+            str(name.get("en", "")),
+            doc.get("level"),
+            doc["severity"],
+            int(doc["rank"]),
+            dict(doc.get("detail") or {}),
+        )
 
     def same(self, other: Value | None) -> bool:
         """Same product and level: what residents were told still holds."""
@@ -124,8 +151,11 @@ class Transition:
     @property
     def value(self) -> Value:
         """The value the message is about: the new one, or for a lift/withdrawal the old one."""
-        found = self.after if self.change in ("issued", "raised", "lowered", "corrected") and self.after else \
-            self.before or self.after
+        found = (
+            self.after
+            if self.change in ("issued", "raised", "lowered", "corrected") and self.after
+            else self.before or self.after
+        )
         assert found is not None
         return found
 

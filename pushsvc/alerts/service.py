@@ -25,8 +25,15 @@ def _utc(dt: datetime) -> datetime:
 def _value(row: AlertState) -> Value | None:
     if row.status != IN_FORCE:
         return None
-    return Value(row.product, row.name.get("ja", row.product), row.name.get("en", ""), row.level,
-                 row.severity, row.rank, dict(row.detail or {}))  # type: ignore[arg-type]
+    return Value(
+        row.product,
+        row.name.get("ja", row.product),
+        row.name.get("en", ""),
+        row.level,
+        row.severity,  # type: ignore[arg-type]
+        row.rank,
+        dict(row.detail or {}),
+    )
 
 
 def _snapshot(row: AlertState) -> dict[str, Any] | None:
@@ -34,8 +41,13 @@ def _snapshot(row: AlertState) -> dict[str, Any] | None:
     v = _value(row)
     if v is None:
         return None
-    return {**v.to_dict(), "issued_at": _utc(row.issued_at).isoformat(), "changed_at": _utc(row.changed_at).isoformat(),
-            "statement": row.statement, "notification_id": row.notification_id}
+    return {
+        **v.to_dict(),
+        "issued_at": _utc(row.issued_at).isoformat(),
+        "changed_at": _utc(row.changed_at).isoformat(),
+        "statement": row.statement,
+        "notification_id": row.notification_id,
+    }
 
 
 def _set(row: AlertState, v: Value) -> None:
@@ -54,13 +66,31 @@ def _restore(row: AlertState, snap: dict[str, Any] | None, *, now: datetime) -> 
     row.statement, row.notification_id = snap["statement"], snap.get("notification_id")
 
 
-def _transition(db_session: Session, row: AlertState, change: Change, before: dict[str, Any] | None,
-                statement: str, at: datetime, now: datetime, notification_ids: Sequence[int] = (),
-                undoes: str | None = None) -> Transition:
+def _transition(
+    db_session: Session,
+    row: AlertState,
+    change: Change,
+    before: dict[str, Any] | None,
+    statement: str,
+    at: datetime,
+    now: datetime,
+    notification_ids: Sequence[int] = (),
+    undoes: str | None = None,
+) -> Transition:
     after = _snapshot(row)
-    t = AlertTransition(alert_id=row.id, source=row.source, statement=statement, change=change, before=before,
-                        after=after, notification_ids=list(notification_ids), withdrawn=False, stated_at=at,
-                        created_at=now, undoes=undoes)
+    t = AlertTransition(
+        alert_id=row.id,
+        source=row.source,
+        statement=statement,
+        change=change,
+        before=before,
+        after=after,
+        notification_ids=list(notification_ids),
+        withdrawn=False,
+        stated_at=at,
+        created_at=now,
+        undoes=undoes,
+    )
     db_session.add(t)
     db_session.flush()
     return _out(t, row)
@@ -68,11 +98,20 @@ def _transition(db_session: Session, row: AlertState, change: Change, before: di
 
 def _out(t: AlertTransition, row: AlertState) -> Transition:
     return Transition(
-        id=t.id, alert_id=row.id, source=row.source, phenomenon=row.phenomenon, area=row.area,
-        district=row.district, change=t.change,  # type: ignore[arg-type]
-        before=Value.from_dict(t.before) if t.before else None, after=Value.from_dict(t.after) if t.after else None,
-        statement=t.statement, at=_utc(t.stated_at), notification_ids=tuple(t.notification_ids or ()),
-        undoes=t.undoes)  # type: ignore[arg-type]
+        id=t.id,
+        alert_id=row.id,
+        source=row.source,
+        phenomenon=row.phenomenon,
+        area=row.area,
+        district=row.district,
+        change=t.change,  # type: ignore[arg-type]
+        before=Value.from_dict(t.before) if t.before else None,
+        after=Value.from_dict(t.after) if t.after else None,
+        statement=t.statement,
+        at=_utc(t.stated_at),
+        notification_ids=tuple(t.notification_ids or ()),
+        undoes=t.undoes,  # type: ignore[arg-type]
+    )
 
 
 def _rows(db_session: Session, source: str) -> dict[tuple[str, str, str], AlertState]:
@@ -121,8 +160,9 @@ def _lift(db_session: Session, row: AlertState, ref: str, at: datetime, now: dat
     return _transition(db_session, row, "lifted", before, ref, at, now)
 
 
-def _apply_one(db_session: Session, st: Statement, item: AreaValue, row: AlertState | None, at: datetime,
-               now: datetime) -> tuple[AlertState | None, Transition | None]:
+def _apply_one(
+    db_session: Session, st: Statement, item: AreaValue, row: AlertState | None, at: datetime, now: datetime
+) -> tuple[AlertState | None, Transition | None]:
     """One key: its row (created on first issuance) and its transition, if residents should hear of it."""
     v = item.value
     if v is None:
@@ -130,8 +170,18 @@ def _apply_one(db_session: Session, st: Statement, item: AreaValue, row: AlertSt
             return row, None
         return row, _lift(db_session, row, st.ref, at, now)
     if row is None:
-        row = AlertState(source=st.source, phenomenon=item.phenomenon, area=item.area, district=item.district,
-                         status="new", issued_at=at, changed_at=at, confirmed_at=at, statement=st.ref, stale=False)
+        row = AlertState(
+            source=st.source,
+            phenomenon=item.phenomenon,
+            area=item.area,
+            district=item.district,
+            status="new",
+            issued_at=at,
+            changed_at=at,
+            confirmed_at=at,
+            statement=st.ref,
+            stale=False,
+        )
         _set(row, v)
         db_session.add(row)
         db_session.flush()
@@ -156,11 +206,16 @@ def _apply_one(db_session: Session, st: Statement, item: AreaValue, row: AlertSt
 
 def _live_transitions(db_session: Session, source: str, ref: str) -> list[tuple[AlertTransition, AlertState]]:
     rows = db_session.execute(
-        select(AlertTransition, AlertState).join(AlertState, AlertState.id == AlertTransition.alert_id)
-        .where(AlertTransition.source == source, AlertTransition.statement == ref,
-               AlertTransition.withdrawn.is_(False),
-               AlertTransition.change.in_(("issued", "raised", "lowered", "lifted", "corrected")))
-        .order_by(AlertTransition.id.desc()))
+        select(AlertTransition, AlertState)
+        .join(AlertState, AlertState.id == AlertTransition.alert_id)
+        .where(
+            AlertTransition.source == source,
+            AlertTransition.statement == ref,
+            AlertTransition.withdrawn.is_(False),
+            AlertTransition.change.in_(("issued", "raised", "lowered", "lifted", "corrected")),
+        )
+        .order_by(AlertTransition.id.desc())
+    )
     return [(t, row) for t, row in rows]
 
 
@@ -186,8 +241,19 @@ def cancel_statement(db_session: Session, *, source: str, ref: str, at: datetime
     out = []
     for t, row in reversed(_revert(db_session, source, ref, now)):
         told = t.after if t.change != "lifted" else t.before
-        out.append(_transition(db_session, row, "cancelled", told, f"cancel:{ref}"[:255], at, now,
-                               t.notification_ids or [], undoes=t.change))
+        out.append(
+            _transition(
+                db_session,
+                row,
+                "cancelled",
+                told,
+                f"cancel:{ref}"[:255],
+                at,
+                now,
+                t.notification_ids or [],
+                undoes=t.change,
+            )
+        )
     db_session.flush()
     return out
 
@@ -219,8 +285,19 @@ def correct_statement(db_session: Session, statement: Statement, *, now: datetim
         if alert_id not in told:
             out.append(by_alert[alert_id])  # the correction changed a key the original did not touch
             continue
-        out.append(_transition(db_session, row, "corrected", was, statement.ref, _utc(statement.at), now, notified,
-                               undoes=told_change.get(alert_id)))
+        out.append(
+            _transition(
+                db_session,
+                row,
+                "corrected",
+                was,
+                statement.ref,
+                _utc(statement.at),
+                now,
+                notified,
+                undoes=told_change.get(alert_id),
+            )
+        )
     db_session.flush()
     return out
 
@@ -231,8 +308,11 @@ def attach_notification(db_session: Session, transitions: Iterable[Transition], 
     ids = [t.id for t in transitions]
     if not ids:
         return
-    rows = db_session.execute(select(AlertTransition, AlertState).join(
-        AlertState, AlertState.id == AlertTransition.alert_id).where(AlertTransition.id.in_(ids)))
+    rows = db_session.execute(
+        select(AlertTransition, AlertState)
+        .join(AlertState, AlertState.id == AlertTransition.alert_id)
+        .where(AlertTransition.id.in_(ids))
+    )
     for t, row in rows:
         t.notification_ids = [*(t.notification_ids or []), notification_id]
         if t.change in ("issued", "raised", "lowered", "corrected") and row.status == IN_FORCE:
@@ -242,14 +322,27 @@ def attach_notification(db_session: Session, transitions: Iterable[Transition], 
 
 def _state_out(row: AlertState) -> AlertStateOut:
     return AlertStateOut(
-        id=row.id, source=row.source, phenomenon=row.phenomenon, area=row.area, district=row.district,
-        product=row.product, name=dict(row.name), level=row.level, severity=row.severity, status=row.status,
-        issued_at=_utc(row.issued_at), changed_at=_utc(row.changed_at), confirmed_at=_utc(row.confirmed_at),
-        stale=row.stale, notification_id=row.notification_id)
+        id=row.id,
+        source=row.source,
+        phenomenon=row.phenomenon,
+        area=row.area,
+        district=row.district,
+        product=row.product,
+        name=dict(row.name),
+        level=row.level,
+        severity=row.severity,
+        status=row.status,
+        issued_at=_utc(row.issued_at),
+        changed_at=_utc(row.changed_at),
+        confirmed_at=_utc(row.confirmed_at),
+        stale=row.stale,
+        notification_id=row.notification_id,
+    )
 
 
-def in_force(db_session: Session, *, areas: Collection[str] | None = None,
-             sources: Collection[str] | None = None) -> list[AlertStateOut]:
+def in_force(
+    db_session: Session, *, areas: Collection[str] | None = None, sources: Collection[str] | None = None
+) -> list[AlertStateOut]:
     """What is in force now, as its sources last said it: by municipality and/or source, highest level first."""
     stmt = select(AlertState).where(AlertState.status == IN_FORCE)
     if areas is not None:
@@ -278,17 +371,23 @@ _VERSION = select(  # built once: building the statement costs more than running
 def mark_stale(db_session: Session, source: str, stale: bool = True) -> int:
     """Flag (or unflag) every in-force alert of a source that has stopped telling us anything: it stays
     listed (the source's last word stands) but is shown as not confirmed since ``confirmed_at``."""
-    result = db_session.execute(update(AlertState).where(
-        AlertState.source == source, AlertState.status == IN_FORCE, AlertState.stale.is_not(stale))
-        .values(stale=stale).execution_options(synchronize_session=False))
+    result = db_session.execute(
+        update(AlertState)
+        .where(AlertState.source == source, AlertState.status == IN_FORCE, AlertState.stale.is_not(stale))
+        .values(stale=stale)
+        .execution_options(synchronize_session=False)
+    )
     db_session.flush()
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def stale_sources(db_session: Session) -> dict[str, int]:
     """Sources with alerts flagged stale, and how many."""
-    rows = db_session.execute(select(AlertState.source, func.count()).where(
-        AlertState.status == IN_FORCE, AlertState.stale.is_(True)).group_by(AlertState.source))
+    rows = db_session.execute(
+        select(AlertState.source, func.count())
+        .where(AlertState.status == IN_FORCE, AlertState.stale.is_(True))
+        .group_by(AlertState.source)
+    )
     return {s: int(n) for s, n in rows}
 
 
@@ -296,9 +395,17 @@ def expire_silent(db_session: Session, source: str, *, confirmed_before: datetim
     """Clean up after a source that went silent: its alerts not confirmed since ``confirmed_before`` end
     as ``expired``. Only for a source that failed to answer; never a reason to tell residents anything."""
     now = _utc(now)
-    rows = db_session.execute(select(AlertState).where(
-        AlertState.source == source, AlertState.status == IN_FORCE,
-        AlertState.confirmed_at < _utc(confirmed_before))).scalars().all()
+    rows = (
+        db_session.execute(
+            select(AlertState).where(
+                AlertState.source == source,
+                AlertState.status == IN_FORCE,
+                AlertState.confirmed_at < _utc(confirmed_before),
+            )
+        )
+        .scalars()
+        .all()
+    )
     out = []
     for row in rows:
         before = _snapshot(row)
@@ -307,8 +414,9 @@ def expire_silent(db_session: Session, source: str, *, confirmed_before: datetim
     return out
 
 
-def history(db_session: Session, *, source: str | None = None, area: str | None = None,
-            limit: int = 200) -> list[Transition]:
+def history(
+    db_session: Session, *, source: str | None = None, area: str | None = None, limit: int = 200
+) -> list[Transition]:
     """Recent transitions, newest first (for operators and tests)."""
     stmt = select(AlertTransition, AlertState).join(AlertState, AlertState.id == AlertTransition.alert_id)
     if source is not None:

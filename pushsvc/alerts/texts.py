@@ -21,8 +21,12 @@ _NAME_RE = re.compile(r"^(?:レベル([0-9]))?(.+?)(特別警報|危険警報|�
 _CLASS = {"注意報": 1, "警報": 2, "危険警報": 3, "特別警報": 4}
 _TSUNAMI = {"津波予報": 1, "津波注意報": 2, "津波警報": 3, "大津波警報": 4}
 _FLOOD = {"氾濫注意情報": 2, "氾濫警戒情報": 3, "氾濫危険情報": 4, "氾濫発生情報": 5}
-_STAGE = {"避難判断水位": "stage.evacuation", "氾濫危険水位": "stage.danger", "危険水位": "stage.danger_kriver",
-          "氾濫発生水位": "stage.flooding"}
+_STAGE = {
+    "避難判断水位": "stage.evacuation",
+    "氾濫危険水位": "stage.danger",
+    "危険水位": "stage.danger_kriver",
+    "氾濫発生水位": "stage.flooding",
+}
 
 
 def product_name(name_ja: str, name_en: str, lang: str) -> str:
@@ -60,15 +64,28 @@ def _sentence(t: Transition, where: str, issuer: tuple[str, str], lang: str) -> 
     if t.change == "issued":
         return i18n.text("state.issued", lang, where=where, name=_n(v, lang))
     if t.change in ("raised", "lowered") and t.before is not None and t.after is not None:
-        return i18n.text("state.switched", lang, where=where, before=_n(t.before, lang), after=_n(t.after, lang),
-                         change=i18n.Msg(f"state.change.{t.change}"))
+        return i18n.text(
+            "state.switched",
+            lang,
+            where=where,
+            before=_n(t.before, lang),
+            after=_n(t.after, lang),
+            change=i18n.Msg(f"state.change.{t.change}"),
+        )
     if t.change == "cancelled":
         if t.undoes == "lifted":
             return i18n.text("state.cancel_lift", lang, where=where, name=_n(v, lang))
         by = i18n.fragment("state.by", lang, issuer={"ja": issuer[0], "en": issuer[1]}) if issuer[0] else ""
         now = i18n.fragment("state.now", lang, name=_n(t.after, lang)) if t.after else ""
-        return i18n.text("state.cancelled", lang, where=where, name=_n(v, lang), by=by, now=now,
-                         what=i18n.Msg(f"state.change.{t.undoes or 'issued'}"))
+        return i18n.text(
+            "state.cancelled",
+            lang,
+            where=where,
+            name=_n(v, lang),
+            by=by,
+            now=now,
+            what=i18n.Msg(f"state.change.{t.undoes or 'issued'}"),
+        )
     if t.change == "corrected":
         if t.after is None:
             return i18n.text("state.corrected_none", lang, where=where, name=_n(t.before, lang))
@@ -82,14 +99,29 @@ def _title(lead: Transition, lifted: Sequence[Transition], more: bool, lang: str
     if lifted:
         return i18n.text("state.title_lifted", lang, names="、".join(dict.fromkeys(_n(t.value, lang) for t in lifted)))
     cur = _current(lead)
-    prefix = i18n.fragment("state.prefix", lang, level=i18n.Msg("state.level", level=cur.level)) \
-        if cur and cur.level and lead.change != "cancelled" else ""
+    prefix = (
+        i18n.fragment("state.prefix", lang, level=i18n.Msg("state.level", level=cur.level))
+        if cur and cur.level and lead.change != "cancelled"
+        else ""
+    )
     extra = i18n.raw("state.more", lang) if more else ""
     if lead.change in ("raised", "lowered") and lead.before is not None:
-        return i18n.text("state.title_switched", lang, prefix=prefix, name=_n(lead.value, lang),
-                         before=_n(lead.before, lang), more=extra)
-    return i18n.text("state.title", lang, prefix=prefix, name=_n(lead.value, lang), more=extra,
-                     change=i18n.Msg(f"state.change.{lead.change}"))
+        return i18n.text(
+            "state.title_switched",
+            lang,
+            prefix=prefix,
+            name=_n(lead.value, lang),
+            before=_n(lead.before, lang),
+            more=extra,
+        )
+    return i18n.text(
+        "state.title",
+        lang,
+        prefix=prefix,
+        name=_n(lead.value, lang),
+        more=extra,
+        change=i18n.Msg(f"state.change.{lead.change}"),
+    )
 
 
 def _lifted(lifted: Sequence[Transition], where: str, lang: str) -> str:
@@ -99,8 +131,9 @@ def _lifted(lifted: Sequence[Transition], where: str, lang: str) -> str:
 
 def _closing(level: int | None, lifted: Sequence[Transition], current: Sequence[Value], lang: str) -> str:
     if level is not None and level in ACTIONS:
-        return i18n.text("state.action", lang, level=i18n.Msg("state.level", level=level),
-                         action=i18n.Msg(f"level.{level}.action"))
+        return i18n.text(
+            "state.action", lang, level=i18n.Msg("state.level", level=level), action=i18n.Msg(f"level.{level}.action")
+        )
     if lifted and not current:
         return i18n.raw("state.may_again", lang)
     return ""
@@ -118,8 +151,9 @@ def _one(transitions: Sequence[Transition], where: str, issuer: tuple[str, str],
     return title, body
 
 
-def translate(transitions: Sequence[Transition], where: str, message: Message,
-              issuer: tuple[str, str] = ("", "")) -> tuple[dict[str, str], dict[str, str]]:
+def translate(
+    transitions: Sequence[Transition], where: str, message: Message, issuer: tuple[str, str] = ("", "")
+) -> tuple[dict[str, str], dict[str, str]]:
     """Title and body ``{lang: text}``: ``message``'s Japanese and English, the catalogue's for the rest."""
     titles, bodies = {"ja": message.title_ja, "en": message.title_en}, {"ja": message.body_ja, "en": message.body_en}
     for lang in i18n.LANGUAGES:
@@ -128,7 +162,8 @@ def translate(transitions: Sequence[Transition], where: str, message: Message,
     return titles, bodies
 
 
-def catalogue_ja_en(transitions: Sequence[Transition], where: str,
-                    issuer: tuple[str, str] = ("", "")) -> dict[str, tuple[str, str]]:
+def catalogue_ja_en(
+    transitions: Sequence[Transition], where: str, issuer: tuple[str, str] = ("", "")
+) -> dict[str, tuple[str, str]]:
     """The catalogue's own Japanese and English of the message (tests compare them with ``compose``)."""
     return {lang: _one(transitions, where, issuer, lang) for lang in ("ja", "en")}

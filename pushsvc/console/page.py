@@ -16,7 +16,7 @@ HEADERS = {
     "Cache-Control": "no-cache",
     # Only our own origin: no CDN, no tiles, no inline script; the token never leaves for another host.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }

@@ -16,10 +16,18 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["delivery"])
 
 def draft_of(body: NotificationIn, source: str = "api") -> service.NotificationDraft:
     return service.NotificationDraft(
-        source=source, category=body.category, severity=body.severity, title=body.title, body=body.body,
+        source=source,
+        category=body.category,
+        severity=body.severity,
+        title=body.title,
+        body=body.body,
         municipality_codes=body.target.municipality_codes,
         area=parse_area(body.target.area, field="target.area") if body.target.area else None,
-        url=body.url, ttl_seconds=body.ttl_seconds, topic=body.topic, test=body.test, priority=body.priority,
+        url=body.url,
+        ttl_seconds=body.ttl_seconds,
+        topic=body.topic,
+        test=body.test,
+        priority=body.priority,
     )
 
 

@@ -26,13 +26,19 @@ def bound_transaction(db_session: Session, lease_seconds: float) -> None:
         db_session.execute(_BOUND, {"ms": ms})
 
 
-_BOUND = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
-              "set_config('statement_timeout', :ms, true)")  # one round trip, this transaction only
+_BOUND = text(
+    "SELECT set_config('idle_in_transaction_session_timeout', :ms, true), set_config('statement_timeout', :ms, true)"
+)  # one round trip, this transaction only
 
 
 def claim_batch(
-    db_session: Session, *, worker_id: str, lease_seconds: float, now: datetime | None = None,
-    oldest_first: bool = False, more_urgent_than: int | None = None,
+    db_session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    now: datetime | None = None,
+    oldest_first: bool = False,
+    more_urgent_than: int | None = None,
 ) -> tuple[ClaimedBatch, Message] | None:
     """Lease the next due batch: pending and due, or leased by a worker whose lease ran out.
 
@@ -49,7 +55,7 @@ def claim_batch(
     )
     if more_urgent_than is not None:
         due = and_(due, DeliveryBatch.priority < more_urgent_than)
-    order = ((DeliveryBatch.priority > PRIORITY_LIFE,) if oldest_first else (DeliveryBatch.priority,))
+    order = (DeliveryBatch.priority > PRIORITY_LIFE,) if oldest_first else (DeliveryBatch.priority,)
     stmt = select(DeliveryBatch.id).where(due).order_by(*order, DeliveryBatch.not_before, DeliveryBatch.id).limit(1)
     if is_postgres(db_session):
         stmt = stmt.with_for_update(skip_locked=True)
@@ -59,8 +65,12 @@ def claim_batch(
     claimed = db_session.execute(
         update(DeliveryBatch)
         .where(DeliveryBatch.id == batch_id, due)
-        .values(status="leased", lease_owner=worker_id, attempt=DeliveryBatch.attempt + 1,
-                lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .values(
+            status="leased",
+            lease_owner=worker_id,
+            attempt=DeliveryBatch.attempt + 1,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+        )
         .execution_options(synchronize_session=False)
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
@@ -81,8 +91,11 @@ def renew_lease(db_session: Session, claim: ClaimedBatch, *, lease_seconds: floa
     now = _utc(now or datetime.now(UTC))
     res = db_session.execute(
         update(DeliveryBatch)
-        .where(DeliveryBatch.id == claim.batch_id, DeliveryBatch.lease_owner == claim.worker_id,
-               DeliveryBatch.status == "leased")
+        .where(
+            DeliveryBatch.id == claim.batch_id,
+            DeliveryBatch.lease_owner == claim.worker_id,
+            DeliveryBatch.status == "leased",
+        )
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )

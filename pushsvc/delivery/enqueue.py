@@ -33,9 +33,7 @@ def _validate(db_session: Session, draft: NotificationDraft) -> None:
     if draft.severity not in SEVERITIES:
         raise ValidationProblem(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
     if draft.category not in CATEGORIES:
-        raise ValidationProblem(
-            f"category must be one of {', '.join(CATEGORIES)}", field="category"
-        )
+        raise ValidationProblem(f"category must be one of {', '.join(CATEGORIES)}", field="category")
     if not (draft.title.get("ja") or "").strip():
         raise ValidationProblem("a Japanese title is required (other languages fall back to it)", field="title.ja")
     if draft.ttl() < 0 or draft.ttl() > 28 * 86400:
@@ -48,8 +46,9 @@ def _validate(db_session: Session, draft: NotificationDraft) -> None:
         known = geo_service.places_by_code(db_session, draft.municipality_codes)
         unknown = sorted(set(draft.municipality_codes) - set(known))
         if unknown:
-            raise ValidationProblem(f"unknown municipality codes: {', '.join(unknown)}",
-                                    field="target.municipality_codes")
+            raise ValidationProblem(
+                f"unknown municipality codes: {', '.join(unknown)}", field="target.municipality_codes"
+            )
 
 
 def create_notification(
@@ -64,27 +63,57 @@ def create_notification(
     """
     now = _utc(now or datetime.now(UTC))
     _validate(db_session, draft)
-    early = (draft.first_batch_early and draft.recipient_ids is None and draft.area is None
-             and bool(draft.municipality_codes))
+    early = (
+        draft.first_batch_early
+        and draft.recipient_ids is None
+        and draft.area is None
+        and bool(draft.municipality_codes)
+    )
     if draft.recipient_ids is not None:
         recipients = sorted(set(draft.recipient_ids))
     elif early:
         recipients = subscriptions.first_recipients(
-            db_session, municipality_codes=draft.municipality_codes, category=draft.category,
-            test_only=draft.test, now=now, limit=settings.delivery_batch_size)
+            db_session,
+            municipality_codes=draft.municipality_codes,
+            category=draft.category,
+            test_only=draft.test,
+            now=now,
+            limit=settings.delivery_batch_size,
+        )
     else:
         recipients = subscriptions.find_recipients(
-            db_session, municipality_codes=draft.municipality_codes, area=draft.area,
-            category=draft.category, test_only=draft.test, now=now,
+            db_session,
+            municipality_codes=draft.municipality_codes,
+            area=draft.area,
+            category=draft.category,
+            test_only=draft.test,
+            now=now,
         )
     n = Notification(
-        source=draft.source, category=draft.category, severity=draft.severity,
-        title=dict(draft.title), body=dict(draft.body), url=draft.url,
-        target_codes=sorted(set(draft.municipality_codes)), target_geom=draft.area,
-        ttl_seconds=draft.ttl(), topic=draft.topic or "", test=draft.test, status="queued", priority=draft.lane(),
-        reference_id=draft.reference_id, extra=dict(draft.extra), targeted=0, appending=early and bool(recipients),
-        sent=0, gone=0, failed=0, retrying=0, expired=0,
-        created_at=now, expires_at=now + timedelta(seconds=draft.ttl()),
+        source=draft.source,
+        category=draft.category,
+        severity=draft.severity,
+        title=dict(draft.title),
+        body=dict(draft.body),
+        url=draft.url,
+        target_codes=sorted(set(draft.municipality_codes)),
+        target_geom=draft.area,
+        ttl_seconds=draft.ttl(),
+        topic=draft.topic or "",
+        test=draft.test,
+        status="queued",
+        priority=draft.lane(),
+        reference_id=draft.reference_id,
+        extra=dict(draft.extra),
+        targeted=0,
+        appending=early and bool(recipients),
+        sent=0,
+        gone=0,
+        failed=0,
+        retrying=0,
+        expired=0,
+        created_at=now,
+        expires_at=now + timedelta(seconds=draft.ttl()),
     )
     db_session.add(n)
     db_session.flush()
@@ -102,8 +131,9 @@ def create_notification(
     return n
 
 
-def _add_batches(db_session: Session, n: Notification, recipients: list[int], *, settings: Settings,
-                 now: datetime) -> int:
+def _add_batches(
+    db_session: Session, n: Notification, recipients: list[int], *, settings: Settings, now: datetime
+) -> int:
     """Write ``recipients`` as batches of ``n`` (counted in ``targeted``) and wake the workers; how many."""
     rows = batch_rows(n, recipients, size=settings.delivery_batch_size, now=now)
     if rows:
@@ -116,16 +146,27 @@ def _add_batches(db_session: Session, n: Notification, recipients: list[int], *,
 def batch_rows(n: Notification, recipients: list[int], *, size: int, now: datetime) -> list[dict[str, Any]]:
     """New batches of ``n`` for ``recipients``, due now, in its lane. Quiet hours hold nobody: the worker
     sends silently to those inside them."""
-    return [{"notification_id": n.id, "status": "pending", "pending_ids": recipients[i:i + size], "sent_ids": [],
-             "attempt": 0, "retrying": 0, "not_before": now, "priority": n.priority}
-            for i in range(0, len(recipients), size)]
+    return [
+        {
+            "notification_id": n.id,
+            "status": "pending",
+            "pending_ids": recipients[i : i + size],
+            "sent_ids": [],
+            "attempt": 0,
+            "retrying": 0,
+            "not_before": now,
+            "priority": n.priority,
+        }
+        for i in range(0, len(recipients), size)
+    ]
 
 
 RESUME_AFTER_S = 10.0  # an append not finished this long after acceptance was left undone by a dying process
 
 
-def append_recipients(db_session: Session, notification_id: int, *, settings: Settings,
-                      now: datetime | None = None) -> int:
+def append_recipients(
+    db_session: Session, notification_id: int, *, settings: Settings, now: datetime | None = None
+) -> int:
     """Write the rest of an ``appending`` notification's recipients (everyone in its target not yet
     addressed) and end its appending; how many were added. A cancelled one gets nobody more.
 
@@ -141,19 +182,25 @@ def append_recipients(db_session: Session, notification_id: int, *, settings: Se
     added: list[int] = []
     if n.status != "cancelled":
         everyone = subscriptions.find_recipients(
-            db_session, municipality_codes=n.target_codes, category=n.category, test_only=n.test, now=now)
+            db_session, municipality_codes=n.target_codes, category=n.category, test_only=n.test, now=now
+        )
         already = _addressed(db_session, n.id)
         added = [sid for sid in everyone if sid not in already]
     if not (added and _append_batches(db_session, n, added, settings=settings, now=now)):
         added = []
-        db_session.execute(update(Notification).where(Notification.id == n.id, Notification.appending.is_(True))
-                           .values(appending=False).execution_options(synchronize_session=False))
+        db_session.execute(
+            update(Notification)
+            .where(Notification.id == n.id, Notification.appending.is_(True))
+            .values(appending=False)
+            .execution_options(synchronize_session=False)
+        )
     _finish_if_complete(db_session, n.id, now)
     return len(added)
 
 
-def _append_batches(db_session: Session, n: Notification, added: list[int], *, settings: Settings,
-                    now: datetime) -> bool:
+def _append_batches(
+    db_session: Session, n: Notification, added: list[int], *, settings: Settings, now: datetime
+) -> bool:
     """The batches of ``added``, kept only if this call is the one that ends ``n``'s appending."""
     savepoint = db_session.begin_nested()
     db_session.execute(insert(DeliveryBatch), batch_rows(n, added, size=settings.delivery_batch_size, now=now))
@@ -161,10 +208,14 @@ def _append_batches(db_session: Session, n: Notification, added: list[int], *, s
     taken = db_session.execute(
         update(Notification)
         .where(Notification.id == n.id, Notification.appending.is_(True), Notification.status != "cancelled")
-        .values(appending=False, targeted=Notification.targeted + len(added),
-                status=case((reopen, "sending"), else_=Notification.status),
-                finished_at=case((reopen, None), else_=Notification.finished_at))
-        .execution_options(synchronize_session=False))
+        .values(
+            appending=False,
+            targeted=Notification.targeted + len(added),
+            status=case((reopen, "sending"), else_=Notification.status),
+            finished_at=case((reopen, None), else_=Notification.finished_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
     if not taken.rowcount:  # type: ignore[attr-defined]
         savepoint.rollback()
         return False
@@ -176,9 +227,15 @@ def _append_batches(db_session: Session, n: Notification, added: list[int], *, s
 def resume_appending(db_session: Session, *, settings: Settings, now: datetime | None = None) -> list[int]:
     """Finish the appends a process that died after a first commit left undone (run by every worker)."""
     now = _utc(now or datetime.now(UTC))
-    stale = db_session.execute(select(Notification.id).where(
-        Notification.appending.is_(True), Notification.created_at < now - timedelta(seconds=RESUME_AFTER_S))
-    ).scalars().all()
+    stale = (
+        db_session.execute(
+            select(Notification.id).where(
+                Notification.appending.is_(True), Notification.created_at < now - timedelta(seconds=RESUME_AFTER_S)
+            )
+        )
+        .scalars()
+        .all()
+    )
     resumed = []
     for notification_id in stale:
         log.warning("notification %s: resuming the append of its recipients", notification_id)
@@ -191,18 +248,26 @@ def _add_references(db_session: Session, notification_id: int, draft: Notificati
     """Record every notification the draft follows up, so each one's late deliveries reach this one too."""
     refs = [r for r in dict.fromkeys([draft.reference_id, *draft.also_references]) if r is not None]
     if refs:
-        db_session.execute(insert(NotificationReference),
-                           [{"notification_id": notification_id, "reference_id": r} for r in refs])
-        db_session.execute(update(Notification).where(Notification.id.in_(refs)).values(followed_up=True)
-                           .execution_options(synchronize_session=False))
+        db_session.execute(
+            insert(NotificationReference), [{"notification_id": notification_id, "reference_id": r} for r in refs]
+        )
+        db_session.execute(
+            update(Notification)
+            .where(Notification.id.in_(refs))
+            .values(followed_up=True)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def references_of(db_session: Session, notification_id: int) -> list[int]:
     """Every notification this one corrects or cancels, oldest first (``reference_id`` is only the first)."""
-    return list(db_session.execute(
-        select(NotificationReference.reference_id).where(NotificationReference.notification_id == notification_id)
-        .order_by(NotificationReference.reference_id)
-    ).scalars())
+    return list(
+        db_session.execute(
+            select(NotificationReference.reference_id)
+            .where(NotificationReference.notification_id == notification_id)
+            .order_by(NotificationReference.reference_id)
+        ).scalars()
+    )
 
 
 def get_notification(db_session: Session, notification_id: int) -> Notification:
@@ -214,8 +279,16 @@ def get_notification(db_session: Session, notification_id: int) -> Notification:
 
 def message_for(n: Notification) -> Message:
     return Message(
-        id=n.id, category=n.category, severity=n.severity, title=n.title, body=n.body, url=n.url or "",
-        ttl_seconds=n.ttl_seconds, topic=n.topic, expires_at=_utc(n.expires_at), status=n.status,
+        id=n.id,
+        category=n.category,
+        severity=n.severity,
+        title=n.title,
+        body=n.body,
+        url=n.url or "",
+        ttl_seconds=n.ttl_seconds,
+        topic=n.topic,
+        expires_at=_utc(n.expires_at),
+        status=n.status,
         priority=n.priority,
     )
 
@@ -246,7 +319,8 @@ def cancel_notification(db_session: Session, notification_id: int, *, now: datet
     db_session.execute(
         update(DeliveryBatch)
         .where(DeliveryBatch.notification_id == n.id, DeliveryBatch.status == "pending")
-        .values(status="cancelled").execution_options(synchronize_session=False)
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
     )
     n.status, n.retrying = "cancelled", 0
     n.finished_at = n.finished_at or now
@@ -257,8 +331,11 @@ def cancel_notification(db_session: Session, notification_id: int, *, now: datet
 def _addressed(db_session: Session, notification_id: int) -> set[int]:
     """Recipients a notification is still being sent to or has reached."""
     ids: set[int] = set()
-    for pending, sent in db_session.execute(select(DeliveryBatch.pending_ids, DeliveryBatch.sent_ids)
-                                            .where(DeliveryBatch.notification_id == notification_id)):
+    for pending, sent in db_session.execute(
+        select(DeliveryBatch.pending_ids, DeliveryBatch.sent_ids).where(
+            DeliveryBatch.notification_id == notification_id
+        )
+    ):
         ids.update(pending)
         ids.update(sent)
     return ids
@@ -266,8 +343,9 @@ def _addressed(db_session: Session, notification_id: int) -> set[int]:
 
 def _finish_if_complete(db_session: Session, notification_id: int, now: datetime) -> None:
     open_batches = db_session.execute(
-        select(func.count()).select_from(DeliveryBatch).where(
-            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status.in_(("pending", "leased")))
+        select(func.count())
+        .select_from(DeliveryBatch)
+        .where(DeliveryBatch.notification_id == notification_id, DeliveryBatch.status.in_(("pending", "leased")))
     ).scalar_one()
     if open_batches:
         return

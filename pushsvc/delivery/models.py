@@ -15,8 +15,14 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     # Workers look for unfinished appends every few seconds (``enqueue.resume_appending``).
-    __table_args__ = (Index("ix_notifications_appending", "created_at", postgresql_where=text("appending"),
-                            sqlite_where=text("appending")),)
+    __table_args__ = (
+        Index(
+            "ix_notifications_appending",
+            "created_at",
+            postgresql_where=text("appending"),
+            sqlite_where=text("appending"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))  # operator, river, jma, cap, …
@@ -65,8 +71,10 @@ class DeliveryBatch(Base):
     """
 
     __tablename__ = "delivery_batches"
-    __table_args__ = (Index("ix_delivery_batches_claim", "status", "not_before"),
-                      Index("ix_delivery_batches_lane", "status", "priority", "not_before"))
+    __table_args__ = (
+        Index("ix_delivery_batches_claim", "status", "not_before"),
+        Index("ix_delivery_batches_lane", "status", "priority", "not_before"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
@@ -105,7 +113,7 @@ class NotificationReference(Base):
 
     __tablename__ = "notification_references"
 
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"),
-                                                 primary_key=True)
-    reference_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"),
-                                              primary_key=True, index=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True)
+    reference_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

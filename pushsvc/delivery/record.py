@@ -21,6 +21,7 @@ from pushsvc.webpush.sender import MAX_RETRY_AFTER_S, Outcome, PushResult, backo
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class _Sorted:
     """One attempt's outcomes by recipient: who got it, who is gone, who waits (with the wait asked)."""
@@ -32,8 +33,7 @@ class _Sorted:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _sort(pending: Sequence[int], results: Mapping[int, PushResult], notification_id: int,
-          attempt: int) -> _Sorted:
+def _sort(pending: Sequence[int], results: Mapping[int, PushResult], notification_id: int, attempt: int) -> _Sorted:
     out = _Sorted()
     for sid in pending:
         result = results.get(sid)
@@ -43,9 +43,16 @@ def _sort(pending: Sequence[int], results: Mapping[int, PushResult], notificatio
         if result.outcome is Outcome.SENT:
             out.sent.append(sid)
             continue
-        out.failures.append({"notification_id": notification_id, "subscription_id": sid, "attempt": attempt,
-                             "outcome": str(result.outcome), "status_code": result.status,
-                             "reason": result.reason[:500]})
+        out.failures.append(
+            {
+                "notification_id": notification_id,
+                "subscription_id": sid,
+                "attempt": attempt,
+                "outcome": str(result.outcome),
+                "status_code": result.status,
+                "reason": result.reason[:500],
+            }
+        )
         if result.outcome is Outcome.GONE:
             out.gone.append(sid)
         elif result.retryable:
@@ -66,8 +73,9 @@ class _Retries:
     expired: int
 
 
-def _plan_retries(retry: list[tuple[int, float]], *, backoff: float, now: datetime, expires_at: datetime,
-                  cancelled: bool) -> _Retries:
+def _plan_retries(
+    retry: list[tuple[int, float]], *, backoff: float, now: datetime, expires_at: datetime, cancelled: bool
+) -> _Retries:
     """Throttled longer than the backoff: a batch of their own, so their wait delays nobody else. A retry
     that would land after the TTL is made just before it instead; one that cannot, expires."""
     if cancelled:
@@ -112,13 +120,29 @@ def record_results(
             subscriptions.delete_subscription(db_session, sid)
     if got.failures:
         db_session.execute(insert(DeliveryFailure), got.failures)
-    plan = _plan_retries(got.retry, backoff=backoff_delay(claim.attempt, base_s=backoff_base_s), now=now,
-                         expires_at=_utc(n.expires_at), cancelled=n.status == "cancelled")
+    plan = _plan_retries(
+        got.retry,
+        backoff=backoff_delay(claim.attempt, base_s=backoff_base_s),
+        now=now,
+        expires_at=_utc(n.expires_at),
+        cancelled=n.status == "cancelled",
+    )
     if plan.throttled:
-        db_session.execute(insert(DeliveryBatch), [{
-            "notification_id": n.id, "status": "pending", "pending_ids": plan.throttled, "sent_ids": [],
-            "attempt": claim.attempt, "retrying": len(plan.throttled), "not_before": plan.throttled_at,
-            "priority": batch.priority}])
+        db_session.execute(
+            insert(DeliveryBatch),
+            [
+                {
+                    "notification_id": n.id,
+                    "status": "pending",
+                    "pending_ids": plan.throttled,
+                    "sent_ids": [],
+                    "attempt": claim.attempt,
+                    "retrying": len(plan.throttled),
+                    "not_before": plan.throttled_at,
+                    "priority": batch.priority,
+                }
+            ],
+        )
     batch.sent_ids = [*batch.sent_ids, *got.sent]
     batch.pending_ids = plan.keep
     retrying_delta = len(plan.keep) + len(plan.throttled) - batch.retrying
@@ -130,21 +154,32 @@ def record_results(
     else:
         batch.status = "cancelled" if n.status == "cancelled" else "done"
 
-    _count(db_session, n.id, now, got.sent, {
-        "gone": Notification.gone + len(got.gone), "failed": Notification.failed + got.failed,
-        "expired": Notification.expired + plan.expired, "retrying": Notification.retrying + retrying_delta})
+    _count(
+        db_session,
+        n.id,
+        now,
+        got.sent,
+        {
+            "gone": Notification.gone + len(got.gone),
+            "failed": Notification.failed + got.failed,
+            "expired": Notification.expired + plan.expired,
+            "retrying": Notification.retrying + retrying_delta,
+        },
+    )
     _finish_if_complete(db_session, n.id, now)
     return True
 
 
-def record_progress(db_session: Session, claim: ClaimedBatch, sent: Collection[int], *,
-                    now: datetime | None = None) -> bool:
+def record_progress(
+    db_session: Session, claim: ClaimedBatch, sent: Collection[int], *, now: datetime | None = None
+) -> bool:
     """Write down, mid-batch, who a push service already accepted it for (the holder only)."""
     return claim.batch_id not in record_progress_many(db_session, [(claim, sent)], now=now)
 
 
-def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBatch, Collection[int]]], *,
-                         now: datetime | None = None) -> set[int]:
+def record_progress_many(
+    db_session: Session, progress: Sequence[tuple[ClaimedBatch, Collection[int]]], *, now: datetime | None = None
+) -> set[int]:
     """Checkpoint several batches in one short transaction: move who was accepted from pending to sent.
 
     A worker killed mid-batch makes its successor resend only what was accepted since the last
@@ -155,9 +190,14 @@ def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBa
     """
     now = _utc(now or datetime.now(UTC))
     claims = {c.batch_id: (c, set(ids)) for c, ids in progress}
-    stmt = (select(DeliveryBatch.id, DeliveryBatch.lease_owner, DeliveryBatch.attempt, DeliveryBatch.pending_ids,
-                   DeliveryBatch.sent_ids, DeliveryBatch.notification_id)
-            .where(DeliveryBatch.id.in_(sorted(claims)), DeliveryBatch.status == "leased"))
+    stmt = select(
+        DeliveryBatch.id,
+        DeliveryBatch.lease_owner,
+        DeliveryBatch.attempt,
+        DeliveryBatch.pending_ids,
+        DeliveryBatch.sent_ids,
+        DeliveryBatch.notification_id,
+    ).where(DeliveryBatch.id.in_(sorted(claims)), DeliveryBatch.status == "leased")
     if is_postgres(db_session):
         stmt = stmt.with_for_update()
     lost = set(claims)
@@ -170,8 +210,13 @@ def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBa
         lost.discard(batch_id)
         done = [sid for sid in pending if sid in wanted]
         if done:
-            writes.append({"id": batch_id, "sent_ids": [*already, *done],
-                           "pending_ids": [sid for sid in pending if sid not in wanted]})
+            writes.append(
+                {
+                    "id": batch_id,
+                    "sent_ids": [*already, *done],
+                    "pending_ids": [sid for sid in pending if sid not in wanted],
+                }
+            )
             done_by_notification.setdefault(notification_id, []).extend(done)
     if writes:
         db_session.execute(update(DeliveryBatch), writes)
@@ -185,19 +230,25 @@ def record_progress_many(db_session: Session, progress: Sequence[tuple[ClaimedBa
 def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:
     """The batch, locked, if ``claim`` still holds its lease for the attempt it made; None otherwise."""
     stmt = select(DeliveryBatch).where(
-        DeliveryBatch.id == claim.batch_id, DeliveryBatch.status == "leased",
-        DeliveryBatch.lease_owner == claim.worker_id, DeliveryBatch.attempt == claim.attempt)
+        DeliveryBatch.id == claim.batch_id,
+        DeliveryBatch.status == "leased",
+        DeliveryBatch.lease_owner == claim.worker_id,
+        DeliveryBatch.attempt == claim.attempt,
+    )
     if is_postgres(db_session):
         stmt = stmt.with_for_update()
     batch = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if batch is None:
-        log.warning("batch %s attempt %s is no longer held by %s; its results are dropped",
-                    claim.batch_id, claim.attempt, claim.worker_id)
+        log.warning(
+            "batch %s attempt %s is no longer held by %s; its results are dropped",
+            claim.batch_id,
+            claim.attempt,
+            claim.worker_id,
+        )
     return batch
 
 
-def _count(db_session: Session, notification_id: int, now: datetime, sent: list[int],
-           values: dict[str, Any]) -> None:
+def _count(db_session: Session, notification_id: int, now: datetime, sent: list[int], values: dict[str, Any]) -> None:
     """Add an attempt's outcomes to the notification's counters and times; follow-ups reach the newly sent.
 
     One UPDATE (half_sent_at folded in as a CASE) that also says whether any follow-up references the
@@ -208,10 +259,18 @@ def _count(db_session: Session, notification_id: int, now: datetime, sent: list[
         values["last_sent_at"] = now
         values["first_sent_at"] = func.coalesce(Notification.first_sent_at, now)
         values["half_sent_at"] = case(
-            (and_(Notification.half_sent_at.is_(None), (Notification.sent + len(sent)) * 2 >= Notification.targeted),
-             now), else_=Notification.half_sent_at)
-    stmt = (update(Notification).where(Notification.id == notification_id).values(**values)
-            .execution_options(synchronize_session=False))
+            (
+                and_(Notification.half_sent_at.is_(None), (Notification.sent + len(sent)) * 2 >= Notification.targeted),
+                now,
+            ),
+            else_=Notification.half_sent_at,
+        )
+    stmt = (
+        update(Notification)
+        .where(Notification.id == notification_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     if not sent:
         db_session.execute(stmt)
         return
@@ -240,11 +299,17 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
     residents are added to every live follow-up here, as a new batch of it.
     """
     referencing = select(NotificationReference.notification_id).where(
-        NotificationReference.reference_id == notification_id)
-    follow_ups = db_session.execute(
-        select(Notification).where(Notification.id.in_(referencing),
-                                   Notification.status != "cancelled", Notification.expires_at > now)
-    ).scalars().all()
+        NotificationReference.reference_id == notification_id
+    )
+    follow_ups = (
+        db_session.execute(
+            select(Notification).where(
+                Notification.id.in_(referencing), Notification.status != "cancelled", Notification.expires_at > now
+            )
+        )
+        .scalars()
+        .all()
+    )
     for f in follow_ups:
         # A follow-up of several notifications may already be addressed to someone this one just reached.
         added = sorted(set(sent) - _addressed(db_session, f.id))
@@ -261,10 +326,13 @@ def _extend_follow_ups(db_session: Session, notification_id: int, sent: list[int
 
 def batches_in_flight(db_session: Session, notification_id: int) -> int:
     """Batches a worker holds right now: their recipients may still receive the notification."""
-    return int(db_session.execute(
-        select(func.count()).select_from(DeliveryBatch).where(
-            DeliveryBatch.notification_id == notification_id, DeliveryBatch.status == "leased")
-    ).scalar_one())
+    return int(
+        db_session.execute(
+            select(func.count())
+            .select_from(DeliveryBatch)
+            .where(DeliveryBatch.notification_id == notification_id, DeliveryBatch.status == "leased")
+        ).scalar_one()
+    )
 
 
 def recipients_who_received(db_session: Session, notification_id: int) -> list[int]:
@@ -275,8 +343,12 @@ def recipients_who_received(db_session: Session, notification_id: int) -> list[i
     updates and adds the residents it writes down to the follow-up (``_extend_follow_ups``). Read
     before the mark, one of them could fall between (a 取消 missing a resident who got the warning).
     """
-    db_session.execute(update(Notification).where(Notification.id == notification_id)
-                       .values(followed_up=True).execution_options(synchronize_session=False))
+    db_session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id)
+        .values(followed_up=True)
+        .execution_options(synchronize_session=False)
+    )
     ids: set[int] = set()
     for sent_ids in db_session.execute(
         select(DeliveryBatch.sent_ids).where(DeliveryBatch.notification_id == notification_id)
@@ -286,7 +358,11 @@ def recipients_who_received(db_session: Session, notification_id: int) -> list[i
 
 
 def failures_of(db_session: Session, notification_id: int, limit: int = 100) -> list[DeliveryFailure]:
-    return list(db_session.execute(
-        select(DeliveryFailure).where(DeliveryFailure.notification_id == notification_id)
-        .order_by(DeliveryFailure.id.desc()).limit(limit)
-    ).scalars())
+    return list(
+        db_session.execute(
+            select(DeliveryFailure)
+            .where(DeliveryFailure.notification_id == notification_id)
+            .order_by(DeliveryFailure.id.desc())
+            .limit(limit)
+        ).scalars()
+    )

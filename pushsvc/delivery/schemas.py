@@ -24,12 +24,14 @@ class NotificationIn(BaseModel):
     severity: Severity = "info"
     target: TargetIn
     url: Line | None = Field(default=None, max_length=2048)
-    ttl_seconds: int | None = Field(default=None, ge=0, le=28 * 86400,
-                                    description="default by kind: warnings and emergencies 6 h, the rest a day")
+    ttl_seconds: int | None = Field(
+        default=None, ge=0, le=28 * 86400, description="default by kind: warnings and emergencies 6 h, the rest a day"
+    )
     topic: Line | None = Field(default=None, max_length=64)
     test: bool = False
-    priority: int | None = Field(default=None, ge=0, le=3,
-                                 description="lane, 0 first (EEW/tsunami); default from category and severity")
+    priority: int | None = Field(
+        default=None, ge=0, le=3, description="lane, 0 first (EEW/tsunami); default from category and severity"
+    )
 
 
 class DeliveryCounters(BaseModel):

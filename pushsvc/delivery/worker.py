@@ -116,9 +116,12 @@ class Worker:
         self.claims += 1
         with self._transaction() as s:
             claimed = service.claim_batch(
-                s, worker_id=self.worker_id, lease_seconds=self.settings.worker_lease_s,
+                s,
+                worker_id=self.worker_id,
+                lease_seconds=self.settings.worker_lease_s,
                 oldest_first=more_urgent_than is None and self.claims % service.FAIR_EVERY == 0,
-                more_urgent_than=more_urgent_than)
+                more_urgent_than=more_urgent_than,
+            )
             if claimed is None:
                 return None
             return Claimed(*claimed, subscriptions.get_push_targets(s, claimed[0].pending_ids))
@@ -173,8 +176,15 @@ class Worker:
             if key not in payloads:
                 title, body = message.text(t.lang)
                 payloads[key] = build_payload(
-                    id=str(message.id), title=title, body=body, category=message.category,
-                    severity=message.severity, url=message.url, lang=t.lang, sent_at=sent_at, silent=key[1],
+                    id=str(message.id),
+                    title=title,
+                    body=body,
+                    category=message.category,
+                    severity=message.severity,
+                    url=message.url,
+                    lang=t.lang,
+                    sent_at=sent_at,
+                    silent=key[1],
                     tag=None if message.topic == f"n{message.id}" else message.topic,
                 )
             return payloads[key]
@@ -186,8 +196,11 @@ class Worker:
         async def one(t: subscriptions.PushTarget) -> tuple[int, PushResult]:
             try:
                 result = await self.sender.send(
-                    PushTarget(t.endpoint, t.p256dh, t.auth), payload(t),
-                    ttl=ttl, urgency=message.urgency, topic=message.topic,  # type: ignore[arg-type]
+                    PushTarget(t.endpoint, t.p256dh, t.auth),
+                    payload(t),
+                    ttl=ttl,
+                    urgency=message.urgency,  # type: ignore[arg-type]
+                    topic=message.topic,
                     priority=message.priority,
                 )
             except Exception as exc:  # a bug for one recipient must not lose the batch
@@ -344,8 +357,10 @@ async def _connect(factory: sessionmaker[Session]) -> Any:
     return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
 
 
-async def _launch(one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int, PushResult]]],
-                  targets: list[subscriptions.PushTarget]) -> list[tuple[int, PushResult]]:
+async def _launch(
+    one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int, PushResult]]],
+    targets: list[subscriptions.PushTarget],
+) -> list[tuple[int, PushResult]]:
     """Start a batch's sends ``LAUNCH_CHUNK`` at a time, yielding to the loop in between.
 
     Each send encrypts before it waits for a connection slot; started all at once, a batch's 500
@@ -357,7 +372,7 @@ async def _launch(one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int,
         for i in range(0, len(targets), LAUNCH_CHUNK):
             if i:
                 await asyncio.sleep(0)
-            tasks.extend(asyncio.ensure_future(one(t)) for t in targets[i:i + LAUNCH_CHUNK])
+            tasks.extend(asyncio.ensure_future(one(t)) for t in targets[i : i + LAUNCH_CHUNK])
         return await asyncio.gather(*tasks)
     except asyncio.CancelledError:
         for t in tasks:

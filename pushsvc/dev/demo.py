@@ -85,10 +85,19 @@ class Summary:
         return self.notifications > 0 and self.missing == 0 and self.duplicates == 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"residents": self.residents, "snapshots": self.snapshots, "danger_crossings": sum(self.rises.values()),
-                "gauges": len(self.rises), "danger_municipalities": sorted(self.danger_towns),
-                "notifications": self.notifications, "targeted": self.targeted, "decrypted": self.decrypted,
-                "missing": self.missing, "duplicates": self.duplicates, "ok": self.ok}
+        return {
+            "residents": self.residents,
+            "snapshots": self.snapshots,
+            "danger_crossings": sum(self.rises.values()),
+            "gauges": len(self.rises),
+            "danger_municipalities": sorted(self.danger_towns),
+            "notifications": self.notifications,
+            "targeted": self.targeted,
+            "decrypted": self.decrypted,
+            "missing": self.missing,
+            "duplicates": self.duplicates,
+            "ok": self.ok,
+        }
 
 
 def _free_socket() -> socket.socket:
@@ -126,12 +135,15 @@ def _register(api: str, push: DevPush, vapid_key: str, towns: list[str], n: int,
             extra = rng.sample(towns, rng.choice((1, 2))) if rng.random() < 0.25 else []
             places = list(dict.fromkeys([home, *extra]))
             device = push.subscribe(vapid_key=vapid_key)
-            r = client.post("/api/v1/subscriptions", json={
-                "endpoint": push.endpoint(device),
-                "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-                "places": [{"label": f"place {j + 1}", "municipality_code": c} for j, c in enumerate(places)],
-                "lang": "en" if i % 10 == 9 else "ja",
-            })
+            r = client.post(
+                "/api/v1/subscriptions",
+                json={
+                    "endpoint": push.endpoint(device),
+                    "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+                    "places": [{"label": f"place {j + 1}", "municipality_code": c} for j, c in enumerate(places)],
+                    "lang": "en" if i % 10 == 9 else "ja",
+                },
+            )
             r.raise_for_status()
             phones.append(Phone(device.id, tuple(places)))
     return phones
@@ -146,9 +158,15 @@ class Demo:
         self.replay = KriverReplay(opts.shared / EVENT_SERIES, opts.shared / GAUGES)
         self.feed = LocalFeedServer({AREA_INFO_PATH: self.replay.document})
         self.settings = Settings(
-            database_url=f"sqlite:///{workdir / 'demo.db'}", boundaries=opts.shared / BOUNDARIES,
-            vapid_key_file=workdir / "vapid.pem", vapid_subject=SUBJECT, push_allowed_hosts="127.0.0.1",
-            public_base_url=api, feeds_file=workdir / "feeds.toml", worker_poll_s=0.05, push_timeout_s=5.0,
+            database_url=f"sqlite:///{workdir / 'demo.db'}",
+            boundaries=opts.shared / BOUNDARIES,
+            vapid_key_file=workdir / "vapid.pem",
+            vapid_subject=SUBJECT,
+            push_allowed_hosts="127.0.0.1",
+            public_base_url=api,
+            feeds_file=workdir / "feeds.toml",
+            worker_poll_s=0.05,
+            push_timeout_s=5.0,
             jma_codes_dir=opts.shared / "samples/jma/codes",
         )
         self.api = api
@@ -159,14 +177,22 @@ class Demo:
         self.open: dict[int, SentAlert] = {}
 
     def source(self) -> SourceConfig:
-        return SourceConfig(name="kochi-kriver-replay", kind="kriver_area", url=self.feed.url + AREA_INFO_PATH,
-                            interval_s=0.1, timeout_s=5.0, options={"stations_file": str(self.opts.shared / GAUGES)})
+        return SourceConfig(
+            name="kochi-kriver-replay",
+            kind="kriver_area",
+            url=self.feed.url + AREA_INFO_PATH,
+            interval_s=0.1,
+            timeout_s=5.0,
+            options={"stations_file": str(self.opts.shared / GAUGES)},
+        )
 
     def _write_feeds_file(self) -> None:
         cfg = self.source()
         self.settings.feeds_file.write_text(  # type: ignore[union-attr]
             f'[[source]]\nname = "{cfg.name}"\nkind = "kriver_area"\nurl = "{cfg.url}"\ninterval_s = {cfg.interval_s}\n'
-            f'stations_file = "{cfg.options["stations_file"]}"\n', encoding="utf-8")
+            f'stations_file = "{cfg.options["stations_file"]}"\n',
+            encoding="utf-8",
+        )
 
     # -- reporting ------------------------------------------------------------------------------------------
     def _town(self, code: str) -> str:
@@ -248,14 +274,22 @@ class Demo:
             towns = sorted(self.names)
             self.echo(f"pushsvc demo: API {self.api}, local push service {push.url}, feed {self.feed.url}")
             self.echo(f"registering {self.opts.residents} simulated residents across {len(towns)} municipalities …")
-            self.phones = _register(self.api, push, app.state.vapid.public_key_b64url, towns, self.opts.residents,
-                                    random.Random(self.opts.seed))
+            self.phones = _register(
+                self.api,
+                push,
+                app.state.vapid.public_key_b64url,
+                towns,
+                self.opts.residents,
+                random.Random(self.opts.seed),
+            )
             self.summary.residents = len(self.phones)
             self.summary.municipalities_with_residents = len({m for p in self.phones for m in p.municipalities})
             self.summary.setup_s = time.monotonic() - started
             hours = (self.replay.times[-1] - self.replay.times[0]).total_seconds() / 3600
-            self.echo(f"replaying the 2026-06-02 Kochi rain event: {len(self.replay)} crawls over {hours:.0f} h "
-                      f"at {self.opts.speed:g}× (≈{hours * 3600 / self.opts.speed:.0f} s)")
+            self.echo(
+                f"replaying the 2026-06-02 Kochi rain event: {len(self.replay)} crawls over {hours:.0f} h "
+                f"at {self.opts.speed:g}× (≈{hours * 3600 / self.opts.speed:.0f} s)"
+            )
             asyncio.run(self._run_async(app.state.vapid))
             self.summary.snapshots = self.replay.position + 1
             health = httpx.get(f"{self.api}/api/v1/feeds", timeout=10).json()
@@ -272,11 +306,15 @@ def report(summary: Summary, names: dict[str, str], echo: Callable[[str], None])
     echo("summary")
     echo(f"  residents: {summary.residents} in {summary.municipalities_with_residents} municipalities")
     echo(f"  crawls replayed: {summary.snapshots}")
-    echo(f"  danger-level crossings: {sum(summary.rises.values())} at {len(summary.rises)} gauges, "
-         f"alerting {len(summary.danger_towns)} municipalities: {towns}")
+    echo(
+        f"  danger-level crossings: {sum(summary.rises.values())} at {len(summary.rises)} gauges, "
+        f"alerting {len(summary.danger_towns)} municipalities: {towns}"
+    )
     echo(f"  notifications: {summary.notifications} (danger alerts and 'back below' messages)")
-    echo(f"  deliveries: {summary.decrypted} decrypted of {summary.targeted} targeted, {summary.missing} missing, "
-         f"{summary.duplicates} duplicates")
+    echo(
+        f"  deliveries: {summary.decrypted} decrypted of {summary.targeted} targeted, {summary.missing} missing, "
+        f"{summary.duplicates} duplicates"
+    )
     echo(f"  alert → last phone: median {p50:.2f} s, max {max(lat, default=0.0):.2f} s")
     echo(f"  time: {summary.wall_s:.1f} s ({summary.setup_s:.1f} s setup)")
     echo("  出典：国土交通省「川の防災情報」; 「国土数値情報（行政区域データ）」（国土交通省）を加工して作成")
@@ -294,4 +332,3 @@ def run_demo(opts: DemoOptions) -> Summary:
         summary = demo.run()
         report(summary, demo.names, opts.echo)
         return summary
-

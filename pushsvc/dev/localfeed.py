@@ -155,10 +155,16 @@ class KriverReplay:
             for r in csv.DictReader(fh):
                 g = gauges.get(r["code"], {})
                 item: dict[str, Any] = {k: r[k] for k in _KEEP if k in r}
-                item.update(level=float(r["level"]), townCode=g.get("townCode") or r.get("townCode"),
-                            prefCode=pref_code, startLevel=_num(r.get("startLevel")),
-                            warnLevel=_num(r.get("warnLevel")), fladLevel=_num(r.get("fladLevel")),
-                            lat=_num(r.get("latitude")), lon=_num(r.get("longitude")))
+                item.update(
+                    level=float(r["level"]),
+                    townCode=g.get("townCode") or r.get("townCode"),
+                    prefCode=pref_code,
+                    startLevel=_num(r.get("startLevel")),
+                    warnLevel=_num(r.get("warnLevel")),
+                    fladLevel=_num(r.get("fladLevel")),
+                    lat=_num(r.get("latitude")),
+                    lon=_num(r.get("longitude")),
+                )
                 groups[r["snapshot_path"]].append(item)
         self.labels = sorted(groups)
         self.snapshots = [groups[k] for k in self.labels]

@@ -32,13 +32,20 @@ OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def _public(db_session: SessionDep, settings: SettingsDep, municipality: str | None, lang: str) -> EvacuationList:
     orders = service.in_force(db_session, municipality=municipality)
     names = service.names_of(db_session, {o.municipality_code for o in orders})
-    return EvacuationList(orders=[service.public_out(db_session, o, lang, names, settings=settings) for o in orders],
-                          attribution=[service.ATTRIBUTION] if orders else [])
+    return EvacuationList(
+        orders=[service.public_out(db_session, o, lang, names, settings=settings) for o in orders],
+        attribution=[service.ATTRIBUTION] if orders else [],
+    )
 
 
 @router.get("", response_model=EvacuationList)
-def in_force(request: Request, db_session: SessionDep, settings: SettingsDep, municipality: MunicipalityQuery = None,
-             lang: Lang = "ja") -> Response:
+def in_force(
+    request: Request,
+    db_session: SessionDep,
+    settings: SettingsDep,
+    municipality: MunicipalityQuery = None,
+    lang: Lang = "ja",
+) -> Response:
     """避難情報 in force (open data, no login): highest level first; lifted orders are not listed.
 
     Each order links its entry in the public alert feeds (``/api/v1/alerts.atom?category=evacuation``)
@@ -66,22 +73,25 @@ def read(order_id: OrderId, op: CurrentOperator, db_session: SessionDep) -> Orde
 
 
 @router.post("/orders/{order_id}/change", response_model=OrderOut)
-def change(order_id: OrderId, body: OrderChangeIn, op: CurrentOperator, db_session: SessionDep,
-           settings: SettingsDep) -> OrderOut:
+def change(
+    order_id: OrderId, body: OrderChangeIn, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep
+) -> OrderOut:
     """Raise or lower the level (or change hazards, shelters, reason): same Topic, so phones show the new state."""
     return service.order_out(db_session, service.change(db_session, op, order_id, body, settings=settings))
 
 
 @router.post("/orders/{order_id}/lift", response_model=OrderOut)
-def lift(order_id: OrderId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
-         body: LiftIn | None = None) -> OrderOut:
+def lift(
+    order_id: OrderId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep, body: LiftIn | None = None
+) -> OrderOut:
     """解除: the area is told, and the order leaves the portal and the public feeds."""
     return service.order_out(db_session, service.lift(db_session, op, order_id, body or LiftIn(), settings=settings))
 
 
 @router.get("/single-issuer", response_model=list[AuditOut])
-def single_issuer(op: CurrentOperator, db_session: SessionDep,
-                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[AuditOut]:
+def single_issuer(
+    op: CurrentOperator, db_session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[AuditOut]:
     """Orders one operator issued alone under a municipality's rule, newest first: every other operator of
     that municipality (and the prefecture) sees them in the console at once."""
     rows = accounts.list_audit(db_session, action="evacuation.single_issuer", limit=200)
@@ -96,17 +106,26 @@ def districts(db_session: SessionDep, municipality: MunicipalityQuery = None) ->
 
 
 @router.put("/districts/{code}/{name}", response_model=DistrictOut)
-def save_district(code: Annotated[str, Path(pattern=r"^\d{5}$")], name: str, body: DistrictIn, op: CurrentOperator,
-                  db_session: SessionDep, settings: SettingsDep) -> DistrictOut:
+def save_district(
+    code: Annotated[str, Path(pattern=r"^\d{5}$")],
+    name: str,
+    body: DistrictIn,
+    op: CurrentOperator,
+    db_session: SessionDep,
+    settings: SettingsDep,
+) -> DistrictOut:
     if name != body.name:
         raise ValidationProblem("the name in the path and the body differ", field="name")
     return service.district_out(service.save_district(db_session, op, code, body, settings=settings))
 
 
-@router.post("/cap", status_code=202, response_model=OrderOut,
-             openapi_extra={"requestBody": {"content": {CAP_MEDIA: {}, "application/xml": {}}, "required": True}})
-async def receive_cap(request: Request, op: CurrentOperator, db_session: SessionDep,
-                      settings: SettingsDep) -> OrderOut:
+@router.post(
+    "/cap",
+    status_code=202,
+    response_model=OrderOut,
+    openapi_extra={"requestBody": {"content": {CAP_MEDIA: {}, "application/xml": {}}, "required": True}},
+)
+async def receive_cap(request: Request, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> OrderOut:
     """避難情報 as CAP 1.2 from a configured source (see ``pushsvc.evacuation.cap`` for the mapping)."""
     return _cap(await cap_body(request), op, db_session, settings)
 

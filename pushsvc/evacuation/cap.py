@@ -39,9 +39,15 @@ from pushsvc.operators.targets import municipalities_touching
 from pushsvc.shelters.schemas import HAZARDS, Hazard, hazard_label
 
 LEVEL_NAMES = ("EvacuationLevel", "警戒レベル")
-HAZARD_IN: dict[str, Hazard] = {**{h: h for h in HAZARDS}, **{hazard_label(h, "ja"): h for h in HAZARDS},
-                                "崖崩れ": "landslide", "土石流": "landslide", "地すべり": "landslide",
-                                "河川氾濫": "flood", "外水氾濫": "flood"}
+HAZARD_IN: dict[str, Hazard] = {
+    **{h: h for h in HAZARDS},
+    **{hazard_label(h, "ja"): h for h in HAZARDS},
+    "崖崩れ": "landslide",
+    "土石流": "landslide",
+    "地すべり": "landslide",
+    "河川氾濫": "flood",
+    "外水氾濫": "flood",
+}
 _SPLIT = re.compile(r"[、,・\s]+")
 HEADER = (
     Allowed("status", ("Actual", "Exercise"), "status {value} is not sent to residents (Actual, Exercise are)"),
@@ -56,8 +62,10 @@ def source_sender(settings: Settings, op: Operator) -> str:
         name, _, sender = part.partition("=")
         if name.strip() == op.name and sender.strip():
             return sender.strip()
-    raise Forbidden(f"operator {op.name!r} is not configured as a 避難情報 CAP source "
-                    "(PUSHSVC_EVACUATION_CAP_SOURCES)", field="Authorization")
+    raise Forbidden(
+        f"operator {op.name!r} is not configured as a 避難情報 CAP source (PUSHSVC_EVACUATION_CAP_SOURCES)",
+        field="Authorization",
+    )
 
 
 @dataclass
@@ -81,8 +89,9 @@ def _level(params: dict[str, list[str]]) -> int | None:
         return None
     value = values[0].strip().removeprefix("レベル").removeprefix("Lv").removeprefix("Level").strip()
     if value not in ("3", "4", "5"):
-        raise ValidationProblem(f"EvacuationLevel {values[0]!r} is not 3, 4 or 5",
-                                field="info[0].parameter.EvacuationLevel")
+        raise ValidationProblem(
+            f"EvacuationLevel {values[0]!r} is not 3, 4 or 5", field="info[0].parameter.EvacuationLevel"
+        )
     return int(value)
 
 
@@ -92,8 +101,9 @@ def _hazards(params: dict[str, list[str]]) -> list[Hazard]:
         for word in filter(None, _SPLIT.split(raw)):
             h = HAZARD_IN.get(word)
             if h is None:
-                raise ValidationProblem(f"hazard {word!r} is not one we know ({', '.join(HAZARD_IN)})",
-                                        field="info[0].parameter.Hazard")
+                raise ValidationProblem(
+                    f"hazard {word!r} is not one we know ({', '.join(HAZARD_IN)})", field="info[0].parameter.Hazard"
+                )
             if h not in found:
                 found.append(h)
     return found
@@ -106,8 +116,11 @@ def _polygon_area(db_session: Session, polygons: list[str], where: str, prefectu
     touched = municipalities_touching(db_session, parse_area(geojson, field=f"{where}.polygon"), prefecture)
     if len(touched) != 1:
         raise OutsideServiceArea(
-            "the polygon is outside prefecture " + prefecture if not touched else
-            f"the polygon spans {', '.join(touched)}: one order is one municipality's", field=f"{where}.polygon")
+            "the polygon is outside prefecture " + prefecture
+            if not touched
+            else f"the polygon spans {', '.join(touched)}: one order is one municipality's",
+            field=f"{where}.polygon",
+        )
     return touched[0], AreaIn(kind="polygon", polygon=geojson)
 
 
@@ -116,10 +129,14 @@ def _municipality(db_session: Session, geocodes: list[str], where: str, prefectu
     if len(geocodes) != 1:
         raise ValidationProblem("give one polygon or one geocode (全国地方公共団体コード)", field=f"{where}.geocode")
     code = geocodes[0][:5]
-    if not re.fullmatch(r"\d{5,6}", geocodes[0]) or not code.startswith(prefecture) \
-            or geo_service.get_place(db_session, code) is None:
-        raise OutsideServiceArea(f"geocode {geocodes[0]} is not a municipality of prefecture {prefecture}",
-                                 field=f"{where}.geocode[0]")
+    if (
+        not re.fullmatch(r"\d{5,6}", geocodes[0])
+        or not code.startswith(prefecture)
+        or geo_service.get_place(db_session, code) is None
+    ):
+        raise OutsideServiceArea(
+            f"geocode {geocodes[0]} is not a municipality of prefecture {prefecture}", field=f"{where}.geocode[0]"
+        )
     return code
 
 
@@ -131,8 +148,11 @@ def _coded_area(db_session: Session, code: str, desc: str, where: str) -> AreaIn
         return AreaIn(kind="districts", districts=wanted)
     place = geo_service.get_place(db_session, code)
     if desc and place is not None and desc not in (place.name, f"{place.name}全域"):
-        raise ValidationProblem(f"areaDesc {desc!r} is neither {place.name} nor a saved district of it "
-                                f"({', '.join(sorted(names)) or 'none saved'})", field=f"{where}.areaDesc")
+        raise ValidationProblem(
+            f"areaDesc {desc!r} is neither {place.name} nor a saved district of it "
+            f"({', '.join(sorted(names)) or 'none saved'})",
+            field=f"{where}.areaDesc",
+        )
     return AreaIn(kind="municipality")
 
 
@@ -168,16 +188,30 @@ def parse(db_session: Session, xml: bytes, *, prefecture: str) -> Parsed:
     params = parameters(info) if info is not None else {}
     level = _level(params)
     if level is None and msg_type != "Cancel":
-        raise ValidationProblem("the level is required as <parameter><valueName>EvacuationLevel</valueName>",
-                                field="info[0].parameter.EvacuationLevel")
+        raise ValidationProblem(
+            "the level is required as <parameter><valueName>EvacuationLevel</valueName>",
+            field="info[0].parameter.EvacuationLevel",
+        )
     area = _area(db_session, info, prefecture) if info is not None and msg_type == "Alert" else None
     hazards = _hazards(params)
     if msg_type == "Alert" and not hazards:
-        raise ValidationProblem("name the hazard(s) as <parameter><valueName>Hazard</valueName>",
-                                field="info[0].parameter.Hazard")
+        raise ValidationProblem(
+            "name the hazard(s) as <parameter><valueName>Hazard</valueName>", field="info[0].parameter.Hazard"
+        )
     note = text_of(info, "instruction")[:500] if info is not None else ""
-    return Parsed(head["identifier"], sender, msg_type, references, level, hazards, params.get("Shelter", []),
-                  (params.get("Reason") or [""])[0][:300], note, head["status"] != "Actual", area)
+    return Parsed(
+        head["identifier"],
+        sender,
+        msg_type,
+        references,
+        level,
+        hazards,
+        params.get("Shelter", []),
+        (params.get("Reason") or [""])[0][:300],
+        note,
+        head["status"] != "Actual",
+        area,
+    )
 
 
 def receive(db_session: Session, op: Operator, xml: bytes, *, settings: Settings) -> EvacuationOrder:
@@ -193,21 +227,36 @@ def receive(db_session: Session, op: Operator, xml: bytes, *, settings: Settings
         if p.msg_type == "Alert":
             assert p.area is not None and p.level is not None
             code, area = p.area
-            body = OrderIn(municipality_code=code, level=cast(Any, p.level), hazards=p.hazards, area=area,
-                           reason=p.reason, note=p.note, shelters=p.shelters, test=p.test)
+            body = OrderIn(
+                municipality_code=code,
+                level=cast(Any, p.level),
+                hazards=p.hazards,
+                area=area,
+                reason=p.reason,
+                note=p.note,
+                shelters=p.shelters,
+                test=p.test,
+            )
             return service.issue(db_session, op, body, settings=settings, source="cap", cap=cap)
         original = service.find_by_cap(db_session, p.sender, p.references)
         if original is None:
-            raise Conflict(f"none of the referenced alerts ({', '.join(p.references)}) was received here",
-                           field="references")
+            raise Conflict(
+                f"none of the referenced alerts ({', '.join(p.references)}) was received here", field="references"
+            )
         if p.msg_type == "Cancel":
             o = service.lift(db_session, op, original.id, LiftIn(note=p.note), settings=settings, source="cap", cap=cap)
         else:
-            change = OrderChangeIn(level=cast(Any, p.level), hazards=p.hazards or None,
-                                   shelters=p.shelters or None, reason=p.reason or None, note=p.note or None)
+            change = OrderChangeIn(
+                level=cast(Any, p.level),
+                hazards=p.hazards or None,
+                shelters=p.shelters or None,
+                reason=p.reason or None,
+                note=p.note or None,
+            )
             o = service.change(db_session, op, original.id, change, settings=settings, source="cap", cap=cap)
         return o
     except PydanticError as exc:
         err = exc.errors()[0]
-        raise ValidationProblem(f"cannot be mapped: {err['msg']}",
-                                field="info[0]." + ".".join(str(x) for x in err["loc"])) from exc
+        raise ValidationProblem(
+            f"cannot be mapped: {err['msg']}", field="info[0]." + ".".join(str(x) for x in err["loc"])
+        ) from exc

@@ -50,22 +50,28 @@ def _within(db_session: Session, geom: BaseGeometry, code: str, prefecture: str,
     others = [c for c in touched if c != code]
     if others:
         names = geo_service.places_by_code(db_session, others)
-        raise ValidationProblem(f"the area reaches beyond {code} into {', '.join(names[c].name for c in others)}; "
-                                "draw it inside the municipality", field=field)
+        raise ValidationProblem(
+            f"the area reaches beyond {code} into {', '.join(names[c].name for c in others)}; "
+            "draw it inside the municipality",
+            field=field,
+        )
 
 
-def save_district(db_session: Session, op: Operator, code: str, body: DistrictIn, *, settings: Settings,
-                  now: datetime | None = None) -> District:
+def save_district(
+    db_session: Session, op: Operator, code: str, body: DistrictIn, *, settings: Settings, now: datetime | None = None
+) -> District:
     """Save (or redraw) a named district of a municipality; its own operators and the prefecture's."""
     municipality_name(db_session, code, settings.prefecture, "municipality_code")
     accounts.ensure_scope(op, [code], field="municipality_code")
     geom = parse_area(body.area, field="area")
     _within(db_session, geom, code, settings.prefecture, "area")
-    d = db_session.execute(select(District).where(District.municipality_code == code,
-                                                  District.name == body.name)).scalar_one_or_none()
+    d = db_session.execute(
+        select(District).where(District.municipality_code == code, District.name == body.name)
+    ).scalar_one_or_none()
     if d is None:
-        d = District(municipality_code=code, name=body.name, created_by=op.id,
-                     created_at=_utc(now or datetime.now(UTC)))
+        d = District(
+            municipality_code=code, name=body.name, created_by=op.id, created_at=_utc(now or datetime.now(UTC))
+        )
         db_session.add(d)
     d.name_en, d.geom = body.name_en, geom
     accounts.audit(db_session, "district.save", operator=op, municipality=code, name=body.name)
@@ -86,6 +92,7 @@ def district_out(d: District) -> DistrictOut:
 
 # --- the area of an order -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OrderArea:
     kind: str
@@ -97,8 +104,9 @@ class OrderArea:
 def _whole(db_session: Session, code: str, name: str, area: AreaIn, prefecture: str) -> OrderArea:
     if area.districts or area.polygon:
         raise ValidationProblem("a whole-municipality order takes no districts or polygon", field="area")
-    return OrderArea("municipality", [], None, {lang: texts.area_label(name, "municipality", [], lang)
-                                                for lang in ("ja", "en")})
+    return OrderArea(
+        "municipality", [], None, {lang: texts.area_label(name, "municipality", [], lang) for lang in ("ja", "en")}
+    )
 
 
 def _saved(db_session: Session, code: str, name: str, wanted: Sequence[str]) -> dict[str, District]:
@@ -106,8 +114,13 @@ def _saved(db_session: Session, code: str, name: str, wanted: Sequence[str]) -> 
     found = {d.name: d for d in list_districts(db_session, code)}
     unknown = [n for n in wanted if n not in found]
     if unknown:
-        other = db_session.execute(select(District.municipality_code).where(
-            District.name.in_(unknown), District.municipality_code != code)).scalars().first()
+        other = (
+            db_session.execute(
+                select(District.municipality_code).where(District.name.in_(unknown), District.municipality_code != code)
+            )
+            .scalars()
+            .first()
+        )
         hint = f" (that is a district of {other})" if other else ""
         raise ValidationProblem(f"no saved district {', '.join(unknown)} in {name}{hint}", field="area.districts")
     return found
@@ -120,8 +133,12 @@ def _districts(db_session: Session, code: str, name: str, area: AreaIn, prefectu
     names = list(dict.fromkeys(area.districts))
     geom = shapely.union_all([found[n].geom for n in names])
     en = [found[n].name_en or n for n in names]
-    return OrderArea("districts", names, geom, {"ja": texts.area_label(name, "districts", names, "ja"),
-                                               "en": texts.area_label(name, "districts", en, "en")})
+    return OrderArea(
+        "districts",
+        names,
+        geom,
+        {"ja": texts.area_label(name, "districts", names, "ja"), "en": texts.area_label(name, "districts", en, "en")},
+    )
 
 
 def _drawn(db_session: Session, code: str, name: str, area: AreaIn, prefecture: str) -> OrderArea:
@@ -133,7 +150,10 @@ def _drawn(db_session: Session, code: str, name: str, area: AreaIn, prefecture: 
 
 
 _KINDS: dict[str, Callable[[Session, str, str, AreaIn, str], OrderArea]] = {
-    "municipality": _whole, "districts": _districts, "polygon": _drawn}
+    "municipality": _whole,
+    "districts": _districts,
+    "polygon": _drawn,
+}
 
 
 def order_area(db_session: Session, code: str, name: str, area: AreaIn, prefecture: str) -> OrderArea:

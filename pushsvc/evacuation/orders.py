@@ -50,9 +50,11 @@ def _check_shelters(db_session: Session, op: Operator, site_ids: list[str], haza
     accounts.ensure_scope(op, set(codes.values()), field="shelters")
     wrong = shelters.unsuitable(db_session, site_ids, hazards)
     if wrong:
-        raise ValidationProblem(f"{', '.join(wrong)} is not designated for "
-                                f"{'・'.join(hazard_label(h, 'ja') for h in hazards)}; open another site",
-                                field="shelters")
+        raise ValidationProblem(
+            f"{', '.join(wrong)} is not designated for "
+            f"{'・'.join(hazard_label(h, 'ja') for h in hazards)}; open another site",
+            field="shelters",
+        )
 
 
 def _shelter_names(db_session: Session, site_ids: list[str]) -> list[str]:
@@ -61,8 +63,16 @@ def _shelter_names(db_session: Session, site_ids: list[str]) -> list[str]:
     return [s.name for s in sorted(found, key=lambda s: s.capacity == "full")]
 
 
-def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fields: dict[str, Any], *,
-          settings: Settings, now: datetime) -> Any:
+def _send(
+    db_session: Session,
+    op: Operator,
+    o: EvacuationOrder,
+    action: str,
+    fields: dict[str, Any],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> Any:
     """One operator message for this change, on the order's Topic; returns the message.
 
     Its source is "evacuation": the alert feeds list it only while the alert state says the order is in
@@ -79,32 +89,79 @@ def _send(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fi
     else:
         names = _shelter_names(db_session, fields["shelter_ids"])
         titles = {lang: texts.title(level, place, lang) for lang in LANGUAGES}
-        bodies = {lang: texts.body(level, area[lang], lang, lowered=action == "lower", hazards=fields["hazards"],
-                                   reason=fields["reason"], shelters=names, note=fields["note"]) for lang in LANGUAGES}
+        bodies = {
+            lang: texts.body(
+                level,
+                area[lang],
+                lang,
+                lowered=action == "lower",
+                hazards=fields["hazards"],
+                reason=fields["reason"],
+                shelters=names,
+                note=fields["note"],
+            )
+            for lang in LANGUAGES
+        }
         severity, ttl = texts.SEVERITY[level], ORDER_TTL_S
-    target: dict[str, Any] = {"municipality_codes": [o.municipality_code]} if o.area is None else \
-        {"area": mapping(o.area)}
-    body = MessageIn(title=titles["ja"], body=bodies["ja"],
-                     lang={lang: {"title": titles[lang], "body": bodies[lang]} for lang in LANGUAGES if lang != "ja"},
-                     category="evacuation", severity=severity, target=target, ttl_seconds=ttl, test=o.test)
-    extra = {"hazards": list(fields["hazards"]), "evacuation": {"order_id": o.id, "level": level, "action": action},
-             "cap_parameters": {"EvacuationLevel": str(level), "EvacuationAction": action}}
+    target: dict[str, Any] = (
+        {"municipality_codes": [o.municipality_code]} if o.area is None else {"area": mapping(o.area)}
+    )
+    body = MessageIn(
+        title=titles["ja"],
+        body=bodies["ja"],
+        lang={lang: {"title": titles[lang], "body": bodies[lang]} for lang in LANGUAGES if lang != "ja"},
+        category="evacuation",
+        severity=severity,
+        target=target,
+        ttl_seconds=ttl,
+        test=o.test,
+    )
+    extra = {
+        "hazards": list(fields["hazards"]),
+        "evacuation": {"order_id": o.id, "level": level, "action": action},
+        "cap_parameters": {"EvacuationLevel": str(level), "EvacuationAction": action},
+    }
     waive = None
     if action != "lift":
         waive = single_issuer_reason(settings.evacuation_single_issuer, o.municipality_code, level, now)
-    return operators.submit(db_session, op, body, settings=settings, now=now, source=SOURCE, extra=extra,
-                            topic=o.topic, waive_approval=waive)
+    return operators.submit(
+        db_session,
+        op,
+        body,
+        settings=settings,
+        now=now,
+        source=SOURCE,
+        extra=extra,
+        topic=o.topic,
+        waive_approval=waive,
+    )
 
 
-def _apply(db_session: Session, o: EvacuationOrder, action: str, fields: dict[str, Any], message_id: int,
-           notification_id: int | None, *, single_issuer: bool, by: str, now: datetime) -> None:
+def _apply(
+    db_session: Session,
+    o: EvacuationOrder,
+    action: str,
+    fields: dict[str, Any],
+    message_id: int,
+    notification_id: int | None,
+    *,
+    single_issuer: bool,
+    by: str,
+    now: datetime,
+) -> None:
     """The change is out: the order now says what that message said, and the previous message leaves the
     feeds (its unsent copies are stopped; the new one on the same Topic replaces it on phones)."""
     level_changes = action != "update"  # the same level restated keeps its alert-feed entry (and message)
     if level_changes and o.notification_id is not None and o.notification_id != notification_id:
         delivery.cancel_notification(db_session, o.notification_id, now=now)
-    _state(db_session, o, None if action == "lift" else int(fields["level"]), notification_id,
-           ref=f"order:{o.id}|message:{message_id}", now=now)
+    _state(
+        db_session,
+        o,
+        None if action == "lift" else int(fields["level"]),
+        notification_id,
+        ref=f"order:{o.id}|message:{message_id}",
+        now=now,
+    )
     if action == "lift":
         o.status, o.level, o.lifted_at = "lifted", 0, now
         if notification_id is not None:  # the 解除 itself informs; it is not a state to show in the feeds
@@ -117,28 +174,61 @@ def _apply(db_session: Session, o: EvacuationOrder, action: str, fields: dict[st
             o.notification_id = notification_id
     o.message_id, o.single_issuer, o.updated_at = message_id, single_issuer, now
     o.pending, o.pending_message_id = None, None
-    o.history = [*o.history, {"action": action, "level": int(fields["level"]), "message_id": message_id,
-                              "at": now.isoformat(), "by": by, "single_issuer": single_issuer,
-                              "cap": fields.get("cap")}]
+    o.history = [
+        *o.history,
+        {
+            "action": action,
+            "level": int(fields["level"]),
+            "message_id": message_id,
+            "at": now.isoformat(),
+            "by": by,
+            "single_issuer": single_issuer,
+            "cap": fields.get("cap"),
+        },
+    ]
 
 
-def _state(db_session: Session, o: EvacuationOrder, level: int | None, notification_id: int | None, *, ref: str,
-           now: datetime) -> None:
+def _state(
+    db_session: Session, o: EvacuationOrder, level: int | None, notification_id: int | None, *, ref: str, now: datetime
+) -> None:
     """Put the order on the alert state (``pushsvc.alerts``): issued, raised, lowered or lifted there, so the
     public feeds and the portal show what the municipality last said. Drills are not public state."""
     if o.test:
         return
-    value = None if level is None else Value(
-        product=texts.NAMES[level]["ja"], name_ja=texts.NAMES[level]["ja"], name_en=texts.NAMES[level]["en"],
-        level=level, severity=texts.SEVERITY[level], rank=level, detail={"order_id": o.id, "hazards": list(o.hazards)})
-    transitions = alert_state.apply_statement(db_session, Statement(
-        source=SOURCE, ref=ref, at=now, items=(AreaValue(f"{SOURCE}:{o.id}", o.municipality_code, value),)), now=now)
+    value = (
+        None
+        if level is None
+        else Value(
+            product=texts.NAMES[level]["ja"],
+            name_ja=texts.NAMES[level]["ja"],
+            name_en=texts.NAMES[level]["en"],
+            level=level,
+            severity=texts.SEVERITY[level],
+            rank=level,
+            detail={"order_id": o.id, "hazards": list(o.hazards)},
+        )
+    )
+    transitions = alert_state.apply_statement(
+        db_session,
+        Statement(source=SOURCE, ref=ref, at=now, items=(AreaValue(f"{SOURCE}:{o.id}", o.municipality_code, value),)),
+        now=now,
+    )
     if notification_id is not None:
         alert_state.attach_notification(db_session, transitions, notification_id)
 
 
-def _submit_change(db_session: Session, op: Operator, o: EvacuationOrder, action: str, fields: dict[str, Any], *,
-                   settings: Settings, now: datetime, source: str, cap: tuple[str, str] | None) -> None:
+def _submit_change(
+    db_session: Session,
+    op: Operator,
+    o: EvacuationOrder,
+    action: str,
+    fields: dict[str, Any],
+    *,
+    settings: Settings,
+    now: datetime,
+    source: str,
+    cap: tuple[str, str] | None,
+) -> None:
     fields = {**fields, "cap": cap[0] if cap else None}
     m = _send(db_session, op, o, action, fields, settings=settings, now=now)
     single = bool(m.note.startswith("sent without a second operator"))
@@ -146,18 +236,45 @@ def _submit_change(db_session: Session, op: Operator, o: EvacuationOrder, action
         _apply(db_session, o, action, fields, m.id, m.notification_id, single_issuer=single, by=op.name, now=now)
     else:
         o.pending, o.pending_message_id, o.updated_at = {"action": action, **fields, "by": op.name}, m.id, now
-    accounts.audit(db_session, f"evacuation.{action}", operator=op, message_id=m.id, now=now, order_id=o.id,
-                   municipality=o.municipality_code, level=int(fields["level"]), status=m.status,
-                   single_issuer=single, source=source)
+    accounts.audit(
+        db_session,
+        f"evacuation.{action}",
+        operator=op,
+        message_id=m.id,
+        now=now,
+        order_id=o.id,
+        municipality=o.municipality_code,
+        level=int(fields["level"]),
+        status=m.status,
+        single_issuer=single,
+        source=source,
+    )
     if single:
         # Every other operator of this municipality (and the prefecture) sees it at once in the console.
-        accounts.audit(db_session, "evacuation.single_issuer", operator=op, message_id=m.id, now=now,
-                       order_id=o.id, municipality=o.municipality_code, level=int(fields["level"]), reason=m.note)
+        accounts.audit(
+            db_session,
+            "evacuation.single_issuer",
+            operator=op,
+            message_id=m.id,
+            now=now,
+            order_id=o.id,
+            municipality=o.municipality_code,
+            level=int(fields["level"]),
+            reason=m.note,
+        )
     db_session.flush()
 
 
-def issue(db_session: Session, op: Operator, body: OrderIn, *, settings: Settings, now: datetime | None = None,
-          source: str = "console", cap: tuple[str, str] | None = None) -> EvacuationOrder:
+def issue(
+    db_session: Session,
+    op: Operator,
+    body: OrderIn,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    source: str = "console",
+    cap: tuple[str, str] | None = None,
+) -> EvacuationOrder:
     """Issue 高齢者等避難 / 避難指示 / 緊急安全確保 for an area of one municipality."""
     now = _utc(now or datetime.now(UTC))
     refresh(db_session, now=now)
@@ -167,16 +284,36 @@ def issue(db_session: Session, op: Operator, body: OrderIn, *, settings: Setting
     hazards = list(dict.fromkeys(body.hazards))
     _check_shelters(db_session, op, body.shelters, hazards)
     o = EvacuationOrder(
-        municipality_code=body.municipality_code, status="pending", level=0, hazards=hazards, area_kind=area.kind,
-        districts=area.districts, area=area.geom, area_label=area.label, reason=body.reason, note=body.note,
-        shelter_ids=list(body.shelters), test=body.test, author_id=op.id, source=source,
-        cap_sender=cap[1] if cap else None, cap_identifier=cap[0] if cap else None, history=[], created_at=now,
-        updated_at=now)
+        municipality_code=body.municipality_code,
+        status="pending",
+        level=0,
+        hazards=hazards,
+        area_kind=area.kind,
+        districts=area.districts,
+        area=area.geom,
+        area_label=area.label,
+        reason=body.reason,
+        note=body.note,
+        shelter_ids=list(body.shelters),
+        test=body.test,
+        author_id=op.id,
+        source=source,
+        cap_sender=cap[1] if cap else None,
+        cap_identifier=cap[0] if cap else None,
+        history=[],
+        created_at=now,
+        updated_at=now,
+    )
     db_session.add(o)
     db_session.flush()
     o.topic = f"evac{o.id}"
-    fields = {"level": body.level, "hazards": hazards, "shelter_ids": list(body.shelters), "reason": body.reason,
-              "note": body.note}
+    fields = {
+        "level": body.level,
+        "hazards": hazards,
+        "shelter_ids": list(body.shelters),
+        "reason": body.reason,
+        "note": body.note,
+    }
     _submit_change(db_session, op, o, "issue", fields, settings=settings, now=now, source=source, cap=cap)
     return o
 
@@ -202,32 +339,61 @@ def _changeable(db_session: Session, op: Operator, order_id: int, now: datetime)
     return o
 
 
-def change(db_session: Session, op: Operator, order_id: int, body: OrderChangeIn, *, settings: Settings,
-           now: datetime | None = None, source: str = "console", cap: tuple[str, str] | None = None) -> EvacuationOrder:
+def change(
+    db_session: Session,
+    op: Operator,
+    order_id: int,
+    body: OrderChangeIn,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    source: str = "console",
+    cap: tuple[str, str] | None = None,
+) -> EvacuationOrder:
     """Raise or lower the level (or update hazards, shelters, reason): same Topic, new text."""
     now = _utc(now or datetime.now(UTC))
     o = _changeable(db_session, op, order_id, now)
     hazards = list(dict.fromkeys(body.hazards)) if body.hazards is not None else cast(list[Hazard], list(o.hazards))
     site_ids = list(body.shelters) if body.shelters is not None else list(o.shelter_ids)
     _check_shelters(db_session, op, site_ids, hazards)
-    fields = {"level": body.level, "hazards": hazards, "shelter_ids": site_ids,
-              "reason": body.reason if body.reason is not None else o.reason,
-              "note": body.note if body.note is not None else o.note}
+    fields = {
+        "level": body.level,
+        "hazards": hazards,
+        "shelter_ids": site_ids,
+        "reason": body.reason if body.reason is not None else o.reason,
+        "note": body.note if body.note is not None else o.note,
+    }
     action = "raise" if body.level > o.level else "lower" if body.level < o.level else "update"
     _submit_change(db_session, op, o, action, fields, settings=settings, now=now, source=source, cap=cap)
     return o
 
 
-def lift(db_session: Session, op: Operator, order_id: int, body: LiftIn, *, settings: Settings,
-         now: datetime | None = None, source: str = "console", cap: tuple[str, str] | None = None) -> EvacuationOrder:
+def lift(
+    db_session: Session,
+    op: Operator,
+    order_id: int,
+    body: LiftIn,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    source: str = "console",
+    cap: tuple[str, str] | None = None,
+) -> EvacuationOrder:
     """解除: residents of the area are told, and the order leaves the portal and the feeds."""
     now = _utc(now or datetime.now(UTC))
     o = _changeable(db_session, op, order_id, now)
     if o.status == "pending":
-        raise Conflict(f"order {o.id} is awaiting approval and reached nobody: cancel message "
-                       f"{o.pending_message_id} instead", field="id")
-    fields = {"level": o.level, "hazards": list(o.hazards), "shelter_ids": list(o.shelter_ids), "reason": o.reason,
-              "note": body.note}
+        raise Conflict(
+            f"order {o.id} is awaiting approval and reached nobody: cancel message {o.pending_message_id} instead",
+            field="id",
+        )
+    fields = {
+        "level": o.level,
+        "hazards": list(o.hazards),
+        "shelter_ids": list(o.shelter_ids),
+        "reason": o.reason,
+        "note": body.note,
+    }
     _submit_change(db_session, op, o, "lift", fields, settings=settings, now=now, source=source, cap=cap)
     return o
 
@@ -235,15 +401,25 @@ def lift(db_session: Session, op: Operator, order_id: int, body: LiftIn, *, sett
 def refresh(db_session: Session, *, now: datetime | None = None) -> None:
     """Apply changes whose message a second operator approved; drop those that expired or were cancelled."""
     now = _utc(now or datetime.now(UTC))
-    waiting = list(db_session.execute(select(EvacuationOrder).where(
-        EvacuationOrder.pending_message_id.is_not(None))).scalars())
+    waiting = list(
+        db_session.execute(select(EvacuationOrder).where(EvacuationOrder.pending_message_id.is_not(None))).scalars()
+    )
     for o in waiting:
         assert o.pending_message_id is not None and o.pending is not None
         status, notification_id = operators.status_of(db_session, o.pending_message_id, now=now)
         if status in ("sent", "scheduled"):
             p = dict(o.pending)
-            _apply(db_session, o, p.pop("action"), p, o.pending_message_id, notification_id, single_issuer=False,
-                   by=str(p.get("by", "")), now=now)
+            _apply(
+                db_session,
+                o,
+                p.pop("action"),
+                p,
+                o.pending_message_id,
+                notification_id,
+                single_issuer=False,
+                by=str(p.get("by", "")),
+                now=now,
+            )
         elif status != "awaiting_approval":
             o.pending, o.pending_message_id = None, None
             if o.status == "pending":
@@ -267,8 +443,9 @@ def find_by_cap(db_session: Session, sender: str, identifiers: Collection[str]) 
     wanted = set(identifiers)
     if not wanted:
         return None
-    for o in db_session.execute(select(EvacuationOrder).where(EvacuationOrder.cap_sender == sender)
-                                .order_by(EvacuationOrder.id.desc())).scalars():
+    for o in db_session.execute(
+        select(EvacuationOrder).where(EvacuationOrder.cap_sender == sender).order_by(EvacuationOrder.id.desc())
+    ).scalars():
         seen = {o.cap_identifier, *(h.get("cap") for h in o.history), (o.pending or {}).get("cap")}
         if wanted & seen:
             return o

@@ -40,55 +40,106 @@ def order_out(db_session: Session, o: EvacuationOrder) -> OrderOut:
     level = o.level or int((o.pending or {}).get("level") or 0) or (o.history[-1]["level"] if o.history else 0)
     place = names_of(db_session, [o.municipality_code]).get(o.municipality_code, "")
     return OrderOut(
-        id=o.id, municipality=MunicipalityOut(code=o.municipality_code, name=place),
-        status=o.status, level=o.level, name=texts.NAMES.get(level, {}), severity=texts.SEVERITY.get(level, "info"),
-        hazards=cast(list[Hazard], o.hazards), area_kind=o.area_kind, districts=o.districts, area_label=o.area_label,
-        reason=o.reason, note=o.note, shelters=shelters.states(db_session, o.shelter_ids) if o.shelter_ids else [],
-        topic=o.topic, message_id=o.message_id,
-        pending=PendingOut(level=int(o.pending["level"]), action=str(o.pending["action"]),
-                           message_id=o.pending_message_id) if o.pending and o.pending_message_id else None,
-        single_issuer=o.single_issuer, test=o.test, source=o.source, created_at=_utc(o.created_at),
-        updated_at=_utc(o.updated_at), lifted_at=_utc(o.lifted_at) if o.lifted_at else None, history=o.history)
+        id=o.id,
+        municipality=MunicipalityOut(code=o.municipality_code, name=place),
+        status=o.status,
+        level=o.level,
+        name=texts.NAMES.get(level, {}),
+        severity=texts.SEVERITY.get(level, "info"),
+        hazards=cast(list[Hazard], o.hazards),
+        area_kind=o.area_kind,
+        districts=o.districts,
+        area_label=o.area_label,
+        reason=o.reason,
+        note=o.note,
+        shelters=shelters.states(db_session, o.shelter_ids) if o.shelter_ids else [],
+        topic=o.topic,
+        message_id=o.message_id,
+        pending=PendingOut(
+            level=int(o.pending["level"]), action=str(o.pending["action"]), message_id=o.pending_message_id
+        )
+        if o.pending and o.pending_message_id
+        else None,
+        single_issuer=o.single_issuer,
+        test=o.test,
+        source=o.source,
+        created_at=_utc(o.created_at),
+        updated_at=_utc(o.updated_at),
+        lifted_at=_utc(o.lifted_at) if o.lifted_at else None,
+        history=o.history,
+    )
 
 
-def public_out(db_session: Session, o: EvacuationOrder, lang: str, names: dict[str, str], *,
-               settings: Settings) -> PublicOrderOut:
+def public_out(
+    db_session: Session, o: EvacuationOrder, lang: str, names: dict[str, str], *, settings: Settings
+) -> PublicOrderOut:
     lg = lang if lang in LANGUAGES else "en"  # the order's words as the resident's push said them
     place = names.get(o.municipality_code, o.municipality_code)
-    open_sites = [s for s in shelters.states(db_session, o.shelter_ids, lang="ja" if lg == "ja" else "en")
-                  if s.open] if o.shelter_ids else []
+    open_sites = (
+        [s for s in shelters.states(db_session, o.shelter_ids, lang="ja" if lg == "ja" else "en") if s.open]
+        if o.shelter_ids
+        else []
+    )
     hazards = cast(list[Hazard], o.hazards)
     area = texts.stored_area_label(o.area_label, place, o.area_kind, o.districts, lg)
     return PublicOrderOut(
-        id=o.id, municipality=MunicipalityOut(code=o.municipality_code, name=place), level=o.level,
-        name=texts.name(o.level, lg), title=texts.title(o.level, place, lg),
-        body=texts.body(o.level, area, lg, lowered=False, hazards=hazards, reason=o.reason,
-                        shelters=[s.name for s in open_sites], note=o.note),
-        lang=lg, severity=texts.SEVERITY[o.level], hazards=hazards,
+        id=o.id,
+        municipality=MunicipalityOut(code=o.municipality_code, name=place),
+        level=o.level,
+        name=texts.name(o.level, lg),
+        title=texts.title(o.level, place, lg),
+        body=texts.body(
+            o.level,
+            area,
+            lg,
+            lowered=False,
+            hazards=hazards,
+            reason=o.reason,
+            shelters=[s.name for s in open_sites],
+            note=o.note,
+        ),
+        lang=lg,
+        severity=texts.SEVERITY[o.level],
+        hazards=hazards,
         hazard_labels=[hazard_label(h, lg) for h in hazards],
-        area_kind=o.area_kind, districts=o.districts, area_label=area,
-        area=mapping(o.area) if o.area is not None else None, shelters=open_sites, alert_id=o.notification_id,
+        area_kind=o.area_kind,
+        districts=o.districts,
+        area_label=area,
+        area=mapping(o.area) if o.area is not None else None,
+        shelters=open_sites,
+        alert_id=o.notification_id,
         cap_url=f"{settings.public_base_url.rstrip('/')}/api/v1/alerts/{o.notification_id}.cap"
-        if o.notification_id else None, issued_at=_utc(o.created_at), updated_at=_utc(o.updated_at))
+        if o.notification_id
+        else None,
+        issued_at=_utc(o.created_at),
+        updated_at=_utc(o.updated_at),
+    )
 
 
-def in_force(db_session: Session, *, municipality: str | None = None,
-             now: datetime | None = None) -> list[EvacuationOrder]:
+def in_force(
+    db_session: Session, *, municipality: str | None = None, now: datetime | None = None
+) -> list[EvacuationOrder]:
     """Orders in force as the alert state says (approved, not lifted; drills are never public state),
     highest level first, then newest."""
     refresh(db_session, now=now)
-    ids = [int(a.phenomenon.removeprefix(f"{SOURCE}:")) for a in alert_state.in_force(
-        db_session, areas=[municipality] if municipality else None, sources=[SOURCE])]
+    ids = [
+        int(a.phenomenon.removeprefix(f"{SOURCE}:"))
+        for a in alert_state.in_force(db_session, areas=[municipality] if municipality else None, sources=[SOURCE])
+    ]
     if not ids:
         return []
-    return list(db_session.execute(
-        select(EvacuationOrder).where(EvacuationOrder.id.in_(ids), EvacuationOrder.status == "in_force")
-        .order_by(EvacuationOrder.level.desc(), EvacuationOrder.updated_at.desc(), EvacuationOrder.id.desc())
-    ).scalars())
+    return list(
+        db_session.execute(
+            select(EvacuationOrder)
+            .where(EvacuationOrder.id.in_(ids), EvacuationOrder.status == "in_force")
+            .order_by(EvacuationOrder.level.desc(), EvacuationOrder.updated_at.desc(), EvacuationOrder.id.desc())
+        ).scalars()
+    )
 
 
-_VERSION = select(func.count(EvacuationOrder.id), func.max(EvacuationOrder.updated_at),
-                  func.count(EvacuationOrder.pending_message_id))  # built once: building costs more than running
+_VERSION = select(
+    func.count(EvacuationOrder.id), func.max(EvacuationOrder.updated_at), func.count(EvacuationOrder.pending_message_id)
+)  # built once: building costs more than running
 _snapshot: Snapshot[tuple[EvacuationOrder, ...]] = Snapshot(SNAPSHOT_TTL_S)
 
 
@@ -102,8 +153,7 @@ def in_force_shared(db_session: Session, *, now: datetime) -> list[EvacuationOrd
     if version[2]:
         refresh(db_session, now=now)
         version = tuple(db_session.execute(_VERSION).one())
-    return list(_snapshot.get(db_session, version, lambda: tuple(
-        detached(o) for o in in_force(db_session, now=now))))
+    return list(_snapshot.get(db_session, version, lambda: tuple(detached(o) for o in in_force(db_session, now=now))))
 
 
 def covers(o: EvacuationOrder, code: str, lat: float | None, lon: float | None) -> bool:
@@ -116,19 +166,34 @@ def covers(o: EvacuationOrder, code: str, lat: float | None, lon: float | None) 
     return bool(o.area.intersects(Point(lon, lat)))
 
 
-def for_place(db_session: Session, orders: list[EvacuationOrder], code: str, lat: float | None, lon: float | None,
-              *, lang: str, names: dict[str, str], point: tuple[float, float] | None,
-              settings: Settings) -> PlaceEvacuation:
+def for_place(
+    db_session: Session,
+    orders: list[EvacuationOrder],
+    code: str,
+    lat: float | None,
+    lon: float | None,
+    *,
+    lang: str,
+    names: dict[str, str],
+    point: tuple[float, float] | None,
+    settings: Settings,
+) -> PlaceEvacuation:
     """The orders in force at one place and the open sites suitable for all their hazards, nearest first."""
     here = [o for o in orders if covers(o, code, lat, lon)]
     hazards: list[Hazard] = []
     for o in here:
         hazards += [h for h in cast(list[Hazard], o.hazards) if h not in hazards]
     at = (lat, lon) if lat is not None and lon is not None else point
-    sites = shelters.open_nearest(db_session, at[0], at[1], hazards, limit=SHELTERS_PER_PLACE,
-                                  lang="ja" if lang == "ja" else "en") if here and at else []
-    return PlaceEvacuation(orders=[public_out(db_session, o, lang, names, settings=settings) for o in here],
-                           shelters=sites)
+    sites = (
+        shelters.open_nearest(
+            db_session, at[0], at[1], hazards, limit=SHELTERS_PER_PLACE, lang="ja" if lang == "ja" else "en"
+        )
+        if here and at
+        else []
+    )
+    return PlaceEvacuation(
+        orders=[public_out(db_session, o, lang, names, settings=settings) for o in here], shelters=sites
+    )
 
 
 def municipality_point(db_session: Session, code: str) -> tuple[float, float] | None:

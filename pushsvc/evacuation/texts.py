@@ -20,7 +20,8 @@ from pushsvc.types import Severity
 LEVELS = (3, 4, 5)
 # The name of each level's information in Japanese and English, as operators and the order API show it.
 NAMES: dict[int, dict[str, str]] = {
-    level: {lang: i18n.text(f"evacuation.name.{level}", lang) for lang in ("ja", "en")} for level in LEVELS}
+    level: {lang: i18n.text(f"evacuation.name.{level}", lang) for lang in ("ja", "en")} for level in LEVELS
+}
 SEVERITY: dict[int, Severity] = {level: severity_for(level) for level in LEVELS}  # the one rule: Lv4+ emergency
 MAX_SHELTERS_NAMED = 3
 
@@ -38,8 +39,11 @@ def lift_title(level: int, municipality: str, lang: str) -> str:
 
 
 def _details(lang: str, hazards: Sequence[Hazard], reason: str, shelters: Sequence[str], note: str) -> list[str]:
-    out = [i18n.text("evacuation.hazards", lang, hazards=i18n.listing((hazard_label(h, lang) for h in hazards),
-                                                                      lang, ja="・"))]
+    out = [
+        i18n.text(
+            "evacuation.hazards", lang, hazards=i18n.listing((hazard_label(h, lang) for h in hazards), lang, ja="・")
+        )
+    ]
     if reason:
         out.append(i18n.fragment("evacuation.reason", lang, reason=reason))  # the operator's words, verbatim
     if shelters:
@@ -52,11 +56,24 @@ def _details(lang: str, hazards: Sequence[Hazard], reason: str, shelters: Sequen
     return out
 
 
-def body(level: int, area: str, lang: str, *, lowered: bool, hazards: Sequence[Hazard], reason: str,
-         shelters: Sequence[str], note: str) -> str:
-    """"潮江地区（高知市）に避難指示を発令しました。危険な場所から全員避難してください。…"."""
-    head = i18n.Msg("evacuation.head.lowered" if lowered else "evacuation.head.issued", area=area,
-                    name=name(level, lang), level=level)
+def body(
+    level: int,
+    area: str,
+    lang: str,
+    *,
+    lowered: bool,
+    hazards: Sequence[Hazard],
+    reason: str,
+    shelters: Sequence[str],
+    note: str,
+) -> str:
+    """ "潮江地区（高知市）に避難指示を発令しました。危険な場所から全員避難してください。…"."""
+    head = i18n.Msg(
+        "evacuation.head.lowered" if lowered else "evacuation.head.issued",
+        area=area,
+        name=name(level, lang),
+        level=level,
+    )
     first = i18n.join({lang: head.text(lang)}, {lang: i18n.text(f"evacuation.action.{level}", lang)})[lang]
     return "\n".join([first, *_details(lang, hazards, reason, shelters, note)])
 
@@ -68,13 +85,15 @@ def lift_body(level: int, area: str, lang: str, note: str) -> str:
 
 def area_label(municipality: str, kind: str, districts: Sequence[str], lang: str) -> str:
     if kind in ("municipality", "districts"):
-        return i18n.text(f"evacuation.area.{kind}", lang, municipality=municipality,
-                         districts=i18n.listing(districts, lang, ja="・"))
+        return i18n.text(
+            f"evacuation.area.{kind}", lang, municipality=municipality, districts=i18n.listing(districts, lang, ja="・")
+        )
     return i18n.text("evacuation.area.polygon", lang, municipality=municipality)
 
 
-def stored_area_label(stored: Mapping[str, str], municipality: str, kind: str, districts: Sequence[str],
-                      lang: str) -> str:
+def stored_area_label(
+    stored: Mapping[str, str], municipality: str, kind: str, districts: Sequence[str], lang: str
+) -> str:
     """An order's area in ``lang``: its stored label (Japanese; English with the districts' saved English names),
     else the catalogue's with the Japanese district names."""
     return stored.get(lang) or area_label(municipality, kind, districts, lang)

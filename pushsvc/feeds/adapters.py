@@ -66,8 +66,9 @@ class KriverAdapter:
     async def prepare(self, body: bytes, state: Mapping[str, Any], fetch: Fetch) -> RiverBatch:
         try:
             doc = json.loads(body)
-            snapshot, rejected = checked_snapshot(doc, pref_code=self.pref_code, label=self.cfg.url,
-                                                  now=datetime.now(UTC))
+            snapshot, rejected = checked_snapshot(
+                doc, pref_code=self.pref_code, label=self.cfg.url, now=datetime.now(UTC)
+            )
             stations = {}
             for item in doc if isinstance(doc, list) else doc["items"]:
                 try:
@@ -92,8 +93,9 @@ class KriverAdapter:
         if fresh or not self.synced:
             service.sync_stations(db_session, self.cfg.name, self.stations, now=now)
             self.synced = True
-        _, sent = service.ingest_river_snapshot(db_session, row, snapshot, self.stations, rules=self.rules,
-                                                settings=self.settings, now=now)
+        _, sent = service.ingest_river_snapshot(
+            db_session, row, snapshot, self.stations, rules=self.rules, settings=self.settings, now=now
+        )
         row.state = {**row.state, "problems": prepared.problems[:50]}
         return sent
 
@@ -121,8 +123,14 @@ def _entry_doc(e: FeedEntry) -> dict[str, Any]:
 
 
 def _entry(doc: Mapping[str, Any]) -> FeedEntry:
-    return FeedEntry(str(doc["id"]), str(doc.get("title", "")), datetime.fromisoformat(str(doc["updated"])),
-                     str(doc.get("author", "")), str(doc["link"]), "")
+    return FeedEntry(
+        str(doc["id"]),
+        str(doc.get("title", "")),
+        datetime.fromisoformat(str(doc["updated"])),
+        str(doc.get("author", "")),
+        str(doc["link"]),
+        "",
+    )
 
 
 class JmaAtomAdapter:
@@ -147,8 +155,9 @@ class JmaAtomAdapter:
         ours = [e for office in self.offices for e in for_office(feed.entries, office, self.data_types)]
         last = state.get("last_updated")
         pending = dict(state.get("pending", {}))
-        fresh = new_entries(ours, set(state.get("seen", [])) | set(pending),
-                            datetime.fromisoformat(last) if last else None)
+        fresh = new_entries(
+            ours, set(state.get("seen", [])) | set(pending), datetime.fromisoformat(last) if last else None
+        )
         return await self._fetch_all(fresh, state, fetch)
 
     async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> JmaBatch | None:
@@ -179,9 +188,13 @@ class JmaAtomAdapter:
         if attempts >= TELEGRAM_ATTEMPTS:
             pending.pop(entry.id, None)
             return f"telegram {entry.link[:200]} given up after {attempts} attempts: {error}"
-        wait = min(self.cfg.interval_s * 2 ** attempts, self.settings.feed_max_backoff_s)
-        pending[entry.id] = {**_entry_doc(entry), "attempts": attempts, "error": error,
-                             "next_at": (now + timedelta(seconds=wait)).isoformat()}
+        wait = min(self.cfg.interval_s * 2**attempts, self.settings.feed_max_backoff_s)
+        pending[entry.id] = {
+            **_entry_doc(entry),
+            "attempts": attempts,
+            "error": error,
+            "next_at": (now + timedelta(seconds=wait)).isoformat(),
+        }
         return None
 
     def apply(self, db_session: Session, row: FeedSource, prepared: JmaBatch, *, now: datetime) -> list[SentAlert]:
@@ -209,13 +222,16 @@ class JmaAtomAdapter:
                     log.warning("%s: malformed telegram %s skipped: %s", self.cfg.name, entry.link, exc)
                     skipped += 1
                 else:
-                    sent += service.ingest_jma_telegram(db_session, row, telegram, self.resolver,
-                                                        settings=self.settings, now=now)
+                    sent += service.ingest_jma_telegram(
+                        db_session, row, telegram, self.resolver, settings=self.settings, now=now
+                    )
             seen.append(entry.id)
         last = max((e.updated for e in prepared.entries), default=None)
         state = dict(row.state)
-        problems = [f"telegram {p['link'][:200]} not fetched ({p['attempts']} of {TELEGRAM_ATTEMPTS} attempts): "
-                    f"{p['error']}" for p in pending.values()] + lost[-10:]
+        problems = [
+            f"telegram {p['link'][:200]} not fetched ({p['attempts']} of {TELEGRAM_ATTEMPTS} attempts): {p['error']}"
+            for p in pending.values()
+        ] + lost[-10:]
         state.update(seen=seen[-SEEN_KEEP:], malformed=skipped, pending=pending, lost=lost[-10:], problems=problems)
         if last is not None:
             state["last_updated"] = last.isoformat()
@@ -270,8 +286,11 @@ class KawabouAdapter:
             else:
                 readings.append(r)
         taken = max((r.observed_at for r in readings), default=now)
-        return RiverBatch(Snapshot(source=KAWABOU, taken_at=taken, readings=tuple(readings), complete=False,
-                                   label=self.cfg.url), {}, problems)
+        return RiverBatch(
+            Snapshot(source=KAWABOU, taken_at=taken, readings=tuple(readings), complete=False, label=self.cfg.url),
+            {},
+            problems,
+        )
 
     async def unchanged(self, state: Mapping[str, Any], fetch: Fetch) -> None:
         return None
@@ -285,16 +304,21 @@ class KawabouAdapter:
 
         placed, unplaced = livecam_stations(self.master, locate=kawabou_locator(mapping, point))
         if unplaced:
-            log.warning("%s: %d stations could not be placed in a municipality: %s", self.cfg.name, len(unplaced),
-                        ", ".join(unplaced[:10]))
+            log.warning(
+                "%s: %d stations could not be placed in a municipality: %s",
+                self.cfg.name,
+                len(unplaced),
+                ", ".join(unplaced[:10]),
+            )
         return apply_station_config(placed, self.station_config)
 
     def apply(self, db_session: Session, row: FeedSource, prepared: RiverBatch, *, now: datetime) -> list[SentAlert]:
         if self.stations is None:
             self.stations = self._place(db_session)
             service.sync_stations(db_session, self.cfg.name, self.stations, now=now)
-        _, sent = service.ingest_river_snapshot(db_session, row, prepared.snapshot, self.stations, rules=self.rules,
-                                                settings=self.settings, now=now)
+        _, sent = service.ingest_river_snapshot(
+            db_session, row, prepared.snapshot, self.stations, rules=self.rules, settings=self.settings, now=now
+        )
         row.state = {**row.state, "problems": prepared.problems[:50]}
         return sent
 

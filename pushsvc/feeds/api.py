@@ -20,8 +20,9 @@ router = APIRouter(prefix="/api/v1", tags=["feeds"])
 def feeds(db_session: SessionDep, settings: SettingsDep) -> FeedsOut:
     """Health of every source: a source with no successful poll for ``PUSHSVC_FEED_UNHEALTHY_AFTER_S`` is down."""
     configs = load_sources(settings.feeds_file)
-    rows = service.list_health(db_session, configs, now=datetime.now(UTC),
-                               unhealthy_after_s=settings.feed_unhealthy_after_s)
+    rows = service.list_health(
+        db_session, configs, now=datetime.now(UTC), unhealthy_after_s=settings.feed_unhealthy_after_s
+    )
     sources = [FeedHealth.model_validate(r) for r in rows]
     healthy = all(s.healthy for s in sources if s.configured and s.enabled)
     return FeedsOut(healthy=healthy, unhealthy_after_s=settings.feed_unhealthy_after_s, sources=sources)

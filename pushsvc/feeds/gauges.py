@@ -33,8 +33,10 @@ _LEVEL_FIELDS = {s: f"{s.name.lower()}_level" for s in Stage if s is not Stage.N
 
 def sync_stations(db_session: Session, source: str, stations: Mapping[str, Station], *, now: datetime) -> None:
     """Insert new stations and refresh master data (thresholds, names, targets); keeps their latest levels."""
-    rows = {r.code: r for r in db_session.execute(
-        select(RiverStation).where(RiverStation.code.in_(list(stations)))).scalars()}
+    rows = {
+        r.code: r
+        for r in db_session.execute(select(RiverStation).where(RiverStation.code.in_(list(stations)))).scalars()
+    }
     for code, st in stations.items():
         row = rows.get(code)
         if row is None:
@@ -53,11 +55,16 @@ def river_states(row: FeedSource) -> dict[str, StationState]:
 
 def _river_draft(alert: RiverAlert, municipalities: Sequence[str]) -> delivery.NotificationDraft:
     return delivery.NotificationDraft(
-        source="river", category="river", severity=alert.severity,
+        source="river",
+        category="river",
+        severity=alert.severity,
         title=dict(alert.title) or {"ja": alert.title_ja, "en": alert.title_en},
-        body=i18n.join(alert.body or {"ja": alert.body_ja, "en": alert.body_en},
-                       i18n.texts("source", source=alert.attribution)),
-        municipality_codes=list(municipalities), ttl_seconds=RIVER_TTL_S, topic=alert.topic,
+        body=i18n.join(
+            alert.body or {"ja": alert.body_ja, "en": alert.body_en}, i18n.texts("source", source=alert.attribution)
+        ),
+        municipality_codes=list(municipalities),
+        ttl_seconds=RIVER_TTL_S,
+        topic=alert.topic,
         extra={"river_alert": alert.to_dict()},
     )
 
@@ -75,25 +82,57 @@ def _river_statement(source: str, alert: RiverAlert, station: Station) -> Statem
     value = None
     if stage is not None:
         row = stage_product(station, stage)
-        value = Value(row.name_ja, row.name_ja, row.name_en, row.level, row.severity, int(stage),
-                      {"station": station.code, "threshold": station.thresholds.of(stage)})
-    return Statement(source=source, ref=alert.id, at=alert.observed_at, items=tuple(
-        AreaValue(f"river:{station.code}", m, value) for m in alert.municipalities))
+        value = Value(
+            row.name_ja,
+            row.name_ja,
+            row.name_en,
+            row.level,
+            row.severity,
+            int(stage),
+            {"station": station.code, "threshold": station.thresholds.of(stage)},
+        )
+    return Statement(
+        source=source,
+        ref=alert.id,
+        at=alert.observed_at,
+        items=tuple(AreaValue(f"river:{station.code}", m, value) for m in alert.municipalities),
+    )
 
 
-def _notify_river(db_session: Session, row: FeedSource, found: Sequence[RiverAlert],
-                  stations: Mapping[str, Station], *, settings: Settings, now: datetime) -> list[SentAlert]:
+def _notify_river(
+    db_session: Session,
+    row: FeedSource,
+    found: Sequence[RiverAlert],
+    stations: Mapping[str, Station],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> list[SentAlert]:
     """Record each gauge alert in the alert state and notify it, once per alert id."""
     sent: list[SentAlert] = []
     for alert in found:
         targets = known_municipalities(db_session, alert.municipalities)
         station = stations.get(alert.station_code)
-        transitions = alerts.apply_statement(db_session, _river_statement(row.name, alert, station), now=now) \
-            if station is not None else []
+        transitions = (
+            alerts.apply_statement(db_session, _river_statement(row.name, alert, station), now=now)
+            if station is not None
+            else []
+        )
         draft = _river_draft(alert, targets) if targets else None
-        done = send_alert(db_session, source=row.name, key=alert.id, kind=alert.kind, topic=alert.topic,
-                          event_id=None, draft=draft, municipalities=targets, summary=_describe(alert, station),
-                          settings=settings, now=now, detail=alert.to_dict())
+        done = send_alert(
+            db_session,
+            source=row.name,
+            key=alert.id,
+            kind=alert.kind,
+            topic=alert.topic,
+            event_id=None,
+            draft=draft,
+            municipalities=targets,
+            summary=_describe(alert, station),
+            settings=settings,
+            now=now,
+            detail=alert.to_dict(),
+        )
         sent += record_sent(db_session, done, transitions)
     return sent
 
@@ -102,17 +141,35 @@ def _log_unused(row: FeedSource, result: Evaluation) -> None:
     for code in result.no_data:
         log.warning("%s: gauge %s vanished from well above its start level: no data (not 'fell')", row.name, code)
     for h in result.held:
-        log.warning("%s: held suspect reading %s %.2f m at %s: %s", row.name, h.station_code, h.level,
-                    h.observed_at.isoformat(), h.reason)
+        log.warning(
+            "%s: held suspect reading %s %.2f m at %s: %s",
+            row.name,
+            h.station_code,
+            h.level,
+            h.observed_at.isoformat(),
+            h.reason,
+        )
 
 
-def _store_levels(db_session: Session, result: Evaluation, before: Mapping[str, StationState],
-                  stations: Mapping[str, Station], *, now: datetime) -> None:
+def _store_levels(
+    db_session: Session,
+    result: Evaluation,
+    before: Mapping[str, StationState],
+    stations: Mapping[str, Station],
+    *,
+    now: datetime,
+) -> None:
     """Keep the confirmed readings and each changed gauge's latest trusted level and stage."""
     changed = {c: s for c, s in result.states.items() if before.get(c) != s}
-    record_readings(db_session, [(h.station_code, h.observed_at, h.level) for h in result.confirmed] + [
-        (c, s.at, s.level) for c, s in changed.items() if s.level is not None and s.at is not None
-        and s.missing_since is None])
+    record_readings(
+        db_session,
+        [(h.station_code, h.observed_at, h.level) for h in result.confirmed]
+        + [
+            (c, s.at, s.level)
+            for c, s in changed.items()
+            if s.level is not None and s.at is not None and s.missing_since is None
+        ],
+    )
     if changed:
         for st in db_session.execute(select(RiverStation).where(RiverStation.code.in_(list(changed)))).scalars():
             state = changed[st.code]
@@ -121,8 +178,14 @@ def _store_levels(db_session: Session, result: Evaluation, before: Mapping[str, 
 
 
 def ingest_river_snapshot(
-    db_session: Session, row: FeedSource, snapshot: Snapshot, stations: Mapping[str, Station], *,
-    rules: AlertRules | None, settings: Settings, now: datetime,
+    db_session: Session,
+    row: FeedSource,
+    snapshot: Snapshot,
+    stations: Mapping[str, Station],
+    *,
+    rules: AlertRules | None,
+    settings: Settings,
+    now: datetime,
 ) -> tuple[Evaluation, list[SentAlert]]:
     """Evaluate one snapshot against the stored engine state, record each alert in the alert state and notify
     it, store engine state and levels. Gauges gone from well above their start level are kept as "no data"."""
@@ -132,8 +195,12 @@ def ingest_river_snapshot(
     _log_unused(row, result)
     _store_levels(db_session, result, before, stations, now=now)
     no_data = sorted(c for c, s in result.states.items() if s.missing_since is not None)
-    row.state = {**row.state, "stations": {c: s.to_dict() for c, s in result.states.items()},
-                 "last_snapshot_at": snapshot.taken_at.isoformat(), "no_data": no_data}
+    row.state = {
+        **row.state,
+        "stations": {c: s.to_dict() for c, s in result.states.items()},
+        "last_snapshot_at": snapshot.taken_at.isoformat(),
+        "no_data": no_data,
+    }
     db_session.flush()
     return result, sent
 
@@ -143,9 +210,14 @@ def record_readings(db_session: Session, readings: Sequence[tuple[str, datetime,
     fresh = {(c, _utc(at)): level for c, at, level in readings}
     if not fresh:
         return 0
-    seen = {(c, _utc(at)) for c, at in db_session.execute(
-        select(RiverReading.station, RiverReading.observed_at)
-        .where(tuple_(RiverReading.station, RiverReading.observed_at).in_(list(fresh))))}
+    seen = {
+        (c, _utc(at))
+        for c, at in db_session.execute(
+            select(RiverReading.station, RiverReading.observed_at).where(
+                tuple_(RiverReading.station, RiverReading.observed_at).in_(list(fresh))
+            )
+        )
+    }
     new = [RiverReading(station=c, observed_at=at, level=v) for (c, at), v in fresh.items() if (c, at) not in seen]
     db_session.add_all(new)
     return len(new)
@@ -157,9 +229,10 @@ def readings_since(db_session: Session, codes: Collection[str], since: datetime)
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
     for code, at, level in db_session.execute(
-            select(RiverReading.station, RiverReading.observed_at, RiverReading.level)
-            .where(RiverReading.station.in_(sorted(set(codes))), RiverReading.observed_at >= _utc(since))
-            .order_by(RiverReading.station, RiverReading.observed_at)):
+        select(RiverReading.station, RiverReading.observed_at, RiverReading.level)
+        .where(RiverReading.station.in_(sorted(set(codes))), RiverReading.observed_at >= _utc(since))
+        .order_by(RiverReading.station, RiverReading.observed_at)
+    ):
         out.setdefault(code, []).append({"observed_at": _utc(at), "level": level})
     return out
 
@@ -172,9 +245,17 @@ def prune_readings(db_session: Session, *, now: datetime, retention_h: float) ->
 
 def _station_out(r: RiverStation) -> dict[str, Any]:
     return {
-        "code": r.code, "name": r.name, "river": r.river, "municipality_code": r.municipality,
-        "downstream": list(r.downstream), "lat": r.lat, "lon": r.lon, "source": r.source,
-        "level": r.level, "observed_at": _utc(r.observed_at), "stage": r.stage,
+        "code": r.code,
+        "name": r.name,
+        "river": r.river,
+        "municipality_code": r.municipality,
+        "downstream": list(r.downstream),
+        "lat": r.lat,
+        "lon": r.lon,
+        "source": r.source,
+        "level": r.level,
+        "observed_at": _utc(r.observed_at),
+        "stage": r.stage,
         "thresholds": {s.name.lower(): getattr(r, attr) for s, attr in _LEVEL_FIELDS.items()},
     }
 

@@ -26,8 +26,15 @@ def get_source(db_session: Session, cfg: SourceConfig, *, now: datetime, lock: b
         stmt = stmt.with_for_update()
     row = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if row is None:
-        row = FeedSource(name=cfg.name, kind=cfg.kind, url=cfg.url, interval_s=cfg.interval_s, state={},
-                         created_at=now, consecutive_failures=0)
+        row = FeedSource(
+            name=cfg.name,
+            kind=cfg.kind,
+            url=cfg.url,
+            interval_s=cfg.interval_s,
+            state={},
+            created_at=now,
+            consecutive_failures=0,
+        )
         db_session.add(row)
         db_session.flush()
     if row.kind != cfg.kind or row.url != cfg.url:  # reconfigured: old validators and state do not apply
@@ -43,8 +50,16 @@ def backoff_s(cfg: SourceConfig, failures: int, max_backoff_s: float) -> float:
     return float(min(cfg.interval_s * 2 ** min(failures, 30), max(max_backoff_s, cfg.interval_s)))
 
 
-def record_success(db_session: Session, row: FeedSource, cfg: SourceConfig, *, now: datetime, changed: bool,
-                   etag: str | None = None, last_modified: str | None = None) -> None:
+def record_success(
+    db_session: Session,
+    row: FeedSource,
+    cfg: SourceConfig,
+    *,
+    now: datetime,
+    changed: bool,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> None:
     row.last_attempt_at = row.last_success_at = now
     if changed:
         row.last_change_at = now
@@ -54,8 +69,9 @@ def record_success(db_session: Session, row: FeedSource, cfg: SourceConfig, *, n
     db_session.flush()
 
 
-def record_failure(db_session: Session, cfg: SourceConfig, error: str, *, now: datetime,
-                   max_backoff_s: float) -> FeedSource:
+def record_failure(
+    db_session: Session, cfg: SourceConfig, error: str, *, now: datetime, max_backoff_s: float
+) -> FeedSource:
     """Count a failed poll and schedule the next one with exponential backoff; returns the row."""
     row = get_source(db_session, cfg, now=now, lock=True)
     row.last_attempt_at = row.last_error_at = now
@@ -99,8 +115,9 @@ def _first(attr: str, default: Any, *rows: FeedSource | SourceConfig | None) -> 
     return next((getattr(r, attr) for r in rows if r is not None), default)
 
 
-def _status(row: FeedSource | None, down_s: float | None, problems: Sequence[str],
-            unhealthy_after_s: float) -> tuple[str, bool]:
+def _status(
+    row: FeedSource | None, down_s: float | None, problems: Sequence[str], unhealthy_after_s: float
+) -> tuple[str, bool]:
     """(status, healthy): a source is healthy only once it has succeeded, recently, with nothing left out."""
     recent = down_s is not None and down_s <= unhealthy_after_s
     healthy = recent and not problems
@@ -116,41 +133,62 @@ def _status(row: FeedSource | None, down_s: float | None, problems: Sequence[str
 def _polls(row: FeedSource | None) -> dict[str, Any]:
     """The stored row's poll record (times in UTC); nothing yet for a source never polled."""
     if row is None:
-        return {"last_success_at": None, "last_change_at": None, "last_attempt_at": None, "last_error": None,
-                "last_error_at": None, "consecutive_failures": 0, "next_poll_at": None}
+        return {
+            "last_success_at": None,
+            "last_change_at": None,
+            "last_attempt_at": None,
+            "last_error": None,
+            "last_error_at": None,
+            "consecutive_failures": 0,
+            "next_poll_at": None,
+        }
     return {
-        "last_success_at": _utc(row.last_success_at), "last_change_at": _utc(row.last_change_at),
+        "last_success_at": _utc(row.last_success_at),
+        "last_change_at": _utc(row.last_change_at),
         "last_attempt_at": _utc(row.last_attempt_at),
         "last_error": row.last_error if row.consecutive_failures else None,
-        "last_error_at": _utc(row.last_error_at), "consecutive_failures": row.consecutive_failures,
+        "last_error_at": _utc(row.last_error_at),
+        "consecutive_failures": row.consecutive_failures,
         "next_poll_at": _utc(row.next_poll_at),
     }
 
 
-def source_health(row: FeedSource | None, cfg: SourceConfig | None, *, now: datetime,
-                  unhealthy_after_s: float, stale: int = 0) -> dict[str, Any]:
+def source_health(
+    row: FeedSource | None, cfg: SourceConfig | None, *, now: datetime, unhealthy_after_s: float, stale: int = 0
+) -> dict[str, Any]:
     """One source as operators see it: healthy only once it has succeeded, recently, with nothing left out."""
     since = _utc(row.last_success_at) if row else None
     down_s = (now - since).total_seconds() if since else None
     problems = problems_of(row) if row else []
     status, healthy = _status(row, down_s, problems, unhealthy_after_s)
     return {
-        "name": _first("name", "", row, cfg), "kind": _first("kind", "", cfg, row), "configured": cfg is not None,
-        "enabled": bool(cfg and cfg.enabled), "interval_s": _first("interval_s", None, cfg, row),
-        "status": status, "healthy": healthy and status != "not polled yet",
+        "name": _first("name", "", row, cfg),
+        "kind": _first("kind", "", cfg, row),
+        "configured": cfg is not None,
+        "enabled": bool(cfg and cfg.enabled),
+        "interval_s": _first("interval_s", None, cfg, row),
+        "status": status,
+        "healthy": healthy and status != "not polled yet",
         **_polls(row),
         "problems": problems,
         "stale_alerts": stale,
     }
 
 
-def list_health(db_session: Session, configs: Sequence[SourceConfig], *, now: datetime,
-                unhealthy_after_s: float) -> list[dict[str, Any]]:
+def list_health(
+    db_session: Session, configs: Sequence[SourceConfig], *, now: datetime, unhealthy_after_s: float
+) -> list[dict[str, Any]]:
     """Every configured source, plus stored ones no longer configured (so a removed source is still visible)."""
     rows = {r.name: r for r in db_session.execute(select(FeedSource).order_by(FeedSource.name)).scalars()}
     stale = alerts.stale_sources(db_session)
-    out = [source_health(rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s,
-                         stale=stale.get(c.name, 0)) for c in configs]
-    out += [source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s, stale=stale.get(r.name, 0))
-            for r in rows.values()]
+    out = [
+        source_health(
+            rows.pop(c.name, None), c, now=now, unhealthy_after_s=unhealthy_after_s, stale=stale.get(c.name, 0)
+        )
+        for c in configs
+    ]
+    out += [
+        source_health(r, None, now=now, unhealthy_after_s=unhealthy_after_s, stale=stale.get(r.name, 0))
+        for r in rows.values()
+    ]
     return out

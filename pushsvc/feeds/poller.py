@@ -49,8 +49,15 @@ class Fetched:
 MAX_REDIRECTS = 5
 
 
-async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float, etag: str | None = None,
-                last_modified: str | None = None, allowed_hosts: Collection[str] | None = None) -> Fetched:
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    timeout_s: float,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    allowed_hosts: Collection[str] | None = None,
+) -> Fetched:
     """GET with validators; 304 → ``Fetched(304)``; anything but 200/304 raises ``FetchError``.
 
     Redirects are followed here, hop by hop, and only to ``allowed_hosts``: a feed (or a hijacked link in
@@ -102,8 +109,14 @@ def _now() -> datetime:
 class SourcePoller:
     """Polls one source; ``poll_once`` is the whole unit (tests and the demo call it directly)."""
 
-    def __init__(self, cfg: SourceConfig, settings: Settings, factory: sessionmaker[Session],
-                 client: httpx.AsyncClient, adapter: Adapter | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SourceConfig,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        client: httpx.AsyncClient,
+        adapter: Adapter | None = None,
+    ) -> None:
         self.cfg, self.settings, self.factory, self.client = cfg, settings, factory, client
         self.adapter = adapter or make_adapter(cfg, settings)
 
@@ -123,8 +136,15 @@ class SourcePoller:
         with session_scope(self.factory) as s:
             row = service.get_source(s, self.cfg, now=now, lock=True)
             sent = self.adapter.apply(s, row, prepared, now=now) if prepared is not None else []
-            service.record_success(s, row, self.cfg, now=now, changed=fetched.status == 200, etag=fetched.etag,
-                                   last_modified=fetched.last_modified)
+            service.record_success(
+                s,
+                row,
+                self.cfg,
+                now=now,
+                changed=fetched.status == 200,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+            )
             service.source_heard(s, row.name)
             return PollResult(self.cfg.name, True, fetched.status == 200, sent, next_poll_at=row.next_poll_at)
 
@@ -138,10 +158,19 @@ class SourcePoller:
     async def poll_once(self) -> PollResult:
         try:
             etag, last_modified, state, _ = await asyncio.to_thread(self._load)
-            fetched = await fetch(self.client, self.cfg.url, timeout_s=self.cfg.timeout_s, etag=etag,
-                                  last_modified=last_modified, allowed_hosts=self.cfg.allowed_hosts)
-            prepared = await self.adapter.prepare(fetched.body, state, self._get) if fetched.status == 200 else \
-                await self.adapter.unchanged(state, self._get)
+            fetched = await fetch(
+                self.client,
+                self.cfg.url,
+                timeout_s=self.cfg.timeout_s,
+                etag=etag,
+                last_modified=last_modified,
+                allowed_hosts=self.cfg.allowed_hosts,
+            )
+            prepared = (
+                await self.adapter.prepare(fetched.body, state, self._get)
+                if fetched.status == 200
+                else await self.adapter.unchanged(state, self._get)
+            )
             return await asyncio.to_thread(self._apply, fetched, prepared)
         except Exception as exc:  # the poller must outlive anything a publisher (or a bug) throws at it
             expected = isinstance(exc, FetchError | FeedFormatError | HostNotAllowed)
@@ -157,8 +186,14 @@ class SourcePoller:
 class Poller:
     """Every enabled source on its own schedule, until ``stop`` is set."""
 
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], sources: Sequence[SourceConfig], *,
-                 on_result: Callable[[PollResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        sources: Sequence[SourceConfig],
+        *,
+        on_result: Callable[[PollResult], None] | None = None,
+    ) -> None:
         self.settings, self.factory = settings, factory
         self.sources = [s for s in sources if s.enabled]
         self.on_result = on_result
@@ -166,8 +201,9 @@ class Poller:
 
     @staticmethod
     def client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, follow_redirects=False,
-                                 limits=httpx.Limits(max_connections=8))
+        return httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT}, follow_redirects=False, limits=httpx.Limits(max_connections=8)
+        )
 
     async def _loop(self, poller: SourcePoller, stop: asyncio.Event) -> None:
         next_at = await asyncio.to_thread(poller.next_poll_at)  # a restart honours a running backoff

@@ -78,8 +78,7 @@ def authenticate(db_session: Session, authorization: str | None) -> FeedPushSour
     scheme, _, token = (authorization or "").partition(" ")
     challenge = {"WWW-Authenticate": "Bearer"}
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send 'Authorization: Bearer <push-source token>'", field="authorization",
-                           headers=challenge)
+        raise Unauthorized("send 'Authorization: Bearer <push-source token>'", field="authorization", headers=challenge)
     digest = _hash(token.strip())
     src = db_session.execute(select(FeedPushSource).where(FeedPushSource.token_hash == digest)).scalar_one_or_none()
     if src is None or not hmac.compare_digest(src.token_hash, digest) or src.revoked_at is not None:
@@ -90,8 +89,18 @@ def authenticate(db_session: Session, authorization: str | None) -> FeedPushSour
 def telegram_identity(t: Telegram) -> str:
     """What makes two deliveries the same telegram, whatever the bytes (a relay may re-encode)."""
     c, h = t.control, t.head
-    key = "|".join((c.title, c.editorial_office, c.status, h.title, h.report_datetime.isoformat(), h.event_id,
-                    h.info_type, h.serial))
+    key = "|".join(
+        (
+            c.title,
+            c.editorial_office,
+            c.status,
+            h.title,
+            h.report_datetime.isoformat(),
+            h.event_id,
+            h.info_type,
+            h.serial,
+        )
+    )
     return "jmx:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
@@ -107,8 +116,15 @@ def _state_row(db_session: Session, now: datetime) -> FeedSource:
         stmt = stmt.with_for_update()
     row = db_session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if row is None:
-        row = FeedSource(name=STATE_SOURCE, kind="jma_push", url="push:", interval_s=0.0, state={}, created_at=now,
-                         consecutive_failures=0)
+        row = FeedSource(
+            name=STATE_SOURCE,
+            kind="jma_push",
+            url="push:",
+            interval_s=0.0,
+            state={},
+            created_at=now,
+            consecutive_failures=0,
+        )
         db_session.add(row)
         db_session.flush()
     return row
@@ -124,18 +140,34 @@ class Accepted:
     def recount(self, db_session: Session) -> None:
         """Recipients as finally counted: a first-batch-early notification (緊急地震速報, tsunami) had
         only its first batch counted when it was accepted, the rest after the commit."""
-        self.sent[:] = [replace(s, targeted=delivery.get_notification(db_session, s.notification_id).targeted)
-                        if s.notification_id else s for s in self.sent]
+        self.sent[:] = [
+            replace(s, targeted=delivery.get_notification(db_session, s.notification_id).targeted)
+            if s.notification_id
+            else s
+            for s in self.sent
+        ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"telegram_id": self.telegram_id, "title": self.title, "duplicate": self.duplicate,
-                "notifications": [{"key": s.key, "notification_id": s.notification_id, "targeted": s.targeted,
-                                   "municipalities": list(s.municipalities), "summary": s.summary}
-                                  for s in self.sent]}
+        return {
+            "telegram_id": self.telegram_id,
+            "title": self.title,
+            "duplicate": self.duplicate,
+            "notifications": [
+                {
+                    "key": s.key,
+                    "notification_id": s.notification_id,
+                    "targeted": s.targeted,
+                    "municipalities": list(s.municipalities),
+                    "summary": s.summary,
+                }
+                for s in self.sent
+            ],
+        }
 
 
-def accept(db_session: Session, data: bytes, authorization: str | None, *, settings: Settings,
-           now: datetime) -> Accepted:
+def accept(
+    db_session: Session, data: bytes, authorization: str | None, *, settings: Settings, now: datetime
+) -> Accepted:
     """Authenticate, parse (422 problem on anything unusable, nothing stored), dedupe, then ingest as polled."""
     src = authenticate(db_session, authorization)
     if len(data) > settings.jma_push_max_bytes:
@@ -153,9 +185,9 @@ def accept(db_session: Session, data: bytes, authorization: str | None, *, setti
     src.last_used_at = now
     if identity in seen:
         return Accepted(identity, telegram.control.title, True, [])
-    sent = service.ingest_jma_telegram(db_session, row, telegram, resolver_for(settings.jma_codes_dir,
-                                                                               settings.prefecture),
-                                       settings=settings, now=now)
+    sent = service.ingest_jma_telegram(
+        db_session, row, telegram, resolver_for(settings.jma_codes_dir, settings.prefecture), settings=settings, now=now
+    )
     row.state = {**row.state, "seen": [*seen, identity][-SEEN_KEEP:]}
     row.last_attempt_at = row.last_success_at = row.last_change_at = now
     log.info("push source %s: %s %s → %d notifications", src.name, telegram.control.title, identity, len(sent))

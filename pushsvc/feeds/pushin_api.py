@@ -21,12 +21,18 @@ def _accept(db_session: Session, data: bytes, authorization: str | None, setting
     return pushin.accept(db_session, data, authorization, settings=settings, now=datetime.now(UTC))
 
 
-@router.post(PATH, status_code=status.HTTP_202_ACCEPTED, responses={
-    200: {"description": "already received (same telegram identity): nothing done"},
-    401: {"description": "missing, unknown or revoked push-source token"},
-    422: {"description": "not a usable JMA telegram (problem JSON, field 'body'); nothing stored or sent"}})
-async def push_telegram(request: Request, work: WorkDep, settings: SettingsDep,
-                        authorization: Annotated[str | None, Header()] = None) -> Any:
+@router.post(
+    PATH,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"description": "already received (same telegram identity): nothing done"},
+        401: {"description": "missing, unknown or revoked push-source token"},
+        422: {"description": "not a usable JMA telegram (problem JSON, field 'body'); nothing stored or sent"},
+    },
+)
+async def push_telegram(
+    request: Request, work: WorkDep, settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> Any:
     """Accept one JMA 防災情報XML telegram (``Content-Type: application/xml``), processed as the poller would."""
     data = await request.body()
     accepted = await work(_accept, data, authorization, settings)  # counted after the unit's last step

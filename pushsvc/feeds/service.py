@@ -59,18 +59,50 @@ from pushsvc.feeds.notify import (
 )
 
 __all__ = [
-    "JMA", "JMA_ATTRIBUTION", "JMA_TTL_S", "KIND_OF_CHANGE", "RIVER_TTL_S", "SILENT_EXPIRY_FACTOR", "Origin",
-    "SentAlert", "alert_seen", "backoff_s", "get_source", "ingest_jma_telegram", "ingest_river_snapshot",
-    "known_municipalities", "list_health", "list_stations", "notify_transitions", "problems_of", "prune_readings",
-    "readings_since", "record_failure", "record_readings", "record_success", "river_states", "send_alert",
-    "source_health", "source_heard", "source_silent", "stations_for_municipalities", "sync_stations",
+    "JMA",
+    "JMA_ATTRIBUTION",
+    "JMA_TTL_S",
+    "KIND_OF_CHANGE",
+    "RIVER_TTL_S",
+    "SILENT_EXPIRY_FACTOR",
+    "Origin",
+    "SentAlert",
+    "alert_seen",
+    "backoff_s",
+    "get_source",
+    "ingest_jma_telegram",
+    "ingest_river_snapshot",
+    "known_municipalities",
+    "list_health",
+    "list_stations",
+    "notify_transitions",
+    "problems_of",
+    "prune_readings",
+    "readings_since",
+    "record_failure",
+    "record_readings",
+    "record_success",
+    "river_states",
+    "send_alert",
+    "source_health",
+    "source_heard",
+    "source_silent",
+    "stations_for_municipalities",
+    "sync_stations",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram, resolver: AreaResolver, *,
-                        settings: Settings, now: datetime) -> list[SentAlert]:
+def ingest_jma_telegram(
+    db_session: Session,
+    row: FeedSource,
+    telegram: Telegram,
+    resolver: AreaResolver,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> list[SentAlert]:
     """Apply what this telegram states to the alert state and notify each real change.
 
     A 取消 withdraws exactly the telegram with the same office, InfoKind, ReportDateTime and EventID and
@@ -95,12 +127,23 @@ def ingest_jma_telegram(db_session: Session, row: FeedSource, telegram: Telegram
         transitions = alerts.correct_statement(db_session, st, now=now)
     else:
         transitions = alerts.apply_statement(db_session, st, now=now)
-    extra = {"telegram_id": telegram.telegram_id, "event_id": telegram.head.event_id,
-             "correction": js.mode == "correction"}
+    extra = {
+        "telegram_id": telegram.telegram_id,
+        "event_id": telegram.head.event_id,
+        "correction": js.mode == "correction",
+    }
     tsunami = [t for t in transitions if t.phenomenon == "tsunami" and t.change in seismic.TSUNAMI_CHANGES]
     sent = seismic.notify_tsunami(db_session, row, st.ref, tsunami, settings=settings, now=now, extra=extra)
-    sent += notify_transitions(db_session, JMA, source=row.name, ref=st.ref,
-                               transitions=[t for t in transitions if t not in tsunami],
-                               name=resolver.name, settings=settings, now=now, extra=extra)
+    sent += notify_transitions(
+        db_session,
+        JMA,
+        source=row.name,
+        ref=st.ref,
+        transitions=[t for t in transitions if t not in tsunami],
+        name=resolver.name,
+        settings=settings,
+        now=now,
+        extra=extra,
+    )
     db_session.flush()
     return sent

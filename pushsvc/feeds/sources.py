@@ -112,8 +112,15 @@ def _source(entry: Mapping[str, Any], base_dir: Path) -> SourceConfig:
     hosts = _hosts(name, entry)
     interval, timeout = _periods(name, entry)
     return SourceConfig(
-        name=name, kind=kind, url=url, interval_s=interval, timeout_s=timeout, enabled=bool(entry.get("enabled", True)),
-        options={k: v for k, v in entry.items() if k in OPTIONS[kind]}, base_dir=base_dir, hosts=hosts,
+        name=name,
+        kind=kind,
+        url=url,
+        interval_s=interval,
+        timeout_s=timeout,
+        enabled=bool(entry.get("enabled", True)),
+        options={k: v for k, v in entry.items() if k in OPTIONS[kind]},
+        base_dir=base_dir,
+        hosts=hosts,
     )
 
 

@@ -20,14 +20,21 @@ def locate(
 ) -> LocateOut:
     found = service.locate(db_session, lat, lon, tolerance_m=settings.coastal_tolerance_m)
     p = found.place
-    return LocateOut(code=p.code, name=p.name, prefecture=p.prefecture, district=p.district,
-                     match=found.match, distance_m=round(found.distance_m, 1))
+    return LocateOut(
+        code=p.code,
+        name=p.name,
+        prefecture=p.prefecture,
+        district=p.district,
+        match=found.match,
+        distance_m=round(found.distance_m, 1),
+    )
 
 
 @router.get("/municipalities", response_model=MunicipalityFeatureCollection)
 def municipalities(
     db_session: SessionDep,
-    simplify: Annotated[float, Query(ge=0, le=5000, allow_inf_nan=False,
-                                     description="simplification tolerance in metres")] = 0.0,
+    simplify: Annotated[
+        float, Query(ge=0, le=5000, allow_inf_nan=False, description="simplification tolerance in metres")
+    ] = 0.0,
 ) -> dict[str, Any]:
     return service.municipalities_geojson(db_session, simplify_m=simplify)

@@ -25,13 +25,15 @@ def _shape(geojson: dict[str, Any], field: str) -> BaseGeometry:
 
 def _check_rings(geojson: dict[str, Any], geom: BaseGeometry, field: str) -> None:
     """Every ring closed as written (shapely would close it silently), and not too many vertices."""
-    rings = [geom.exterior, *geom.interiors] if isinstance(geom, Polygon) else [
-        r for p in geom.geoms for r in (p.exterior, *p.interiors)]
+    rings = (
+        [geom.exterior, *geom.interiors]
+        if isinstance(geom, Polygon)
+        else [r for p in geom.geoms for r in (p.exterior, *p.interiors)]
+    )
     coords = geojson.get("coordinates") or []
     flat = coords if geojson["type"] == "Polygon" else [r for poly in coords for r in poly]
     if any(len(r) < 4 or list(r[0]) != list(r[-1]) for r in flat):
-        raise ValidationProblem("every ring must be closed (first point = last point, at least 4 points)",
-                                field=field)
+        raise ValidationProblem("every ring must be closed (first point = last point, at least 4 points)", field=field)
     if sum(len(r.coords) for r in rings) > MAX_VERTICES:
         raise ValidationProblem(f"the area has more than {MAX_VERTICES} vertices", field=field)
 
@@ -76,6 +78,11 @@ def circle_area(lat: float, lon: float, radius_m: float, *, field: str = "circle
         raise ValidationProblem(f"circle radius must be between 0 and {MAX_RADIUS_M:.0f} m", field=field)
     dlat = radius_m / _M_PER_DEG_LAT
     dlon = radius_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 1e-6))
-    ring = [(lon + dlon * math.cos(2 * math.pi * i / CIRCLE_SEGMENTS),
-             lat + dlat * math.sin(2 * math.pi * i / CIRCLE_SEGMENTS)) for i in range(CIRCLE_SEGMENTS)]
+    ring = [
+        (
+            lon + dlon * math.cos(2 * math.pi * i / CIRCLE_SEGMENTS),
+            lat + dlat * math.sin(2 * math.pi * i / CIRCLE_SEGMENTS),
+        )
+        for i in range(CIRCLE_SEGMENTS)
+    ]
     return Polygon(ring)

@@ -172,9 +172,7 @@ class MunicipalityIndex:
         best = np.full(idx.size, np.inf)
         best_geom = np.full(idx.size, -1, dtype=np.int32)
         for i, (bx0, by0, bx1, by1) in enumerate(self.bounds):
-            cand = np.flatnonzero(
-                (px >= bx0 - tol) & (px <= bx1 + tol) & (py >= by0 - tol) & (py <= by1 + tol)
-            )
+            cand = np.flatnonzero((px >= bx0 - tol) & (px <= bx1 + tol) & (py >= by0 - tol) & (py <= by1 + tol))
             if not cand.size:
                 continue
             near = cand[shapely.dwithin(self.geoms[i], pts[cand], tol)]

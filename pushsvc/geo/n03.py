@@ -53,9 +53,7 @@ def read_collection(path: Path) -> dict[str, Any]:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.lower().endswith((".geojson", ".json"))]
             if not names:
-                raise BoundaryDataError(
-                    f"{path}: the zip holds no GeoJSON (MLIT's N03 zips since 2021 include one)"
-                )
+                raise BoundaryDataError(f"{path}: the zip holds no GeoJSON (MLIT's N03 zips since 2021 include one)")
             with zf.open(sorted(names, key=len)[0]) as fh:
                 data = json.load(fh)
     else:

@@ -136,8 +136,9 @@ def list_places_with_geoms(db_session: Session) -> list[tuple[Place, Any]]:
 
 def list_places(db_session: Session) -> list[Place]:
     rows = db_session.execute(
-        select(Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district)
-        .order_by(Municipality.code)
+        select(Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district).order_by(
+            Municipality.code
+        )
     )
     return [Place(*r) for r in rows]
 
@@ -160,9 +161,7 @@ def check_coordinates(lat: float, lon: float, *, lat_field: str = "lat", lon_fie
     if not isinstance(lat, int | float) or not math.isfinite(lat) or not -90 <= lat <= 90:
         raise ValidationProblem(f"latitude must be a finite number in [-90, 90], got {lat!r}", field=lat_field)
     if not isinstance(lon, int | float) or not math.isfinite(lon) or not -180 <= lon <= 180:
-        raise ValidationProblem(
-            f"longitude must be a finite number in [-180, 180], got {lon!r}", field=lon_field
-        )
+        raise ValidationProblem(f"longitude must be a finite number in [-180, 180], got {lon!r}", field=lon_field)
 
 
 def find(db_session: Session, lat: float, lon: float, *, tolerance_m: float) -> Located | None:
@@ -172,8 +171,13 @@ def find(db_session: Session, lat: float, lon: float, *, tolerance_m: float) -> 
 
 
 def locate(
-    db_session: Session, lat: float, lon: float, *, tolerance_m: float,
-    lat_field: str = "lat", lon_field: str = "lon",
+    db_session: Session,
+    lat: float,
+    lon: float,
+    *,
+    tolerance_m: float,
+    lat_field: str = "lat",
+    lon_field: str = "lon",
 ) -> Located:
     check_coordinates(lat, lon, lat_field=lat_field, lon_field=lon_field)
     found = find(db_session, lat, lon, tolerance_m=tolerance_m)
@@ -200,8 +204,13 @@ def find_postgis(db_session: Session, lat: float, lon: float, tolerance_m: float
     deg = tolerance_m / EARTH_M_PER_DEG / max(math.cos(math.radians(abs(lat))), 0.2)
     window = func.ST_Expand(pt, deg)
     near = (
-        select(Municipality.code, Municipality.name, Municipality.prefecture, Municipality.district,
-               func.ST_ClipByBox2D(Municipality.geom, window).label("part"))
+        select(
+            Municipality.code,
+            Municipality.name,
+            Municipality.prefecture,
+            Municipality.district,
+            func.ST_ClipByBox2D(Municipality.geom, window).label("part"),
+        )
         .where(func.ST_DWithin(Municipality.geom, pt, deg))
         .subquery()
     )

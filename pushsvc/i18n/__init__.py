@@ -24,8 +24,23 @@ from babel.messages.pofile import read_po
 
 from pushsvc.types import LANGUAGES
 
-__all__ = ["EASY_JAPANESE", "LANGUAGES", "SOURCE", "Msg", "Param", "catalogue", "fragment", "join", "listing", "msgids",
-           "page_messages", "pick", "raw", "text", "texts"]
+__all__ = [
+    "EASY_JAPANESE",
+    "LANGUAGES",
+    "SOURCE",
+    "Msg",
+    "Param",
+    "catalogue",
+    "fragment",
+    "join",
+    "listing",
+    "msgids",
+    "page_messages",
+    "pick",
+    "raw",
+    "text",
+    "texts",
+]
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 SOURCE = "ja"
@@ -73,8 +88,12 @@ def _value(value: Param, lang: str) -> str:
     if isinstance(value, Msg):
         return value.text(lang)
     if isinstance(value, Mapping):
-        return value.get(lang) or (value.get("en") if lang != SOURCE else None) or value.get(SOURCE) \
+        return (
+            value.get(lang)
+            or (value.get("en") if lang != SOURCE else None)
+            or value.get(SOURCE)
             or next(iter(value.values()), "")
+        )
     return str(value)
 
 

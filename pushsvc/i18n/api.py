@@ -18,6 +18,9 @@ CACHE = "public, max-age=300"
 @router.get("/api/v1/i18n/{lang}", responses={200: {"description": "{lang, messages: {msgid: text}}"}})
 def messages(request: Request, lang: Lang) -> Response:
     """Every catalogue message in ``lang`` (Japanese where a translation is missing), with an ETag."""
-    body = json.dumps({"lang": lang, "languages": list(i18n.LANGUAGES), "messages": i18n.page_messages(lang)},
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(
+        {"lang": lang, "languages": list(i18n.LANGUAGES), "messages": i18n.page_messages(lang)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
     return cached(request, body, "application/json", CACHE)

@@ -91,14 +91,30 @@ def fiscal_years(db_session: Session, *, settings: Settings, until: date) -> lis
         label, fy_label = service.fy_labels(fy)
         start, end = service.fy_range(fy)
         target = targets.get(fy)
-        out.append(FiscalYearUsers(label=label, fiscal_year=fy_label, start=start, end=end, new=by_fy[fy]["new"],
-                                   deleted=by_fy[fy]["deleted"], users_at_end=running, target=target,
-                                   achieved=round(running / target, 4) if target else None))
+        out.append(
+            FiscalYearUsers(
+                label=label,
+                fiscal_year=fy_label,
+                start=start,
+                end=end,
+                new=by_fy[fy]["new"],
+                deleted=by_fy[fy]["deleted"],
+                users_at_end=running,
+                target=target,
+                achieved=round(running / target, 4) if target else None,
+            )
+        )
     return out
 
 
-def summary(db_session: Session, *, settings: Settings, start: date | None = None, end: date | None = None,
-            now: datetime | None = None) -> KpiSummary:
+def summary(
+    db_session: Session,
+    *,
+    settings: Settings,
+    start: date | None = None,
+    end: date | None = None,
+    now: datetime | None = None,
+) -> KpiSummary:
     now = now or datetime.now(UTC)
     p = period(start, end, now=now)
     names = {pl.code: pl.name for pl in geo_service.list_places(db_session)}
@@ -120,25 +136,39 @@ def summary(db_session: Session, *, settings: Settings, start: date | None = Non
     feeds = feed_source_names(settings)
     return KpiSummary(
         period=p,
-        active_subscribers=ActiveSubscribers(total=total, by_municipality=[
-            CodeCount(code=c, name=names.get(c, ""), count=n) for c, n in sorted(by_code.items())]),
+        active_subscribers=ActiveSubscribers(
+            total=total,
+            by_municipality=[CodeCount(code=c, name=names.get(c, ""), count=n) for c, n in sorted(by_code.items())],
+        ),
         fiscal_years=fiscal_years(db_session, settings=settings, until=p.end),
         installs=totals["install"],
         portal_access=PortalAccess(
-            total=sum(views.values()), unique_day_sum=sum(unique.values()),
-            by_day=[DayAccess(day=d, views=views[d], unique=unique[d]) for d in sorted(set(views) | set(unique))]),
+            total=sum(views.values()),
+            unique_day_sum=sum(unique.values()),
+            by_day=[DayAccess(day=d, views=views[d], unique=unique[d]) for d in sorted(set(views) | set(unique))],
+        ),
         notifications_opened=totals["notification_open"],
         delivery=[DeliveryCategory(category=c, **v) for c, v in service.delivery_by_category(rows).items()],
-        connected_systems=ConnectedSystems(count=len(set(feeds) | set(sources)), feed_sources=feeds,
-                                           active_sources=dict(sorted(sources.items()))),
+        connected_systems=ConnectedSystems(
+            count=len(set(feeds) | set(sources)), feed_sources=feeds, active_sources=dict(sorted(sources.items()))
+        ),
     )
 
 
 def export_rows(db_session: Session, p: Period) -> list[ExportRow]:
     names = {pl.code: pl.name for pl in geo_service.list_places(db_session)}
-    return [ExportRow(day=d, municipality_code=c, municipality_name=names.get(c, "高知県" if not c else ""),
-                      indicator=INDICATORS.get(k, k), indicator_code=k, category=cat, count=n)
-            for (d, k, c, cat), n in sorted(service.counts(db_session, p.start, p.end).items())]
+    return [
+        ExportRow(
+            day=d,
+            municipality_code=c,
+            municipality_name=names.get(c, "高知県" if not c else ""),
+            indicator=INDICATORS.get(k, k),
+            indicator_code=k,
+            category=cat,
+            count=n,
+        )
+        for (d, k, c, cat), n in sorted(service.counts(db_session, p.start, p.end).items())
+    ]
 
 
 def export_csv(rows: list[ExportRow]) -> bytes:
@@ -147,8 +177,17 @@ def export_csv(rows: list[ExportRow]) -> bytes:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER)
     for r in rows:
-        w.writerow([r.day.isoformat(), r.municipality_code, r.municipality_name, r.indicator, r.indicator_code,
-                    r.category, r.count])
+        w.writerow(
+            [
+                r.day.isoformat(),
+                r.municipality_code,
+                r.municipality_name,
+                r.indicator,
+                r.indicator_code,
+                r.category,
+                r.count,
+            ]
+        )
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -160,12 +199,16 @@ def table(s: KpiSummary, fy_label: str) -> str:
         rate = f"{fy.achieved:.1%}" if fy.achieved is not None else "-"
         target = f"{fy.target:,}" if fy.target else "目標未設定"
         lines.append(f"{fy.label:<8}{fy.new:>8,}{fy.deleted:>8,}{fy.users_at_end:>10,}{target:>10}{rate:>9}")
-    lines += ["", f"登録者（現在）      {s.active_subscribers.total:>10,}",
-              f"アプリ追加数        {s.installs:>10,}",
-              f"ポータル閲覧数      {s.portal_access.total:>10,}",
-              f"日別ユニーク合計    {s.portal_access.unique_day_sum:>10,}",
-              f"通知開封数          {s.notifications_opened:>10,}",
-              f"接続システム数      {s.connected_systems.count:>10,}", ""]
+    lines += [
+        "",
+        f"登録者（現在）      {s.active_subscribers.total:>10,}",
+        f"アプリ追加数        {s.installs:>10,}",
+        f"ポータル閲覧数      {s.portal_access.total:>10,}",
+        f"日別ユニーク合計    {s.portal_access.unique_day_sum:>10,}",
+        f"通知開封数          {s.notifications_opened:>10,}",
+        f"接続システム数      {s.connected_systems.count:>10,}",
+        "",
+    ]
     if s.delivery:
         lines.append(f"{'区分':<16}{'通知':>6}{'対象':>9}{'成功率':>9}{'中央値s':>9}{'p95 s':>9}")
         for d in s.delivery:

@@ -36,6 +36,7 @@ Key = tuple[date, str, str, str]  # day, kind, municipality code, category
 
 # --- fiscal years (April–March, JST) ------------------------------------------------------------
 
+
 def fiscal_year(day: date) -> int:
     """The year a fiscal year starts in: 2025-03-31 is FY2024 (R6), 2025-04-01 is FY2025 (R7)."""
     return day.year if day.month >= 4 else day.year - 1
@@ -72,11 +73,20 @@ def parse_targets(text: str) -> dict[int, int]:
 
 # --- recording ----------------------------------------------------------------------------------
 
-def record(db_session: Session, kind: str, *, now: datetime, municipality_code: str | None = None,
-           category: str | None = None) -> None:
-    db_session.connection().execute(_INSERT_EVENT, {
-        "kind": kind, "day": jst_day(now), "occurred_at": _utc(now), "municipality_code": municipality_code or "",
-        "category": category or ""})
+
+def record(
+    db_session: Session, kind: str, *, now: datetime, municipality_code: str | None = None, category: str | None = None
+) -> None:
+    db_session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "kind": kind,
+            "day": jst_day(now),
+            "occurred_at": _utc(now),
+            "municipality_code": municipality_code or "",
+            "category": category or "",
+        },
+    )
 
 
 # Built once and run on the session's connection: on the sign-up hot path, the ORM's unit of work and
@@ -99,8 +109,9 @@ def _salt(db_session: Session, day: date) -> str:
     return row.salt
 
 
-def record_view(db_session: Session, kind: str, *, now: datetime, visitor: str,
-                municipality_code: str | None = None) -> None:
+def record_view(
+    db_session: Session, kind: str, *, now: datetime, visitor: str, municipality_code: str | None = None
+) -> None:
     """A page view; ``visitor`` (address + user agent) is only ever stored as today's salted digest."""
     record(db_session, kind, now=now, municipality_code=municipality_code)
     if kind not in VIEW_EVENTS:
@@ -133,11 +144,17 @@ def listen() -> None:
 
 # --- retention ----------------------------------------------------------------------------------
 
+
 def _add_daily(db_session: Session, counts: dict[Key, int]) -> None:
     for (day, kind, code, category), n in counts.items():
-        row = db_session.execute(select(KpiDaily).where(
-            KpiDaily.day == day, KpiDaily.kind == kind, KpiDaily.municipality_code == code,
-            KpiDaily.category == category)).scalar_one_or_none()
+        row = db_session.execute(
+            select(KpiDaily).where(
+                KpiDaily.day == day,
+                KpiDaily.kind == kind,
+                KpiDaily.municipality_code == code,
+                KpiDaily.category == category,
+            )
+        ).scalar_one_or_none()
         if row is None:
             db_session.add(KpiDaily(day=day, kind=kind, municipality_code=code, category=category, count=n))
         else:
@@ -147,8 +164,9 @@ def _add_daily(db_session: Session, counts: dict[Key, int]) -> None:
 
 def forget_visitors_before(db_session: Session, day: date) -> int:
     """Count earlier days' unique visitors into the daily table, then delete their digests and salts."""
-    rows = db_session.execute(select(KpiVisitor.day, func.count()).where(KpiVisitor.day < day)
-                              .group_by(KpiVisitor.day)).all()
+    rows = db_session.execute(
+        select(KpiVisitor.day, func.count()).where(KpiVisitor.day < day).group_by(KpiVisitor.day)
+    ).all()
     _add_daily(db_session, {(d, UNIQUE, "", ""): int(n) for d, n in rows})
     db_session.execute(delete(KpiVisitor).where(KpiVisitor.day < day))
     db_session.execute(delete(KpiSalt).where(KpiSalt.day < day))
@@ -168,15 +186,20 @@ def rollup(db_session: Session, *, now: datetime, retention_days: int) -> int:
 
 # --- reading ------------------------------------------------------------------------------------
 
+
 def counts(db_session: Session, start: date, end: date, kinds: Iterable[str] | None = None) -> dict[Key, int]:
     """Counts per (day, kind, municipality, category) in [start, end], raw and rolled up alike."""
     out: dict[Key, int] = defaultdict(int)
     cols = (KpiEvent.day, KpiEvent.kind, KpiEvent.municipality_code, KpiEvent.category)
     raw = select(*cols, func.count()).where(KpiEvent.day >= start, KpiEvent.day <= end).group_by(*cols)
-    daily = select(KpiDaily.day, KpiDaily.kind, KpiDaily.municipality_code, KpiDaily.category,
-                   KpiDaily.count).where(KpiDaily.day >= start, KpiDaily.day <= end)
-    live = select(KpiVisitor.day, func.count()).where(KpiVisitor.day >= start, KpiVisitor.day <= end) \
+    daily = select(KpiDaily.day, KpiDaily.kind, KpiDaily.municipality_code, KpiDaily.category, KpiDaily.count).where(
+        KpiDaily.day >= start, KpiDaily.day <= end
+    )
+    live = (
+        select(KpiVisitor.day, func.count())
+        .where(KpiVisitor.day >= start, KpiVisitor.day <= end)
         .group_by(KpiVisitor.day)
+    )
     if kinds is not None:
         wanted = list(kinds)
         raw, daily = raw.where(KpiEvent.kind.in_(wanted)), daily.where(KpiDaily.kind.in_(wanted))
@@ -207,8 +230,7 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def delivery_by_category(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Success rate (sent / targeted) and seconds from acceptance to the last push, per category."""
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"notifications": 0, "targeted": 0, "sent": 0,
-                                                             "times": []})
+    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"notifications": 0, "targeted": 0, "sent": 0, "times": []})
     for r in rows:
         g = groups[r["category"]]
         g["notifications"] += 1
@@ -217,8 +239,13 @@ def delivery_by_category(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
         if r["last_sent_at"] is not None and r["sent"]:
             g["times"].append((_utc(r["last_sent_at"]) - _utc(r["created_at"])).total_seconds())
     return {
-        cat: {"notifications": g["notifications"], "targeted": g["targeted"], "sent": g["sent"],
-              "success_rate": round(g["sent"] / g["targeted"], 4) if g["targeted"] else None,
-              "median_s": percentile(g["times"], 50), "p95_s": percentile(g["times"], 95)}
+        cat: {
+            "notifications": g["notifications"],
+            "targeted": g["targeted"],
+            "sent": g["sent"],
+            "success_rate": round(g["sent"] / g["targeted"], 4) if g["targeted"] else None,
+            "median_s": percentile(g["times"], 50),
+            "p95_s": percentile(g["times"], 95),
+        }
         for cat, g in sorted(groups.items())
     }

@@ -36,7 +36,8 @@ else:
         from pushsvc.config import get_settings
 
         config.set_main_option("sqlalchemy.url", get_settings().database_url)
-    engine = engine_from_config(config.get_section(config.config_ini_section) or {}, prefix="sqlalchemy.",
-                                poolclass=pool.NullPool)
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section) or {}, prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
     with engine.begin() as conn:
         run(conn)

@@ -39,17 +39,31 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def audit(db_session: Session, action: str, *, operator: Operator | None = None, message_id: int | None = None,
-          now: datetime | None = None, **detail: Any) -> None:
+def audit(
+    db_session: Session,
+    action: str,
+    *,
+    operator: Operator | None = None,
+    message_id: int | None = None,
+    now: datetime | None = None,
+    **detail: Any,
+) -> None:
     """Append one entry; it is written (or not) with the action it records, in the same transaction."""
-    db_session.add(AuditEntry(
-        at=now or datetime.now(UTC), operator_id=operator.id if operator else None,
-        operator_name=operator.name if operator else None, action=action, message_id=message_id, detail=detail,
-    ))
+    db_session.add(
+        AuditEntry(
+            at=now or datetime.now(UTC),
+            operator_id=operator.id if operator else None,
+            operator_name=operator.name if operator else None,
+            action=action,
+            message_id=message_id,
+            detail=detail,
+        )
+    )
 
 
-def create_operator(db_session: Session, *, name: str, role: str, municipalities: Collection[str] = (),
-                    prefecture: str = "39") -> tuple[Operator, str]:
+def create_operator(
+    db_session: Session, *, name: str, role: str, municipalities: Collection[str] = (), prefecture: str = "39"
+) -> tuple[Operator, str]:
     """A new operator and their token (returned once, never stored in clear)."""
     problem = text_problem(name, multiline=False)
     if problem:
@@ -72,12 +86,20 @@ def create_operator(db_session: Session, *, name: str, role: str, municipalities
     if db_session.execute(select(Operator.id).where(Operator.name == name)).first():
         raise Conflict(f"an operator named {name!r} already exists", field="name")
     token = new_token()
-    op = Operator(name=name, role=role, municipalities=codes, token_hash=hash_token(token),
-                  created_at=datetime.now(UTC))
+    op = Operator(
+        name=name, role=role, municipalities=codes, token_hash=hash_token(token), created_at=datetime.now(UTC)
+    )
     db_session.add(op)
     db_session.flush()
-    audit(db_session, "operator.create", message_id=None, operator_name=name, role=role, municipalities=codes,
-          new_operator_id=op.id)
+    audit(
+        db_session,
+        "operator.create",
+        message_id=None,
+        operator_name=name,
+        role=role,
+        municipalities=codes,
+        new_operator_id=op.id,
+    )
     return op, token
 
 
@@ -98,12 +120,15 @@ def check_bootstrap_token(db_session: Session, settings: Settings, authorization
     if not authorization or not hmac.compare_digest(authorization.encode(), expected.encode()):
         raise Unauthorized("a valid bearer token is required", field="Authorization")
     if any_operator(db_session):
-        raise Forbidden("the bootstrap token stopped working when the first operator account was created; "
-                        "use an operator token", field="Authorization")
+        raise Forbidden(
+            "the bootstrap token stopped working when the first operator account was created; use an operator token",
+            field="Authorization",
+        )
 
 
-def bootstrap_operator(db_session: Session, settings: Settings, authorization: str | None, *,
-                       name: str) -> tuple[Operator, str]:
+def bootstrap_operator(
+    db_session: Session, settings: Settings, authorization: str | None, *, name: str
+) -> tuple[Operator, str]:
     """The first (prefecture) operator, made with the bootstrap token; after it the token is dead."""
     check_bootstrap_token(db_session, settings, authorization)
     op, token = create_operator(db_session, name=name, role=PREFECTURE, prefecture=settings.prefecture)
@@ -153,8 +178,15 @@ def require_prefecture(op: Operator, what: str) -> None:
         raise Forbidden(f"{what} is for prefecture operators only")
 
 
-def list_audit(db_session: Session, *, action: str | None = None, operator_id: int | None = None,
-               message_id: int | None = None, since: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
+def list_audit(
+    db_session: Session,
+    *,
+    action: str | None = None,
+    operator_id: int | None = None,
+    message_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if action:
         stmt = stmt.where(AuditEntry.action == action)

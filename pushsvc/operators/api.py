@@ -37,8 +37,12 @@ MAX_CAP_BYTES = 1_000_000
 
 
 @router.post("/operators/bootstrap", status_code=201, response_model=OperatorCreated)
-def bootstrap(body: BootstrapIn, db_session: SessionDep, settings: SettingsDep,
-              authorization: Annotated[str | None, Header()] = None) -> OperatorCreated:
+def bootstrap(
+    body: BootstrapIn,
+    db_session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> OperatorCreated:
     """The first operator, with ``PUSHSVC_ADMIN_TOKEN``; once one exists the bootstrap token opens nothing (403)."""
     op, token = accounts.bootstrap_operator(db_session, settings, authorization, name=body.name)
     return OperatorCreated(id=op.id, name=op.name, role=op.role, municipalities=op.municipalities, token=token)
@@ -62,7 +66,8 @@ def send(body: MessageIn, op: CurrentOperator, db_session: SessionDep, settings:
 
 @router.get("/messages", response_model=list[MessageOut])
 def list_messages(
-    op: CurrentOperator, db_session: SessionDep,
+    op: CurrentOperator,
+    db_session: SessionDep,
     date: Annotated[date | None, Query(description="calendar day in Japan (JST)")] = None,
     municipality: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
     status: QueryText = None,
@@ -73,16 +78,21 @@ def list_messages(
     return [history.to_out(db_session, m) for m in rows]
 
 
-@router.get("/messages/{message_id}.cap", response_class=Response,
-            responses={200: {"content": {CAP_MEDIA: {}}}})
+@router.get("/messages/{message_id}.cap", response_class=Response, responses={200: {"content": {CAP_MEDIA: {}}}})
 def read_cap(message_id: PathId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> Response:
     service.refresh(db_session)
     m = service.get_message(db_session, op, message_id)
     original = service.get_message(db_session, op, m.reference_id) if m.reference_id else None
-    names = {c: p.name for c, p in geo_service.places_by_code(db_session,
-                                                              service.touched_codes(db_session, m.id)).items()}
-    xml = cap.to_cap(m, names=dict(sorted(names.items())), base_url=settings.public_base_url, original=original,
-                     sent_at=m.approved_at or m.created_at)
+    names = {
+        c: p.name for c, p in geo_service.places_by_code(db_session, service.touched_codes(db_session, m.id)).items()
+    }
+    xml = cap.to_cap(
+        m,
+        names=dict(sorted(names.items())),
+        base_url=settings.public_base_url,
+        original=original,
+        sent_at=m.approved_at or m.created_at,
+    )
     return Response(xml, media_type=CAP_MEDIA)
 
 
@@ -98,24 +108,34 @@ def approve(message_id: PathId, op: CurrentOperator, db_session: SessionDep, set
 
 
 @router.post("/messages/{message_id}/cancel", response_model=MessageOut)
-def cancel(message_id: PathId, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep,
-           body: Annotated[FollowUpIn | None, Body()] = None) -> MessageOut:
-    m = service.cancel_or_correct(db_session, op, message_id, "cancellation", body or FollowUpIn(),
-                                  settings=settings)
+def cancel(
+    message_id: PathId,
+    op: CurrentOperator,
+    db_session: SessionDep,
+    settings: SettingsDep,
+    body: Annotated[FollowUpIn | None, Body()] = None,
+) -> MessageOut:
+    m = service.cancel_or_correct(db_session, op, message_id, "cancellation", body or FollowUpIn(), settings=settings)
     return history.to_out(db_session, m)
 
 
 @router.post("/messages/{message_id}/correct", response_model=MessageOut)
-def correct(message_id: PathId, body: FollowUpIn, op: CurrentOperator, db_session: SessionDep,
-            settings: SettingsDep) -> MessageOut:
+def correct(
+    message_id: PathId, body: FollowUpIn, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep
+) -> MessageOut:
     m = service.cancel_or_correct(db_session, op, message_id, "correction", body, settings=settings)
     return history.to_out(db_session, m)
 
 
-@router.post("/cap", status_code=202, response_model=MessageAccepted,
-             openapi_extra={"requestBody": {"content": {CAP_MEDIA: {}, "application/xml": {}}, "required": True}})
-async def receive_cap(request: Request, op: CurrentOperator, db_session: SessionDep,
-                      settings: SettingsDep) -> MessageAccepted:
+@router.post(
+    "/cap",
+    status_code=202,
+    response_model=MessageAccepted,
+    openapi_extra={"requestBody": {"content": {CAP_MEDIA: {}, "application/xml": {}}, "required": True}},
+)
+async def receive_cap(
+    request: Request, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep
+) -> MessageAccepted:
     """A CAP 1.2 alert (L-Alert and most national systems) into the same flow as ``POST /messages``."""
     return cap_flow(await cap_body(request), op, db_session, settings)
 
@@ -134,8 +154,9 @@ def cap_flow(xml: bytes, op: CurrentOperator, db_session: SessionDep, settings: 
     alert = cap.parse_alert(db_session, xml, prefecture=settings.prefecture, now=datetime.now(UTC))
     if alert.msg_type == "Alert":
         assert alert.message is not None
-        m = service.submit(db_session, op, alert.message, settings=settings, source="cap",
-                           cap=(alert.identifier, alert.sender))
+        m = service.submit(
+            db_session, op, alert.message, settings=settings, source="cap", cap=(alert.identifier, alert.sender)
+        )
         return MessageAccepted(id=m.id, recipients=m.recipients, status=m.status)
     original = cap.referenced_message(db_session, alert)
     kind = "cancellation" if alert.msg_type == "Cancel" else "correction"
@@ -146,26 +167,38 @@ def cap_flow(xml: bytes, op: CurrentOperator, db_session: SessionDep, settings: 
 
 @router.get("/audit", response_model=list[AuditOut])
 def audit(
-    op: CurrentOperator, db_session: SessionDep, action: QueryText = None, operator_id: QueryId = None,
-    message_id: QueryId = None, since: datetime | None = None,
+    op: CurrentOperator,
+    db_session: SessionDep,
+    action: QueryText = None,
+    operator_id: QueryId = None,
+    message_id: QueryId = None,
+    since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     accounts.require_prefecture(op, "the audit log")
-    rows = accounts.list_audit(db_session, action=action, operator_id=operator_id, message_id=message_id,
-                               since=since, limit=limit)
+    rows = accounts.list_audit(
+        db_session, action=action, operator_id=operator_id, message_id=message_id, since=since, limit=limit
+    )
     return [AuditOut.model_validate(r) for r in rows]
 
 
 @router.get("/area-presets", response_model=list[PresetOut])
 def list_presets(op: CurrentOperator, db_session: SessionDep, settings: SettingsDep) -> list[PresetOut]:
     rows = db_session.execute(select(AreaPreset).order_by(AreaPreset.name)).scalars()
-    return [PresetOut(name=p.name, description=p.description,
-                      municipalities=inside(db_session, p.geom, settings.prefecture, field="area")) for p in rows]
+    return [
+        PresetOut(
+            name=p.name,
+            description=p.description,
+            municipalities=inside(db_session, p.geom, settings.prefecture, field="area"),
+        )
+        for p in rows
+    ]
 
 
 @router.put("/area-presets/{name}", response_model=PresetOut)
-def save_preset(name: PathText, body: PresetIn, op: CurrentOperator, db_session: SessionDep,
-                settings: SettingsDep) -> PresetOut:
+def save_preset(
+    name: PathText, body: PresetIn, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep
+) -> PresetOut:
     """Save (or replace) a named area; prefecture operators only, since everyone may then target it."""
     accounts.require_prefecture(op, "saving area presets")
     if name != body.name:
@@ -176,8 +209,11 @@ def save_preset(name: PathText, body: PresetIn, op: CurrentOperator, db_session:
         preset = get_preset(db_session, name, field="name")
         preset.geom, preset.description = geom, body.description
     except ValidationProblem:
-        db_session.add(AreaPreset(name=name, description=body.description, geom=geom, created_by=op.id,
-                                  created_at=datetime.now(UTC)))
+        db_session.add(
+            AreaPreset(
+                name=name, description=body.description, geom=geom, created_by=op.id, created_at=datetime.now(UTC)
+            )
+        )
     accounts.audit(db_session, "preset.save", operator=op, name=name, municipalities=touched)
     db_session.flush()
     return PresetOut(name=name, description=body.description, municipalities=touched)

@@ -40,11 +40,18 @@ from pushsvc.operators.models import OperatorMessage
 from pushsvc.operators.schemas import CircleIn, FollowUpIn, MessageIn, TargetIn
 from pushsvc.operators.targets import inside
 
-EVENT_JA = {"evacuation": "避難情報", "river": "河川情報", "weather": "気象情報", "landslide": "土砂災害情報",
-            "quake_tsunami": "地震・津波情報", "area_info": "地域のお知らせ"}
+EVENT_JA = {
+    "evacuation": "避難情報",
+    "river": "河川情報",
+    "weather": "気象情報",
+    "landslide": "土砂災害情報",
+    "quake_tsunami": "地震・津波情報",
+    "area_info": "地域のお知らせ",
+}
 HEADER = (
-    Allowed("status", ("Actual", "Exercise", "Test"),
-            "status {value} is not sent to residents (Actual, Exercise, Test are)"),
+    Allowed(
+        "status", ("Actual", "Exercise", "Test"), "status {value} is not sent to residents (Actual, Exercise, Test are)"
+    ),
     Allowed("scope", ("Public",), "scope {value} is not for the public"),
     Allowed("msgType", ("Alert", "Update", "Cancel"), "msgType {value} is not handled (Alert, Update, Cancel are)"),
 )
@@ -70,8 +77,9 @@ def _circle(text: str, field: str) -> CircleIn:
         lat, lon = (float(v) for v in centre.split(","))
         return CircleIn(lat=lat, lon=lon, radius_m=max(float(radius_km) * 1000, 100.0))
     except ValueError as exc:
-        raise ValidationProblem("a CAP circle is 'lat,lon radius_km' inside WGS84 with radius ≤ 100 km",
-                                field=field) from exc
+        raise ValidationProblem(
+            "a CAP circle is 'lat,lon radius_km' inside WGS84 with radius ≤ 100 km", field=field
+        ) from exc
 
 
 def _polygons(db_session: Session, area: ET.Element, where: str, prefecture: str) -> list[dict[str, Any]]:
@@ -84,16 +92,14 @@ def _polygons(db_session: Session, area: ET.Element, where: str, prefecture: str
     return polygons
 
 
-def _circles(db_session: Session, area: ET.Element, where: str, prefecture: str, *,
-             have_one: bool) -> list[CircleIn]:
+def _circles(db_session: Session, area: ET.Element, where: str, prefecture: str, *, have_one: bool) -> list[CircleIn]:
     circles: list[CircleIn] = []
     for j, circ in enumerate(area.findall(Q + "circle")):
         field = f"{where}.circle[{j}]"
         if have_one or circles:
             raise ValidationProblem("at most one circle per alert is supported", field=field)
         circles.append(_circle((circ.text or "").strip(), field))
-        inside(db_session, circle_area(circles[-1].lat, circles[-1].lon, circles[-1].radius_m), prefecture,
-               field=field)
+        inside(db_session, circle_area(circles[-1].lat, circles[-1].lon, circles[-1].radius_m), prefecture, field=field)
     return circles
 
 
@@ -104,7 +110,9 @@ def _geocodes(area: ET.Element, where: str, prefecture: str) -> list[str]:
         if not _GEOCODE.match(value) or not value.startswith(prefecture):
             raise OutsideServiceArea(
                 f"geocode {name}={value} is not a municipality code of prefecture {prefecture} "
-                f"({text_of(area, 'areaDesc')[:80]})", field=f"{where}.geocode[{j}]")
+                f"({text_of(area, 'areaDesc')[:80]})",
+                field=f"{where}.geocode[{j}]",
+            )
         codes.append(value[:5])
     return codes
 
@@ -123,15 +131,18 @@ def _target(db_session: Session, infos: list[ET.Element], prefecture: str) -> Ta
         circles += _circles(db_session, area, where, prefecture, have_one=bool(circles))
         codes += _geocodes(area, where, prefecture)
         if not any(area.findall(Q + t) for t in _SHAPES):
-            raise ValidationProblem(f"area {text_of(area, 'areaDesc')[:80]!r} has no polygon, circle or geocode",
-                                    field=where)
+            raise ValidationProblem(
+                f"area {text_of(area, 'areaDesc')[:80]!r} has no polygon, circle or geocode", field=where
+            )
     known = geo_service.places_by_code(db_session, codes)
     unknown = sorted(set(codes) - set(known))
     if unknown:
-        raise OutsideServiceArea(f"no municipality {', '.join(unknown)} in prefecture {prefecture}",
-                                 field="info[0].area.geocode")
-    return TargetIn(municipality_codes=sorted(set(codes)), area=merged(polygons),
-                    circle=circles[0] if circles else None)
+        raise OutsideServiceArea(
+            f"no municipality {', '.join(unknown)} in prefecture {prefecture}", field="info[0].area.geocode"
+        )
+    return TargetIn(
+        municipality_codes=sorted(set(codes)), area=merged(polygons), circle=circles[0] if circles else None
+    )
 
 
 def _texts(infos: list[ET.Element]) -> tuple[str, str, dict[str, dict[str, str]]]:
@@ -186,12 +197,22 @@ def parse_alert(db_session: Session, xml: bytes, *, prefecture: str, now: dateti
     title, body, lang = _texts(infos)
     category = CATEGORY_IN.get(text_of(infos[0], "category"), "area_info")
     try:
-        message = MessageIn.model_validate({
-            "title": title, "body": body, "lang": lang, "category": category, "severity": _severity(infos[0]),
-            "target": target, "ttl_seconds": max(ttl, 60), "test": head["status"] != "Actual"})
+        message = MessageIn.model_validate(
+            {
+                "title": title,
+                "body": body,
+                "lang": lang,
+                "category": category,
+                "severity": _severity(infos[0]),
+                "target": target,
+                "ttl_seconds": max(ttl, 60),
+                "test": head["status"] != "Actual",
+            }
+        )
     except PydanticError as exc:
-        raise ValidationProblem(f"the alert cannot be sent as a message: {exc.errors()[0]['msg']}",
-                                field="info[0]") from exc
+        raise ValidationProblem(
+            f"the alert cannot be sent as a message: {exc.errors()[0]['msg']}", field="info[0]"
+        ) from exc
     follow = FollowUpIn(title=title, body=body, lang=lang) if msg_type == "Update" else None
     return CapAlert(identifier, sender, msg_type, refs, message, follow)
 
@@ -200,37 +221,58 @@ def referenced_message(db_session: Session, alert: CapAlert) -> OperatorMessage:
     """The latest message an earlier CAP alert of ``references`` became (Update/Cancel act on it)."""
     for sender, identifier in reversed(alert.references):
         m = db_session.execute(
-            select(OperatorMessage).where(OperatorMessage.cap_sender == sender,
-                                          OperatorMessage.cap_identifier == identifier)
-            .order_by(OperatorMessage.id.desc()).limit(1)).scalar_one_or_none()
+            select(OperatorMessage)
+            .where(OperatorMessage.cap_sender == sender, OperatorMessage.cap_identifier == identifier)
+            .order_by(OperatorMessage.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         if m is not None:
             return m
-    raise Conflict(f"none of the referenced alerts ({', '.join(i for _, i in alert.references)}) was received "
-                   "here, so there is nothing to update or cancel", field="references")
+    raise Conflict(
+        f"none of the referenced alerts ({', '.join(i for _, i in alert.references)}) was received "
+        "here, so there is nothing to update or cancel",
+        field="references",
+    )
 
 
 # --- output ---------------------------------------------------------------------------------------
+
 
 def _rings(geom: Any) -> list[list[tuple[float, float]]]:
     polys = getattr(geom, "geoms", [geom])
     return [list(p.exterior.coords) for p in polys if hasattr(p, "exterior")]
 
 
-def to_cap(m: OperatorMessage, *, names: dict[str, str], base_url: str, original: OperatorMessage | None,
-           sent_at: datetime) -> bytes:
+def to_cap(
+    m: OperatorMessage, *, names: dict[str, str], base_url: str, original: OperatorMessage | None, sent_at: datetime
+) -> bytes:
     """The message as a CAP 1.2 alert: one info per language, areas as geocode and polygons."""
     sender = writer.sender_of(base_url)
     expires = datetime.fromtimestamp(sent_at.timestamp() + m.ttl_seconds, UTC)
-    return writer.write(writer.CapDocument(
-        identifier=f"{sender}.message.{m.id}", sender=sender, sent=sent_at, exercise=m.test,
-        msg_type={"cancellation": "Cancel", "correction": "Update"}.get(m.kind, "Alert"),
-        references=[(sender, f"{sender}.message.{original.id}", original.created_at)] if original else [],
-        infos=[writer.CapInfo(
-            language=lang, category=m.category, severity=m.severity,
-            event=EVENT_JA.get(m.category, m.category) if lang == "ja" else m.category,
-            urgency=URGENCY.get(m.severity, "Unknown"), certainty="Observed", expires=expires,
-            headline=title, description=m.body.get(lang) or None,
-        ) for lang, title in m.title.items()],
-        area_desc="、".join(names.values()) or "対象地域",
-        polygons=_rings(m.area) if m.area is not None else [], geocodes=list(names),
-    ))
+    return writer.write(
+        writer.CapDocument(
+            identifier=f"{sender}.message.{m.id}",
+            sender=sender,
+            sent=sent_at,
+            exercise=m.test,
+            msg_type={"cancellation": "Cancel", "correction": "Update"}.get(m.kind, "Alert"),
+            references=[(sender, f"{sender}.message.{original.id}", original.created_at)] if original else [],
+            infos=[
+                writer.CapInfo(
+                    language=lang,
+                    category=m.category,
+                    severity=m.severity,
+                    event=EVENT_JA.get(m.category, m.category) if lang == "ja" else m.category,
+                    urgency=URGENCY.get(m.severity, "Unknown"),
+                    certainty="Observed",
+                    expires=expires,
+                    headline=title,
+                    description=m.body.get(lang) or None,
+                )
+                for lang, title in m.title.items()
+            ],
+            area_desc="、".join(names.values()) or "対象地域",
+            polygons=_rings(m.area) if m.area is not None else [],
+            geocodes=list(names),
+        )
+    )

@@ -24,8 +24,9 @@ def create(name: str, role: str, municipalities: str) -> None:
 
     codes = [c.strip() for c in municipalities.split(",") if c.strip()]
     with transaction_or_exit(with_field=True) as s:
-        op, token = accounts.create_operator(s, name=name, role=role, municipalities=codes,
-                                             prefecture=get_settings().prefecture)
+        op, token = accounts.create_operator(
+            s, name=name, role=role, municipalities=codes, prefecture=get_settings().prefecture
+        )
         summary = f"created operator {op.id} {op.name} ({op.role}{': ' + ','.join(codes) if codes else ''})"
     print_token(summary, token, "store it in a password manager")
 

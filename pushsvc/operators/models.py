@@ -93,8 +93,7 @@ class MessageMunicipality(Base):
 
     __tablename__ = "message_municipalities"
 
-    message_id: Mapped[int] = mapped_column(ForeignKey("operator_messages.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("operator_messages.id", ondelete="CASCADE"), primary_key=True)
     municipality_code: Mapped[str] = mapped_column(String(5), primary_key=True, index=True)
 
 

@@ -51,7 +51,9 @@ class MessageIn(BaseModel):
     title: Line = Field(min_length=1, max_length=200, description="Japanese title")
     body: Paragraph = Field(default="", max_length=2000, description="Japanese text")
     lang: Translations = Field(
-        default_factory=dict, max_length=20, description="translations: language -> {'title', 'body'}",
+        default_factory=dict,
+        max_length=20,
+        description="translations: language -> {'title', 'body'}",
         examples=[{"en": {"title": "Shelter open", "body": "Kochi City Hall is open as a shelter."}}],
     )
     category: Category
@@ -83,10 +85,13 @@ class PreviewOut(BaseModel):
     approval_reason: str | None = Field(default=None, description="why a second operator must approve")
     municipalities: list[str]
     reach_limited_to: list[str] | None = Field(
-        default=None, description="a municipal operator reaches only residents whose place or current location "
-        "resolves to these municipalities, whatever the area drawn (null: the whole prefecture)")
-    window_residents: int = Field(default=0, description="residents this operator reaches within the approval "
-                                  "window, this message included")
+        default=None,
+        description="a municipal operator reaches only residents whose place or current location "
+        "resolves to these municipalities, whatever the area drawn (null: the whole prefecture)",
+    )
+    window_residents: int = Field(
+        default=0, description="residents this operator reaches within the approval window, this message included"
+    )
     window_municipalities: int = Field(default=0, description="municipalities likewise")
 
 

@@ -48,14 +48,16 @@ def _mark(lang: str, text: str) -> str:
     return text if mark.strip() in text else mark + text
 
 
-def texts(title: str, body: str, lang: dict[str, Translation], *, test: bool,
-          prefix: tuple[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def texts(
+    title: str, body: str, lang: dict[str, Translation], *, test: bool, prefix: tuple[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """Titles and bodies by language; drills are marked 【訓練】/[TEST] in every language, always."""
     titles, bodies = {"ja": title}, {"ja": body}
     for code, t in lang.items():
         if (code not in LANGUAGES and code != i18n.EASY_JAPANESE) or code == "ja":
-            raise ValidationProblem(f"translations are for {', '.join((*LANGUAGES[1:], i18n.EASY_JAPANESE))}",
-                                    field=f"lang.{code}")
+            raise ValidationProblem(
+                f"translations are for {', '.join((*LANGUAGES[1:], i18n.EASY_JAPANESE))}", field=f"lang.{code}"
+            )
         if not t.title.strip():
             raise ValidationProblem("a translation is {'title', 'body'} with a title", field=f"lang.{code}.title")
         titles[code], bodies[code] = t.title[:200], t.body[:2000]
@@ -96,23 +98,36 @@ def _recent_reach(db_session: Session, op: Operator, *, since: datetime, now: da
     ids: set[int] = set()
     codes: set[str] = set()
     within = scope_of(op)
-    rows = db_session.execute(select(OperatorMessage).where(
-        OperatorMessage.author_id == op.id, OperatorMessage.kind == "message", OperatorMessage.test.is_(False),
-        OperatorMessage.approver_id.is_(None), OperatorMessage.created_at >= since,
-        OperatorMessage.status.in_(("scheduled", "sent", "cancelled", "corrected")))).scalars()
+    rows = db_session.execute(
+        select(OperatorMessage).where(
+            OperatorMessage.author_id == op.id,
+            OperatorMessage.kind == "message",
+            OperatorMessage.test.is_(False),
+            OperatorMessage.approver_id.is_(None),
+            OperatorMessage.created_at >= since,
+            OperatorMessage.status.in_(("scheduled", "sent", "cancelled", "corrected")),
+        )
+    ).scalars()
     for m in rows:
         codes.update(touched_codes(db_session, m.id))
-        ids.update(subscriptions.find_recipients(db_session, municipality_codes=m.target_codes, area=m.area,
-                                                 category=m.category, now=now, within=within))
-    for entry in accounts.list_audit(db_session, action="notice.publish", operator_id=op.id, since=since,
-                                     limit=1000):
+        ids.update(
+            subscriptions.find_recipients(
+                db_session, municipality_codes=m.target_codes, area=m.area, category=m.category, now=now, within=within
+            )
+        )
+    for entry in accounts.list_audit(db_session, action="notice.publish", operator_id=op.id, since=since, limit=1000):
         if entry.detail.get("notification_id") is None:
             continue
         notice_codes = list(entry.detail.get("municipalities") or [])
         codes.update(notice_codes or _all_codes(db_session))
-        ids.update(subscriptions.find_recipients(
-            db_session, municipality_codes=notice_codes or _all_codes(db_session),
-            category=str(entry.detail.get("category") or "area_info"), now=now))
+        ids.update(
+            subscriptions.find_recipients(
+                db_session,
+                municipality_codes=notice_codes or _all_codes(db_session),
+                category=str(entry.detail.get("category") or "area_info"),
+                now=now,
+            )
+        )
     return ids, codes
 
 
@@ -120,9 +135,19 @@ def _all_codes(db_session: Session) -> list[str]:
     return [p.code for p in geo_service.list_places(db_session)]
 
 
-def reach_needing_approval(db_session: Session, op: Operator, *, municipality_codes: Collection[str],
-                           area: BaseGeometry | None, touched: Collection[str], category: str, severity: str,
-                           test: bool, settings: Settings, now: datetime) -> Reach:
+def reach_needing_approval(
+    db_session: Session,
+    op: Operator,
+    *,
+    municipality_codes: Collection[str],
+    area: BaseGeometry | None,
+    touched: Collection[str],
+    category: str,
+    severity: str,
+    test: bool,
+    settings: Settings,
+    now: datetime,
+) -> Reach:
     """The approval rule, for every path that reaches residents (messages, CAP, pushed notices).
 
     A second operator must approve an emergency, and anything that would make one operator's reach
@@ -136,8 +161,11 @@ def reach_needing_approval(db_session: Session, op: Operator, *, municipality_co
     ids, codes = _recent_reach(db_session, op, since=since, now=now)
     within = scope_of(op)
     codes.update(touched if within is None else set(touched) & set(within))
-    ids.update(subscriptions.find_recipients(db_session, municipality_codes=municipality_codes, area=area,
-                                             category=category, now=now, within=within))
+    ids.update(
+        subscriptions.find_recipients(
+            db_session, municipality_codes=municipality_codes, area=area, category=category, now=now, within=within
+        )
+    )
     total_m = geo_service.count_municipalities(db_session, settings.prefecture)
     total_r = subscriptions.count_residents(db_session, prefecture=settings.prefecture, now=now)
     share = settings.operator_approval_share
@@ -146,46 +174,88 @@ def reach_needing_approval(db_session: Session, op: Operator, *, municipality_co
     if severity == "emergency":
         reason = "an emergency needs a second operator's approval"
     elif total_m and len(codes) > math.floor(total_m * share):
-        reason = (f"with this, {op.name} reaches {len(codes)} of {total_m} municipalities within {window}: "
-                  "a second operator must approve")
+        reason = (
+            f"with this, {op.name} reaches {len(codes)} of {total_m} municipalities within {window}: "
+            "a second operator must approve"
+        )
     elif total_r >= settings.operator_approval_min_residents and len(ids) > math.floor(total_r * share):
-        reason = (f"with this, {op.name} reaches {len(ids)} of {total_r} residents within {window}: "
-                  "a second operator must approve")
+        reason = (
+            f"with this, {op.name} reaches {len(ids)} of {total_r} residents within {window}: "
+            "a second operator must approve"
+        )
     return Reach(len(ids), len(codes), total_r, total_m, bool(reason) and not test, "" if test else reason)
 
 
-def _reach(db_session: Session, op: Operator, body: MessageIn, target: ResolvedTarget, settings: Settings,
-           now: datetime) -> Reach:
-    return reach_needing_approval(db_session, op, municipality_codes=target.codes, area=target.area,
-                                  touched=target.touched, category=body.category, severity=body.severity,
-                                  test=body.test, settings=settings, now=now)
+def _reach(
+    db_session: Session, op: Operator, body: MessageIn, target: ResolvedTarget, settings: Settings, now: datetime
+) -> Reach:
+    return reach_needing_approval(
+        db_session,
+        op,
+        municipality_codes=target.codes,
+        area=target.area,
+        touched=target.touched,
+        category=body.category,
+        severity=body.severity,
+        test=body.test,
+        settings=settings,
+        now=now,
+    )
 
 
-def preview(db_session: Session, op: Operator, body: MessageIn, *, settings: Settings,
-            now: datetime | None = None) -> PreviewOut:
+def preview(
+    db_session: Session, op: Operator, body: MessageIn, *, settings: Settings, now: datetime | None = None
+) -> PreviewOut:
     """Who a message would reach, counted per person, before anything is sent."""
     now = _utc(now or datetime.now(UTC))
     target = _resolve(db_session, op, body, settings)
     when = max(now, _utc(body.scheduled_at)) if body.scheduled_at else now
-    kwargs: dict[str, Any] = {"municipality_codes": target.codes, "area": target.area,
-                              "category": body.category, "test_only": body.test, "now": when,
-                              "within": scope_of(op)}
+    kwargs: dict[str, Any] = {
+        "municipality_codes": target.codes,
+        "area": target.area,
+        "category": body.category,
+        "test_only": body.test,
+        "now": when,
+        "within": scope_of(op),
+    }
     counts = subscriptions.count_recipients_by(db_session, **kwargs)
     dead = delivery.known_dead(db_session, subscriptions.find_recipients(db_session, **kwargs), now=now)
     if target.prefecture_wide:
-        accounts.audit(db_session, "message.preview", operator=op, now=now, municipalities=len(target.touched),
-                       recipients=counts["total"], prefecture_wide=True)
+        accounts.audit(
+            db_session,
+            "message.preview",
+            operator=op,
+            now=now,
+            municipalities=len(target.touched),
+            recipients=counts["total"],
+            prefecture_wide=True,
+        )
     reach = _reach(db_session, op, body, target, settings, now)
-    return PreviewOut(recipients=counts["total"], by_municipality=counts["by_municipality"],
-                      by_lang=counts["by_lang"], known_dead=len(dead), prefecture_wide=target.prefecture_wide,
-                      needs_approval=reach.needs_approval, approval_reason=reach.reason or None,
-                      municipalities=target.touched, reach_limited_to=scope_of(op),
-                      window_residents=reach.residents, window_municipalities=reach.municipalities)
+    return PreviewOut(
+        recipients=counts["total"],
+        by_municipality=counts["by_municipality"],
+        by_lang=counts["by_lang"],
+        known_dead=len(dead),
+        prefecture_wide=target.prefecture_wide,
+        needs_approval=reach.needs_approval,
+        approval_reason=reach.reason or None,
+        municipalities=target.touched,
+        reach_limited_to=scope_of(op),
+        window_residents=reach.residents,
+        window_municipalities=reach.municipalities,
+    )
 
 
-def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, now: datetime,
-              recipient_ids: list[int] | None = None, topic: str | None = None,
-              reference_id: int | None = None) -> None:
+def _dispatch(
+    db_session: Session,
+    m: OperatorMessage,
+    *,
+    settings: Settings,
+    now: datetime,
+    recipient_ids: list[int] | None = None,
+    topic: str | None = None,
+    reference_id: int | None = None,
+) -> None:
     """Hand the message to delivery. A scheduled one becomes batches that are not due before its time."""
     when = max(now, _utc(m.scheduled_at)) if m.scheduled_at else now
     author = db_session.get(Operator, m.author_id)
@@ -193,26 +263,55 @@ def _dispatch(db_session: Session, m: OperatorMessage, *, settings: Settings, no
     if recipient_ids is None and within is not None:
         # A municipal author reaches only residents whose place resolved to their municipalities,
         # whatever the area drawn: an offshore square must not reach a neighbouring town's coast.
-        recipient_ids = subscriptions.find_recipients(db_session, municipality_codes=m.target_codes, area=m.area,
-                                                      category=m.category, test_only=m.test, now=when,
-                                                      within=within)
+        recipient_ids = subscriptions.find_recipients(
+            db_session,
+            municipality_codes=m.target_codes,
+            area=m.area,
+            category=m.category,
+            test_only=m.test,
+            now=when,
+            within=within,
+        )
         targeted = True
     else:
         targeted = recipient_ids is None
-    n = delivery.create_notification(db_session, delivery.NotificationDraft(
-        source="operator" if m.source == "api" else m.source, category=m.category, severity=m.severity,
-        title=m.title, body=m.body, municipality_codes=m.target_codes if targeted else (),
-        area=m.area if targeted else None, ttl_seconds=m.ttl_seconds, topic=topic or m.topic, test=m.test,
-        recipient_ids=recipient_ids, reference_id=reference_id,
-        extra={**(m.extra or {}), "operator_message_id": m.id, "kind": m.kind},
-    ), settings=settings, now=when)
+    n = delivery.create_notification(
+        db_session,
+        delivery.NotificationDraft(
+            source="operator" if m.source == "api" else m.source,
+            category=m.category,
+            severity=m.severity,
+            title=m.title,
+            body=m.body,
+            municipality_codes=m.target_codes if targeted else (),
+            area=m.area if targeted else None,
+            ttl_seconds=m.ttl_seconds,
+            topic=topic or m.topic,
+            test=m.test,
+            recipient_ids=recipient_ids,
+            reference_id=reference_id,
+            extra={**(m.extra or {}), "operator_message_id": m.id, "kind": m.kind},
+        ),
+        settings=settings,
+        now=when,
+    )
     m.notification_id, m.recipients = n.id, n.targeted
     m.status = "scheduled" if when > now else "sent"
 
 
-def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Settings, now: datetime | None = None,
-           source: str = "api", cap: tuple[str, str] | None = None, extra: dict[str, Any] | None = None,
-           topic: str | None = None, waive_approval: str | None = None) -> OperatorMessage:
+def submit(
+    db_session: Session,
+    op: Operator,
+    body: MessageIn,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    source: str = "api",
+    cap: tuple[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    topic: str | None = None,
+    waive_approval: str | None = None,
+) -> OperatorMessage:
     """Accept a message: sent now, scheduled, or held for a second operator's approval.
 
     ``extra``/``topic`` go to the notification (a domain threading its updates on one Topic);
@@ -227,33 +326,67 @@ def submit(db_session: Session, op: Operator, body: MessageIn, *, settings: Sett
             raise ValidationProblem("scheduled_at must be between now and 7 days ahead", field="scheduled_at")
     titles, bodies = texts(body.title, body.body, body.lang, test=body.test)
     m = OperatorMessage(
-        kind="message", status="awaiting_approval", author_id=op.id, category=body.category,
-        severity=body.severity, title=titles, body=bodies, target=body.target.model_dump(exclude_none=True),
-        area=target.area, target_codes=target.codes, prefecture_wide=target.prefecture_wide, test=body.test,
-        ttl_seconds=body.ttl_seconds, source=source, cap_identifier=cap[0] if cap else None,
-        cap_sender=cap[1] if cap else None, note="", created_at=now,
-        scheduled_at=_utc(body.scheduled_at) if body.scheduled_at else None, extra=extra, topic=topic,
+        kind="message",
+        status="awaiting_approval",
+        author_id=op.id,
+        category=body.category,
+        severity=body.severity,
+        title=titles,
+        body=bodies,
+        target=body.target.model_dump(exclude_none=True),
+        area=target.area,
+        target_codes=target.codes,
+        prefecture_wide=target.prefecture_wide,
+        test=body.test,
+        ttl_seconds=body.ttl_seconds,
+        source=source,
+        cap_identifier=cap[0] if cap else None,
+        cap_sender=cap[1] if cap else None,
+        note="",
+        created_at=now,
+        scheduled_at=_utc(body.scheduled_at) if body.scheduled_at else None,
+        extra=extra,
+        topic=topic,
     )
     db_session.add(m)
     db_session.flush()
     if target.touched:
-        db_session.execute(insert(MessageMunicipality),
-                           [{"message_id": m.id, "municipality_code": c} for c in target.touched])
+        db_session.execute(
+            insert(MessageMunicipality), [{"message_id": m.id, "municipality_code": c} for c in target.touched]
+        )
     reach = _reach(db_session, op, body, target, settings, now)
     waived = waive_approval if reach.needs_approval else None
     if reach.needs_approval and not waived:
         m.approval_deadline = now + timedelta(seconds=settings.operator_approval_timeout_s)
-        m.recipients = len(subscriptions.find_recipients(
-            db_session, municipality_codes=target.codes, area=target.area, category=body.category, now=now,
-            within=scope_of(op)))
+        m.recipients = len(
+            subscriptions.find_recipients(
+                db_session,
+                municipality_codes=target.codes,
+                area=target.area,
+                category=body.category,
+                now=now,
+                within=scope_of(op),
+            )
+        )
         m.note = f"waiting for a second operator's approval: {reach.reason}"
     else:
         _dispatch(db_session, m, settings=settings, now=now)
         if waived:
             m.note = f"sent without a second operator: {waived}"
-    accounts.audit(db_session, "message.send", operator=op, message_id=m.id, now=now, status=m.status,
-                   severity=m.severity, test=m.test, recipients=m.recipients, municipalities=target.touched,
-                   source=source, **({"approval_waived": waived} if waived else {}))
+    accounts.audit(
+        db_session,
+        "message.send",
+        operator=op,
+        message_id=m.id,
+        now=now,
+        status=m.status,
+        severity=m.severity,
+        test=m.test,
+        recipients=m.recipients,
+        municipalities=target.touched,
+        source=source,
+        **({"approval_waived": waived} if waived else {}),
+    )
     db_session.flush()
     return m
 
@@ -271,21 +404,29 @@ def refresh(db_session: Session, *, now: datetime | None = None) -> None:
     """Expire messages nobody approved in time, and mark scheduled ones whose time has come as sent."""
     now = _utc(now or datetime.now(UTC))
     overdue = db_session.execute(
-        select(OperatorMessage.id, OperatorMessage.author_id, OperatorMessage.approval_deadline)
-        .where(OperatorMessage.status == "awaiting_approval", OperatorMessage.approval_deadline < now)
+        select(OperatorMessage.id, OperatorMessage.author_id, OperatorMessage.approval_deadline).where(
+            OperatorMessage.status == "awaiting_approval", OperatorMessage.approval_deadline < now
+        )
     ).all()
     for mid, author_id, deadline in overdue:
         done = db_session.execute(
-            update(OperatorMessage).where(OperatorMessage.id == mid, OperatorMessage.status == "awaiting_approval")
-            .values(status="expired", closed_at=now,
-                    note=f"not approved by {_utc(deadline).isoformat() if deadline else 'the deadline'}; "
-                         "nothing was sent")
-            .execution_options(synchronize_session="fetch"))
+            update(OperatorMessage)
+            .where(OperatorMessage.id == mid, OperatorMessage.status == "awaiting_approval")
+            .values(
+                status="expired",
+                closed_at=now,
+                note=f"not approved by {_utc(deadline).isoformat() if deadline else 'the deadline'}; nothing was sent",
+            )
+            .execution_options(synchronize_session="fetch")
+        )
         if done.rowcount:  # type: ignore[attr-defined]
             accounts.audit(db_session, "message.expired", message_id=mid, now=now, author_id=author_id)
     db_session.execute(
-        update(OperatorMessage).where(OperatorMessage.status == "scheduled", OperatorMessage.scheduled_at <= now)
-        .values(status="sent").execution_options(synchronize_session="fetch"))
+        update(OperatorMessage)
+        .where(OperatorMessage.status == "scheduled", OperatorMessage.scheduled_at <= now)
+        .values(status="sent")
+        .execution_options(synchronize_session="fetch")
+    )
     db_session.flush()
 
 
@@ -301,21 +442,27 @@ def get_message(db_session: Session, op: Operator, message_id: int) -> OperatorM
 
 
 def touched_codes(db_session: Session, message_id: int) -> list[str]:
-    return list(db_session.execute(
-        select(MessageMunicipality.municipality_code).where(MessageMunicipality.message_id == message_id)
-        .order_by(MessageMunicipality.municipality_code)).scalars())
+    return list(
+        db_session.execute(
+            select(MessageMunicipality.municipality_code)
+            .where(MessageMunicipality.message_id == message_id)
+            .order_by(MessageMunicipality.municipality_code)
+        ).scalars()
+    )
 
 
-def approve(db_session: Session, op: Operator, message_id: int, *, settings: Settings,
-            now: datetime | None = None) -> OperatorMessage:
+def approve(
+    db_session: Session, op: Operator, message_id: int, *, settings: Settings, now: datetime | None = None
+) -> OperatorMessage:
     now = _utc(now or datetime.now(UTC))
     refresh(db_session, now=now)
     m = get_message(db_session, op, message_id)
     if m.author_id == op.id:
         raise Forbidden("a message cannot be approved by its own author", field="id")
     if m.status != "awaiting_approval":
-        raise Conflict(f"message {m.id} is {m.status}, not awaiting approval" + (f": {m.note}" if m.note else ""),
-                       field="id")
+        raise Conflict(
+            f"message {m.id} is {m.status}, not awaiting approval" + (f": {m.note}" if m.note else ""), field="id"
+        )
     accounts.ensure_scope(op, touched_codes(db_session, m.id))
     m.approver_id, m.approved_at, m.note = op.id, now, ""
     _dispatch(db_session, m, settings=settings, now=now)
@@ -334,13 +481,22 @@ def _follow_up_texts(m: OperatorMessage, kind: str, patch: FollowUpIn) -> tuple[
     own = {k: t.body for k, t in patch.lang.items()}
     lang: dict[str, Translation] = {
         k: Translation.model_construct(title=v, body=own.get(k) or CANCEL_BODY.get(k, CANCEL_BODY["en"]))
-        for k, v in stored.items() if k != "ja" and k in LANGUAGES}
-    return texts(stored.get("ja", ""), patch.body or CANCEL_BODY["ja"], lang, test=m.test,
-                 prefix=FOLLOW_UP_MARK[kind])
+        for k, v in stored.items()
+        if k != "ja" and k in LANGUAGES
+    }
+    return texts(stored.get("ja", ""), patch.body or CANCEL_BODY["ja"], lang, test=m.test, prefix=FOLLOW_UP_MARK[kind])
 
 
-def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str, patch: FollowUpIn, *,
-               settings: Settings, now: datetime) -> OperatorMessage | None:
+def _follow_up(
+    db_session: Session,
+    op: Operator,
+    m: OperatorMessage,
+    kind: str,
+    patch: FollowUpIn,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> OperatorMessage | None:
     """Stop what is unsent; tell exactly those who received ``m`` (same Topic, so a queued copy is replaced)."""
     received: list[int] = []
     topic = None
@@ -355,9 +511,22 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
         return None
     titles, bodies = _follow_up_texts(m, kind, patch)
     f = OperatorMessage(
-        kind=kind, status="sent", author_id=op.id, reference_id=m.id, category=m.category, severity=m.severity,
-        title=titles, body=bodies, target={"recipients_of": m.id}, area=None, target_codes=m.target_codes,
-        prefecture_wide=False, test=m.test, ttl_seconds=m.ttl_seconds, source=m.source, note=patch.reason,
+        kind=kind,
+        status="sent",
+        author_id=op.id,
+        reference_id=m.id,
+        category=m.category,
+        severity=m.severity,
+        title=titles,
+        body=bodies,
+        target={"recipients_of": m.id},
+        area=None,
+        target_codes=m.target_codes,
+        prefecture_wide=False,
+        test=m.test,
+        ttl_seconds=m.ttl_seconds,
+        source=m.source,
+        note=patch.reason,
         created_at=now,
     )
     db_session.add(f)
@@ -365,13 +534,22 @@ def _follow_up(db_session: Session, op: Operator, m: OperatorMessage, kind: str,
     codes = touched_codes(db_session, m.id)
     if codes:
         db_session.execute(insert(MessageMunicipality), [{"message_id": f.id, "municipality_code": c} for c in codes])
-    _dispatch(db_session, f, settings=settings, now=now, recipient_ids=received, topic=topic,
-              reference_id=m.notification_id)
+    _dispatch(
+        db_session, f, settings=settings, now=now, recipient_ids=received, topic=topic, reference_id=m.notification_id
+    )
     return f
 
 
-def cancel_or_correct(db_session: Session, op: Operator, message_id: int, kind: str, patch: FollowUpIn, *,
-                      settings: Settings, now: datetime | None = None) -> OperatorMessage:
+def cancel_or_correct(
+    db_session: Session,
+    op: Operator,
+    message_id: int,
+    kind: str,
+    patch: FollowUpIn,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> OperatorMessage:
     """One call: stop unsent batches and, if anyone received it, send them the cancellation/correction."""
     now = _utc(now or datetime.now(UTC))
     refresh(db_session, now=now)
@@ -385,11 +563,19 @@ def cancel_or_correct(db_session: Session, op: Operator, message_id: int, kind: 
         if not patch.title:
             raise ValidationProblem("a correction needs the corrected title", field="title")
         if m.status != "sent":
-            raise Conflict(f"message {m.id} is {m.status} and has reached nobody: cancel it and send a new one",
-                           field="id")
+            raise Conflict(
+                f"message {m.id} is {m.status} and has reached nobody: cancel it and send a new one", field="id"
+            )
     follow = _follow_up(db_session, op, m, kind, patch, settings=settings, now=now)
-    accounts.audit(db_session, f"message.{'cancel' if kind == 'cancellation' else 'correct'}", operator=op,
-                   message_id=m.id, now=now, follow_up_id=follow.id if follow else None,
-                   received=follow.recipients if follow else 0, reason=patch.reason)
+    accounts.audit(
+        db_session,
+        f"message.{'cancel' if kind == 'cancellation' else 'correct'}",
+        operator=op,
+        message_id=m.id,
+        now=now,
+        follow_up_id=follow.id if follow else None,
+        received=follow.recipients if follow else 0,
+        reason=patch.reason,
+    )
     db_session.flush()
     return m

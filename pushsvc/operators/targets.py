@@ -37,8 +37,11 @@ class ResolvedTarget:
 
 def municipalities_touching(db_session: Session, geom: BaseGeometry, prefecture: str) -> list[str]:
     shapely.prepare(geom)
-    return [p.code for p, g in geo_service.list_places_with_geoms(db_session)
-            if p.code.startswith(prefecture) and geom.intersects(g)]
+    return [
+        p.code
+        for p, g in geo_service.list_places_with_geoms(db_session)
+        if p.code.startswith(prefecture) and geom.intersects(g)
+    ]
 
 
 def check_codes(db_session: Session, codes: list[str], prefecture: str, *, field: str) -> list[str]:

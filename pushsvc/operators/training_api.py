@@ -47,10 +47,12 @@ class TrainingDeviceOut(BaseModel):
     enrolled_by: str | None
 
 
-@router.post("/api/v1/training-devices/enrolments", response_model=EnrolmentOut, status_code=201,
-             responses={401: {}, 422: {}})
-def issue_enrolment(body: EnrolmentIn, op: CurrentOperator, db_session: SessionDep,
-                    settings: SettingsDep) -> EnrolmentOut:
+@router.post(
+    "/api/v1/training-devices/enrolments", response_model=EnrolmentOut, status_code=201, responses={401: {}, 422: {}}
+)
+def issue_enrolment(
+    body: EnrolmentIn, op: CurrentOperator, db_session: SessionDep, settings: SettingsDep
+) -> EnrolmentOut:
     """A one-time link (and QR code) that makes the phone opening it a training device; valid 24 h."""
     issued = training.issue(db_session, issued_by=op.name, label=body.label, now=datetime.now(UTC))
     accounts.audit(db_session, "training.enrolment_issued", operator=op, enrolment=issued.id, label=body.label)
@@ -64,18 +66,27 @@ def list_training_devices(op: CurrentOperator, db_session: SessionDep) -> list[T
     return [TrainingDeviceOut(**d.__dict__) for d in training.list_devices(db_session)]
 
 
-@router.delete("/api/v1/training-devices/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT,
-               responses={401: {}, 404: {}})
+@router.delete(
+    "/api/v1/training-devices/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}, 404: {}}
+)
 def remove_training_device(subscription_id: PathId, op: CurrentOperator, db_session: SessionDep) -> Response:
     training.remove(db_session, subscription_id)
     accounts.audit(db_session, "training.device_removed", operator=op, subscription=subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/api/v1/subscriptions/{subscription_id}/training-enrolment", response_model=SubscriptionOut,
-             tags=["subscriptions"], responses={401: {}, 404: {}, 410: {}})
-def redeem_enrolment(subscription_id: PathId, body: RedeemIn, db_session: SessionDep,
-                     authorization: Annotated[str | None, Header()] = None) -> SubscriptionOut:
+@router.post(
+    "/api/v1/subscriptions/{subscription_id}/training-enrolment",
+    response_model=SubscriptionOut,
+    tags=["subscriptions"],
+    responses={401: {}, 404: {}, 410: {}},
+)
+def redeem_enrolment(
+    subscription_id: PathId,
+    body: RedeemIn,
+    db_session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> SubscriptionOut:
     """The phone's page turns its own subscription into a training device with an operator's code."""
     sub = service.authorize(db_session, subscription_id, authorization)
     now = datetime.now(UTC)
@@ -85,6 +96,12 @@ def redeem_enrolment(subscription_id: PathId, body: RedeemIn, db_session: Sessio
 
 @router.get("/enrol", include_in_schema=False)
 def enrol_page() -> FileResponse:
-    return FileResponse(STATIC / "enrol.html", media_type="text/html; charset=utf-8",
-                        headers={**NO_CACHE, "Content-Security-Policy": "default-src 'self'; base-uri 'none'",
-                                 "Referrer-Policy": "no-referrer"})
+    return FileResponse(
+        STATIC / "enrol.html",
+        media_type="text/html; charset=utf-8",
+        headers={
+            **NO_CACHE,
+            "Content-Security-Policy": "default-src 'self'; base-uri 'none'",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

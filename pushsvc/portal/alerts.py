@@ -124,8 +124,15 @@ def hazards(n: Notification) -> tuple[Hazard, ...]:
 
 def order(alerts: Iterable[Notification]) -> list[Notification]:
     """Pinned first (南海トラフ地震臨時情報, while in force), then most severe, then newest."""
-    return sorted(alerts, key=lambda n: (not (n.extra or {}).get("pinned"), -SEVERITY_RANK.get(n.severity, 0),
-                                         -_utc(n.created_at).timestamp(), -n.id))
+    return sorted(
+        alerts,
+        key=lambda n: (
+            not (n.extra or {}).get("pinned"),
+            -SEVERITY_RANK.get(n.severity, 0),
+            -_utc(n.created_at).timestamp(),
+            -n.id,
+        ),
+    )
 
 
 def is_active(n: Notification, now: datetime) -> bool:
@@ -171,22 +178,41 @@ def _when(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-def to_out(db_session: Session, n: Notification, *, lang: str, settings: Settings, now: datetime,
-           names: dict[str, str] | None = None, active: bool | None = None) -> AlertOut:
+def to_out(
+    db_session: Session,
+    n: Notification,
+    *,
+    lang: str,
+    settings: Settings,
+    now: datetime,
+    names: dict[str, str] | None = None,
+    active: bool | None = None,
+) -> AlertOut:
     codes = alert_codes(db_session, n)
     if names is None:
         names = {c: a.name for c, a in areas(db_session).items()}
     state = dict((n.extra or {}).get(STATE_KEY) or {})
     level = state.get("level") or alert_level(n)
     return AlertOut(
-        id=n.id, source=n.source, category=n.category, severity=n.severity, status=n.status,
-        active=is_active(n, now) if active is None else active, lang=lang if lang in n.title else "ja",
-        title=text_in(n.title, lang), body=text_in(n.body or {}, lang), url=page_url(settings, n.id),
+        id=n.id,
+        source=n.source,
+        category=n.category,
+        severity=n.severity,
+        status=n.status,
+        active=is_active(n, now) if active is None else active,
+        lang=lang if lang in n.title else "ja",
+        title=text_in(n.title, lang),
+        body=text_in(n.body or {}, lang),
+        url=page_url(settings, n.id),
         municipalities=[MunicipalityRef(code=c, name=names.get(c, "")) for c in codes],
-        created_at=_utc(n.created_at), expires_at=_utc(n.expires_at), attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
+        created_at=_utc(n.created_at),
+        expires_at=_utc(n.expires_at),
+        attribution=ATTRIBUTION_BY_SOURCE.get(n.source),
         parameters={str(k): str(v) for k, v in ((n.extra or {}).get("cap_parameters") or {}).items()},
-        level=level, issued_at=_when(state.get("issued_at")),
-        confirmed_at=_when(state.get("confirmed_at")), stale=bool(state.get("stale", False)),
+        level=level,
+        issued_at=_when(state.get("issued_at")),
+        confirmed_at=_when(state.get("confirmed_at")),
+        stale=bool(state.get("stale", False)),
         action=action(n, level, lang),
     )
 
@@ -204,10 +230,15 @@ def _stateful(db_session: Session, nid: int, states: Sequence[AlertStateOut]) ->
         return None
     n.target_codes, n.target_geom = sorted({s.area for s in states}), None
     levels = [s.level for s in states if s.level is not None]
-    n.extra = {**(n.extra or {}), STATE_KEY: {
-        "issued_at": _utc(min(s.issued_at for s in states)).isoformat(),
-        "confirmed_at": _utc(max(s.confirmed_at for s in states)).isoformat(),
-        "stale": any(s.stale for s in states), "level": max(levels) if levels else None}}
+    n.extra = {
+        **(n.extra or {}),
+        STATE_KEY: {
+            "issued_at": _utc(min(s.issued_at for s in states)).isoformat(),
+            "confirmed_at": _utc(max(s.confirmed_at for s in states)).isoformat(),
+            "stale": any(s.stale for s in states),
+            "level": max(levels) if levels else None,
+        },
+    }
     return n
 
 
@@ -232,13 +263,17 @@ def in_force(db_session: Session, *, now: datetime, category: str | None = None)
 def recent(db_session: Session, *, now: datetime) -> list[Notification]:
     """Public alerts of the last ``RECENT_HOURS`` whatever their state, newest first (shared objects)."""
     since = _utc(now) - timedelta(hours=RECENT_HOURS)
-    everything = _recent.get(db_session, delivery.active_alerts_version(db_session), lambda: tuple(
-        detached(n) for n in delivery.recent_alerts(db_session, since=since)))
+    everything = _recent.get(
+        db_session,
+        delivery.active_alerts_version(db_session),
+        lambda: tuple(detached(n) for n in delivery.recent_alerts(db_session, since=since)),
+    )
     return [n for n in everything if _utc(n.created_at) >= since]
 
 
-def public_alerts(db_session: Session, *, municipality: str | None, category: str | None,
-                  now: datetime) -> list[Notification]:
+def public_alerts(
+    db_session: Session, *, municipality: str | None, category: str | None, now: datetime
+) -> list[Notification]:
     """Active alerts, optionally of one municipality and category, most severe and newest first."""
     check_municipality(db_session, municipality)
     found = in_force(db_session, now=now, category=category)
@@ -247,8 +282,9 @@ def public_alerts(db_session: Session, *, municipality: str | None, category: st
     return order(found)
 
 
-def alert_list(db_session: Session, found: Sequence[Notification], *, lang: str, settings: Settings,
-               now: datetime) -> AlertList:
+def alert_list(
+    db_session: Session, found: Sequence[Notification], *, lang: str, settings: Settings, now: datetime
+) -> AlertList:
     outs = [to_out(db_session, n, lang=lang, settings=settings, now=now) for n in found]
     credits = sorted({o.attribution for o in outs if o.attribution})
     return AlertList(alerts=outs, attribution=credits)
@@ -256,18 +292,26 @@ def alert_list(db_session: Session, found: Sequence[Notification], *, lang: str,
 
 def alert_page(db_session: Session, alert_id: int, *, lang: str, settings: Settings, now: datetime) -> AlertPage:
     n = delivery.public_alert(db_session, alert_id)
-    listed = next((x for x in in_force(db_session, now=now) if x.id == n.id), None) \
-        if n.source in STATEFUL_SOURCES else None
-    out = to_out(db_session, listed or n, lang=lang, settings=settings, now=now,
-                 active=None if n.source not in STATEFUL_SOURCES else listed is not None)
+    listed = (
+        next((x for x in in_force(db_session, now=now) if x.id == n.id), None) if n.source in STATEFUL_SOURCES else None
+    )
+    out = to_out(
+        db_session,
+        listed or n,
+        lang=lang,
+        settings=settings,
+        now=now,
+        active=None if n.source not in STATEFUL_SOURCES else listed is not None,
+    )
     langs = sorted(set(n.title) | set(n.body or {}), key=lambda x: (x != "ja", x))
     translations = {x: {"title": text_in(n.title, x), "body": text_in(n.body or {}, x)} for x in langs}
     base = settings.public_base_url.rstrip("/")
     return AlertPage(
-        **out.model_dump(), translations=translations,
+        **out.model_dump(),
+        translations=translations,
         category_label=text_in(CATEGORY_LABELS.get(n.category, {"ja": n.category}), lang),
         severity_label=text_in(SEVERITY_LABELS.get(n.severity, {"ja": n.severity}), lang),
-        cap_url=f"{base}/api/v1/alerts/{n.id}.cap", references=n.reference_id,
+        cap_url=f"{base}/api/v1/alerts/{n.id}.cap",
+        references=n.reference_id,
         corrects=delivery.references_of(db_session, n.id) if n.reference_id is not None else [],
     )
-

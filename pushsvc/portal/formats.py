@@ -54,15 +54,21 @@ def atom_feed(alerts: Sequence[AlertOut], *, settings: Settings, self_url: str, 
         a(entry, "updated", jst(x.created_at))
         a(entry, "published", jst(x.created_at))
         a(entry, "link", rel="alternate", href=x.url, type="text/html")
-        a(entry, "link", rel="alternate", href=f"{x.url.replace('/alerts/', '/api/v1/alerts/')}.cap",
-          type="application/cap+xml")
+        a(
+            entry,
+            "link",
+            rel="alternate",
+            href=f"{x.url.replace('/alerts/', '/api/v1/alerts/')}.cap",
+            type="application/cap+xml",
+        )
         a(entry, "category", term=x.category, label=CATEGORY_LABELS.get(x.category, {}).get("ja", x.category))
         a(entry, "summary", x.body or x.title)
     return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
 
 
-def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, settings: Settings,
-              references: Sequence[AlertOut] = ()) -> bytes:
+def cap_alert(
+    alert: AlertOut, translations: dict[str, dict[str, str]], *, settings: Settings, references: Sequence[AlertOut] = ()
+) -> bytes:
     """One alert as CAP 1.2; a cancelled alert becomes a Cancel that references the original; a correction
     is an Update referencing every alert it corrects."""
     who = sender(settings)
@@ -72,17 +78,30 @@ def cap_alert(alert: AlertOut, translations: dict[str, dict[str, str]], *, setti
         refs.append((who, f"{who}.alert.{alert.id}", alert.created_at))
     refs.extend((who, f"{who}.alert.{r.id}", r.created_at) for r in references)
     labels = CATEGORY_LABELS.get(alert.category, {})
-    return writer.write(writer.CapDocument(
-        identifier=f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""), sender=who, sent=alert.created_at,
-        msg_type="Cancel" if cancelled else "Update" if references else "Alert", references=refs,
-        infos=[writer.CapInfo(
-            language=lang, category=alert.category, severity=alert.severity,
-            event=labels.get(lang) or labels.get("ja", alert.category),
-            urgency="Past" if not alert.active else URGENCY.get(alert.severity, "Unknown"),
-            certainty="Observed" if alert.source in ("river", "jma") else "Likely", expires=alert.expires_at,
-            headline=text["title"], description=text.get("body") or None, web=alert.url,
-            parameters=sorted(alert.parameters.items()),
-        ) for lang, text in translations.items()],
-        area_desc="、".join(m.name or m.code for m in alert.municipalities) or "高知県",
-        geocodes=[m.code for m in alert.municipalities],
-    ))
+    return writer.write(
+        writer.CapDocument(
+            identifier=f"{who}.alert.{alert.id}" + (".cancel" if cancelled else ""),
+            sender=who,
+            sent=alert.created_at,
+            msg_type="Cancel" if cancelled else "Update" if references else "Alert",
+            references=refs,
+            infos=[
+                writer.CapInfo(
+                    language=lang,
+                    category=alert.category,
+                    severity=alert.severity,
+                    event=labels.get(lang) or labels.get("ja", alert.category),
+                    urgency="Past" if not alert.active else URGENCY.get(alert.severity, "Unknown"),
+                    certainty="Observed" if alert.source in ("river", "jma") else "Likely",
+                    expires=alert.expires_at,
+                    headline=text["title"],
+                    description=text.get("body") or None,
+                    web=alert.url,
+                    parameters=sorted(alert.parameters.items()),
+                )
+                for lang, text in translations.items()
+            ],
+            area_desc="、".join(m.name or m.code for m in alert.municipalities) or "高知県",
+            geocodes=[m.code for m in alert.municipalities],
+        )
+    )

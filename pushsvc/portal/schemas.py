@@ -29,8 +29,12 @@ CATEGORY_LABELS = {
 }
 # Which evacuation-site designation fits an alert, when its source did not say (extra["hazards"]).
 HAZARDS_BY_CATEGORY: dict[str, tuple[Hazard, ...]] = {
-    "river": ("flood",), "weather": ("flood", "landslide"), "landslide": ("landslide",),
-    "quake_tsunami": ("tsunami", "earthquake"), "evacuation": ("flood", "landslide"), "area_info": (),
+    "river": ("flood",),
+    "weather": ("flood", "landslide"),
+    "landslide": ("landslide",),
+    "quake_tsunami": ("tsunami", "earthquake"),
+    "evacuation": ("flood", "landslide"),
+    "area_info": (),
 }
 ATTRIBUTION_BY_SOURCE = {"jma": "出典：気象庁", "river": "国土交通省「川の防災情報」"}
 
@@ -60,11 +64,15 @@ class AlertOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     attribution: str | None = None
-    parameters: dict[str, str] = Field(default_factory=dict,
-                                       description="CAP parameters, e.g. EvacuationLevel for 避難情報")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="CAP parameters, e.g. EvacuationLevel for 避難情報"
+    )
     level: int | None = Field(default=None, description="警戒レベル相当, where the source gives one")
-    issued_at: datetime | None = Field(default=None, description="when the source issued what is in force "
-                                       "(JMA, river gauges: the alert state, not the notification)")
+    issued_at: datetime | None = Field(
+        default=None,
+        description="when the source issued what is in force "
+        "(JMA, river gauges: the alert state, not the notification)",
+    )
     confirmed_at: datetime | None = Field(default=None, description="when the source last said it still holds")
     stale: bool = Field(default=False, description="the source has gone silent since confirmed_at")
     action: str | None = Field(default=None, description="what to do, in the resident's language, when known")
@@ -81,8 +89,9 @@ class AlertPage(AlertOut):
     severity_label: str
     cap_url: str
     references: int | None = Field(description="the alert this one corrects or cancels (the first, if several)")
-    corrects: list[int] = Field(default_factory=list,
-                                description="every alert this one corrects (a JMA 取消 can withdraw several)")
+    corrects: list[int] = Field(
+        default_factory=list, description="every alert this one corrects (a JMA 取消 can withdraw several)"
+    )
 
 
 class PortalSite(SiteOut):
@@ -119,7 +128,8 @@ class PlaceView(BaseModel):
     rivers: list[dict[str, Any]]
     shelters: list[ShelterGroup]
     evacuation: PlaceEvacuation | None = Field(
-        default=None, description="避難情報 in force at this place and open shelters suitable for its hazards")
+        default=None, description="避難情報 in force at this place and open shelters suitable for its hazards"
+    )
     recent: list[AlertOut] = Field(default_factory=list, description="recent alerts here no longer in force")
 
 
@@ -137,8 +147,9 @@ class NoticeIn(BaseModel):
     title: TitlesByLang = Field(examples=[{"ja": "防災訓練のお知らせ"}])
     body: BodiesByLang = Field(default_factory=dict)
     important: bool = False
-    municipality_codes: list[str] = Field(default_factory=list, max_length=100,
-                                          description="empty = every resident of the prefecture")
+    municipality_codes: list[str] = Field(
+        default_factory=list, max_length=100, description="empty = every resident of the prefecture"
+    )
     expires_at: datetime
     push: bool = Field(default=False, description="also send it as a Web Push notification (category area_info)")
     category: Category = "area_info"

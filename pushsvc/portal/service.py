@@ -77,8 +77,9 @@ def river_stations(db_session: Session, codes: Collection[str]) -> list[dict[str
     return [s for s in everything if s.get("municipality_code") in wanted or wanted & set(s.get("downstream") or ())]
 
 
-def with_history(db_session: Session, stations: list[dict[str, Any]], *, hours: float,
-                 now: datetime) -> list[dict[str, Any]]:
+def with_history(
+    db_session: Session, stations: list[dict[str, Any]], *, hours: float, now: datetime
+) -> list[dict[str, Any]]:
     """Copies of the gauges with their last ``hours`` of readings as ``history`` (one query for all)."""
     if not stations:
         return []
@@ -88,17 +89,21 @@ def with_history(db_session: Session, stations: list[dict[str, Any]], *, hours: 
 
 # --- notices ------------------------------------------------------------------------------------
 
+
 def ensure_notice_scope(op: Operator, codes: Collection[str]) -> None:
     """403 unless the operator may reach every municipality; a prefecture-wide notice (no codes) is the
     prefecture's alone, because it reaches residents of municipalities the operator does not serve."""
     if not codes and not accounts.is_prefecture(op):
-        raise Forbidden(f"operator {op.name!r} may not publish prefecture-wide notices; name municipalities",
-                        field="municipality_codes")
+        raise Forbidden(
+            f"operator {op.name!r} may not publish prefecture-wide notices; name municipalities",
+            field="municipality_codes",
+        )
     accounts.ensure_scope(op, codes, field="municipality_codes")
 
 
-def publish_notice(db_session: Session, data: NoticeIn, *, operator: Operator, settings: Settings,
-                   now: datetime) -> Notice:
+def publish_notice(
+    db_session: Session, data: NoticeIn, *, operator: Operator, settings: Settings, now: datetime
+) -> Notice:
     """Store a notice; with ``push`` it is also sent as a notification to the same municipalities.
 
     Validation (422) comes before scope (403), so an operator learns about a typo before a refusal.
@@ -113,27 +118,64 @@ def publish_notice(db_session: Session, data: NoticeIn, *, operator: Operator, s
     ensure_notice_scope(operator, codes)
     if data.push:  # the messages' approval rule: a pushed notice is a path to residents like any other
         reach = operator_messages.reach_needing_approval(
-            db_session, operator, municipality_codes=codes or sorted(known), area=None, touched=codes or sorted(known),
-            category=data.category, severity="info", test=False, settings=settings, now=_utc(now))
+            db_session,
+            operator,
+            municipality_codes=codes or sorted(known),
+            area=None,
+            touched=codes or sorted(known),
+            category=data.category,
+            severity="info",
+            test=False,
+            settings=settings,
+            now=_utc(now),
+        )
         if reach.needs_approval:
-            raise Forbidden(f"{reach.reason}; a notice cannot wait for approval, so send it as a message "
-                            "(POST /api/v1/messages) and publish it unpushed", field="push")
-    notice = Notice(title=dict(data.title), body=dict(data.body), important=data.important,
-                    municipality_codes=codes, published_by=operator.name[:64], created_at=_utc(now),
-                    expires_at=_utc(data.expires_at))
+            raise Forbidden(
+                f"{reach.reason}; a notice cannot wait for approval, so send it as a message "
+                "(POST /api/v1/messages) and publish it unpushed",
+                field="push",
+            )
+    notice = Notice(
+        title=dict(data.title),
+        body=dict(data.body),
+        important=data.important,
+        municipality_codes=codes,
+        published_by=operator.name[:64],
+        created_at=_utc(now),
+        expires_at=_utc(data.expires_at),
+    )
     db_session.add(notice)
     db_session.flush()
     if data.push:
         ttl = max(0, min(28 * 86400, int((_utc(data.expires_at) - _utc(now)).total_seconds())))
-        n = delivery.create_notification(db_session, delivery.NotificationDraft(
-            source="notice", category=data.category, severity="info", title=dict(data.title),
-            body=dict(data.body), municipality_codes=codes or sorted(known), ttl_seconds=ttl,
-            extra={"notice_id": notice.id}), settings=settings, now=now)
+        n = delivery.create_notification(
+            db_session,
+            delivery.NotificationDraft(
+                source="notice",
+                category=data.category,
+                severity="info",
+                title=dict(data.title),
+                body=dict(data.body),
+                municipality_codes=codes or sorted(known),
+                ttl_seconds=ttl,
+                extra={"notice_id": notice.id},
+            ),
+            settings=settings,
+            now=now,
+        )
         notice.notification_id = n.id
     db_session.flush()
-    accounts.audit(db_session, "notice.publish", operator=operator, now=_utc(now), notice_id=notice.id,
-                   municipalities=codes, important=data.important, notification_id=notice.notification_id,
-                   category=data.category)
+    accounts.audit(
+        db_session,
+        "notice.publish",
+        operator=operator,
+        now=_utc(now),
+        notice_id=notice.id,
+        municipalities=codes,
+        important=data.important,
+        notification_id=notice.notification_id,
+        category=data.category,
+    )
     return notice
 
 
@@ -147,8 +189,15 @@ def withdraw_notice(db_session: Session, notice_id: int, *, operator: Operator, 
         notice.withdrawn_at = _utc(now)
         if notice.notification_id is not None:
             delivery.cancel_notification(db_session, notice.notification_id, now=now)
-        accounts.audit(db_session, "notice.withdraw", operator=operator, now=_utc(now), notice_id=notice.id,
-                       municipalities=list(notice.municipality_codes), notification_id=notice.notification_id)
+        accounts.audit(
+            db_session,
+            "notice.withdraw",
+            operator=operator,
+            now=_utc(now),
+            notice_id=notice.id,
+            municipalities=list(notice.municipality_codes),
+            notification_id=notice.notification_id,
+        )
     db_session.flush()
     return notice
 
@@ -159,8 +208,11 @@ def _notices_version(db_session: Session) -> tuple[Any, ...]:
     return tuple(row) if row is not None else ()
 
 
-_NOTICES_VERSION = (select(Notice.id, Notice.created_at, select(func.count(Notice.withdrawn_at)).scalar_subquery())
-                    .order_by(Notice.id.desc()).limit(1))  # built once: building costs more than running it
+_NOTICES_VERSION = (
+    select(Notice.id, Notice.created_at, select(func.count(Notice.withdrawn_at)).scalar_subquery())
+    .order_by(Notice.id.desc())
+    .limit(1)
+)  # built once: building costs more than running it
 
 
 def active_notices(db_session: Session, *, codes: Collection[str] | None, now: datetime) -> list[Notice]:
@@ -168,17 +220,22 @@ def active_notices(db_session: Session, *, codes: Collection[str] | None, now: d
 
     From this process's snapshot (shared objects: read, never change them).
     """
+
     def load() -> tuple[Notice, ...]:
         rows = db_session.execute(
-            select(Notice).where(Notice.withdrawn_at.is_(None), Notice.expires_at > _utc(now))
+            select(Notice)
+            .where(Notice.withdrawn_at.is_(None), Notice.expires_at > _utc(now))
             .order_by(Notice.important.desc(), Notice.created_at.desc(), Notice.id.desc())
         ).scalars()
         return tuple(detached(n) for n in rows)
 
     wanted = set(codes) if codes is not None else None
-    return [n for n in _notices.get(db_session, _notices_version(db_session), load)
-            if _utc(n.expires_at) > _utc(now)
-            and (wanted is None or not n.municipality_codes or wanted & set(n.municipality_codes))]
+    return [
+        n
+        for n in _notices.get(db_session, _notices_version(db_session), load)
+        if _utc(n.expires_at) > _utc(now)
+        and (wanted is None or not n.municipality_codes or wanted & set(n.municipality_codes))
+    ]
 
 
 def acknowledge(db_session: Session, sub: Subscription, notice_id: int, *, now: datetime) -> None:
@@ -186,8 +243,9 @@ def acknowledge(db_session: Session, sub: Subscription, notice_id: int, *, now: 
     codes = {p.municipality_code for p in sub.places}
     if not any(n.id == notice_id for n in active_notices(db_session, codes=codes, now=now)):
         raise NotFound(f"no notice {notice_id} in force for this subscription", field="id")
-    exists = db_session.execute(select(NoticeAck.id).where(
-        NoticeAck.notice_id == notice_id, NoticeAck.subscription_id == sub.id)).first()
+    exists = db_session.execute(
+        select(NoticeAck.id).where(NoticeAck.notice_id == notice_id, NoticeAck.subscription_id == sub.id)
+    ).first()
     if exists:
         return
     try:
@@ -198,37 +256,62 @@ def acknowledge(db_session: Session, sub: Subscription, notice_id: int, *, now: 
 
 
 def notice_out(n: Notice, lang: str, acknowledged: bool = False) -> NoticeOut:
-    return NoticeOut(id=n.id, important=n.important, lang=lang if lang in n.title else "ja",
-                     title=text_in(n.title, lang), body=text_in(n.body or {}, lang),
-                     municipality_codes=list(n.municipality_codes), created_at=_utc(n.created_at),
-                     expires_at=_utc(n.expires_at), acknowledged=acknowledged)
+    return NoticeOut(
+        id=n.id,
+        important=n.important,
+        lang=lang if lang in n.title else "ja",
+        title=text_in(n.title, lang),
+        body=text_in(n.body or {}, lang),
+        municipality_codes=list(n.municipality_codes),
+        created_at=_utc(n.created_at),
+        expires_at=_utc(n.expires_at),
+        acknowledged=acknowledged,
+    )
 
 
 def _resident_notices(db_session: Session, sub: Subscription, codes: set[str], now: datetime) -> list[NoticeOut]:
     """Important notices not yet acknowledged, then the other notices of the resident's areas."""
     found = active_notices(db_session, codes=codes, now=now)
     important = [n.id for n in found if n.important]
-    acked = set(db_session.execute(select(NoticeAck.notice_id).where(
-        NoticeAck.subscription_id == sub.id, NoticeAck.notice_id.in_(important))).scalars()) if important else set()
+    acked = (
+        set(
+            db_session.execute(
+                select(NoticeAck.notice_id).where(
+                    NoticeAck.subscription_id == sub.id, NoticeAck.notice_id.in_(important)
+                )
+            ).scalars()
+        )
+        if important
+        else set()
+    )
     return [notice_out(n, sub.lang) for n in found if not (n.important and n.id in acked)]
 
 
 # --- the portal ---------------------------------------------------------------------------------
 
+
 def _sites_for(db_session: Session, lat: float, lon: float, hazard: Hazard, lang: str) -> list[PortalSite]:
     """Open sites designated for the hazard first (where to go now), then the nearest closed ones."""
-    opened = [PortalSite(**o.model_dump(exclude={"map_url"}), open=True)
-              for o in shelters.open_nearest(db_session, lat, lon, [hazard], limit=SHELTERS_PER_HAZARD, lang=lang)]
+    opened = [
+        PortalSite(**o.model_dump(exclude={"map_url"}), open=True)
+        for o in shelters.open_nearest(db_session, lat, lon, [hazard], limit=SHELTERS_PER_HAZARD, lang=lang)
+    ]
     ids = {o.id for o in opened}
-    rest = [PortalSite(**n.model_dump()) for n in shelters.nearest(db_session, lat, lon, hazard=hazard,
-                                                                   limit=SHELTERS_PER_HAZARD) if n.id not in ids]
+    rest = [
+        PortalSite(**n.model_dump())
+        for n in shelters.nearest(db_session, lat, lon, hazard=hazard, limit=SHELTERS_PER_HAZARD)
+        if n.id not in ids
+    ]
     return opened + rest
 
 
-def _shelters_for(db_session: Session, lat: float, lon: float, hazards: Sequence[Hazard],
-                  lang: str) -> list[ShelterGroup]:
-    return [ShelterGroup(hazard=h, label=hazard_label(h, lang), sites=_sites_for(db_session, lat, lon, h, lang))
-            for h in hazards]
+def _shelters_for(
+    db_session: Session, lat: float, lon: float, hazards: Sequence[Hazard], lang: str
+) -> list[ShelterGroup]:
+    return [
+        ShelterGroup(hazard=h, label=hazard_label(h, lang), sites=_sites_for(db_session, lat, lon, h, lang))
+        for h in hazards
+    ]
 
 
 def _relevant_rivers(stations: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
@@ -259,9 +342,11 @@ def _hazards(here: Sequence[Notification]) -> list[Hazard]:
 
 def _recent_here(db_session: Session, p: SubscriptionPlace, ctx: _Shared, shown: set[int]) -> list[AlertOut]:
     """The latest alerts that reached this place and are no longer in force."""
-    return [alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names)
-            for n in ctx.recent if n.id not in shown
-            and alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon)][:RECENT_PER_PLACE]
+    return [
+        alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names)
+        for n in ctx.recent
+        if n.id not in shown and alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon)
+    ][:RECENT_PER_PLACE]
 
 
 def _place_view(db_session: Session, p: SubscriptionPlace, ctx: _Shared, credits: set[str]) -> PlaceView:
@@ -269,22 +354,36 @@ def _place_view(db_session: Session, p: SubscriptionPlace, ctx: _Shared, credits
     here = alerts.order(n for n in ctx.in_force if alerts.covers(db_session, n, p.municipality_code, p.lat, p.lon))
     wanted = _hazards(here)
     area = ctx.areas.get(p.municipality_code)
-    lat, lon = (p.lat, p.lon) if p.lat is not None and p.lon is not None else \
-        (area.point if area else (None, None))
+    lat, lon = (p.lat, p.lon) if p.lat is not None and p.lon is not None else (area.point if area else (None, None))
     groups = _shelters_for(db_session, lat, lon, wanted, ctx.lang) if lat is not None and lon is not None else []
-    outs = [alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names)
-            for n in here]
+    outs = [
+        alerts.to_out(db_session, n, lang=ctx.lang, settings=ctx.settings, now=ctx.now, names=ctx.names) for n in here
+    ]
     past = _recent_here(db_session, p, ctx, {n.id for n in here})
     credits.update(o.attribution for o in outs if o.attribution)
     if groups:
         credits.add(SHELTER_CREDIT)
     return PlaceView(
-        kind=p.kind, label=p.label,
+        kind=p.kind,
+        label=p.label,
         municipality=MunicipalityRef(code=p.municipality_code, name=ctx.names.get(p.municipality_code, "")),
-        lat=p.lat, lon=p.lon, alerts=outs, rivers=_relevant_rivers(ctx.stations, p.municipality_code),
-        shelters=groups, recent=past,
-        evacuation=evacuation.for_place(db_session, ctx.orders, p.municipality_code, p.lat, p.lon, lang=ctx.lang,
-                                        names=ctx.names, point=area.point if area else None, settings=ctx.settings),
+        lat=p.lat,
+        lon=p.lon,
+        alerts=outs,
+        rivers=_relevant_rivers(ctx.stations, p.municipality_code),
+        shelters=groups,
+        recent=past,
+        evacuation=evacuation.for_place(
+            db_session,
+            ctx.orders,
+            p.municipality_code,
+            p.lat,
+            p.lon,
+            lang=ctx.lang,
+            names=ctx.names,
+            point=area.point if area else None,
+            settings=ctx.settings,
+        ),
     )
 
 
@@ -296,8 +395,9 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     names = {c: a.name for c, a in area_by_code.items()}
     in_force: list[Notification] = alerts.in_force(db_session, now=now)
     recent = alerts.recent(db_session, now=now)
-    stations = with_history(db_session, river_stations(db_session, codes), hours=settings.portal_river_history_h,
-                            now=now)
+    stations = with_history(
+        db_session, river_stations(db_session, codes), hours=settings.portal_river_history_h, now=now
+    )
     credits: set[str] = set()
     orders = evacuation.in_force_shared(db_session, now=now)
     if orders:
@@ -306,5 +406,10 @@ def portal_me(db_session: Session, sub: Subscription, *, settings: Settings, now
     views = [_place_view(db_session, p, ctx, credits) for p in places]
     if stations:
         credits.add("国土交通省「川の防災情報」")
-    return PortalOut(subscription_id=sub.id, lang=sub.lang, places=views,
-                     notices=_resident_notices(db_session, sub, codes, now), attribution=sorted(credits))
+    return PortalOut(
+        subscription_id=sub.id,
+        lang=sub.lang,
+        places=views,
+        notices=_resident_notices(db_session, sub, codes, now),
+        attribution=sorted(credits),
+    )

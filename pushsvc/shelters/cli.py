@@ -25,10 +25,11 @@ def import_command(path: Path) -> None:
     engine = make_engine(get_settings().database_url)
     upgrade(engine)
     with session_scope(make_sessionmaker(engine)) as session:
-        result = service.import_sites(session, parsed.sites, source=str(path), skipped=parsed.skipped,
-                                      read=parsed.read)
+        result = service.import_sites(session, parsed.sites, source=str(path), skipped=parsed.skipped, read=parsed.read)
     for reason in result.skipped[:20]:
         click.echo(f"skipped {reason}", err=True)
-    click.echo(f"imported {result.imported} sites of {result.municipalities} municipalities "
-               f"(read {result.read}, skipped {len(result.skipped)}, removed {result.removed})")
+    click.echo(
+        f"imported {result.imported} sites of {result.municipalities} municipalities "
+        f"(read {result.read}, skipped {len(result.skipped)}, removed {result.removed})"
+    )
     click.echo(f"credit: {SHELTER_CREDIT}")

@@ -101,8 +101,9 @@ def _hazards_mask(row: Mapping[str, Any]) -> int:
     return mask
 
 
-def parse_row(row: Mapping[str, Any], *, where: str, default_code: str = "",
-              lat: Any = None, lon: Any = None) -> SiteRecord | str:
+def parse_row(
+    row: Mapping[str, Any], *, where: str, default_code: str = "", lat: Any = None, lon: Any = None
+) -> SiteRecord | str:
     """One site, or the reason it was skipped."""
     position = _position(row, lat, lon)
     if position is None:
@@ -120,8 +121,16 @@ def parse_row(row: Mapping[str, Any], *, where: str, default_code: str = "",
     if not site_id:
         digest = hashlib.sha256(f"{code}|{name}|{lat_f:.6f}|{lon_f:.6f}".encode()).hexdigest()[:16]
         site_id = f"{code}-{digest}"
-    return SiteRecord(site_id[:64], name[:200], _first(row, ADDRESS_KEYS)[:300], code, mask,
-                      any(_flag(row.get(k)) for k in DUPLICATE_KEYS), lat_f, lon_f)
+    return SiteRecord(
+        site_id[:64],
+        name[:200],
+        _first(row, ADDRESS_KEYS)[:300],
+        code,
+        mask,
+        any(_flag(row.get(k)) for k in DUPLICATE_KEYS),
+        lat_f,
+        lon_f,
+    )
 
 
 def _decode(data: bytes) -> str:
@@ -183,8 +192,11 @@ def parse_path(path: Path) -> ParseResult:
     """A file, or every .csv/.json/.geojson in a folder; a site in several files is kept once."""
     if not path.exists():
         raise ShelterDataError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".json", ".geojson")) \
-        if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".json", ".geojson"))
+        if path.is_dir()
+        else [path]
+    )
     if not files:
         raise ShelterDataError(f"{path}: no .csv or .json files")
     total = ParseResult([], 0, [])

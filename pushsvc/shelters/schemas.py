@@ -12,13 +12,18 @@ from pushsvc.types import Line
 
 SHELTER_CREDIT = "国土地理院 指定緊急避難場所データ"
 
-Hazard = Literal["flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_fire", "inland_flood",
-                 "volcano"]
+Hazard = Literal["flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_fire", "inland_flood", "volcano"]
 HAZARDS: tuple[Hazard, ...] = get_args(Hazard)
 # Column name in the GSI data (the standard open-data layout prefixes 災害種別_).
 HAZARD_COLUMNS: dict[Hazard, str] = {
-    "flood": "洪水", "landslide": "崖崩れ、土石流及び地滑り", "storm_surge": "高潮", "earthquake": "地震",
-    "tsunami": "津波", "large_fire": "大規模な火事", "inland_flood": "内水氾濫", "volcano": "火山現象",
+    "flood": "洪水",
+    "landslide": "崖崩れ、土石流及び地滑り",
+    "storm_surge": "高潮",
+    "earthquake": "地震",
+    "tsunami": "津波",
+    "large_fire": "大規模な火事",
+    "inland_flood": "内水氾濫",
+    "volcano": "火山現象",
 }
 
 

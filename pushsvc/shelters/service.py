@@ -72,8 +72,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
-def import_sites(db_session: Session, sites: list[SiteRecord], *, source: str, skipped: list[str] | None = None,
-                 read: int | None = None, progress: Callable[[int], None] | None = None) -> ImportSummary:
+def import_sites(
+    db_session: Session,
+    sites: list[SiteRecord],
+    *,
+    source: str,
+    skipped: list[str] | None = None,
+    read: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
     """Upsert by 共通ID; sites of the imported municipalities missing from the data are removed.
 
     Importing the same data twice leaves the table as it was: the file is the truth for its municipalities.
@@ -97,8 +104,13 @@ def import_sites(db_session: Session, sites: list[SiteRecord], *, source: str, s
         db_session.execute(delete(Shelter).where(Shelter.id.in_(gone)))
     db_session.flush()
     forget_cached()
-    return ImportSummary(read=read if read is not None else len(sites), imported=len(sites),
-                         removed=len(gone), skipped=list(skipped or []), municipalities=len(codes))
+    return ImportSummary(
+        read=read if read is not None else len(sites),
+        imported=len(sites),
+        removed=len(gone),
+        skipped=list(skipped or []),
+        municipalities=len(codes),
+    )
 
 
 def count_sites(db_session: Session) -> int:
@@ -106,8 +118,16 @@ def count_sites(db_session: Session) -> int:
 
 
 # Columns a result needs: loading whole rows would also parse each site's geometry.
-_COLS = (Shelter.site_id, Shelter.name, Shelter.address, Shelter.municipality_code, Shelter.lat, Shelter.lon,
-         Shelter.hazards_mask, Shelter.also_evacuation_centre)
+_COLS = (
+    Shelter.site_id,
+    Shelter.name,
+    Shelter.address,
+    Shelter.municipality_code,
+    Shelter.lat,
+    Shelter.lon,
+    Shelter.hazards_mask,
+    Shelter.also_evacuation_centre,
+)
 
 
 @dataclass(frozen=True)
@@ -123,9 +143,17 @@ class _Site:
 
 
 def _site_out(row: _Site, lat: float, lon: float) -> SiteOut:
-    return SiteOut(id=row.site_id, name=row.name, address=row.address, municipality_code=row.municipality_code,
-                   lat=row.lat, lon=row.lon, distance_m=round(distance_m(lat, lon, row.lat, row.lon)),
-                   hazards=hazards_of(row.hazards_mask), also_evacuation_centre=row.also_evacuation_centre)
+    return SiteOut(
+        id=row.site_id,
+        name=row.name,
+        address=row.address,
+        municipality_code=row.municipality_code,
+        lat=row.lat,
+        lon=row.lon,
+        distance_m=round(distance_m(lat, lon, row.lat, row.lon)),
+        hazards=hazards_of(row.hazards_mask),
+        also_evacuation_centre=row.also_evacuation_centre,
+    )
 
 
 def _version(db_session: Session) -> tuple[Any, ...]:
@@ -135,8 +163,9 @@ def _version(db_session: Session) -> tuple[Any, ...]:
     now = time.monotonic()
     if hit and now - hit[0] < CACHE_RECHECK_S:
         return hit[1]
-    version = tuple(db_session.execute(
-        select(func.count(Shelter.id), func.max(Shelter.id), func.max(Shelter.imported_at))).one())
+    version = tuple(
+        db_session.execute(select(func.count(Shelter.id), func.max(Shelter.id), func.max(Shelter.imported_at))).one()
+    )
     _versions[key] = (now, version)
     return version
 
@@ -155,15 +184,21 @@ def _cache(db_session: Session, version: tuple[Any, ...]) -> _Cache:
         return cached
     with _lock:
         rows = [_Site(*r) for r in db_session.execute(select(*_COLS).order_by(Shelter.id))]
-        built = _Cache(version, time.monotonic(), rows, np.array([r.lat for r in rows], dtype=np.float64),
-                       np.array([r.lon for r in rows], dtype=np.float64),
-                       np.array([r.hazards_mask for r in rows], dtype=np.int64))
+        built = _Cache(
+            version,
+            time.monotonic(),
+            rows,
+            np.array([r.lat for r in rows], dtype=np.float64),
+            np.array([r.lon for r in rows], dtype=np.float64),
+            np.array([r.hazards_mask for r in rows], dtype=np.int64),
+        )
         _caches[key] = built
         return built
 
 
-def nearest(db_session: Session, lat: float, lon: float, *, hazard: Hazard | None = None,
-            limit: int = 3) -> list[SiteOut]:
+def nearest(
+    db_session: Session, lat: float, lon: float, *, hazard: Hazard | None = None, limit: int = 3
+) -> list[SiteOut]:
     """The ``limit`` sites nearest to the point that are designated for ``hazard`` (any site if None)."""
     version = _version(db_session)
     key = (cache_key(db_session), version, lat, lon, hazard, limit)
@@ -177,8 +212,9 @@ def nearest(db_session: Session, lat: float, lon: float, *, hazard: Hazard | Non
     return list(found)
 
 
-def _nearest(db_session: Session, lat: float, lon: float, hazard: Hazard | None, limit: int,
-             version: tuple[Any, ...]) -> list[SiteOut]:
+def _nearest(
+    db_session: Session, lat: float, lon: float, hazard: Hazard | None, limit: int, version: tuple[Any, ...]
+) -> list[SiteOut]:
     if is_postgres(db_session) and version[0] > IN_MEMORY_MAX_SITES:
         here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
         # KNN on planar degrees picks candidates; re-rank a few extra by true distance.
@@ -202,6 +238,7 @@ def _nearest(db_session: Session, lat: float, lon: float, hazard: Hazard | None,
 
 # --- open/closed state (operators, the prefecture's shelter system) -----------------------------
 
+
 def _capacity(value: str, field: str) -> Capacity:
     found = value if value in CAPACITY_LABELS else CAPACITY_IN.get(value)
     if found is None:
@@ -212,8 +249,14 @@ def _capacity(value: str, field: str) -> Capacity:
 def sites_by_id(db_session: Session, site_ids: Collection[str], *, field: str = "shelters") -> dict[str, _Site]:
     """The sites named, or a 422 naming the ids that are not designated sites."""
     ids = sorted(set(site_ids))
-    found = {r.site_id: r for r in (_Site(*row) for row in db_session.execute(
-        select(*_COLS).where(Shelter.site_id.in_(ids))))} if ids else {}
+    found = (
+        {
+            r.site_id: r
+            for r in (_Site(*row) for row in db_session.execute(select(*_COLS).where(Shelter.site_id.in_(ids))))
+        }
+        if ids
+        else {}
+    )
     unknown = [i for i in ids if i not in found]
     if unknown:
         raise ValidationProblem(f"no evacuation site {', '.join(unknown[:5])}", field=field)
@@ -233,8 +276,9 @@ def unsuitable(db_session: Session, site_ids: Collection[str], hazards: Collecti
     return [s.name for s in sites_by_id(db_session, site_ids).values() if s.hazards_mask & need != need]
 
 
-def set_states(db_session: Session, items: Sequence[tuple[str, bool, str]], *, by: str,
-               now: datetime | None = None) -> list[ShelterStateOut]:
+def set_states(
+    db_session: Session, items: Sequence[tuple[str, bool, str]], *, by: str, now: datetime | None = None
+) -> list[ShelterStateOut]:
     """Open/close sites and set how full they are; every id and value is checked before anything changes."""
     now = now or datetime.now(UTC)
     sites = sites_by_id(db_session, [i for i, _, _ in items], field="id")
@@ -249,37 +293,61 @@ def set_states(db_session: Session, items: Sequence[tuple[str, bool, str]], *, b
     return states(db_session, [i for i, _, _ in parsed], sites=sites)
 
 
-def states(db_session: Session, site_ids: Collection[str], *, sites: dict[str, _Site] | None = None,
-           lang: str = "ja") -> list[ShelterStateOut]:
+def states(
+    db_session: Session, site_ids: Collection[str], *, sites: dict[str, _Site] | None = None, lang: str = "ja"
+) -> list[ShelterStateOut]:
     """Each site's state (closed and available if never set), in the order asked."""
     sites = sites if sites is not None else sites_by_id(db_session, site_ids)
-    rows = {r.site_id: r for r in db_session.execute(
-        select(ShelterState).where(ShelterState.site_id.in_(sorted(set(site_ids))))).scalars()}
+    rows = {
+        r.site_id: r
+        for r in db_session.execute(
+            select(ShelterState).where(ShelterState.site_id.in_(sorted(set(site_ids))))
+        ).scalars()
+    }
     out = []
     for i in dict.fromkeys(site_ids):
         s, st = sites[i], rows.get(i)
         cap: Capacity = cast(Capacity, st.capacity) if st else "available"
-        out.append(ShelterStateOut(id=i, name=s.name, municipality_code=s.municipality_code,
-                                   hazards=hazards_of(s.hazards_mask), open=bool(st and st.open), capacity=cap,
-                                   capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"]),
-                                   updated_at=st.updated_at if st else None, updated_by=st.updated_by if st else ""))
+        out.append(
+            ShelterStateOut(
+                id=i,
+                name=s.name,
+                municipality_code=s.municipality_code,
+                hazards=hazards_of(s.hazards_mask),
+                open=bool(st and st.open),
+                capacity=cap,
+                capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"]),
+                updated_at=st.updated_at if st else None,
+                updated_by=st.updated_by if st else "",
+            )
+        )
     return out
 
 
 def _open_states(db_session: Session) -> dict[str, str]:
-    return {i: c for i, c in db_session.execute(
-        select(ShelterState.site_id, ShelterState.capacity).where(ShelterState.open.is_(True)))}
+    return {
+        i: c
+        for i, c in db_session.execute(
+            select(ShelterState.site_id, ShelterState.capacity).where(ShelterState.open.is_(True))
+        )
+    }
 
 
-def list_sites(db_session: Session, municipality: str, hazards: Collection[Hazard], *,
-               lang: str = "ja") -> list[ShelterStateOut]:
+def list_sites(
+    db_session: Session, municipality: str, hazards: Collection[Hazard], *, lang: str = "ja"
+) -> list[ShelterStateOut]:
     """A municipality's sites designated for every one of ``hazards``, by name, with their state (the
     console's picker: a site unsuitable for the order's hazards is never offered)."""
     need = 0
     for h in hazards:
         need |= hazard_bit(h)
-    ids = [i for i, m in db_session.execute(select(Shelter.site_id, Shelter.hazards_mask)
-                                            .where(Shelter.municipality_code == municipality)) if m & need == need]
+    ids = [
+        i
+        for i, m in db_session.execute(
+            select(Shelter.site_id, Shelter.hazards_mask).where(Shelter.municipality_code == municipality)
+        )
+        if m & need == need
+    ]
     return sorted(states(db_session, ids, lang=lang), key=lambda s: s.name)
 
 
@@ -290,8 +358,9 @@ def list_open(db_session: Session, *, municipality: str | None = None, lang: str
     return sorted(found, key=lambda s: (s.municipality_code, s.name))
 
 
-def open_nearest(db_session: Session, lat: float, lon: float, hazards: Collection[Hazard], *,
-                 limit: int = 5, lang: str = "ja") -> list[OpenSiteOut]:
+def open_nearest(
+    db_session: Session, lat: float, lon: float, hazards: Collection[Hazard], *, limit: int = 5, lang: str = "ja"
+) -> list[OpenSiteOut]:
     """Open sites designated for every one of ``hazards``, nearest first, with distance and a map link.
 
     With no hazard in force nothing is suggested: an open site is only offered for what it was opened for.
@@ -305,11 +374,18 @@ def open_nearest(db_session: Session, lat: float, lon: float, hazards: Collectio
     for h in hazards:
         need |= hazard_bit(h)
     rows = [_Site(*r) for r in db_session.execute(select(*_COLS).where(Shelter.site_id.in_(sorted(open_caps))))]
-    fits = sorted((_site_out(r, lat, lon) for r in rows if r.hazards_mask & need == need),
-                  key=lambda s: (s.distance_m, s.id))
+    fits = sorted(
+        (_site_out(r, lat, lon) for r in rows if r.hazards_mask & need == need), key=lambda s: (s.distance_m, s.id)
+    )
     out = []
     for s in fits[:limit]:
         cap = cast(Capacity, open_caps[s.id])
-        out.append(OpenSiteOut(**s.model_dump(), capacity=cap, map_url=gsi_map_url(s.lat, s.lon),
-                               capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"])))
+        out.append(
+            OpenSiteOut(
+                **s.model_dump(),
+                capacity=cap,
+                map_url=gsi_map_url(s.lat, s.lon),
+                capacity_label=CAPACITY_LABELS[cap].get(lang, CAPACITY_LABELS[cap]["ja"]),
+            )
+        )
     return out

@@ -49,8 +49,12 @@ def choices(db_session: SessionDep, settings: SettingsDep) -> Choices:
     return service.choices(db_session, settings)
 
 
-@router.post("/subscriptions", response_model=SubscriptionCreated, status_code=status.HTTP_201_CREATED,
-             responses={413: {"description": "body too large"}, 422: {"description": "invalid input"}})
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={413: {"description": "body too large"}, 422: {"description": "invalid input"}},
+)
 async def subscribe(body: SubscriptionIn, work: WorkDep, settings: SettingsDep) -> Response:
     """The sign-up hot path: one thread hop for all its database work, and the answer serialised once."""
     created = await work(_subscribe, body, settings, _now())
@@ -64,16 +68,25 @@ def _subscribe(db_session: Session, body: SubscriptionIn, settings: Settings, no
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=PROBLEMS)
-def get_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
-                     authorization: ResidentAuthorization = None) -> SubscriptionOut:
+def get_subscription(
+    subscription_id: SubscriptionId, db_session: SessionDep, authorization: ResidentAuthorization = None
+) -> SubscriptionOut:
     sub = service.authorize(db_session, subscription_id, authorization)
     return service.to_out(db_session, sub, now=_now())
 
 
-@router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionOut,
-              responses={**PROBLEMS, 409: {"description": "the new endpoint belongs to another subscription"}})
-def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch, db_session: SessionDep,
-                        settings: SettingsDep, authorization: ResidentAuthorization = None) -> SubscriptionOut:
+@router.patch(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses={**PROBLEMS, 409: {"description": "the new endpoint belongs to another subscription"}},
+)
+def update_subscription(
+    subscription_id: SubscriptionId,
+    body: SubscriptionPatch,
+    db_session: SessionDep,
+    settings: SettingsDep,
+    authorization: ResidentAuthorization = None,
+) -> SubscriptionOut:
     """Change what was sent; ``endpoint`` with ``keys`` moves the subscription to a renewed push subscription."""
     sub = service.authorize(db_session, subscription_id, authorization)
     now = _now()
@@ -82,16 +95,30 @@ def update_subscription(subscription_id: SubscriptionId, body: SubscriptionPatch
     return service.to_out(db_session, sub, now=now)
 
 
-@router.put("/subscriptions/{subscription_id}/location", response_model=CurrentLocationOut,
-            responses={**PROBLEMS, 409: {"description": "not following the current location"}})
-async def put_location(subscription_id: SubscriptionId, body: LocationIn, work: WorkDep,
-                       settings: SettingsDep, authorization: ResidentAuthorization = None) -> CurrentLocationOut:
+@router.put(
+    "/subscriptions/{subscription_id}/location",
+    response_model=CurrentLocationOut,
+    responses={**PROBLEMS, 409: {"description": "not following the current location"}},
+)
+async def put_location(
+    subscription_id: SubscriptionId,
+    body: LocationIn,
+    work: WorkDep,
+    settings: SettingsDep,
+    authorization: ResidentAuthorization = None,
+) -> CurrentLocationOut:
     """Sent by the service worker whenever the page opens, so it shares sign-up's one-hop path."""
     return await work(_put_location, subscription_id, body, settings, authorization, _now())
 
 
-def _put_location(db_session: Session, subscription_id: int, body: LocationIn, settings: Settings,
-                  authorization: str | None, now: datetime) -> CurrentLocationOut:
+def _put_location(
+    db_session: Session,
+    subscription_id: int,
+    body: LocationIn,
+    settings: Settings,
+    authorization: str | None,
+    now: datetime,
+) -> CurrentLocationOut:
     sub = service.authorize(db_session, subscription_id, authorization)
     service.set_current_location(db_session, sub, body, settings=settings, now=now)
     current = service.to_out(db_session, sub, now=now).current_location
@@ -100,8 +127,9 @@ def _put_location(db_session: Session, subscription_id: int, body: LocationIn, s
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PROBLEMS)
-def delete_subscription(subscription_id: SubscriptionId, db_session: SessionDep,
-                        authorization: ResidentAuthorization = None) -> Response:
+def delete_subscription(
+    subscription_id: SubscriptionId, db_session: SessionDep, authorization: ResidentAuthorization = None
+) -> Response:
     service.publish_deleted(db_session, service.authorize(db_session, subscription_id, authorization), now=_now())
     service.delete_subscription(db_session, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -40,7 +40,9 @@ class Subscription(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     places: Mapped[list[SubscriptionPlace]] = relationship(
-        back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="subscription",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="SubscriptionPlace.position",
     )
 
@@ -52,9 +54,7 @@ class SubscriptionPlace(Base):
     __table_args__ = (Index("ix_subscription_places_lat_lon", "lat", "lon"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12))  # REGISTERED | CURRENT
     position: Mapped[int] = mapped_column(Integer, default=0)
     label: Mapped[str | None] = mapped_column(String(40))

@@ -27,12 +27,16 @@ PUSH_FIELDS = ("endpoint", "keys")
 
 
 def _taken() -> Conflict:
-    return Conflict("another subscription already uses this endpoint; it is not moved or shared "
-                    "(subscribe again with POST to manage that one)", field="endpoint")
+    return Conflict(
+        "another subscription already uses this endpoint; it is not moved or shared "
+        "(subscribe again with POST to manage that one)",
+        field="endpoint",
+    )
 
 
-def change_push_subscription(db_session: Session, sub: Subscription, patch: SubscriptionPatch, *,
-                             settings: Settings, now: datetime) -> bool:
+def change_push_subscription(
+    db_session: Session, sub: Subscription, patch: SubscriptionPatch, *, settings: Settings, now: datetime
+) -> bool:
     """Point ``sub`` at the endpoint and keys in ``patch`` when given (both, together); returns whether it did.
 
     Validates everything before writing, so a refused change leaves the row as it was.
@@ -43,8 +47,9 @@ def change_push_subscription(db_session: Session, sub: Subscription, patch: Subs
     for name in PUSH_FIELDS:
         if getattr(patch, name) is None:
             reason = "cannot be null" if name in given else "must be sent too"
-            raise ValidationProblem(f"{name} {reason}: a new push subscription comes as endpoint and keys together",
-                                    field=name)
+            raise ValidationProblem(
+                f"{name} {reason}: a new push subscription comes as endpoint and keys together", field=name
+            )
     assert patch.endpoint is not None and patch.keys is not None
     endpoint = check_endpoint(patch.endpoint, settings)
     holder = db_session.execute(select(Subscription.id).where(Subscription.endpoint == endpoint)).scalar()

@@ -117,8 +117,9 @@ class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lat: Lat
     lon: Lon
-    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
-                                     description="reported by the Geolocation API; not stored")
+    accuracy_m: float | None = Field(
+        default=None, ge=0, le=100_000, allow_inf_nan=False, description="reported by the Geolocation API; not stored"
+    )
 
 
 ResidentAuthorization = Annotated[str | None, Header(description="Bearer <token> returned when subscribing")]
@@ -156,7 +157,8 @@ class SubscriptionPatch(BaseModel):
     quiet_hours: QuietHours | None = None
     min_intensity: MinIntensity | None = None
     endpoint: Endpoint | None = Field(
-        default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys")
+        default=None, description="a new push subscription of the same browser (pushsubscriptionchange); with keys"
+    )
     keys: Keys | None = Field(default=None, description="the new subscription's keys; with endpoint")
 
 

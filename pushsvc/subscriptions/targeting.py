@@ -40,9 +40,16 @@ class PushTarget:
 
 # --- targeting (called by delivery) -------------------------------------------------------------
 
+
 def _matching_places(
-    db_session: Session, *, municipality_codes: Collection[str], area: BaseGeometry | None,
-    category: str, test_only: bool, now: datetime, within: Collection[str] | None = None,
+    db_session: Session,
+    *,
+    municipality_codes: Collection[str],
+    area: BaseGeometry | None,
+    category: str,
+    test_only: bool,
+    now: datetime,
+    within: Collection[str] | None = None,
 ) -> set[tuple[int, str]]:
     """(subscription id, municipality code) of every live place that the target reaches.
 
@@ -68,16 +75,15 @@ def _matching_places(
         # A place registered as a whole municipality is reached when the area touches that municipality.
         touched = [p.code for p, geom in geo_service.list_places_with_geoms(db_session) if geom.intersects(area)]
         if touched:
-            conditions.append(and_(SubscriptionPlace.geom.is_(None),
-                                   SubscriptionPlace.municipality_code.in_(touched)))
+            conditions.append(and_(SubscriptionPlace.geom.is_(None), SubscriptionPlace.municipality_code.in_(touched)))
         if is_postgres(db_session):
-            conditions.append(func.ST_Intersects(SubscriptionPlace.geom,
-                                                 func.ST_GeomFromText(area.wkt, 4326)))
+            conditions.append(func.ST_Intersects(SubscriptionPlace.geom, func.ST_GeomFromText(area.wkt, 4326)))
         else:
             minx, miny, maxx, maxy = area.bounds
             candidates = db_session.execute(
-                base.add_columns(SubscriptionPlace.lat, SubscriptionPlace.lon)
-                .where(SubscriptionPlace.lat.between(miny, maxy), SubscriptionPlace.lon.between(minx, maxx))
+                base.add_columns(SubscriptionPlace.lat, SubscriptionPlace.lon).where(
+                    SubscriptionPlace.lat.between(miny, maxy), SubscriptionPlace.lon.between(minx, maxx)
+                )
             ).all()
             shapely.prepare(area)
             found.update((sid, code) for sid, code, lat, lon in candidates if area.intersects(Point(lon, lat)))
@@ -87,8 +93,14 @@ def _matching_places(
 
 
 def find_recipients(
-    db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
-    category: str, test_only: bool = False, now: datetime, within: Collection[str] | None = None,
+    db_session: Session,
+    *,
+    municipality_codes: Collection[str] = (),
+    area: BaseGeometry | None = None,
+    category: str,
+    test_only: bool = False,
+    now: datetime,
+    within: Collection[str] | None = None,
 ) -> list[int]:
     """Ids of subscriptions with a registered place or unexpired current location in the target.
 
@@ -99,33 +111,62 @@ def find_recipients(
         # One row holding a sorted int array instead of a row per place: for 100,000 residents 0.3–0.5 s
         # against 1.2–1.6 s (loaded machine, bench/eew.py), time a 緊急地震速報 waits before its first push.
         live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
-        stmt = (select(func.array_agg(func.distinct(SubscriptionPlace.subscription_id)))
-                .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
-                .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live,
-                       SubscriptionPlace.municipality_code.in_(set(municipality_codes))))
+        stmt = (
+            select(func.array_agg(func.distinct(SubscriptionPlace.subscription_id)))
+            .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+            .where(
+                Subscription.categories_mask.op("&")(category_mask([category])) != 0,
+                live,
+                SubscriptionPlace.municipality_code.in_(set(municipality_codes)),
+            )
+        )
         if test_only:
             stmt = stmt.where(Subscription.test_device.is_(True))
         return list(db_session.execute(stmt).scalar_one() or [])
-    pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
-                             category=category, test_only=test_only, now=now, within=within)
+    pairs = _matching_places(
+        db_session,
+        municipality_codes=municipality_codes,
+        area=area,
+        category=category,
+        test_only=test_only,
+        now=now,
+        within=within,
+    )
     return sorted({sid for sid, _ in pairs})
 
 
 def count_residents(db_session: Session, *, prefecture: str, now: datetime) -> int:
     """Subscriptions with a registered place or unexpired current location in the prefecture (approval's base)."""
     live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
-    return int(db_session.execute(
-        select(func.count(func.distinct(SubscriptionPlace.subscription_id)))
-        .where(live, SubscriptionPlace.municipality_code.startswith(prefecture))).scalar_one())
+    return int(
+        db_session.execute(
+            select(func.count(func.distinct(SubscriptionPlace.subscription_id))).where(
+                live, SubscriptionPlace.municipality_code.startswith(prefecture)
+            )
+        ).scalar_one()
+    )
 
 
 def count_recipients_by(
-    db_session: Session, *, municipality_codes: Collection[str] = (), area: BaseGeometry | None = None,
-    category: str, test_only: bool = False, now: datetime, within: Collection[str] | None = None,
+    db_session: Session,
+    *,
+    municipality_codes: Collection[str] = (),
+    area: BaseGeometry | None = None,
+    category: str,
+    test_only: bool = False,
+    now: datetime,
+    within: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Operators' preview: total, unique subscriptions per municipality, and per language."""
-    pairs = _matching_places(db_session, municipality_codes=municipality_codes, area=area,
-                             category=category, test_only=test_only, now=now, within=within)
+    pairs = _matching_places(
+        db_session,
+        municipality_codes=municipality_codes,
+        area=area,
+        category=category,
+        test_only=test_only,
+        now=now,
+        within=within,
+    )
     by_code: dict[str, set[int]] = defaultdict(set)
     for sid, code in pairs:
         by_code[code].add(sid)
@@ -136,17 +177,29 @@ def count_recipients_by(
             select(Subscription.lang, func.count()).where(Subscription.id.in_(chunk)).group_by(Subscription.lang)
         ):
             by_lang[lang] += int(n)
-    return {"total": len(ids), "by_municipality": {c: len(s) for c, s in sorted(by_code.items())},
-            "by_lang": dict(sorted(by_lang.items()))}
+    return {
+        "total": len(ids),
+        "by_municipality": {c: len(s) for c, s in sorted(by_code.items())},
+        "by_lang": dict(sorted(by_lang.items())),
+    }
 
 
-_TARGET_COLUMNS = (Subscription.id, Subscription.endpoint, Subscription.p256dh, Subscription.auth,
-                   Subscription.lang, Subscription.quiet_start, Subscription.quiet_end)
+_TARGET_COLUMNS = (
+    Subscription.id,
+    Subscription.endpoint,
+    Subscription.p256dh,
+    Subscription.auth,
+    Subscription.lang,
+    Subscription.quiet_start,
+    Subscription.quiet_end,
+)
 # PostgreSQL: the ids as one array parameter. An IN list of a worker's 250 ids is 250 bind parameters
 # that SQLAlchemy renders and psycopg re-parses per batch: 16–20 µs per recipient against 10–12 this way.
-_TARGETS_BY_ID_ARRAY = (select(*_TARGET_COLUMNS)
-                        .where(Subscription.id == any_(bindparam("ids", type_=ARRAY(Integer))))
-                        .order_by(Subscription.id))
+_TARGETS_BY_ID_ARRAY = (
+    select(*_TARGET_COLUMNS)
+    .where(Subscription.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+    .order_by(Subscription.id)
+)
 
 
 def get_push_targets(db_session: Session, ids: Collection[int]) -> list[PushTarget]:
@@ -156,24 +209,29 @@ def get_push_targets(db_session: Session, ids: Collection[int]) -> list[PushTarg
         return [PushTarget(*row) for row in db_session.execute(_TARGETS_BY_ID_ARRAY, {"ids": unique})]
     out: list[PushTarget] = []
     for chunk in _chunks(unique):
-        out.extend(PushTarget(*row) for row in
-                   db_session.execute(select(*_TARGET_COLUMNS).where(Subscription.id.in_(chunk))))
+        out.extend(
+            PushTarget(*row) for row in db_session.execute(select(*_TARGET_COLUMNS).where(Subscription.id.in_(chunk)))
+        )
     return sorted(out, key=lambda t: t.id)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(ids), _CHUNK):
-        yield ids[i:i + _CHUNK]
+        yield ids[i : i + _CHUNK]
 
 
 def count_active(db_session: Session, *, now: datetime) -> tuple[int, dict[str, int]]:
     """Subscriptions now, and per municipality those with a registered place or a live current location there."""
     total = int(db_session.execute(select(func.count()).select_from(Subscription)).scalar_one())
-    live = or_(SubscriptionPlace.kind == REGISTERED,
-               (SubscriptionPlace.kind == CURRENT) & (SubscriptionPlace.expires_at > _utc(now)))
+    live = or_(
+        SubscriptionPlace.kind == REGISTERED,
+        (SubscriptionPlace.kind == CURRENT) & (SubscriptionPlace.expires_at > _utc(now)),
+    )
     rows = db_session.execute(
         select(SubscriptionPlace.municipality_code, func.count(func.distinct(SubscriptionPlace.subscription_id)))
-        .where(live).group_by(SubscriptionPlace.municipality_code)).all()
+        .where(live)
+        .group_by(SubscriptionPlace.municipality_code)
+    ).all()
     return total, {code: int(n) for code, n in rows}
 
 
@@ -186,24 +244,37 @@ class ResidentPlaces:
     places: tuple[tuple[str, str | None], ...]
 
 
-def resident_places(db_session: Session, *, category: str, now: datetime,
-                    municipality_codes: Collection[str] | None = None,
-                    subscription_ids: Collection[int] | None = None) -> dict[int, ResidentPlaces]:
+def resident_places(
+    db_session: Session,
+    *,
+    category: str,
+    now: datetime,
+    municipality_codes: Collection[str] | None = None,
+    subscription_ids: Collection[int] | None = None,
+) -> dict[int, ResidentPlaces]:
     """Every live place of the subscriptions with one in ``municipality_codes`` (or of ``subscription_ids``).
 
     Earthquake reports are sent once per resident, for the highest intensity among all their places, so
     the caller needs each resident's whole set of places, not only those in the shaken area.
     """
     live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
-    cols = (SubscriptionPlace.subscription_id, Subscription.min_quake_intensity, SubscriptionPlace.municipality_code,
-            SubscriptionPlace.label)
-    base = (select(*cols).join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
-            .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
-            .order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position))
+    cols = (
+        SubscriptionPlace.subscription_id,
+        Subscription.min_quake_intensity,
+        SubscriptionPlace.municipality_code,
+        SubscriptionPlace.label,
+    )
+    base = (
+        select(*cols)
+        .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+        .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
+        .order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position)
+    )
     rows: list[Any] = []
     if municipality_codes is not None:
         hit = select(SubscriptionPlace.subscription_id).where(
-            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), live)
+            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), live
+        )
         rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(hit))).all()
     for chunk in _chunks(sorted(set(subscription_ids or ()))):
         rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(chunk))).all()
@@ -213,8 +284,15 @@ def resident_places(db_session: Session, *, category: str, now: datetime,
     return {sid: ResidentPlaces(sid, m, tuple(p)) for sid, (m, p) in grouped.items()}
 
 
-def first_recipients(db_session: Session, *, municipality_codes: Collection[str], category: str,
-                     test_only: bool = False, now: datetime, limit: int) -> list[int]:
+def first_recipients(
+    db_session: Session,
+    *,
+    municipality_codes: Collection[str],
+    category: str,
+    test_only: bool = False,
+    now: datetime,
+    limit: int,
+) -> list[int]:
     """Up to ``limit`` of ``find_recipients``' answer, found without reading all of it.
 
     For a life-critical alert's first batch (delivery commits it before resolving everyone else): the
@@ -222,11 +300,16 @@ def first_recipients(db_session: Session, *, municipality_codes: Collection[str]
     100,000 residents takes 50–110 ms. Duplicates (two places in the target) are dropped here.
     """
     live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
-    stmt = (select(SubscriptionPlace.subscription_id)
-            .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
-            .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live,
-                   SubscriptionPlace.municipality_code.in_(set(municipality_codes)))
-            .limit(2 * limit))
+    stmt = (
+        select(SubscriptionPlace.subscription_id)
+        .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
+        .where(
+            Subscription.categories_mask.op("&")(category_mask([category])) != 0,
+            live,
+            SubscriptionPlace.municipality_code.in_(set(municipality_codes)),
+        )
+        .limit(2 * limit)
+    )
     if test_only:
         stmt = stmt.where(Subscription.test_device.is_(True))
     return list(dict.fromkeys(db_session.execute(stmt).scalars()))[:limit]

@@ -45,8 +45,9 @@ class TrainingDevice:
 def issue(db_session: Session, *, issued_by: str, label: str, now: datetime) -> Issued:
     """A new one-time code; only its hash is stored."""
     code = new_token()
-    row = TrainingEnrolment(code_hash=hash_token(code), label=label, issued_by=issued_by, created_at=now,
-                            expires_at=now + ENROLMENT_TTL)
+    row = TrainingEnrolment(
+        code_hash=hash_token(code), label=label, issued_by=issued_by, created_at=now, expires_at=now + ENROLMENT_TTL
+    )
     db_session.add(row)
     db_session.flush()
     return Issued(row.id, code, row.expires_at)
@@ -54,8 +55,9 @@ def issue(db_session: Session, *, issued_by: str, label: str, now: datetime) -> 
 
 def redeem(db_session: Session, sub: Subscription, code: str, *, now: datetime) -> TrainingEnrolment:
     """Make ``sub`` a training device with ``code``; a code works once, before it expires."""
-    row = db_session.execute(select(TrainingEnrolment).where(
-        TrainingEnrolment.code_hash == hash_token(code.strip())).with_for_update()).scalar_one_or_none()
+    row = db_session.execute(
+        select(TrainingEnrolment).where(TrainingEnrolment.code_hash == hash_token(code.strip())).with_for_update()
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound("no such enrolment code", field="code")
     if row.used_at is not None:
@@ -70,17 +72,26 @@ def redeem(db_session: Session, sub: Subscription, code: str, *, now: datetime) 
 
 def list_devices(db_session: Session) -> list[TrainingDevice]:
     rows = db_session.execute(
-        select(Subscription.id, Subscription.lang, TrainingEnrolment.label, TrainingEnrolment.used_at,
-               TrainingEnrolment.issued_by)
+        select(
+            Subscription.id,
+            Subscription.lang,
+            TrainingEnrolment.label,
+            TrainingEnrolment.used_at,
+            TrainingEnrolment.issued_by,
+        )
         .outerjoin(TrainingEnrolment, TrainingEnrolment.subscription_id == Subscription.id)
-        .where(Subscription.test_device.is_(True)).order_by(Subscription.id)).all()
+        .where(Subscription.test_device.is_(True))
+        .order_by(Subscription.id)
+    ).all()
     return [TrainingDevice(r[0], r[2] or "", r[1], r[3], r[4]) for r in rows]
 
 
 def remove(db_session: Session, subscription_id: int) -> None:
     """The phone stops receiving training messages (it stays subscribed as a resident)."""
-    done = db_session.execute(update(Subscription).where(Subscription.id == subscription_id,
-                                                         Subscription.test_device.is_(True))
-                              .values(test_device=False))
+    done = db_session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.test_device.is_(True))
+        .values(test_device=False)
+    )
     if not done.rowcount:  # type: ignore[attr-defined]
         raise NotFound(f"subscription {subscription_id} is not a training device", field="id")

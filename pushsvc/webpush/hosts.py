@@ -35,7 +35,7 @@ def origin_prefix(url: str) -> tuple[str, str]:
     match = _ORIGIN_PREFIX.match(url)
     if match is None:
         return "", url
-    return match.group(), url[match.end():]
+    return match.group(), url[match.end() :]
 
 
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
@@ -78,12 +78,18 @@ class _Seen(NamedTuple):
 _REFUSALS: tuple[tuple[Callable[[_Seen, Sequence[str]], bool], str], ...] = (
     (lambda seen, allowed: not seen.host, "endpoint has no host"),
     (lambda seen, allowed: "@" in seen.netloc, "endpoint must not carry credentials"),
-    (lambda seen, allowed: not host_allowed(seen.host, allowed),
-     "endpoint host {host!r} is not an allowed push service"),
-    (lambda seen, allowed: seen.scheme not in ("https", "http") or (seen.scheme == "http" and not seen.loopback),
-     "endpoint must be an https URL"),
-    (lambda seen, allowed: seen.port is not None and not seen.loopback and seen.port != 443,
-     "endpoint must use the https port 443"),
+    (
+        lambda seen, allowed: not host_allowed(seen.host, allowed),
+        "endpoint host {host!r} is not an allowed push service",
+    ),
+    (
+        lambda seen, allowed: seen.scheme not in ("https", "http") or (seen.scheme == "http" and not seen.loopback),
+        "endpoint must be an https URL",
+    ),
+    (
+        lambda seen, allowed: seen.port is not None and not seen.loopback and seen.port != 443,
+        "endpoint must use the https port 443",
+    ),
 )
 
 

@@ -40,15 +40,25 @@ def load_identity(settings: Settings) -> VapidIdentity:
     return identity
 
 
-def check_identity(db_session: Session, identity: VapidIdentity, *, rotate: bool = False,
-                   ) -> Literal["recorded", "unchanged", "rotated"]:
+def check_identity(
+    db_session: Session,
+    identity: VapidIdentity,
+    *,
+    rotate: bool = False,
+) -> Literal["recorded", "unchanged", "rotated"]:
     """Record the key on first start; raise VapidKeyChanged if it changed, unless rotating."""
     record = db_session.get(VapidKeyRecord, 1)
     if record is None:
         try:
             with db_session.begin_nested():
-                db_session.add(VapidKeyRecord(id=1, fingerprint=identity.fingerprint,
-                                              public_key=identity.public_key_b64url, updated_at=datetime.now(UTC)))
+                db_session.add(
+                    VapidKeyRecord(
+                        id=1,
+                        fingerprint=identity.fingerprint,
+                        public_key=identity.public_key_b64url,
+                        updated_at=datetime.now(UTC),
+                    )
+                )
             return "recorded"
         except IntegrityError:  # a second worker recorded it first: compare with theirs
             record = db_session.get(VapidKeyRecord, 1, populate_existing=True)
@@ -62,8 +72,11 @@ def check_identity(db_session: Session, identity: VapidIdentity, *, rotate: bool
             f"({record.fingerprint}); every existing subscription would silently stop working. Restore "
             "the old key, or start with `pushsvc serve --rotate-vapid` to accept the change."
         )
-    log.warning("VAPID key rotated %s -> %s: existing subscribers must subscribe again",
-                record.fingerprint, identity.fingerprint)
+    log.warning(
+        "VAPID key rotated %s -> %s: existing subscribers must subscribe again",
+        record.fingerprint,
+        identity.fingerprint,
+    )
     record.fingerprint = identity.fingerprint
     record.public_key = identity.public_key_b64url
     record.updated_at = datetime.now(UTC)

@@ -98,8 +98,9 @@ MAX_ORIGIN_PAUSE_S = 60.0  # a whole push service is paused at most this long (t
 _SENDER_WIDE = ("quota_exceeded", "quota exceeded", "sender", "project", "too many requests from this client")
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None,
-                      cap_s: float = MAX_RETRY_AFTER_S) -> float | None:
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None, cap_s: float = MAX_RETRY_AFTER_S
+) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date, at most ``cap_s``;
     None if unusable. Never raises: the header is the push service's, whatever it holds."""
     if value is None:

@@ -105,7 +105,7 @@ class _Connection(asyncio.Protocol):
         assert self.answer is not None
         self.answer.size += len(body)
         if len(self.answer.body) < _REASON_BYTES:
-            self.answer.body += body[:_REASON_BYTES - len(self.answer.body)]
+            self.answer.body += body[: _REASON_BYTES - len(self.answer.body)]
 
     def on_message_complete(self) -> None:
         answer = self.answer
@@ -182,8 +182,9 @@ async def _tunnel(proxy: tuple[str, int, bytes], host: str, port: int) -> socket
     try:
         await loop.sock_connect(sock, address)
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        await loop.sock_sendall(sock, f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1")
-                                + proxy[2] + b"\r\n")
+        await loop.sock_sendall(
+            sock, f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1") + proxy[2] + b"\r\n"
+        )
         head = b""
         while b"\r\n\r\n" not in head:  # the proxy says nothing past its answer until we speak TLS/HTTP
             chunk = await loop.sock_recv(sock, 1)
@@ -253,11 +254,13 @@ class StreamTransport:
         proxy = self._proxies[key]
         async with asyncio.timeout(self.limits.connect_timeout_s):
             if proxy is None:
-                _, conn = await loop.create_connection(_Connection, host, port, ssl=tls,
-                                                       server_hostname=host if tls else None)
+                _, conn = await loop.create_connection(
+                    _Connection, host, port, ssl=tls, server_hostname=host if tls else None
+                )
             else:
-                _, conn = await loop.create_connection(_Connection, sock=await _tunnel(proxy, host, port), ssl=tls,
-                                                       server_hostname=host if tls else None)
+                _, conn = await loop.create_connection(
+                    _Connection, sock=await _tunnel(proxy, host, port), ssl=tls, server_hostname=host if tls else None
+                )
         self._all.add(conn)
         return conn
 
@@ -310,8 +313,17 @@ class StreamTransport:
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> TransportResponse:
         prefix, rest = _origin(url)
         key, host = self._route(prefix)
-        request = b"".join((b"POST ", _target(rest), b" HTTP/1.1\r\n", host, self._head(headers),
-                            b"Content-Length: %d\r\n\r\n" % len(body), body))
+        request = b"".join(
+            (
+                b"POST ",
+                _target(rest),
+                b" HTTP/1.1\r\n",
+                host,
+                self._head(headers),
+                b"Content-Length: %d\r\n\r\n" % len(body),
+                body,
+            )
+        )
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             idle = self._idle[key]

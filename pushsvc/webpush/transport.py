@@ -71,7 +71,9 @@ class AiohttpTransport:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self.limits.total, limit_per_host=self.limits.per_origin, ttl_dns_cache=300,
+                limit=self.limits.total,
+                limit_per_host=self.limits.per_origin,
+                ttl_dns_cache=300,
                 ssl=self._ssl if self._ssl is not None else True,
             )
             timeout = aiohttp.ClientTimeout(total=self.limits.timeout_s, connect=self.limits.connect_timeout_s)
@@ -136,8 +138,9 @@ class HttpxTransport:
             self._client = None
 
 
-def make_transport(name: ClientName = "stream", limits: Limits = Limits(),
-                   ssl_context: ssl.SSLContext | None = None) -> Transport:
+def make_transport(
+    name: ClientName = "stream", limits: Limits = Limits(), ssl_context: ssl.SSLContext | None = None
+) -> Transport:
     """``ssl_context``: whom to trust for https push services (default: the system's store)."""
     if name == "stream":
         from pushsvc.webpush.stream import StreamTransport

@@ -13,17 +13,32 @@ from pushsvc.alerts.schemas import Transition, Value
 NAMES = {"39201": "高知市", "39202": "室戸市"}
 
 
-@pytest.mark.parametrize(("name", "level", "severity"), [
-    ("大雨注意報", 2, "advisory"), ("洪水注意報", 2, "advisory"), ("高潮注意報", 2, "advisory"),
-    ("大雨警報", 3, "warning"), ("洪水警報", 3, "warning"), ("氾濫警戒情報", 3, "warning"),
-    ("避難判断水位", 3, "warning"),
-    ("土砂災害警戒情報", 4, "emergency"), ("高潮警報", 4, "emergency"), ("高潮特別警報", 4, "emergency"),
-    ("氾濫危険情報", 4, "emergency"), ("氾濫危険水位", 4, "emergency"), ("危険水位", 4, "emergency"),
-    ("大雨特別警報", 5, "emergency"), ("氾濫発生情報", 5, "emergency"),
-    ("レベル４土砂災害危険警報", 4, "emergency"), ("レベル２氾濫注意報", 2, "advisory"),
-    ("レベル５洪水特別警報", 5, "emergency"),  # not in the table yet: the level comes from the name
-    ("暴風警報", None, "warning"), ("波浪注意報", None, "advisory"), ("暴風特別警報", None, "emergency"),
-])
+@pytest.mark.parametrize(
+    ("name", "level", "severity"),
+    [
+        ("大雨注意報", 2, "advisory"),
+        ("洪水注意報", 2, "advisory"),
+        ("高潮注意報", 2, "advisory"),
+        ("大雨警報", 3, "warning"),
+        ("洪水警報", 3, "warning"),
+        ("氾濫警戒情報", 3, "warning"),
+        ("避難判断水位", 3, "warning"),
+        ("土砂災害警戒情報", 4, "emergency"),
+        ("高潮警報", 4, "emergency"),
+        ("高潮特別警報", 4, "emergency"),
+        ("氾濫危険情報", 4, "emergency"),
+        ("氾濫危険水位", 4, "emergency"),
+        ("危険水位", 4, "emergency"),
+        ("大雨特別警報", 5, "emergency"),
+        ("氾濫発生情報", 5, "emergency"),
+        ("レベル４土砂災害危険警報", 4, "emergency"),
+        ("レベル２氾濫注意報", 2, "advisory"),
+        ("レベル５洪水特別警報", 5, "emergency"),  # not in the table yet: the level comes from the name
+        ("暴風警報", None, "warning"),
+        ("波浪注意報", None, "advisory"),
+        ("暴風特別警報", None, "emergency"),
+    ],
+)
 def test_every_product_has_its_level_and_the_one_severity_rule(name: str, level: int | None, severity: str) -> None:
     row = product(name)
     assert (row.level, row.severity) == (level, severity)
@@ -38,11 +53,29 @@ def test_every_row_with_a_level_has_an_action_in_both_languages() -> None:
     assert "高齢者等" in product("洪水警報").action.ja  # type: ignore[union-attr]
 
 
-def _t(i: int, change: str, area: str, before: str | None, after: str | None, ph: str = "weather:大雨",
-       undoes: str | None = None) -> Transition:
-    return Transition(i, i, "jma", ph, area, "", change, Value.of(before) if before else None,  # type: ignore[arg-type]
-                      Value.of(after) if after else None, "ref", datetime(2026, 6, 2, tzinfo=UTC),
-                      undoes=undoes)  # type: ignore[arg-type]
+def _t(
+    i: int,
+    change: str,
+    area: str,
+    before: str | None,
+    after: str | None,
+    ph: str = "weather:大雨",
+    undoes: str | None = None,
+) -> Transition:
+    return Transition(
+        i,
+        i,
+        "jma",
+        ph,
+        area,
+        "",
+        change,
+        Value.of(before) if before else None,  # type: ignore[arg-type]
+        Value.of(after) if after else None,
+        "ref",
+        datetime(2026, 6, 2, tzinfo=UTC),
+        undoes=undoes,
+    )  # type: ignore[arg-type]
 
 
 def test_switch_wording_level_and_action() -> None:
@@ -56,8 +89,11 @@ def test_switch_wording_level_and_action() -> None:
 
 
 def test_several_lifts_for_one_municipality_make_one_message() -> None:
-    ts = [_t(1, "lifted", "39201", "大雨警報", None), _t(2, "lifted", "39201", "洪水注意報", None, "weather:洪水"),
-          _t(3, "lifted", "39202", "大雨警報", None)]
+    ts = [
+        _t(1, "lifted", "39201", "大雨警報", None),
+        _t(2, "lifted", "39201", "洪水注意報", None, "weather:洪水"),
+        _t(3, "lifted", "39202", "大雨警報", None),
+    ]
     groups = group(ts, NAMES.__getitem__)
     assert sorted(g.areas for g in groups) == [("39201",), ("39202",)]
     kochi = next(g for g in groups if g.areas == ("39201",)).message
@@ -66,8 +102,13 @@ def test_several_lifts_for_one_municipality_make_one_message() -> None:
 
 
 def test_municipalities_with_the_same_change_share_one_message() -> None:
-    [g] = group([_t(1, "issued", "39201", None, "土砂災害警戒情報", "landslide"),
-                 _t(2, "issued", "39202", None, "土砂災害警戒情報", "landslide")], NAMES.__getitem__)
+    [g] = group(
+        [
+            _t(1, "issued", "39201", None, "土砂災害警戒情報", "landslide"),
+            _t(2, "issued", "39202", None, "土砂災害警戒情報", "landslide"),
+        ],
+        NAMES.__getitem__,
+    )
     assert g.areas == ("39201", "39202") and g.message.title_ja == "【警戒レベル4相当】土砂災害警戒情報（発表）"
     assert "高知市、室戸市に土砂災害警戒情報が発表されました。" in g.message.body_ja
     assert "危険な場所から全員避難" in g.message.body_ja and g.message.severity == "emergency"

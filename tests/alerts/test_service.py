@@ -18,8 +18,13 @@ WAVES = "weather:波浪"
 
 
 def _st(ref: str, minutes: int, *items: tuple[str, str, str | None], scope: Scope | None = None) -> Statement:
-    return Statement(source="jma", ref=ref, at=T0 + timedelta(minutes=minutes), scope=scope, items=tuple(
-        AreaValue(ph, area, Value.of(name) if name else None) for ph, area, name in items))
+    return Statement(
+        source="jma",
+        ref=ref,
+        at=T0 + timedelta(minutes=minutes),
+        scope=scope,
+        items=tuple(AreaValue(ph, area, Value.of(name) if name else None) for ph, area, name in items),
+    )
 
 
 def _apply(session: Session, st: Statement) -> list[tuple[str, str, str]]:
@@ -31,9 +36,18 @@ def _in_force(session: Session, **kw: object) -> list[tuple[str, str]]:
 
 
 def _notify(session: Session, settings: Settings, area: str) -> int:
-    return delivery.create_notification(session, delivery.NotificationDraft(
-        source="jma", category="weather", severity="warning", title={"ja": "t"}, body={"ja": "b"},
-        municipality_codes=[area]), settings=settings).id
+    return delivery.create_notification(
+        session,
+        delivery.NotificationDraft(
+            source="jma",
+            category="weather",
+            severity="warning",
+            title={"ja": "t"},
+            body={"ja": "b"},
+            municipality_codes=[area],
+        ),
+        settings=settings,
+    ).id
 
 
 def test_issue_raise_lower_restate_lift_gives_one_transition_per_real_change(session: Session) -> None:
@@ -53,10 +67,11 @@ def test_issue_raise_lower_restate_lift_gives_one_transition_per_real_change(ses
 
 def test_a_full_restatement_lifts_what_it_no_longer_names_inside_its_scope_only(session: Session) -> None:
     scope = Scope(prefix="weather:", areas=frozenset({KOCHI, MUROTO}))
-    _apply(session, _st("a", 0, (RAIN, KOCHI, "大雨警報"), (WAVES, MUROTO, "波浪注意報"), (RAIN, AKI, "大雨注意報"),
-                        scope=scope))
-    assert _apply(session, _st("b", 10, (WAVES, MUROTO, "波浪注意報"), scope=scope)) == [
-        ("lifted", KOCHI, "大雨警報")]
+    _apply(
+        session,
+        _st("a", 0, (RAIN, KOCHI, "大雨警報"), (WAVES, MUROTO, "波浪注意報"), (RAIN, AKI, "大雨注意報"), scope=scope),
+    )
+    assert _apply(session, _st("b", 10, (WAVES, MUROTO, "波浪注意報"), scope=scope)) == [("lifted", KOCHI, "大雨警報")]
     assert _in_force(session) == [(MUROTO, "波浪注意報"), (AKI, "大雨注意報")]
     assert _in_force(session, areas={AKI}) == [(AKI, "大雨注意報")]
     assert _in_force(session, sources={"other"}) == []
@@ -64,8 +79,15 @@ def test_a_full_restatement_lifts_what_it_no_longer_names_inside_its_scope_only(
 
 def test_a_warning_restated_for_20_hours_stays_in_force_whatever_the_clock(session: Session) -> None:
     for hour in range(21):
-        _apply(session, _st(f"r{hour}", hour * 60, (RAIN, KOCHI, "大雨警報"),
-                            scope=Scope(prefix="weather:", areas=frozenset({KOCHI}))))
+        _apply(
+            session,
+            _st(
+                f"r{hour}",
+                hour * 60,
+                (RAIN, KOCHI, "大雨警報"),
+                scope=Scope(prefix="weather:", areas=frozenset({KOCHI})),
+            ),
+        )
     [state] = alerts.in_force(session)
     assert state.issued_at == T0 and state.confirmed_at == T0 + timedelta(hours=20)
 
@@ -76,22 +98,29 @@ def test_an_older_statement_delivered_late_changes_nothing(session: Session) -> 
     assert _in_force(session) == [(KOCHI, "大雨警報")]
 
 
-def test_cancel_withdraws_exactly_one_statement_and_carries_its_notifications(session: Session,
-                                                                            settings: Settings) -> None:
+def test_cancel_withdraws_exactly_one_statement_and_carries_its_notifications(
+    session: Session, settings: Settings
+) -> None:
     scope = Scope(prefix="weather:", areas=frozenset({KOCHI, MUROTO}))
-    first = alerts.apply_statement(session, _st("a", 0, (WAVES, MUROTO, "波浪注意報"), (RAIN, KOCHI, "大雨注意報"),
-                                                scope=scope), now=T0)
+    first = alerts.apply_statement(
+        session, _st("a", 0, (WAVES, MUROTO, "波浪注意報"), (RAIN, KOCHI, "大雨注意報"), scope=scope), now=T0
+    )
     older = _notify(session, settings, MUROTO)
     alerts.attach_notification(session, first, older)
-    second = alerts.apply_statement(session, _st("b", 10, (WAVES, MUROTO, "波浪注意報"), (RAIN, KOCHI, "大雨警報"),
-                                                 scope=scope), now=T0)
+    second = alerts.apply_statement(
+        session, _st("b", 10, (WAVES, MUROTO, "波浪注意報"), (RAIN, KOCHI, "大雨警報"), scope=scope), now=T0
+    )
     assert [(t.change, t.area) for t in second] == [("raised", KOCHI)]
     told = _notify(session, settings, KOCHI)
     alerts.attach_notification(session, second, told)
 
     [cancel] = alerts.cancel_statement(session, source="jma", ref="b", at=T0 + timedelta(minutes=10), now=T0)
-    assert (cancel.change, cancel.area, cancel.notification_ids, cancel.undoes) == ("cancelled", KOCHI, (told,),
-                                                                                    "raised")
+    assert (cancel.change, cancel.area, cancel.notification_ids, cancel.undoes) == (
+        "cancelled",
+        KOCHI,
+        (told,),
+        "raised",
+    )
     assert cancel.before is not None and cancel.before.product == "大雨警報"  # what residents were told
     assert cancel.after is not None and cancel.after.product == "大雨注意報"  # what holds again
     assert _in_force(session) == [(KOCHI, "大雨注意報"), (MUROTO, "波浪注意報")]

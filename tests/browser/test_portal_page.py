@@ -41,14 +41,20 @@ from tests.webpush.conftest import devpush, devpush_server
 __all__ = ["devpush", "devpush_server", "harness"]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
 
 PHONE = {"width": 390, "height": 844}
 # 鏡川 at 高知市 (a real kawabou gauge name; thresholds as configured for it)
-KAGAMI = Station(code="3900000099", name="鏡川橋", river="鏡川", municipality="39201", source="kawabou",
-                 lat=33.5611, lon=133.5124,
-                 thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2))
+KAGAMI = Station(
+    code="3900000099",
+    name="鏡川橋",
+    river="鏡川",
+    municipality="39201",
+    source="kawabou",
+    lat=33.5611,
+    lon=133.5124,
+    thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2),
+)
 
 FAKE_PUSH = """
 (() => {
@@ -111,8 +117,11 @@ class Phone:
         return dict(posted.value.json())
 
     def service_worker(self) -> Any:
-        return self.context.service_workers[0] if self.context.service_workers else \
-            self.context.wait_for_event("serviceworker")
+        return (
+            self.context.service_workers[0]
+            if self.context.service_workers
+            else self.context.wait_for_event("serviceworker")
+        )
 
 
 @pytest.fixture
@@ -156,8 +165,11 @@ def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterat
     push = options.pop("push", "devpush")
     if push == "devpush":
         device = harness.push.subscribe(vapid_key=harness.app.state.vapid.public_key_b64url)
-        fake: Any = {"endpoint": harness.push.endpoint(device), "expirationTime": None,
-                     "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth}}
+        fake: Any = {
+            "endpoint": harness.push.endpoint(device),
+            "expirationTime": None,
+            "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+        }
         options.setdefault("device", device)
     else:
         fake = push
@@ -165,8 +177,11 @@ def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterat
     init = options.pop("init", "")
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=1, **{
-            "locale": "ja-JP", "timezone_id": "Asia/Tokyo", "permissions": ["notifications"], **options})
+        context = browser.new_context(
+            viewport=PHONE,
+            device_scale_factor=1,
+            **{"locale": "ja-JP", "timezone_id": "Asia/Tokyo", "permissions": ["notifications"], **options},
+        )
         context.add_init_script(FAKE_PUSH % json.dumps(fake) + init)
         page = context.new_page()
         ph = Phone(page, context, site, device)
@@ -179,7 +194,8 @@ def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterat
 
 
 def test_subscribe_with_two_places_and_see_alerts_gauges_and_shelters_and_a_new_alert_without_reload(
-        phone: Phone, harness: Harness, tmp_path: Path) -> None:
+    phone: Phone, harness: Harness, tmp_path: Path
+) -> None:
     river = river_alert(harness)
     phone.open()
     phone.subscribe("39201", "39202")
@@ -209,8 +225,13 @@ def test_subscribe_with_two_places_and_see_alerts_gauges_and_shelters_and_a_new_
     # Issued while the page is open: appears without a reload (ETag poll); the gauge chart grows.
     page.evaluate("window.__sameDocument = true")
     set_level(harness, 3.9)
-    later = harness.notify(title={"ja": "室戸市 避難所開設"}, body={"ja": "室戸市役所を開設しました。"},
-                           category="evacuation", severity="warning", target={"municipality_codes": ["39202"]})
+    later = harness.notify(
+        title={"ja": "室戸市 避難所開設"},
+        body={"ja": "室戸市役所を開設しました。"},
+        category="evacuation",
+        severity="warning",
+        target={"municipality_codes": ["39202"]},
+    )
     muroto.locator(f".alert[data-alert='{later}']").wait_for(timeout=10_000)
     gauge.filter(has_text="3.90 m").wait_for(timeout=10_000)
     assert gauge.locator("svg.chart polyline").get_attribute("points").count(",") == 2  # two readings seen
@@ -230,11 +251,20 @@ def test_important_notice_stays_until_acknowledged(phone: Phone, harness: Harnes
     phone.open()
     phone.subscribe("39201")
     from pushsvc.operators import accounts
+
     with session_scope(harness.db.sessionmaker) as s:
         _, token = accounts.create_operator(s, name="pref", role="prefecture", municipalities=())
-    r = harness.client.post("/api/v1/notices", headers={"Authorization": f"Bearer {token}"}, json={
-        "title": {"ja": "断水のお知らせ"}, "body": {"ja": "潮江地区で断水しています。"}, "important": True,
-        "municipality_codes": ["39201"], "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    r = harness.client.post(
+        "/api/v1/notices",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "title": {"ja": "断水のお知らせ"},
+            "body": {"ja": "潮江地区で断水しています。"},
+            "important": True,
+            "municipality_codes": ["39201"],
+            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     notice = phone.page.locator(".notice.important", has_text="断水のお知らせ")
     notice.wait_for(timeout=10_000)
@@ -250,8 +280,9 @@ def test_important_notice_stays_until_acknowledged(phone: Phone, harness: Harnes
 
 
 @pytest.mark.phone(locale="en-US")
-def test_an_english_browser_gets_an_english_page_and_english_notifications(phone: Phone, harness: Harness,
-                                                                            tmp_path: Path) -> None:
+def test_an_english_browser_gets_an_english_page_and_english_notifications(
+    phone: Phone, harness: Harness, tmp_path: Path
+) -> None:
     phone.open()
     page = phone.page
     assert page.locator("html").get_attribute("lang") == "en"
@@ -264,14 +295,25 @@ def test_an_english_browser_gets_an_english_page_and_english_notifications(phone
     created = posted.value.json()
     assert created["lang"] == "en"  # stored: what the resident will receive
     page.locator("#portal .place-view").first.wait_for()
-    nid = harness.notify(title={"ja": "避難所開設", "en": "Shelter open"},
-                         body={"ja": "高知市役所", "en": "Kochi City Hall"},
-                         category="evacuation", severity="warning", target={"municipality_codes": ["39201"]})
+    nid = harness.notify(
+        title={"ja": "避難所開設", "en": "Shelter open"},
+        body={"ja": "高知市役所", "en": "Kochi City Hall"},
+        category="evacuation",
+        severity="warning",
+        target={"municipality_codes": ["39201"]},
+    )
     deliver(harness, nid)
     [got] = harness.push.received(phone.device)
     shown = phone.service_worker().evaluate(SHOW_IN_SERVICE_WORKER, got.json())
-    assert shown == [{"title": "Shelter open", "body": "Kochi City Hall", "lang": "en", "tag": str(nid),
-                      "url": got.json()["notification"]["navigate"]}]
+    assert shown == [
+        {
+            "title": "Shelter open",
+            "body": "Kochi City Hall",
+            "lang": "en",
+            "tag": str(nid),
+            "url": got.json()["notification"]["navigate"],
+        }
+    ]
     page.locator(f".alert[data-alert='{nid}']", has_text="Shelter open").wait_for(timeout=10_000)
     assert "In force now" in page.locator("#portal").inner_text()
     page.screenshot(path=str(shots(tmp_path) / "portal-en.png"), full_page=True)
@@ -301,13 +343,16 @@ def test_a_korean_browser_gets_korean_automatic_texts(phone: Phone, harness: Har
     assert phone.errors == [] and phone.foreign == []
 
 
-IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                 "Version/18.4 Mobile/15E148 Safari/604.1")
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.4 Mobile/15E148 Safari/604.1"
+)
 
 
 @pytest.mark.phone(user_agent=IPHONE_SAFARI)
-def test_ios_safari_outside_the_home_screen_sees_the_two_steps_instead_of_a_button(phone: Phone,
-                                                                                  tmp_path: Path) -> None:
+def test_ios_safari_outside_the_home_screen_sees_the_two_steps_instead_of_a_button(
+    phone: Phone, tmp_path: Path
+) -> None:
     phone.open()
     page = phone.page
     steps = page.get_by_role("region", name="iPhone・iPadで通知を受け取るには")
@@ -330,8 +375,7 @@ def test_ios_home_screen_app_subscribes_normally(phone: Phone) -> None:
 
 
 @pytest.mark.phone(push="hang")
-def test_an_unreachable_push_service_times_out_with_a_message(phone: Phone, harness: Harness,
-                                                              tmp_path: Path) -> None:
+def test_an_unreachable_push_service_times_out_with_a_message(phone: Phone, harness: Harness, tmp_path: Path) -> None:
     phone.open()
     page = phone.page
     page.locator(".place-muni").select_option("39201")
@@ -356,10 +400,13 @@ def test_blocked_notifications_say_how_to_allow_them(phone: Phone) -> None:
     assert "設定" in phone.page.get_by_role("alert").inner_text()
 
 
-@pytest.mark.phone(geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
-                   permissions=["geolocation", "notifications"])
-def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(phone: Phone,
-                                                                                 harness: Harness) -> None:
+@pytest.mark.phone(
+    geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
+    permissions=["geolocation", "notifications"],
+)
+def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(
+    phone: Phone, harness: Harness
+) -> None:
     harness.client.get("/api/v1/geo/locate?lat=33.5597&lon=133.5311")  # builds the point index (seconds, once)
     phone.open()
     page = phone.page
@@ -394,8 +441,7 @@ def test_unsubscribe_asks_first_saying_what_is_deleted(phone: Phone, harness: Ha
     assert phone.errors == []
 
 
-def test_offline_the_page_shows_the_last_state_marked_as_such(phone: Phone, harness: Harness,
-                                                             tmp_path: Path) -> None:
+def test_offline_the_page_shows_the_last_state_marked_as_such(phone: Phone, harness: Harness, tmp_path: Path) -> None:
     river = river_alert(harness)
     phone.open()
     phone.subscribe("39201")
@@ -438,19 +484,30 @@ def test_the_service_worker_shows_both_shapes_declarative_and_plain(phone: Phone
     phone.open()
     phone.subscribe("39201")
     worker = phone.service_worker()
-    declarative = {"web_push": 8030, "mutable": True, "notification": {
-        "title": "大津波警報（発表）", "body": "ただちに高台へ", "navigate": site + "/alerts/7", "lang": "ja",
-        "tag": "t7"}}
+    declarative = {
+        "web_push": 8030,
+        "mutable": True,
+        "notification": {
+            "title": "大津波警報（発表）",
+            "body": "ただちに高台へ",
+            "navigate": site + "/alerts/7",
+            "lang": "ja",
+            "tag": "t7",
+        },
+    }
     assert worker.evaluate(SHOW_IN_SERVICE_WORKER, declarative) == [
-        {"title": "大津波警報（発表）", "body": "ただちに高台へ", "lang": "ja", "tag": "t7", "url": site + "/alerts/7"}]
+        {"title": "大津波警報（発表）", "body": "ただちに高台へ", "lang": "ja", "tag": "t7", "url": site + "/alerts/7"}
+    ]
     plain = {"id": "8", "title": "Shelter open", "body": "City Hall", "url": site + "/alerts/8", "lang": "en"}
     assert worker.evaluate(SHOW_IN_SERVICE_WORKER, plain) == [
-        {"title": "Shelter open", "body": "City Hall", "lang": "en", "tag": "8", "url": site + "/alerts/8"}]
+        {"title": "Shelter open", "body": "City Hall", "lang": "en", "tag": "8", "url": site + "/alerts/8"}
+    ]
     assert phone.errors == []
 
 
-def test_the_chart_shows_readings_from_before_the_page_was_opened(phone: Phone, harness: Harness,
-                                                                  tmp_path: Path) -> None:
+def test_the_chart_shows_readings_from_before_the_page_was_opened(
+    phone: Phone, harness: Harness, tmp_path: Path
+) -> None:
     now = datetime.now(UTC)
     earlier = [(now - timedelta(hours=h), v) for h, v in ((3, 2.8), (2, 3.1), (1, 3.4))]
     with session_scope(harness.db.sessionmaker) as s:  # what the feed kept before this phone ever opened the page
@@ -474,8 +531,9 @@ def test_the_chart_shows_readings_from_before_the_page_was_opened(phone: Phone, 
     assert phone.errors == [] and phone.foreign == []
 
 
-def test_an_open_site_is_listed_before_a_nearer_closed_one_with_its_status(phone: Phone, harness: Harness,
-                                                                             tmp_path: Path) -> None:
+def test_an_open_site_is_listed_before_a_nearer_closed_one_with_its_status(
+    phone: Phone, harness: Harness, tmp_path: Path
+) -> None:
     river_alert(harness)  # flood: the page lists flood sites
     phone.open()
     phone.subscribe("39201")

@@ -24,11 +24,17 @@ from tests.fixtures.subscriptions import KOCHI_PREF_OFFICE, browser_keys, new_en
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
 
 
 @pytest.fixture
@@ -53,8 +59,10 @@ FAKE_PUSH = """
 
 def _rows(db: TestDatabase) -> tuple[int, int]:
     with db.sessionmaker() as s:
-        return (s.execute(select(func.count()).select_from(Subscription)).scalar_one(),
-                s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one())
+        return (
+            s.execute(select(func.count()).select_from(Subscription)).scalar_one(),
+            s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one(),
+        )
 
 
 def _page_views(db: TestDatabase) -> int:
@@ -68,7 +76,8 @@ def test_subscribe_with_current_location_then_unsubscribe(server: str, db: TestD
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(
-            locale="ja-JP", geolocation={"latitude": KOCHI_PREF_OFFICE[0], "longitude": KOCHI_PREF_OFFICE[1]},
+            locale="ja-JP",
+            geolocation={"latitude": KOCHI_PREF_OFFICE[0], "longitude": KOCHI_PREF_OFFICE[1]},
             permissions=["geolocation", "notifications"],
         )
         context.add_init_script(FAKE_PUSH % json.dumps(fake))
@@ -193,8 +202,9 @@ def test_service_worker_renews_the_push_subscription_for_the_same_resident(serve
             vapid = httpx.get(server + "/api/v1/push/vapid-public-key").json()["public_key"]
             assert bytes(got["key"]) == b64url_decode(vapid)  # subscribed again with the server's key
             assert (got["out"]["id"], got["out"]["endpoint"]) == (created["id"], renewed["endpoint"])
-            assert _stored(db) == [(created["id"], renewed["endpoint"], renewed["keys"]["p256dh"],
-                                    renewed["keys"]["auth"])]
+            assert _stored(db) == [
+                (created["id"], renewed["endpoint"], renewed["keys"]["p256dh"], renewed["keys"]["auth"])
+            ]
 
             page.get_by_role("button", name="通知を解除してデータを削除").click()
             page.get_by_role("button", name="解除して削除する").click()
@@ -253,8 +263,9 @@ def test_opening_the_page_catches_up_a_push_subscription_the_browser_renewed(ser
                 page.reload()
             assert patched.value.status == 200, patched.value.text()
             page.wait_for_selector("body[data-ready=true]", timeout=10_000)
-            assert _stored(db) == [(created["id"], renewed["endpoint"], renewed["keys"]["p256dh"],
-                                    renewed["keys"]["auth"])]
+            assert _stored(db) == [
+                (created["id"], renewed["endpoint"], renewed["keys"]["p256dh"], renewed["keys"]["auth"])
+            ]
             assert "室戸市" in page.locator("#registered-places").inner_text()  # places kept
 
             # Opened again with nothing changed: no second PATCH.

@@ -35,8 +35,15 @@ __all__ = ["devpush", "devpush_server"]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Screenshots go to a temporary directory; to refresh the ones under docs/, run the console tests with
 # PUSHSVC_SCREENSHOTS_DIR=docs/screenshots (a test run never rewrites tracked files by itself).
 SCREENSHOTS = Path(os.environ.get("PUSHSVC_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="pushsvc-screenshots-"))
@@ -80,16 +87,24 @@ class ConsoleEnv:
 
     def subscribe(self, name: str, codes: list[str], *, lang: str = "ja", test_device: bool, vapid_key: str) -> None:
         device = self.push.subscribe(vapid_key=vapid_key)
-        r = httpx.post(self.url + "/api/v1/subscriptions", timeout=10, json={
-            "endpoint": self.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-            "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)],
-            "lang": lang,
-        })
+        r = httpx.post(
+            self.url + "/api/v1/subscriptions",
+            timeout=10,
+            json={
+                "endpoint": self.push.endpoint(device),
+                "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+                "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)],
+                "lang": lang,
+            },
+        )
         assert r.status_code == 201, r.text
         if test_device:
-            e = httpx.post(f"{self.url}/api/v1/subscriptions/{r.json()['id']}/training-enrolment", timeout=10,
-                           json={"code": enrolment_code(self.db.sessionmaker)},
-                           headers={"Authorization": f"Bearer {r.json()['token']}"})
+            e = httpx.post(
+                f"{self.url}/api/v1/subscriptions/{r.json()['id']}/training-enrolment",
+                timeout=10,
+                json={"code": enrolment_code(self.db.sessionmaker)},
+                headers={"Authorization": f"Bearer {r.json()['token']}"},
+            )
             assert e.status_code == 200, e.text
         self.residents[name] = Resident(name, r.json()["id"], device)
 
@@ -114,15 +129,19 @@ def _run_worker(app: Any, settings: Any, db: TestDatabase, stop: threading.Event
 def console(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[ConsoleEnv]:
     tokens: dict[str, str] = {}
     with session_scope(db.sessionmaker) as s:
-        for name, role, codes in (("県防災-田中", "prefecture", []), ("県防災-山本", "prefecture", []),
-                                  ("高知市-佐藤", "municipality", [KOCHI])):
+        for name, role, codes in (
+            ("県防災-田中", "prefecture", []),
+            ("県防災-山本", "prefecture", []),
+            ("高知市-佐藤", "municipality", [KOCHI]),
+        ):
             _, tokens[name] = accounts.create_operator(s, name=name, role=role, municipalities=codes)
     tokens = {"pref": tokens["県防災-田中"], "pref2": tokens["県防災-山本"], "muni": tokens["高知市-佐藤"]}
     # KPI routes still take the bootstrap admin token (issue 7); the console sends the operator's token.
     feeds_file = tmp_path / "feeds.toml"
     feeds_file.write_text(FEEDS)
-    settings = delivery_settings(db, tmp_path, admin_token=tokens["pref"], operator_rate_limit_per_minute=10_000,
-                                 feeds_file=feeds_file)
+    settings = delivery_settings(
+        db, tmp_path, admin_token=tokens["pref"], operator_rate_limit_per_minute=10_000, feeds_file=feeds_file
+    )
     app = create_app(settings)
     with serve_app(app) as url:
         stop = threading.Event()

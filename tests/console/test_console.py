@@ -19,10 +19,16 @@ from tests.console.conftest import KOCHI, MUROTO, NANKOKU, SCREENSHOTS, ConsoleE
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 
 
-def open_console(browser: Any, env: ConsoleEnv, who: str, *, width: int = 1366, height: int = 900,
-                 touch: bool = False) -> Any:
-    context = browser.new_context(locale="ja-JP", viewport={"width": width, "height": height},
-                                  accept_downloads=True, has_touch=touch, is_mobile=touch)
+def open_console(
+    browser: Any, env: ConsoleEnv, who: str, *, width: int = 1366, height: int = 900, touch: bool = False
+) -> Any:
+    context = browser.new_context(
+        locale="ja-JP",
+        viewport={"width": width, "height": height},
+        accept_downloads=True,
+        has_touch=touch,
+        is_mobile=touch,
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.errors = []
@@ -45,7 +51,9 @@ def inner_point(page: Any, code: str) -> dict[str, float]:
                        if (!p.isPointInFill(pt)) continue;
                        const s = pt.matrixTransform(svg.getScreenCTM());
                        if (document.elementFromPoint(s.x, s.y) === p) return {x: s.x, y: s.y};
-                     } return null; }""", code)
+                     } return null; }""",
+        code,
+    )
     assert point, f"no clickable point inside {code}"
     return point
 
@@ -74,8 +82,7 @@ def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
-def test_select_on_map_preview_send_test_message_watch_delivery_and_cancel(
-        console: ConsoleEnv, browser: Any) -> None:
+def test_select_on_map_preview_send_test_message_watch_delivery_and_cancel(console: ConsoleEnv, browser: Any) -> None:
     page = open_console(browser, console, "pref")
     assert page.locator("html").get_attribute("lang") == "ja"
     assert page.locator("body").get_attribute("data-mode") == "test"  # a fresh tab starts as a drill
@@ -84,7 +91,9 @@ def test_select_on_map_preview_send_test_message_watch_delivery_and_cancel(
     assert "国土数値情報" in credit and "国土交通省" in credit
 
     page.get_by_role("button", name="避難所開設").click()
-    page.get_by_label("本文").fill("高知市・南国市の各小学校に避難所を開設しました。食料・飲料水・常備薬を持って避難してください。")
+    page.get_by_label("本文").fill(
+        "高知市・南国市の各小学校に避難所を開設しました。食料・飲料水・常備薬を持って避難してください。"
+    )
     with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview") and r.status == 200):
         click_on_map(page, KOCHI)
     with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview") and r.status == 200) as last:
@@ -94,9 +103,17 @@ def test_select_on_map_preview_send_test_message_watch_delivery_and_cancel(
     assert last.value.request.post_data_json["target"]["municipality_codes"] == [KOCHI, NANKOKU]
 
     # The count on screen is the API's count for the same message.
-    api = console.api("POST", "/api/v1/messages/preview", json={
-        "title": "x", "category": "evacuation", "severity": "warning", "test": True,
-        "target": {"municipality_codes": [KOCHI, NANKOKU]}}).json()
+    api = console.api(
+        "POST",
+        "/api/v1/messages/preview",
+        json={
+            "title": "x",
+            "category": "evacuation",
+            "severity": "warning",
+            "test": True,
+            "target": {"municipality_codes": [KOCHI, NANKOKU]},
+        },
+    ).json()
     assert api["recipients"] == 4  # four test devices; the one with two places counts once
     page.wait_for_selector(f'#recipients[data-count="{api["recipients"]}"]')
     shown = page.locator("#preview")
@@ -138,8 +155,7 @@ def test_select_on_map_preview_send_test_message_watch_delivery_and_cancel(
     assert page.errors == []
 
 
-def test_municipal_operator_cannot_select_another_municipality_on_a_tablet(
-        console: ConsoleEnv, browser: Any) -> None:
+def test_municipal_operator_cannot_select_another_municipality_on_a_tablet(console: ConsoleEnv, browser: Any) -> None:
     page = open_console(browser, console, "muni", width=820, height=1180, touch=True)  # iPad Air, portrait
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     assert "高知市" in page.locator("#compose").inner_text()
@@ -160,14 +176,19 @@ def test_municipal_operator_cannot_select_another_municipality_on_a_tablet(
     page.wait_for_selector("#recipients")
     shot(page, "compose-tablet")
     # The server refuses too, whatever a client sends.
-    r = console.api("POST", "/api/v1/messages/preview", as_="muni", json={
-        "title": "x", "category": "evacuation", "target": {"municipality_codes": [KOCHI, MUROTO]}})
+    r = console.api(
+        "POST",
+        "/api/v1/messages/preview",
+        as_="muni",
+        json={"title": "x", "category": "evacuation", "target": {"municipality_codes": [KOCHI, MUROTO]}},
+    )
     assert r.status_code == 403
     assert page.errors == []
 
 
 def test_live_send_needs_confirmation_and_emergency_waits_for_a_second_operator(
-        console: ConsoleEnv, browser: Any) -> None:
+    console: ConsoleEnv, browser: Any
+) -> None:
     page = open_console(browser, console, "pref")
     page.get_by_label("訓練モード").uncheck()
     assert page.locator("body").get_attribute("data-mode") == "live"
@@ -181,9 +202,16 @@ def test_live_send_needs_confirmation_and_emergency_waits_for_a_second_operator(
     assert page.locator(".phone .n-title").inner_text() == "Evacuation order"  # live: no [TEST] mark
     with page.expect_response(lambda r: r.url.endswith("/api/v1/messages/preview") and r.status == 200):
         click_on_map(page, KOCHI)
-    live = console.api("POST", "/api/v1/messages/preview", json={
-        "title": "x", "category": "evacuation", "severity": "emergency",
-        "target": {"municipality_codes": [KOCHI]}}).json()
+    live = console.api(
+        "POST",
+        "/api/v1/messages/preview",
+        json={
+            "title": "x",
+            "category": "evacuation",
+            "severity": "emergency",
+            "target": {"municipality_codes": [KOCHI]},
+        },
+    ).json()
     assert live["recipients"] == 4 and live["needs_approval"]  # live reaches every 高知市 resident
     page.wait_for_selector('#recipients[data-count="4"]')
     page.locator("#send").click()
@@ -229,16 +257,42 @@ def seed_feeds(env: ConsoleEnv) -> None:
             ("3900000003", "小池中橋", "野根川", "39301", None, (0.78, None, None, None, 2.39, None)),
         ):
             stage = "danger" if level and level >= th[4] else "start" if level else "normal"
-            s.add(RiverStation(code=code, source="k-river-kochi", name=name, river=river, municipality=muni,
-                               downstream=[muni], lat=None, lon=None, start_level=th[0], standby_level=th[1],
-                               caution_level=th[2], evacuation_level=th[3], danger_level=th[4], flooding_level=th[5],
-                               level=level, observed_at=now if level else None, stage=stage, updated_at=now))
+            s.add(
+                RiverStation(
+                    code=code,
+                    source="k-river-kochi",
+                    name=name,
+                    river=river,
+                    municipality=muni,
+                    downstream=[muni],
+                    lat=None,
+                    lon=None,
+                    start_level=th[0],
+                    standby_level=th[1],
+                    caution_level=th[2],
+                    evacuation_level=th[3],
+                    danger_level=th[4],
+                    flooding_level=th[5],
+                    level=level,
+                    observed_at=now if level else None,
+                    stage=stage,
+                    updated_at=now,
+                )
+            )
 
 
 def test_kpi_dashboard_and_feeds_panel(console: ConsoleEnv, browser: Any) -> None:
-    console.api("POST", "/api/v1/messages", json={
-        "title": "断水のお知らせ", "body": "本町で断水しています。", "category": "area_info", "test": True,
-        "target": {"municipality_codes": [KOCHI]}})
+    console.api(
+        "POST",
+        "/api/v1/messages",
+        json={
+            "title": "断水のお知らせ",
+            "body": "本町で断水しています。",
+            "category": "area_info",
+            "test": True,
+            "target": {"municipality_codes": [KOCHI]},
+        },
+    )
     for _ in range(3):
         httpx.post(console.url + "/api/v1/kpi/events", json={"kind": "page_view_portal", "municipality": KOCHI})
     page = open_console(browser, console, "pref")
@@ -266,8 +320,15 @@ def test_kpi_dashboard_and_feeds_panel(console: ConsoleEnv, browser: Any) -> Non
 
 def test_draw_a_polygon_and_pick_a_saved_area(console: ConsoleEnv, browser: Any) -> None:
     square = [[133.52, 33.55], [133.545, 33.55], [133.545, 33.57], [133.52, 33.57], [133.52, 33.55]]
-    r = console.api("PUT", "/api/v1/area-presets/県庁周辺", json={
-        "name": "県庁周辺", "description": "高知県庁の周り", "area": {"type": "Polygon", "coordinates": [square]}})
+    r = console.api(
+        "PUT",
+        "/api/v1/area-presets/県庁周辺",
+        json={
+            "name": "県庁周辺",
+            "description": "高知県庁の周り",
+            "area": {"type": "Polygon", "coordinates": [square]},
+        },
+    )
     assert r.status_code == 200, r.text
     page = open_console(browser, console, "pref")
     page.get_by_label("タイトル").fill("給水のお知らせ")

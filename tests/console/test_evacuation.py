@@ -25,9 +25,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"
 
 def subscribe_at(env: ConsoleEnv, name: str, lat: float, lon: float, vapid_key: str) -> None:
     device = env.push.subscribe(vapid_key=vapid_key)
-    r = httpx.post(env.url + "/api/v1/subscriptions", timeout=10, json={
-        "endpoint": env.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-        "places": [{"label": "自宅", "lat": lat, "lon": lon}], "lang": "ja"})
+    r = httpx.post(
+        env.url + "/api/v1/subscriptions",
+        timeout=10,
+        json={
+            "endpoint": env.push.endpoint(device),
+            "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+            "places": [{"label": "自宅", "lat": lat, "lon": lon}],
+            "lang": "ja",
+        },
+    )
     assert r.status_code == 201, r.text
     env.residents[name] = Resident(name, r.json()["id"], device)
 
@@ -87,8 +94,11 @@ def test_issue_raise_with_two_shelters_approve_and_lift_in_the_console(console: 
     page.wait_for_selector("#no-orders")
 
     got = wait_for(lambda: (m := console.received("ushioe")) and len(m) >= 3 and m)
-    assert [m["title"] for m in got] == ["【警戒レベル3】高齢者等避難（高知市）", "【警戒レベル4】避難指示（高知市）",
-                                         "【解除】避難指示（高知市）"]
+    assert [m["title"] for m in got] == [
+        "【警戒レベル3】高齢者等避難（高知市）",
+        "【警戒レベル4】避難指示（高知市）",
+        "【解除】避難指示（高知市）",
+    ]
     assert got[1]["body"].startswith("高知市 潮江地区に避難指示を発令しました。危険な場所から全員避難してください。")
     assert "開設中の避難場所：潮江小学校、潮江市民会館" in got[1]["body"]
     topics = {r.topic for r in console.push.received(console.residents["ushioe"].device)}
@@ -130,7 +140,8 @@ def test_an_area_drawn_inside_the_municipality_is_issued_for_that_area(console: 
                      if (!pts.every((q) => p.isPointInFill(q))) continue;
                      const ctm = svg.getScreenCTM();
                      return pts.map((q) => { const s = q.matrixTransform(ctm); return {x: s.x, y: s.y}; });
-                   } return []; }""")
+                   } return []; }"""
+    )
     assert len(corners) == 4, "no room inside 高知市 to draw"
     for c in corners:
         page.mouse.click(c["x"], c["y"])

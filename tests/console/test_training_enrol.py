@@ -27,11 +27,17 @@ def test_console_link_makes_the_phone_a_training_device_once(db: TestDatabase, t
     with serve_app(create_app(settings)) as url:
         settings_url = settings.model_copy(update={"public_base_url": url})
         env = ConsoleEnv(url, None, {"pref": token}, db=db, settings=settings_url)  # type: ignore[arg-type]
-        created = httpx.post(url + "/api/v1/subscriptions", json={
-            "endpoint": "http://127.0.0.1:9/push/phone-1", "keys": {
-                "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
-                "auth": "tBHItJI5svbpez7KI4CCXg"},
-            "places": [{"label": "自宅", "municipality_code": "39201"}]}).json()
+        created = httpx.post(
+            url + "/api/v1/subscriptions",
+            json={
+                "endpoint": "http://127.0.0.1:9/push/phone-1",
+                "keys": {
+                    "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                    "auth": "tBHItJI5svbpez7KI4CCXg",
+                },
+                "places": [{"label": "自宅", "municipality_code": "39201"}],
+            },
+        ).json()
         page = open_console(browser, env, "pref")
         page.get_by_role("link", name="訓練用端末").click()
         page.get_by_label("端末の名前").fill("県防災課 訓練用1")
@@ -41,8 +47,10 @@ def test_console_link_makes_the_phone_a_training_device_once(db: TestDatabase, t
         assert page.locator("#enrol-link img.qr").get_attribute("src").startswith("data:image/svg+xml")
         phone = browser.new_context(locale="ja-JP").new_page()
         phone.goto(url + "/")  # the resident page's origin holds the subscription, as after subscribing there
-        phone.evaluate("s => localStorage.setItem('pushsvc.subscription', s)",
-                       json.dumps({"id": created["id"], "token": created["token"]}))
+        phone.evaluate(
+            "s => localStorage.setItem('pushsvc.subscription', s)",
+            json.dumps({"id": created["id"], "token": created["token"]}),
+        )
         phone.goto(url + "/enrol#code=" + link.split("#code=")[1])
         phone.get_by_role("button", name="この端末を訓練用端末にする").click()
         phone.wait_for_selector("body[data-enrol=done]")

@@ -20,8 +20,9 @@ from tests.fixtures.delivery import delivery_settings
 
 
 @pytest.mark.browser
-def test_no_feed_source_and_no_target_for_this_year_are_shown_as_such(db: TestDatabase, tmp_path: Path,
-                                                                      browser: Any) -> None:
+def test_no_feed_source_and_no_target_for_this_year_are_shown_as_such(
+    db: TestDatabase, tmp_path: Path, browser: Any
+) -> None:
     with session_scope(db.sessionmaker) as s:
         _, token = accounts.create_operator(s, name="県防災-新人", role="prefecture")
     settings = delivery_settings(db, tmp_path, feeds_file=None)  # default targets stop at R5
@@ -39,8 +40,9 @@ def test_no_feed_source_and_no_target_for_this_year_are_shown_as_such(db: TestDa
         assert page.errors == []
 
 
-def test_targets_past_r5_are_reported_and_a_missing_one_is_named(db: TestDatabase,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_targets_past_r5_are_reported_and_a_missing_one_is_named(
+    db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PUSHSVC_DATABASE_URL", db.url)
     monkeypatch.setenv("PUSHSVC_KPI_FY_TARGETS", "R5=14000,R7=18000")
     get_settings.cache_clear()

@@ -28,7 +28,8 @@ BATCH = 250  # a halfway checkpoint leaves 125 of each batch unwritten: 4 in fli
 
 @pytest.mark.slow
 def test_a_killed_worker_leaves_at_most_one_checkpoint_of_duplicates_with_four_batches_in_flight(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     assert 4 * BATCH // 2 > CHECKPOINT_EVERY
     residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(4 * BATCH)]
     harness.settings = harness.settings.model_copy(update={"delivery_batch_size": BATCH})
@@ -41,15 +42,25 @@ def test_a_killed_worker_leaves_at_most_one_checkpoint_of_duplicates_with_four_b
 
     def written() -> int:
         with harness.db.sessionmaker() as s:
-            return sum(len(ids) for ids in s.execute(
-                select(DeliveryBatch.sent_ids).where(DeliveryBatch.notification_id == nid)).scalars())
+            return sum(
+                len(ids)
+                for ids in s.execute(
+                    select(DeliveryBatch.sent_ids).where(DeliveryBatch.notification_id == nid)
+                ).scalars()
+            )
 
     first = _worker(harness, PUSHSVC_WORKER_CONCURRENCY="4", PUSHSVC_PUSH_TIMEOUT_S="60")
     try:
-        _wait(lambda: harness.push.state.counters.get("accepted", 0) >= accepted, 60,
-              "every unstalled resident to be accepted")
-        _wait(lambda: written() >= accepted - CHECKPOINT_EVERY, 10,
-              f"all but fewer than {CHECKPOINT_EVERY} accepted sends to be written down mid-batch")
+        _wait(
+            lambda: harness.push.state.counters.get("accepted", 0) >= accepted,
+            60,
+            "every unstalled resident to be accepted",
+        )
+        _wait(
+            lambda: written() >= accepted - CHECKPOINT_EVERY,
+            10,
+            f"all but fewer than {CHECKPOINT_EVERY} accepted sends to be written down mid-batch",
+        )
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -81,8 +92,12 @@ def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harn
                 await asyncio.sleep(0.5)  # its first look found nothing: it now waits out a 120 s poll
                 assert not harness.push.received(resident.device)
                 started = time.monotonic()
-                await asyncio.to_thread(harness.notify, target={"municipality_codes": ["39201"]},
-                                        category="evacuation", severity="emergency")
+                await asyncio.to_thread(
+                    harness.notify,
+                    target={"municipality_codes": ["39201"]},
+                    category="evacuation",
+                    severity="emergency",
+                )
                 while not harness.push.received(resident.device) and time.monotonic() - started < 30:
                     await asyncio.sleep(0.02)
                 return time.monotonic() - started
@@ -96,7 +111,8 @@ def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harn
 
 
 def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_the_follow_up(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A checkpoint moves who got it to "sent"; where a 取消 or correction already references the
     notification, those residents must be added to it too, even when the checkpoint commits at the very
     moment the follow-up is addressed (the follow-up marks its original under the row's lock)."""
@@ -113,22 +129,32 @@ def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_t
 
     async def go() -> None:
         stop = asyncio.Event()
-        async with PushSender.from_settings(harness.settings.model_copy(update={"push_timeout_s": 5.0}),
-                                            harness.app.state.vapid) as sender:
+        async with PushSender.from_settings(
+            harness.settings.model_copy(update={"push_timeout_s": 5.0}), harness.app.state.vapid
+        ) as sender:
             task = asyncio.create_task(Worker(harness.settings, harness.db.sessionmaker, sender).run(stop))
             while sum(bool(harness.push.received(r.device)) for r in residents) < 1:
                 await asyncio.sleep(0.01)
 
             def follow_up() -> None:
                 with session_scope(harness.db.sessionmaker) as s:
-                    service.create_notification(s, service.NotificationDraft(
-                        source="operator", category="area_info", severity="info", title={"ja": "取消"},
-                        body={"ja": "先ほどのお知らせは取り消されました"}, reference_id=nid,
-                        recipient_ids=service.recipients_who_received(s, nid)), settings=harness.settings)
+                    service.create_notification(
+                        s,
+                        service.NotificationDraft(
+                            source="operator",
+                            category="area_info",
+                            severity="info",
+                            title={"ja": "取消"},
+                            body={"ja": "先ほどのお知らせは取り消されました"},
+                            reference_id=nid,
+                            recipient_ids=service.recipients_who_received(s, nid),
+                        ),
+                        settings=harness.settings,
+                    )
+
             await asyncio.to_thread(follow_up)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not all(len(harness.push.received(r.device)) == 2
-                                                          for r in residents):
+            while time.monotonic() < deadline and not all(len(harness.push.received(r.device)) == 2 for r in residents):
                 await asyncio.sleep(0.05)
             stop.set()
             await task
@@ -136,4 +162,5 @@ def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_t
     asyncio.run(go())
     for r in residents:
         assert [m.json()["title"] for m in harness.push.received(r.device)] == ["テスト", "取消"], [
-            [m.json()["title"] for m in harness.push.received(x.device)] for x in residents]
+            [m.json()["title"] for m in harness.push.received(x.device)] for x in residents
+        ]

@@ -18,8 +18,12 @@ def test_notification_to_kochi_city_is_decrypted_by_exactly_the_four_right_devic
     kochi = [harness.subscribe(KOCHI_KENCHO) for _ in range(2)] + [harness.subscribe("39201", lang="en")]
     muroto = [harness.subscribe(MUROTO) for _ in range(2)]
     both = harness.subscribe(KOCHI_KENCHO, MUROTO)
-    nid = harness.notify(title={"ja": "避難所開設", "en": "Shelter open"}, body={"ja": "高知市役所が開設"},
-                         target={"municipality_codes": ["39201"]}, severity="warning")
+    nid = harness.notify(
+        title={"ja": "避難所開設", "en": "Shelter open"},
+        body={"ja": "高知市役所が開設"},
+        target={"municipality_codes": ["39201"]},
+        severity="warning",
+    )
     harness.run_worker(nid)
 
     for r in [*kochi[:2], both]:
@@ -107,8 +111,10 @@ def test_ttl_running_out_while_retrying_expires_the_message(harness: Harness) ->
     harness.run_worker(nid)
     status = harness.status(nid)
     assert (status["status"], status["sent"], status["expired"]) == ("expired", 0, 1)
-    assert harness.client.get(f"/api/v1/subscriptions/{r.id}",
-                              headers={"Authorization": f"Bearer {r.token}"}).status_code == 200
+    assert (
+        harness.client.get(f"/api/v1/subscriptions/{r.id}", headers={"Authorization": f"Bearer {r.token}"}).status_code
+        == 200
+    )
 
 
 def test_quiet_hours_send_info_at_once_marked_silent_and_warnings_ring(harness: Harness) -> None:
@@ -116,8 +122,7 @@ def test_quiet_hours_send_info_at_once_marked_silent_and_warnings_ring(harness: 
     from zoneinfo import ZoneInfo
 
     now = datetime.now(ZoneInfo("Asia/Tokyo"))
-    quiet = {"start": (now - timedelta(hours=1)).strftime("%H:%M"),
-             "end": (now + timedelta(hours=1)).strftime("%H:%M")}
+    quiet = {"start": (now - timedelta(hours=1)).strftime("%H:%M"), "end": (now + timedelta(hours=1)).strftime("%H:%M")}
     sleeper = harness.subscribe(KOCHI_KENCHO, quiet_hours=quiet)
     awake = harness.subscribe(KOCHI_KENCHO)
     info = harness.notify(target={"municipality_codes": ["39201"]}, severity="info")
@@ -147,8 +152,19 @@ def test_payload_is_the_documented_json(harness: Harness) -> None:
     harness.run_worker(nid)
     [msg] = harness.push.received(r.device)
     payload = json.loads(msg.payload)
-    assert set(payload) == {"id", "title", "body", "category", "severity", "url", "lang", "sent_at",
-                            "web_push", "notification", "mutable"}  # also a Declarative Web Push message
+    assert set(payload) == {
+        "id",
+        "title",
+        "body",
+        "category",
+        "severity",
+        "url",
+        "lang",
+        "sent_at",
+        "web_push",
+        "notification",
+        "mutable",
+    }  # also a Declarative Web Push message
     assert payload["notification"]["navigate"] == payload["url"] and payload["notification"]["body"] == payload["body"]
     assert len(msg.payload) <= 3000 and payload["url"].endswith(f"/alerts/{nid}") and payload["body"].endswith("…")
 

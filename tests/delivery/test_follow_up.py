@@ -23,10 +23,19 @@ def test_residents_reached_by_an_in_flight_batch_get_the_cancellation_too(harnes
         service.cancel_notification(s, nid)
         assert service.recipients_who_received(s, nid) == []  # nobody has it yet...
         assert service.batches_in_flight(s, nid) == 1  # ...but one batch may still deliver it
-        follow_up = service.create_notification(s, service.NotificationDraft(
-            source="operator", category="area_info", severity="info", title={"ja": "【取消】断水"},
-            body={"ja": "先ほどのお知らせは取り消されました"}, recipient_ids=[], reference_id=nid,
-        ), settings=harness.settings)
+        follow_up = service.create_notification(
+            s,
+            service.NotificationDraft(
+                source="operator",
+                category="area_info",
+                severity="info",
+                title={"ja": "【取消】断水"},
+                body={"ja": "先ほどのお知らせは取り消されました"},
+                recipient_ids=[],
+                reference_id=nid,
+            ),
+            settings=harness.settings,
+        )
         follow_up_id = follow_up.id
         assert follow_up.status == "done"  # addressed to nobody, for now
 

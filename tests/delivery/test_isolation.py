@@ -45,8 +45,9 @@ def test_one_endpoint_throttled_delays_and_duplicates_no_one_else_and_is_itself_
     assert harness.push.state.stats()["counters"]["status_429"] == 1  # type: ignore[index]
 
 
-def _claim(harness: Harness, worker: str, *, at: datetime, lease: float = 5.0,
-           oldest_first: bool = False) -> tuple[service.ClaimedBatch, service.Message] | None:
+def _claim(
+    harness: Harness, worker: str, *, at: datetime, lease: float = 5.0, oldest_first: bool = False
+) -> tuple[service.ClaimedBatch, service.Message] | None:
     with harness.db.sessionmaker() as s:
         claimed = service.claim_batch(s, worker_id=worker, lease_seconds=lease, now=at, oldest_first=oldest_first)
         s.commit()
@@ -115,8 +116,14 @@ def test_workers_claim_the_most_urgent_due_batch_first_without_starving_the_rest
 
 def test_priority_urgency_and_ttl_follow_the_kind_of_message(harness: Harness) -> None:
     def draft(**kw: object) -> service.NotificationDraft:
-        values: dict[str, object] = {"source": "test", "category": "area_info", "severity": "info",
-                                     "title": {"ja": "t"}, "body": {}, "municipality_codes": ["39201"]}
+        values: dict[str, object] = {
+            "source": "test",
+            "category": "area_info",
+            "severity": "info",
+            "title": {"ja": "t"},
+            "body": {},
+            "municipality_codes": ["39201"],
+        }
         values.update(kw)
         return service.NotificationDraft(**values)  # type: ignore[arg-type]
 
@@ -132,8 +139,13 @@ def test_priority_urgency_and_ttl_follow_the_kind_of_message(harness: Harness) -
     r = harness.subscribe(KOCHI_KENCHO)
     info = harness.notify(target={"municipality_codes": ["39201"]}, severity="info")
     alarm = harness.notify(target={"municipality_codes": ["39201"]}, severity="emergency", category="evacuation")
-    eew = harness.notify(target={"municipality_codes": ["39201"]}, severity="emergency", category="quake_tsunami",
-                         priority=0, ttl_seconds=service.TTL_EEW_S)
+    eew = harness.notify(
+        target={"municipality_codes": ["39201"]},
+        severity="emergency",
+        category="quake_tsunami",
+        priority=0,
+        ttl_seconds=service.TTL_EEW_S,
+    )
     harness.run_worker([info, alarm, eew])
     got = {m.json()["id"]: m for m in harness.push.received(r.device)}
     assert got[str(info)].urgency == "low" and 86000 < got[str(info)].ttl <= 86400

@@ -27,8 +27,14 @@ LEASE_S = 2
 
 def _worker(harness: Harness, name: str) -> subprocess.Popen[bytes]:
     # PGAPPNAME (libpq) lets the test find this worker's sessions in pg_stat_activity
-    return start_worker(harness, PGAPPNAME=name, PUSHSVC_WORKER_LEASE_S=str(LEASE_S), PUSHSVC_WORKER_CONCURRENCY="2",
-                        PUSHSVC_DELIVERY_BACKOFF_BASE_S="0.1", PUSHSVC_LOG_LEVEL="ERROR")
+    return start_worker(
+        harness,
+        PGAPPNAME=name,
+        PUSHSVC_WORKER_LEASE_S=str(LEASE_S),
+        PUSHSVC_WORKER_CONCURRENCY="2",
+        PUSHSVC_DELIVERY_BACKOFF_BASE_S="0.1",
+        PUSHSVC_LOG_LEVEL="ERROR",
+    )
 
 
 @pytest.mark.slow
@@ -49,18 +55,28 @@ def test_a_worker_stopped_inside_a_transaction_does_not_stop_the_others(harness:
             frozen = _worker(harness, "pushsvc-frozen")
 
             def frozen_waits_on_the_row() -> bool:
-                return bool(watch.execute(text(
-                    "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE a.application_name = 'pushsvc-frozen' AND NOT l.granted")).first())
+                return bool(
+                    watch.execute(
+                        text(
+                            "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE a.application_name = 'pushsvc-frozen' AND NOT l.granted"
+                        )
+                    ).first()
+                )
 
             _wait(frozen_waits_on_the_row, 30, "the first worker to write the notification's row")
             frozen.send_signal(signal.SIGSTOP)
             hold.rollback()  # the frozen worker's session now gets the row, and keeps it while stopped
 
             def frozen_holds_the_row() -> bool:
-                return bool(watch.execute(text(
-                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pushsvc-frozen' "
-                    "AND state LIKE 'idle in transaction%'")).first())
+                return bool(
+                    watch.execute(
+                        text(
+                            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pushsvc-frozen' "
+                            "AND state LIKE 'idle in transaction%'"
+                        )
+                    ).first()
+                )
 
             _wait(frozen_holds_the_row, 5, "the frozen worker's session to sit in its transaction")
             other = _worker(harness, "pushsvc-other")

@@ -51,6 +51,7 @@ def _finish_with_a_second_worker(harness: Harness, nid: int, residents: list[Res
     """Start another worker, let it finish the notification; how often each resident got it (all >= 1)."""
     second = _worker(harness)
     try:
+
         def finished() -> bool:
             with harness.db.sessionmaker() as s:
                 return get_notification(s, nid).status in FINAL_STATUSES

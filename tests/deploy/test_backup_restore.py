@@ -39,8 +39,9 @@ def test_restore_on_a_fresh_database_delivers_to_existing_subscribers(harness: H
     backup = tmp_path / "backup"
     backup.mkdir()
     # Backup: the dump and the key file.
-    subprocess.run(["pg_dump", "--format=custom", f"--file={backup / 'pushsvc.dump'}", libpq(harness.db.url)],
-                   check=True)
+    subprocess.run(
+        ["pg_dump", "--format=custom", f"--file={backup / 'pushsvc.dump'}", libpq(harness.db.url)], check=True
+    )
     shutil.copy2(harness.settings.vapid_key_file, backup / "vapid.pem")
     # Restore on a fresh database and a fresh key volume.
     name = f"pushsvc_restore_{uuid.uuid4().hex[:8]}"
@@ -50,19 +51,34 @@ def test_restore_on_a_fresh_database_delivers_to_existing_subscribers(harness: H
     restored_url = make_url(harness.db.url).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(restored_url)
     try:
-        subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={libpq(restored_url)}",
-                        str(backup / "pushsvc.dump")], check=True)
+        subprocess.run(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--exit-on-error",
+                f"--dbname={libpq(restored_url)}",
+                str(backup / "pushsvc.dump"),
+            ],
+            check=True,
+        )
         keys = tmp_path / "restored-keys"
         keys.mkdir()
         shutil.copy2(backup / "vapid.pem", keys / "vapid.pem")
-        settings = harness.settings.model_copy(update={"database_url": restored_url,
-                                                       "vapid_key_file": keys / "vapid.pem"})
+        settings = harness.settings.model_copy(
+            update={"database_url": restored_url, "vapid_key_file": keys / "vapid.pem"}
+        )
         app = create_app(settings)
         with TestClient(app) as client:
-            restored = Harness(TestDatabase("postgresql", restored_url, engine, make_sessionmaker(engine), keys),
-                               settings, app, client, harness.push)
-            nid = restored.notify(title={"ja": "復元後の訓練", "en": "After restore"},
-                                  target={"municipality_codes": ["39201"]})
+            restored = Harness(
+                TestDatabase("postgresql", restored_url, engine, make_sessionmaker(engine), keys),
+                settings,
+                app,
+                client,
+                harness.push,
+            )
+            nid = restored.notify(
+                title={"ja": "復元後の訓練", "en": "After restore"}, target={"municipality_codes": ["39201"]}
+            )
             restored.run_worker(nid)
             assert restored.status(nid)["sent"] == 1
         [got] = harness.push.received(resident.device)  # decrypted with the resident's own keys
@@ -71,8 +87,7 @@ def test_restore_on_a_fresh_database_delivers_to_existing_subscribers(harness: H
         other = settings.model_copy(update={"vapid_key_file": tmp_path / "new" / "vapid.pem"})
         with pytest.raises(vapid_identity.VapidKeyChanged):
             vapid_identity.start(other, make_sessionmaker(engine))
-        assert VapidIdentity.from_text((keys / "vapid.pem").read_text()).fingerprint == \
-            app.state.vapid.fingerprint
+        assert VapidIdentity.from_text((keys / "vapid.pem").read_text()).fingerprint == app.state.vapid.fingerprint
     finally:
         engine.dispose()
         with admin.connect() as conn:

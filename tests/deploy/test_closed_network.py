@@ -16,12 +16,17 @@ from tests.deploy.conftest import proxy, serve_directory
 __all__ = ["proxy"]
 
 # http(s) URLs a page could load; XML namespaces are names, not loads.
-EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|import\s+[^;]*["']https?://|fetch\(\s*["'`]https?://""")
+EXTERNAL = re.compile(
+    r"""(?:src|href|action)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|import\s+[^;]*["']https?://|fetch\(\s*["'`]https?://"""
+)
 
 
 def test_no_static_file_loads_from_another_origin() -> None:
-    offenders = [str(p.relative_to(STATIC)) for p in STATIC.rglob("*")
-                 if p.suffix in {".html", ".js", ".css", ".webmanifest"} and EXTERNAL.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(STATIC))
+        for p in STATIC.rglob("*")
+        if p.suffix in {".html", ".js", ".css", ".webmanifest"} and EXTERNAL.search(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -51,8 +56,9 @@ def test_resident_pages_get_an_html_404_and_the_api_keeps_problem_json(client: T
     assert explained.status_code == 200 and "Not found" in explained.text
 
 
-def test_feed_polling_goes_through_the_proxy_of_the_environment(proxy: tuple[str, list[str]],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_feed_polling_goes_through_the_proxy_of_the_environment(
+    proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     proxy_url, relayed = proxy
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -60,6 +66,7 @@ def test_feed_polling_goes_through_the_proxy_of_the_environment(proxy: tuple[str
     from tests.conftest import SHARED
 
     with serve_directory(SHARED / "samples" / "jma" / "feeds") as (base, _):
+
         async def go() -> int:
             async with Poller.client() as client:
                 got = await fetch(client, f"{base}/extra_l.xml", timeout_s=5)

@@ -18,8 +18,9 @@ from tests.deploy.conftest import proxy, serve_directory
 __all__ = ["proxy"]
 
 
-def test_fetch_from_a_mirror_places_every_file_with_its_pinned_sum(shared_mirror: tuple[str, list[str]],
-                                                                   tmp_path: Path) -> None:
+def test_fetch_from_a_mirror_places_every_file_with_its_pinned_sum(
+    shared_mirror: tuple[str, list[str]], tmp_path: Path
+) -> None:
     base, requested = shared_mirror
     placed = fetch(Settings(), dest=tmp_path / "data", base_url=base, echo=lambda _: None)
     assert [p.relative_to(tmp_path / "data").as_posix() for p in placed] == [e.path for e in MANIFEST]
@@ -53,16 +54,28 @@ def test_cli_refuses_a_changed_file_with_one_line_and_exit_1(tmp_path: Path) -> 
     (mirror / BOUNDARIES).parent.mkdir(parents=True)
     (mirror / BOUNDARIES).write_text('{"type": "FeatureCollection", "features": []}')
     with serve_directory(mirror) as (base, _):
-        result = CliRunner().invoke(main, ["data", "fetch", "--dest", str(tmp_path / "d"), "--base-url", base,
-                                           "--from", str(tmp_path / "none")])
+        result = CliRunner().invoke(
+            main, ["data", "fetch", "--dest", str(tmp_path / "d"), "--base-url", base, "--from", str(tmp_path / "none")]
+        )
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith(f"error: {BOUNDARIES}: refused: SHA-256")
     assert "Traceback" not in result.output
 
 
 def test_a_local_directory_like_shared_is_used_instead_of_the_network(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["data", "fetch", "--dest", str(tmp_path / "d"), "--from", str(SHARED),
-                                       "--base-url", "http://127.0.0.1:9/unreachable"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "data",
+            "fetch",
+            "--dest",
+            str(tmp_path / "d"),
+            "--from",
+            str(SHARED),
+            "--base-url",
+            "http://127.0.0.1:9/unreachable",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert all(sha256_of(tmp_path / "d" / e.path) == e.sha256 for e in MANIFEST)
 
@@ -78,14 +91,20 @@ def test_files_go_where_the_settings_point(shared_mirror: tuple[str, list[str]],
 
 def test_a_derived_file_without_upstream_says_to_use_a_mirror(tmp_path: Path) -> None:
     with pytest.raises(DataFetchError, match="PUSHSVC_DATA_BASE_URL"):
-        fetch(Settings(), dest=tmp_path, client=httpx.Client(transport=httpx.MockTransport(
-            lambda r: httpx.Response(200, content=(SHARED / BOUNDARIES).read_bytes()))), echo=lambda _: None)
+        fetch(
+            Settings(),
+            dest=tmp_path,
+            client=httpx.Client(
+                transport=httpx.MockTransport(lambda r: httpx.Response(200, content=(SHARED / BOUNDARIES).read_bytes()))
+            ),
+            echo=lambda _: None,
+        )
     assert sha256_of(tmp_path / BOUNDARIES) == MANIFEST[0].sha256  # the one with an upstream was placed
 
 
-def test_downloads_go_through_the_proxy_of_the_environment(shared_mirror: tuple[str, list[str]], tmp_path: Path,
-                                                           proxy: tuple[str, list[str]],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_downloads_go_through_the_proxy_of_the_environment(
+    shared_mirror: tuple[str, list[str]], tmp_path: Path, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, _ = shared_mirror
     proxy_url, relayed = proxy
     for name in ("NO_PROXY", "no_proxy"):

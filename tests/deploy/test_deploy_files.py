@@ -58,8 +58,9 @@ def test_the_image_creates_its_volumes_owned_by_its_user_before_switching_to_it(
 
 
 @pytest.mark.parametrize("command", [["serve"], ["worker", "--until-idle"]])
-def test_an_unwritable_key_path_is_one_line_not_a_traceback(command: list[str], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_key_path_is_one_line_not_a_traceback(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "keys").write_text("a file where the key directory should be")  # root cannot write there either
     monkeypatch.setenv("PUSHSVC_DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
     monkeypatch.setenv("PUSHSVC_VAPID_KEY_FILE", str(tmp_path / "keys" / "vapid.pem"))
@@ -78,10 +79,15 @@ def test_an_unwritable_key_path_is_one_line_not_a_traceback(command: list[str], 
 
 def test_the_readme_deploy_section_reaches_https_with_one_off_commands() -> None:
     readme = (ROOT / "README.md").read_text()
-    deploy = readme[readme.index("## Deploy"):]
+    deploy = readme[readme.index("## Deploy") :]
     deploy = deploy[: deploy.find("\n## ", 4)]
-    for step in ("cp deploy/env.example .env", "docker compose run --rm api pushsvc data fetch",
-                 "docker compose run --rm api pushsvc operators create", "docker compose up -d", "https://"):
+    for step in (
+        "cp deploy/env.example .env",
+        "docker compose run --rm api pushsvc data fetch",
+        "docker compose run --rm api pushsvc operators create",
+        "docker compose up -d",
+        "https://",
+    ):
         assert step in deploy, step
     assert readme.count("\n    scripts/") == 2  # the two commands, unchanged in number
 
@@ -97,5 +103,6 @@ def test_serve_without_the_boundaries_file_says_how_to_get_it(tmp_path: Path, mo
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2
-    assert result.output.strip() == (f"error: PUSHSVC_BOUNDARIES: {tmp_path}/data/N03.json: no such file "
-                                     "(`pushsvc data fetch` gets the file)")
+    assert result.output.strip() == (
+        f"error: PUSHSVC_BOUNDARIES: {tmp_path}/data/N03.json: no such file (`pushsvc data fetch` gets the file)"
+    )

@@ -23,8 +23,11 @@ TEXT = "高知市に津波警報が発表されました。直ちに高台へ避
 
 def headers(identity: VapidIdentity, claims: dict[str, object], **extra: str) -> dict[str, str]:
     token = sign_jwt(identity, claims)
-    base = {"Authorization": f"vapid t={token}, k={identity.public_key_b64url}", "TTL": "60",
-            "Content-Encoding": "aes128gcm"}
+    base = {
+        "Authorization": f"vapid t={token}, k={identity.public_key_b64url}",
+        "TTL": "60",
+        "Content-Encoding": "aes128gcm",
+    }
     return {**base, **extra}
 
 
@@ -55,8 +58,12 @@ def test_bad_subscriber_specs_are_422(devpush: DevPush, spec: dict[str, str]) ->
 def test_exactly_the_four_targeted_devices_decrypt_the_text_once_each(
     devpush: DevPush, identity: VapidIdentity
 ) -> None:
-    subs = [httpx.post(f"{devpush.url}/control/subscribers", json={"vapid_key": identity.public_key_b64url},
-                       timeout=5).json() for _ in range(5)]
+    subs = [
+        httpx.post(
+            f"{devpush.url}/control/subscribers", json={"vapid_key": identity.public_key_b64url}, timeout=5
+        ).json()
+        for _ in range(5)
+    ]
     targets = [PushTarget(s["endpoint"], s["keys"]["p256dh"], s["keys"]["auth"]) for s in subs[:4]]
 
     async def go() -> list[Outcome]:
@@ -90,8 +97,9 @@ def test_a_valid_message_is_accepted(devpush: DevPush, identity: VapidIdentity) 
         ({"sub": "ops@pref.kochi.lg.jp"}, 403),
     ],
 )
-def test_bad_claims_are_forbidden(devpush: DevPush, identity: VapidIdentity, claims: dict[str, object],
-                                  status: int) -> None:
+def test_bad_claims_are_forbidden(
+    devpush: DevPush, identity: VapidIdentity, claims: dict[str, object], status: int
+) -> None:
     sub = devpush.subscribe()
     assert post(devpush, sub, headers(identity, good_claims(devpush, **claims))).status_code == status
     assert devpush.received(sub) == []
@@ -110,8 +118,9 @@ def test_a_key_other_than_the_subscribed_one_is_forbidden(devpush: DevPush, iden
 
 
 @pytest.mark.parametrize("auth", [None, "WebPush abc.def.ghi", "vapid t=abc", "vapid t=a.b.c, k=AAAA"])
-def test_missing_or_malformed_authorization_is_unauthorized(devpush: DevPush, identity: VapidIdentity,
-                                                            auth: str | None) -> None:
+def test_missing_or_malformed_authorization_is_unauthorized(
+    devpush: DevPush, identity: VapidIdentity, auth: str | None
+) -> None:
     sub = devpush.subscribe()
     hdrs = headers(identity, good_claims(devpush))
     del hdrs["Authorization"]
@@ -173,8 +182,13 @@ def test_count_mode_accepts_anything_and_counts_duplicates(devpush: DevPush) -> 
 def test_subscriber_keys_decrypt_without_any_http() -> None:
     keys = SubscriberKeys.generate()
     sender_key = ec.generate_private_key(ec.SECP256R1())
-    body = http_ece.encrypt(TEXT.encode(), private_key=sender_key, dh=b64url_decode(keys.p256dh),
-                            auth_secret=keys.auth_secret, version="aes128gcm")
+    body = http_ece.encrypt(
+        TEXT.encode(),
+        private_key=sender_key,
+        dh=b64url_decode(keys.p256dh),
+        auth_secret=keys.auth_secret,
+        version="aes128gcm",
+    )
     assert keys.decrypt(body).decode() == TEXT
     again = SubscriberKeys.from_b64url(keys.private_b64url, keys.auth)
     assert again.decrypt(body).decode() == TEXT and again.p256dh == keys.p256dh
@@ -217,11 +231,14 @@ def test_count_mode_answers_pipelined_requests_in_order_on_one_connection(devpus
     assert (stats_now["endpoints_reached"], stats_now["duplicates"]) == (3, 1)
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"NOT HTTP\r\n\r\n",
-    b"POST /push/a HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
-    b"POST /push/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"NOT HTTP\r\n\r\n",
+        b"POST /push/a HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        b"POST /push/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ],
+)
 def test_malformed_requests_get_400_and_are_not_counted(devpush: DevPush, request_bytes: bytes) -> None:
     devpush.state.mode = "count"
     assert _raw_exchange(devpush.url, request_bytes).startswith(b"HTTP/1.1 400 ")

@@ -20,10 +20,14 @@ __all__ = ["devpush", "devpush_server", "harness", "ops"]
 NANKOKU, OTOYO = "39204", "39344"
 CAP_SENDER = "bousai-system.pref.kochi.lg.jp"
 # 潮江地区: south of the Kagami river, inside 高知市.
-USHIOE = {"type": "Polygon", "coordinates": [[[133.520, 33.535], [133.550, 33.535], [133.550, 33.552],
-                                              [133.520, 33.552], [133.520, 33.535]]]}
-NANKOKU_DISTRICT = {"type": "Polygon", "coordinates": [[[133.630, 33.570], [133.650, 33.570], [133.650, 33.585],
-                                                        [133.630, 33.585], [133.630, 33.570]]]}
+USHIOE = {
+    "type": "Polygon",
+    "coordinates": [[[133.520, 33.535], [133.550, 33.535], [133.550, 33.552], [133.520, 33.552], [133.520, 33.535]]],
+}
+NANKOKU_DISTRICT = {
+    "type": "Polygon",
+    "coordinates": [[[133.630, 33.570], [133.650, 33.570], [133.650, 33.585], [133.630, 33.585], [133.630, 33.570]]],
+}
 IN_USHIOE = (33.5450, 133.5350)
 KOCHI_ELSEWHERE = (33.5597, 133.5311)  # 高知県庁, north of the river
 OTOYO_TOWN = (33.7640, 133.6640)  # 大豊町役場
@@ -44,9 +48,14 @@ class Evac:
         return self.ops.call(method, path, who, **kwargs)
 
     def issue(self, who: str = "kochi-city", expect: int = 201, **fields: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"municipality_code": KOCHI, "level": 3, "hazards": ["landslide"],
-                                "area": {"kind": "districts", "districts": ["潮江地区"]},
-                                "reason": "土砂災害警戒情報の発表", "shelters": []}
+        body: dict[str, Any] = {
+            "municipality_code": KOCHI,
+            "level": 3,
+            "hazards": ["landslide"],
+            "area": {"kind": "districts", "districts": ["潮江地区"]},
+            "reason": "土砂災害警戒情報の発表",
+            "shelters": [],
+        }
         body.update(fields)
         r = self.call("POST", "/api/v1/evacuation/orders", who, json=body)
         assert r.status_code == expect, r.text
@@ -63,16 +72,21 @@ class Evac:
         return dict(r.json())
 
     def open_sites(self, *site_ids: str, who: str = "kochi-city", capacity: str = "available") -> None:
-        r = self.call("POST", "/api/v1/shelters/states", who,
-                      json=[{"id": i, "open": True, "capacity": capacity} for i in site_ids])
+        r = self.call(
+            "POST",
+            "/api/v1/shelters/states",
+            who,
+            json=[{"id": i, "open": True, "capacity": capacity} for i in site_ids],
+        )
         assert r.status_code == 200, r.text
 
     def configure(self, **settings: Any) -> None:
         self.h.app.state.settings = self.h.app.state.settings.model_copy(update=settings)
 
     def portal(self, resident: Any) -> dict[str, Any]:
-        r = self.h.client.get(f"/api/v1/portal/me?subscription={resident.id}",
-                              headers={"Authorization": f"Bearer {resident.token}"})
+        r = self.h.client.get(
+            f"/api/v1/portal/me?subscription={resident.id}", headers={"Authorization": f"Bearer {resident.token}"}
+        )
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -94,9 +108,15 @@ def evac(ops: Ops) -> Evac:
     ops.add("saigai-system", "municipality", (KOCHI,))
     e.configure(evacuation_cap_sources=f"saigai-system={CAP_SENDER}")
     load_sites(ops.h, SITES)
-    for who, code, name, area in (("kochi-city", KOCHI, "潮江地区", USHIOE),
-                                  ("nankoku-city", NANKOKU, "稲生地区", NANKOKU_DISTRICT)):
-        r = e.call("PUT", f"/api/v1/evacuation/districts/{code}/{name}", who,
-                   json={"name": name, "name_en": "Ushioe" if code == KOCHI else "Inou", "area": area})
+    for who, code, name, area in (
+        ("kochi-city", KOCHI, "潮江地区", USHIOE),
+        ("nankoku-city", NANKOKU, "稲生地区", NANKOKU_DISTRICT),
+    ):
+        r = e.call(
+            "PUT",
+            f"/api/v1/evacuation/districts/{code}/{name}",
+            who,
+            json={"name": name, "name_en": "Ushioe" if code == KOCHI else "Inou", "area": area},
+        )
         assert r.status_code == 200, r.text
     return e

@@ -14,16 +14,31 @@ CAP = "application/cap+xml"
 USHIOE_CAP = "33.535,133.520 33.535,133.550 33.552,133.550 33.552,133.520 33.535,133.520"
 
 
-def alert(identifier: str, *, msg_type: str = "Alert", level: str | None = "3",
-          hazards: tuple[str, ...] = ("土砂災害",), shelters: tuple[str, ...] = (), area: str | None = None,
-          references: str = "", sender: str = CAP_SENDER, reason: str = "土砂災害警戒情報の発表",
-          extra_params: str = "") -> bytes:
-    params = "".join(f"<parameter><valueName>{n}</valueName><value>{v}</value></parameter>" for n, v in
-                     ([("EvacuationLevel", level)] if level is not None else []) + [("Hazard", h) for h in hazards]
-                     + [("Shelter", s) for s in shelters] + [("Reason", reason)]) + extra_params
+def alert(
+    identifier: str,
+    *,
+    msg_type: str = "Alert",
+    level: str | None = "3",
+    hazards: tuple[str, ...] = ("土砂災害",),
+    shelters: tuple[str, ...] = (),
+    area: str | None = None,
+    references: str = "",
+    sender: str = CAP_SENDER,
+    reason: str = "土砂災害警戒情報の発表",
+    extra_params: str = "",
+) -> bytes:
+    params = (
+        "".join(
+            f"<parameter><valueName>{n}</valueName><value>{v}</value></parameter>"
+            for n, v in ([("EvacuationLevel", level)] if level is not None else [])
+            + [("Hazard", h) for h in hazards]
+            + [("Shelter", s) for s in shelters]
+            + [("Reason", reason)]
+        )
+        + extra_params
+    )
     if area is None:
-        area = ("<areaDesc>潮江地区</areaDesc><geocode><valueName>JIS X 0402</valueName><value>392014</value>"
-                "</geocode>")
+        area = "<areaDesc>潮江地区</areaDesc><geocode><valueName>JIS X 0402</valueName><value>392014</value></geocode>"
     refs = f"<references>{references}</references>" if references else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -52,15 +67,31 @@ def test_cap_issue_update_cancel_reaches_residents_exactly_like_the_console(evac
     o = r.json()
     assert (o["status"], o["level"], o["source"], o["districts"]) == ("in_force", 3, "cap", ["潮江地区"])
     evac.h.run_worker()
-    r = post(evac, alert("kochi-0002", msg_type="Update", level="4", shelters=(USHIOE_SCHOOL, USHIOE_HALL),
-                         references=ref("kochi-0001")))
+    r = post(
+        evac,
+        alert(
+            "kochi-0002",
+            msg_type="Update",
+            level="4",
+            shelters=(USHIOE_SCHOOL, USHIOE_HALL),
+            references=ref("kochi-0001"),
+        ),
+    )
     assert r.status_code == 202, r.text
     assert r.json()["pending"]["level"] == 4  # an emergency from a system still waits for an operator
     r = evac.call("POST", f"/api/v1/messages/{r.json()['pending']['message_id']}/approve", "kochi-city")
     assert r.status_code == 200, r.text
     evac.h.run_worker()
-    r = post(evac, alert("kochi-0003", msg_type="Cancel", level=None, hazards=(),
-                         references=f"{ref('kochi-0001')} {ref('kochi-0002')}"))
+    r = post(
+        evac,
+        alert(
+            "kochi-0003",
+            msg_type="Cancel",
+            level=None,
+            hazards=(),
+            references=f"{ref('kochi-0001')} {ref('kochi-0002')}",
+        ),
+    )
     assert r.status_code == 202 and r.json()["status"] == "lifted", r.text
     evac.h.run_worker()
     assert_three_standard_messages(evac, inside, o["topic"])
@@ -83,26 +114,38 @@ ACROSS = "<areaDesc>境</areaDesc><polygon>33.55,133.58 33.55,133.66 33.58,133.6
 NANKOKU = "<areaDesc>稲生地区</areaDesc><geocode><valueName>JIS X 0402</valueName><value>392049</value></geocode>"
 
 
-@pytest.mark.parametrize(("xml", "who", "status", "field"), [
-    (b"<alert>not closed", "saigai-system", 422, "body"),
-    (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'/>", "saigai-system", 422, "alert"),
-    (alert("x1", level=None), "saigai-system", 422, "info[0].parameter.EvacuationLevel"),
-    (alert("x2", level="6"), "saigai-system", 422, "info[0].parameter.EvacuationLevel"),
-    (alert("x3", hazards=("隕石",)), "saigai-system", 422, "info[0].parameter.Hazard"),
-    (alert("x4", area=TOKYO), "saigai-system", 422, "info[0].area[0].geocode[0]"),
-    (alert("x5", area=TOKYO_POLYGON), "saigai-system", 422, "info[0].area[0].polygon"),
-    (alert("x6", area=ACROSS), "saigai-system", 422, "info[0].area[0].polygon"),
-    (alert("x7", area="<areaDesc>存在しない地区</areaDesc><geocode><valueName>JIS X 0402</valueName>"
-                     "<value>392014</value></geocode>"), "saigai-system", 422, "info[0].area[0].areaDesc"),
-    (alert("x8", msg_type="Update", level="4", references=ref("never-sent")), "saigai-system", 409, "references"),
-    (alert("x8b", msg_type="Update", level="4", references="never-sent"), "saigai-system", 422, "references"),
-    (alert("x9", shelters=("E3920100204201",)), "saigai-system", 422, "shelters"),  # a tsunami-only site
-    (alert("x10", area=NANKOKU), "saigai-system", 403, "municipality_code"),  # beyond the source's scope
-    (alert("x11", sender="someone-else.example"), "saigai-system", 403, "sender"),
-    (alert("x12"), "kochi-city", 403, "Authorization"),  # an operator account that is not a CAP source
-])
+@pytest.mark.parametrize(
+    ("xml", "who", "status", "field"),
+    [
+        (b"<alert>not closed", "saigai-system", 422, "body"),
+        (b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'/>", "saigai-system", 422, "alert"),
+        (alert("x1", level=None), "saigai-system", 422, "info[0].parameter.EvacuationLevel"),
+        (alert("x2", level="6"), "saigai-system", 422, "info[0].parameter.EvacuationLevel"),
+        (alert("x3", hazards=("隕石",)), "saigai-system", 422, "info[0].parameter.Hazard"),
+        (alert("x4", area=TOKYO), "saigai-system", 422, "info[0].area[0].geocode[0]"),
+        (alert("x5", area=TOKYO_POLYGON), "saigai-system", 422, "info[0].area[0].polygon"),
+        (alert("x6", area=ACROSS), "saigai-system", 422, "info[0].area[0].polygon"),
+        (
+            alert(
+                "x7",
+                area="<areaDesc>存在しない地区</areaDesc><geocode><valueName>JIS X 0402</valueName>"
+                "<value>392014</value></geocode>",
+            ),
+            "saigai-system",
+            422,
+            "info[0].area[0].areaDesc",
+        ),
+        (alert("x8", msg_type="Update", level="4", references=ref("never-sent")), "saigai-system", 409, "references"),
+        (alert("x8b", msg_type="Update", level="4", references="never-sent"), "saigai-system", 422, "references"),
+        (alert("x9", shelters=("E3920100204201",)), "saigai-system", 422, "shelters"),  # a tsunami-only site
+        (alert("x10", area=NANKOKU), "saigai-system", 403, "municipality_code"),  # beyond the source's scope
+        (alert("x11", sender="someone-else.example"), "saigai-system", 403, "sender"),
+        (alert("x12"), "kochi-city", 403, "Authorization"),  # an operator account that is not a CAP source
+    ],
+)
 def test_malformed_or_out_of_area_cap_is_refused_and_changes_nothing(
-        evac: Evac, xml: bytes, who: str, status: int, field: str) -> None:
+    evac: Evac, xml: bytes, who: str, status: int, field: str
+) -> None:
     resident = evac.h.subscribe(IN_USHIOE)
     evac.open_sites("E3920100204201")
     r = post(evac, xml, who)

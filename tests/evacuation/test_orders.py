@@ -33,8 +33,11 @@ def assert_three_standard_messages(evac: Evac, resident: Any, topic: str) -> Non
     """Lv3, Lv4 with both shelters, 解除: the standard wording, one Topic (and notification tag)."""
     got = received(evac, resident)
     docs = [r.json() for r in got]
-    assert [d["title"] for d in docs] == ["【警戒レベル3】高齢者等避難（高知市）", "【警戒レベル4】避難指示（高知市）",
-                                          "【解除】避難指示（高知市）"]
+    assert [d["title"] for d in docs] == [
+        "【警戒レベル3】高齢者等避難（高知市）",
+        "【警戒レベル4】避難指示（高知市）",
+        "【解除】避難指示（高知市）",
+    ]
     assert docs[0]["body"].startswith(LV3_JA) and "対象の災害：土砂災害" in docs[0]["body"]
     assert docs[1]["body"].startswith(LV4_JA)
     assert "開設中の避難場所：潮江小学校、潮江市民会館" in docs[1]["body"]
@@ -71,44 +74,91 @@ def test_lv3_raised_to_lv4_with_two_shelters_then_lifted_reaches_the_district_on
     order = issue_raise_lift(evac)
     assert_three_standard_messages(evac, inside, order["topic"])
     en = [r.json() for r in received(evac, inside_en)]
-    assert [d["title"] for d in en] == ["[Alert Level 3] Evacuation of Elderly People, etc. (高知市)",
-                                        "[Alert Level 4] Evacuation Instruction (高知市)",
-                                        "[Lifted] Evacuation Instruction (高知市)"]
+    assert [d["title"] for d in en] == [
+        "[Alert Level 3] Evacuation of Elderly People, etc. (高知市)",
+        "[Alert Level 4] Evacuation Instruction (高知市)",
+        "[Lifted] Evacuation Instruction (高知市)",
+    ]
     assert "Everyone must evacuate from dangerous places." in en[1]["body"] and "Ushioe (高知市)" in en[1]["body"]
     assert received(evac, elsewhere) == []
     assert [h["action"] for h in order["history"]] == ["issue", "raise", "lift"]
 
 
 def test_a_district_of_another_municipality_is_refused_and_nothing_is_stored(evac: Evac) -> None:
-    r = evac.call("POST", "/api/v1/evacuation/orders", "kochi-city", json={
-        "municipality_code": NANKOKU, "level": 4, "hazards": ["flood"],
-        "area": {"kind": "districts", "districts": ["稲生地区"]}})
+    r = evac.call(
+        "POST",
+        "/api/v1/evacuation/orders",
+        "kochi-city",
+        json={
+            "municipality_code": NANKOKU,
+            "level": 4,
+            "hazards": ["flood"],
+            "area": {"kind": "districts", "districts": ["稲生地区"]},
+        },
+    )
     assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "municipality_code"
-    r = evac.call("POST", "/api/v1/evacuation/orders", "kochi-city", json={
-        "municipality_code": "39201", "level": 3, "hazards": ["flood"],
-        "area": {"kind": "districts", "districts": ["稲生地区"]}})
+    r = evac.call(
+        "POST",
+        "/api/v1/evacuation/orders",
+        "kochi-city",
+        json={
+            "municipality_code": "39201",
+            "level": 3,
+            "hazards": ["flood"],
+            "area": {"kind": "districts", "districts": ["稲生地区"]},
+        },
+    )
     assert r.status_code == 422 and "39204" in r.json()["detail"] and r.json()["field"] == "area.districts"
-    r = evac.call("PUT", "/api/v1/evacuation/districts/39204/新地区", "kochi-city",
-                  json={"name": "新地区", "area": {"type": "Polygon", "coordinates": [[
-                      [133.63, 33.57], [133.64, 33.57], [133.64, 33.58], [133.63, 33.57]]]}})
+    r = evac.call(
+        "PUT",
+        "/api/v1/evacuation/districts/39204/新地区",
+        "kochi-city",
+        json={
+            "name": "新地区",
+            "area": {
+                "type": "Polygon",
+                "coordinates": [[[133.63, 33.57], [133.64, 33.57], [133.64, 33.58], [133.63, 33.57]]],
+            },
+        },
+    )
     assert r.status_code == 403
     assert evac.call("GET", "/api/v1/evacuation/orders?include_lifted=true", "pref-a").json() == []
 
 
 def test_a_drawn_area_reaching_a_neighbour_is_refused(evac: Evac) -> None:
-    across = {"type": "Polygon", "coordinates": [[[133.58, 33.55], [133.66, 33.55], [133.66, 33.58],
-                                                 [133.58, 33.58], [133.58, 33.55]]]}
-    r = evac.call("POST", "/api/v1/evacuation/orders", "pref-a", json={
-        "municipality_code": "39201", "level": 4, "hazards": ["flood"], "area": {"kind": "polygon", "polygon": across}})
+    across = {
+        "type": "Polygon",
+        "coordinates": [[[133.58, 33.55], [133.66, 33.55], [133.66, 33.58], [133.58, 33.58], [133.58, 33.55]]],
+    }
+    r = evac.call(
+        "POST",
+        "/api/v1/evacuation/orders",
+        "pref-a",
+        json={
+            "municipality_code": "39201",
+            "level": 4,
+            "hazards": ["flood"],
+            "area": {"kind": "polygon", "polygon": across},
+        },
+    )
     assert r.status_code == 422 and r.json()["field"] == "area.polygon" and "南国市" in r.json()["detail"]
 
 
 def test_a_site_not_designated_for_the_hazard_is_never_opened_for_it(evac: Evac) -> None:
     evac.open_sites(TSUNAMI_ONLY)
-    r = evac.call("POST", "/api/v1/evacuation/orders", "kochi-city", json={
-        "municipality_code": "39201", "level": 3, "hazards": ["landslide"],
-        "area": {"kind": "districts", "districts": ["潮江地区"]}, "shelters": [TSUNAMI_ONLY]})
+    r = evac.call(
+        "POST",
+        "/api/v1/evacuation/orders",
+        "kochi-city",
+        json={
+            "municipality_code": "39201",
+            "level": 3,
+            "hazards": ["landslide"],
+            "area": {"kind": "districts", "districts": ["潮江地区"]},
+            "shelters": [TSUNAMI_ONLY],
+        },
+    )
     assert r.status_code == 422 and r.json()["field"] == "shelters" and "アステールＫ" in r.json()["detail"]
     assert evac.call("GET", "/api/v1/evacuation/orders?include_lifted=true", "kochi-city").json() == []
 
@@ -120,7 +170,8 @@ def test_a_municipality_rule_lets_one_operator_issue_lv4_and_the_others_see_it(e
     assert (o["status"], o["level"], o["single_issuer"]) == ("in_force", 4, True)
     seen = evac.call("GET", "/api/v1/evacuation/single-issuer", "kochi-city-2").json()
     assert [(e["operator_name"], e["detail"]["order_id"], e["detail"]["level"]) for e in seen] == [
-        ("kochi-city", o["id"], 4)]
+        ("kochi-city", o["id"], 4)
+    ]
     assert evac.call("GET", "/api/v1/evacuation/single-issuer", "nankoku-city").json() == []
     audit = evac.call("GET", "/api/v1/audit?action=message.send", "pref-a").json()
     assert "one operator" in audit[0]["detail"]["approval_waived"]
@@ -157,7 +208,8 @@ def test_the_portal_shows_the_order_and_suitable_open_sites_for_the_district_pla
     assert otoyo["municipality"]["code"] == "39344"
     orders = district["evacuation"]["orders"]
     assert [(x["id"], x["level"], x["name"], x["area_label"]) for x in orders] == [
-        (o["id"], 3, "高齢者等避難", "高知市 潮江地区")]
+        (o["id"], 3, "高齢者等避難", "高知市 潮江地区")
+    ]
     sites = district["evacuation"]["shelters"]
     assert {s["id"] for s in sites} == {USHIOE_SCHOOL, USHIOE_HALL, TAKESHIMA_PARK}  # the tsunami-only site is not
     assert [s["distance_m"] for s in sites] == sorted(s["distance_m"] for s in sites)
@@ -189,12 +241,16 @@ def test_public_feeds_show_the_current_level_and_lifted_orders_leave(evac: Evac)
     with evac.h.db.sessionmaker() as s:
         state = alert_state.in_force(s, sources=["evacuation"])
         assert [(a.phenomenon, a.area, a.level, a.severity) for a in state] == [
-            (f"evacuation:{o['id']}", "39201", 4, "emergency")]
+            (f"evacuation:{o['id']}", "39201", 4, "emergency")
+        ]
     evac.lift(o["id"])
     with evac.h.db.sessionmaker() as s:
         assert alert_state.in_force(s, sources=["evacuation"]) == []
         assert [t.change for t in reversed(alert_state.history(s, source="evacuation"))] == [
-            "issued", "raised", "lifted"]
+            "issued",
+            "raised",
+            "lifted",
+        ]
     assert evac.h.client.get("/api/v1/evacuation").json()["orders"] == []
     assert evac.h.client.get("/api/v1/alerts?category=evacuation").json()["alerts"] == []
     assert "<entry>" not in evac.h.client.get("/api/v1/alerts.atom?category=evacuation").text
@@ -227,8 +283,10 @@ def test_lowering_uses_the_switch_wording_on_the_same_topic(evac: Evac) -> None:
     evac.change(o["id"], level=4)
     evac.h.run_worker()
     got = received(evac, resident)
-    assert [r.json()["title"] for r in got] == ["【警戒レベル5】緊急安全確保（高知市）",
-                                                "【警戒レベル4】避難指示（高知市）"]
+    assert [r.json()["title"] for r in got] == [
+        "【警戒レベル5】緊急安全確保（高知市）",
+        "【警戒レベル4】避難指示（高知市）",
+    ]
     assert "ただちに命を守る行動をとってください。" in got[0].json()["body"]
     assert got[1].json()["body"].startswith("高知市 潮江地区の避難情報を避難指示（警戒レベル4）に切り替えました。")
     assert "対象の災害：土砂災害・洪水" in got[1].json()["body"]
@@ -240,10 +298,20 @@ def test_lowering_uses_the_switch_wording_on_the_same_topic(evac: Evac) -> None:
 def test_control_characters_and_lone_surrogates_in_an_order_are_refused_naming_the_field(evac: Evac) -> None:
     """The one text type of issue 14 covers 避難情報 too: NUL (a 500 on PostgreSQL before) and a lone surrogate."""
     for field, value in (("note", "高台へ\x00"), ("reason", "土砂災害\ud83c")):
-        body = {"municipality_code": "39201", "level": 3, "hazards": ["landslide"], "area": {"kind": "municipality"},
-                field: value}  # sent as escaped JSON, as a client would: a lone surrogate cannot be UTF-8 encoded
-        r = evac.call("POST", "/api/v1/evacuation/orders", "kochi-city", content=json.dumps(body),
-                      headers={"Content-Type": "application/json"})
+        body = {
+            "municipality_code": "39201",
+            "level": 3,
+            "hazards": ["landslide"],
+            "area": {"kind": "municipality"},
+            field: value,
+        }  # sent as escaped JSON, as a client would: a lone surrogate cannot be UTF-8 encoded
+        r = evac.call(
+            "POST",
+            "/api/v1/evacuation/orders",
+            "kochi-city",
+            content=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
         assert r.json()["field"] == field
     assert evac.call("GET", "/api/v1/evacuation/orders?include_lifted=true", "pref-a").json() == []

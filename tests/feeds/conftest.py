@@ -23,8 +23,14 @@ T = TypeVar("T")
 
 
 def kriver_source(url: str, **options: Any) -> SourceConfig:
-    return SourceConfig(name="kochi-kriver", kind="kriver_area", url=url, interval_s=0.05, timeout_s=1.0,
-                        options={"stations_file": str(GAUGES_CSV), **options})
+    return SourceConfig(
+        name="kochi-kriver",
+        kind="kriver_area",
+        url=url,
+        interval_s=0.05,
+        timeout_s=1.0,
+        options={"stations_file": str(GAUGES_CSV), **options},
+    )
 
 
 class PollDriver:

@@ -44,12 +44,20 @@ class Seismic:
         assert r.status_code == 202, r.text
         return dict(r.json())
 
-    def resident(self, *codes: str, min_intensity: str | None = None, current: tuple[float, float] | None = None,
-                 lang: str = "ja") -> Resident:
+    def resident(
+        self,
+        *codes: str,
+        min_intensity: str | None = None,
+        current: tuple[float, float] | None = None,
+        lang: str = "ja",
+    ) -> Resident:
         device = self.h.push.subscribe(vapid_key=self.h.app.state.vapid.public_key_b64url)
         body: dict[str, Any] = {
-            "endpoint": self.h.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-            "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)], "lang": lang}
+            "endpoint": self.h.push.endpoint(device),
+            "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+            "places": [{"label": f"p{i}", "municipality_code": c} for i, c in enumerate(codes)],
+            "lang": lang,
+        }
         if min_intensity is not None:
             body["min_intensity"] = min_intensity
         if current is not None:

@@ -36,9 +36,17 @@ def _gauges() -> dict[str, dict[str, str]]:
 def item(code: str, level: float, minutes: int, *, obs_time: str | None = None) -> dict[str, Any]:
     g = _gauges()[code]
     at = obs_time or (T0 + timedelta(minutes=minutes)).astimezone().isoformat()
-    return {"code": code, "name": g["name"], "obsTime": at, "level": level, "townCode": g["townCode"],
-            "prefCode": "39000", "startLevel": float(g["startLevel_観測開始水位"]),
-            "fladLevel": float(g["fladLevel_危険水位"]), "warnLevel": None}
+    return {
+        "code": code,
+        "name": g["name"],
+        "obsTime": at,
+        "level": level,
+        "townCode": g["townCode"],
+        "prefCode": "39000",
+        "startLevel": float(g["startLevel_観測開始水位"]),
+        "fladLevel": float(g["fladLevel_危険水位"]),
+        "warnLevel": None,
+    }
 
 
 class RiverFeed:
@@ -61,7 +69,8 @@ def _got(harness: Harness, *people: Resident) -> list[list[str]]:
 
 
 def test_wrong_shape_after_a_danger_alert_is_a_feed_error_not_an_all_clear(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     feed = RiverFeed()
     with feed.server.running():
@@ -85,7 +94,8 @@ def test_wrong_shape_after_a_danger_alert_is_a_feed_error_not_an_all_clear(
 
 
 def test_non_finite_out_of_range_and_future_readings_are_rejected_one_by_one(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     feed = RiverFeed()
     with feed.server.running():
@@ -101,8 +111,10 @@ def test_non_finite_out_of_range_and_future_readings_are_rejected_one_by_one(
         ]
         problems: list[list[str]] = []
         for i, (kajiya, shiina) in enumerate(steps):
-            doc = [item(KAJIYA, kajiya, 10 * i),
-                   item(SHIINA, shiina, 10 * i, obs_time="2099-01-01T00:00:00+09:00" if i == 0 else None)]
+            doc = [
+                item(KAJIYA, kajiya, 10 * i),
+                item(SHIINA, shiina, 10 * i, obs_time="2099-01-01T00:00:00+09:00" if i == 0 else None),
+            ]
             feed.serve(doc)
             result = driver.poll()
             assert result.ok, result.error
@@ -121,7 +133,8 @@ def test_non_finite_out_of_range_and_future_readings_are_rejected_one_by_one(
 
 
 def test_a_gauge_vanishing_at_8_6_m_sends_nothing_and_shows_as_no_data(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     feed = RiverFeed()
     with feed.server.running():
@@ -140,7 +153,8 @@ def test_a_gauge_vanishing_at_8_6_m_sends_nothing_and_shows_as_no_data(
 
 
 def test_broken_telegram_links_are_retried_on_their_own_and_never_block_the_others(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     evil = "/data/20260602120300_9_VPWW54_390000.xml"  # named like a Kochi telegram, on another host
@@ -183,8 +197,9 @@ def _health_of(harness: Harness, jma: JmaPublisher) -> dict[str, Any]:
     return _health(harness, "jma-extra")
 
 
-def test_overall_health_is_unhealthy_while_any_configured_source_is(harness: Harness, tmp_path: Path,
-                                                                     driver_factory: Callable[..., PollDriver]) -> None:
+def test_overall_health_is_unhealthy_while_any_configured_source_is(
+    harness: Harness, tmp_path: Path, driver_factory: Callable[..., PollDriver]
+) -> None:
     feed = RiverFeed()
     with feed.server.running():
         feed.serve([item(KAJIYA, 207.0, 0)])
@@ -194,12 +209,21 @@ def test_overall_health_is_unhealthy_while_any_configured_source_is(harness: Har
             f'[[source]]\nname = "kochi-kriver"\nkind = "kriver_area"\nurl = "{url}"\n'
             f'stations_file = "{river_file("stations", GAUGES_CSV.name)}"\n'
             '[[source]]\nname = "never"\nkind = "jma_atom"\nurl = "http://127.0.0.1:9/feed.xml"\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         settings = harness.settings.model_copy(update={"feeds_file": feeds})
         assert driver_factory(kriver_source(url), settings).poll().ok
-        never = driver_factory(SourceConfig(name="never", kind="jma_atom", url="http://127.0.0.1:9/feed.xml",
-                                            interval_s=0.05, timeout_s=0.5,
-                                            options={"codes_dir": str(CODES)}), settings)
+        never = driver_factory(
+            SourceConfig(
+                name="never",
+                kind="jma_atom",
+                url="http://127.0.0.1:9/feed.xml",
+                interval_s=0.05,
+                timeout_s=0.5,
+                options={"codes_dir": str(CODES)},
+            ),
+            settings,
+        )
         assert not never.poll().ok
         with TestClient(create_app(settings)) as client:
             body = client.get("/api/v1/feeds").json()
@@ -211,7 +235,8 @@ def test_overall_health_is_unhealthy_while_any_configured_source_is(harness: Har
 
 
 def test_a_source_gone_silent_keeps_its_alerts_listed_but_flagged_stale(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     feed = RiverFeed()
     settings = harness.settings.model_copy(update={"feed_unhealthy_after_s": 0.2, "feed_max_backoff_s": 0.1})

@@ -123,8 +123,14 @@ def test_a_polled_report_is_processed_as_a_pushed_one(seismic: Seismic) -> None:
     jma = JmaPublisher()
     with jma.server.running():
         jma.publish(tg.report({"3934400": "4"}, event_id="20261201120000"), "VXSE53", office="010000")
-        cfg = SourceConfig(name="jma-eqvol", kind="jma_atom", url=jma.server.url + "/feed.xml", interval_s=0.05,
-                           timeout_s=2.0, options={"codes_dir": str(CODES), "offices": ["010000"]})
+        cfg = SourceConfig(
+            name="jma-eqvol",
+            kind="jma_atom",
+            url=jma.server.url + "/feed.xml",
+            interval_s=0.05,
+            timeout_s=2.0,
+            options={"codes_dir": str(CODES), "offices": ["010000"]},
+        )
 
         async def poll() -> None:
             async with Poller.client() as client:

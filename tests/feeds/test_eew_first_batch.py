@@ -41,8 +41,9 @@ BATCH = 2
 def seismic(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[Seismic]:
     nankai = tmp_path / "nankai.toml"
     nankai.write_text(NANKAI_TOML, encoding="utf-8")
-    settings = delivery_settings(db, tmp_path, jma_codes_dir=CODES, nankai_config_file=nankai,
-                                 delivery_batch_size=BATCH)
+    settings = delivery_settings(
+        db, tmp_path, jma_codes_dir=CODES, nankai_config_file=nankai, delivery_batch_size=BATCH
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         with session_scope(db.sessionmaker) as s:
@@ -52,9 +53,11 @@ def seismic(db: TestDatabase, tmp_path: Path, devpush: DevPush) -> Iterator[Seis
 
 def _send_what_is_due(s: Seismic) -> None:
     """A worker in its own event loop (the request is still running in this thread's caller)."""
+
     async def go() -> None:
         async with PushSender.from_settings(s.h.settings, s.h.app.state.vapid) as sender:
             await Worker(s.h.settings, s.h.db.sessionmaker, sender).run(asyncio.Event(), until_idle=True)
+
     asyncio.run(go())
 
 
@@ -64,7 +67,8 @@ def _residents(s: Seismic) -> tuple[list[Resident], Resident]:
 
 
 def test_a_worker_sends_the_first_batch_while_the_rest_are_still_being_written(
-        seismic: Seismic, monkeypatch: pytest.MonkeyPatch) -> None:
+    seismic: Seismic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = seismic
     warned, elsewhere = _residents(s)
     reached_before_the_rest: list[int] = []
@@ -89,7 +93,8 @@ def test_a_worker_sends_the_first_batch_while_the_rest_are_still_being_written(
 
 
 def test_a_request_that_dies_after_its_first_commit_leaves_nobody_out(
-        seismic: Seismic, monkeypatch: pytest.MonkeyPatch) -> None:
+    seismic: Seismic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = seismic
     warned, elsewhere = _residents(s)
 
@@ -110,7 +115,8 @@ def test_a_request_that_dies_after_its_first_commit_leaves_nobody_out(
 
 
 def test_a_cancellation_between_the_first_batch_and_the_rest_reaches_exactly_who_got_it(
-        seismic: Seismic, monkeypatch: pytest.MonkeyPatch) -> None:
+    seismic: Seismic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = seismic
     warned, elsewhere = _residents(s)
     real_append = enqueue.append_recipients
@@ -118,8 +124,13 @@ def test_a_cancellation_between_the_first_batch_and_the_rest_reaches_exactly_who
     def cancelled_in_between(db_session: Session, notification_id: int, **kw: Any) -> int:
         _send_what_is_due(s)
         with session_scope(s.h.db.sessionmaker) as other:  # the 取消 arrives from the relay meanwhile
-            pushin.accept(other, tg.eew(("631",), serial="2", info_type="取消"), f"Bearer {s.token}",
-                          settings=s.h.settings, now=datetime.now(UTC))
+            pushin.accept(
+                other,
+                tg.eew(("631",), serial="2", info_type="取消"),
+                f"Bearer {s.token}",
+                settings=s.h.settings,
+                now=datetime.now(UTC),
+            )
         return real_append(db_session, notification_id, **kw)
 
     monkeypatch.setattr(enqueue, "append_recipients", cancelled_in_between)

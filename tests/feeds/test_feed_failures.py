@@ -28,7 +28,9 @@ def _poll(driver: PollDriver) -> tuple[PollResult, float]:
 
 
 def test_500_hang_and_garbage_back_off_show_in_health_and_recover(
-    harness: Harness, event_feed: tuple[KriverReplay, LocalFeedServer], driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    event_feed: tuple[KriverReplay, LocalFeedServer],
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     replay, server = event_feed
     replay.position = 10
@@ -63,11 +65,16 @@ def test_500_hang_and_garbage_back_off_show_in_health_and_recover(
     assert back.ok and back.changed
     [health] = harness.client.get("/api/v1/feeds").json()["sources"]
     assert (health["status"], health["healthy"], health["consecutive_failures"], health["last_error"]) == (
-        "ok", True, 0, None)
+        "ok",
+        True,
+        0,
+        None,
+    )
 
 
 def test_poll_loop_survives_a_failing_source_and_resumes_on_its_own(
-    harness: Harness, event_feed: tuple[KriverReplay, LocalFeedServer],
+    harness: Harness,
+    event_feed: tuple[KriverReplay, LocalFeedServer],
 ) -> None:
     replay, server = event_feed
     replay.position = 0
@@ -85,8 +92,7 @@ def test_poll_loop_survives_a_failing_source_and_resumes_on_its_own(
             if r.ok:
                 stop.set()
 
-        poller = Poller(settings, harness.db.sessionmaker, [kriver_source(server.url + AREA_INFO_PATH)],
-                        on_result=seen)
+        poller = Poller(settings, harness.db.sessionmaker, [kriver_source(server.url + AREA_INFO_PATH)], on_result=seen)
         await asyncio.wait_for(poller.run(stop), timeout=15)
 
     asyncio.run(go())

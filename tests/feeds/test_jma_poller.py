@@ -25,7 +25,8 @@ CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
 
 def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipients(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     with jma.server.running():
@@ -37,13 +38,21 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
         jma.publish(issue[: len(issue) // 2], "VXWW50")  # truncated in transit: logged and skipped
         jma.publish(issue, "VXWW50", office="400000")  # 福岡: another office, not ours
         jma.publish(kochi_warning({AKI: [("大雨警報", "03", "発表")]}), "VPWW54")
-        cfg = SourceConfig(name="jma-extra", kind="jma_atom", url=jma.server.url + "/feed.xml", interval_s=0.05,
-                           timeout_s=2.0, options={"codes_dir": str(CODES)})
+        cfg = SourceConfig(
+            name="jma-extra",
+            kind="jma_atom",
+            url=jma.server.url + "/feed.xml",
+            interval_s=0.05,
+            timeout_s=2.0,
+            options={"codes_dir": str(CODES)},
+        )
         driver = driver_factory(cfg)
         first = driver.poll()
         assert first.ok, first.error
         assert sorted((a.kind, a.municipalities) for a in first.sent) == [
-            ("issued", ("39201", "39202")), ("issued", ("39203",))]
+            ("issued", ("39201", "39202")),
+            ("issued", ("39203",)),
+        ]
         harness.run_worker()
         landslide = [harness.push.received(r.device) for r in (*kochi, muroto)]
         assert all(len(got) == 1 for got in landslide)
@@ -78,7 +87,8 @@ def test_kochi_telegrams_route_and_a_cancel_reaches_exactly_the_original_recipie
 
 
 def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_references_them_all(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     """One landslide event, reported for 高知市 then extended to 室戸市 (two notifications), then 取消.
 
@@ -92,8 +102,14 @@ def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_re
         both = harness.subscribe(KOCHI[:5], MUROTO[:5])  # lives in one, works in the other
         aki = harness.subscribe(AKI[:5])
         jma.publish(rewrite(sample(LANDSLIDE), {"1420600": KOCHI}, event_id=EVENT), "VXWW50")
-        cfg = SourceConfig(name="jma-extra", kind="jma_atom", url=jma.server.url + "/feed.xml", interval_s=0.05,
-                           timeout_s=2.0, options={"codes_dir": str(CODES)})
+        cfg = SourceConfig(
+            name="jma-extra",
+            kind="jma_atom",
+            url=jma.server.url + "/feed.xml",
+            interval_s=0.05,
+            timeout_s=2.0,
+            options={"codes_dir": str(CODES)},
+        )
         driver = driver_factory(cfg)
         [first] = driver.poll().sent
         harness.run_worker()
@@ -104,12 +120,15 @@ def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_re
             claimed = delivery.claim_batch(s, worker_id="slow-worker", lease_seconds=60)
         assert claimed is not None and claimed[0].notification_id == second.notification_id
 
-        jma.publish(rewrite(sample(LANDSLIDE), {"1420600": KOCHI, "1438300": MUROTO}, event_id=EVENT,
-                            info_type="取消"), "VXWW50")
+        jma.publish(
+            rewrite(sample(LANDSLIDE), {"1420600": KOCHI, "1438300": MUROTO}, event_id=EVENT, info_type="取消"),
+            "VXWW50",
+        )
         [cancel] = driver.poll().sent
         with session_scope(harness.db.sessionmaker) as s:  # ...and reports afterwards that it delivered it
-            delivery.record_results(s, claimed[0], {sid: PushResult(Outcome.SENT, 201, "")
-                                                    for sid in claimed[0].pending_ids})
+            delivery.record_results(
+                s, claimed[0], {sid: PushResult(Outcome.SENT, 201, "") for sid in claimed[0].pending_ids}
+            )
         harness.run_worker()
 
     originals = [first.notification_id, second.notification_id]
@@ -122,11 +141,14 @@ def test_a_cancel_of_a_report_that_became_several_notifications_withdraws_and_re
         assert (correction.targeted, correction.sent) == (3, 3)  # each resident once, however many they got
     titles = {r.id: [m.json()["title"] for m in harness.push.received(r.device)] for r in (kochi, muroto, both)}
     issued = "【警戒レベル4相当】土砂災害警戒情報（発表）"
-    assert titles == {kochi.id: [issued, "土砂災害警戒情報（取消）"],
-                      muroto.id: ["土砂災害警戒情報（取消）"],  # the slow worker's delivery was simulated
-                      both.id: [issued, "土砂災害警戒情報（取消）"]}
+    assert titles == {
+        kochi.id: [issued, "土砂災害警戒情報（取消）"],
+        muroto.id: ["土砂災害警戒情報（取消）"],  # the slow worker's delivery was simulated
+        both.id: [issued, "土砂災害警戒情報（取消）"],
+    }
     assert harness.push.received(aki.device) == []
     cap = ET.fromstring(harness.client.get(f"/api/v1/alerts/{cancel.notification_id}.cap").content)
     assert cap.findtext(f"{CAP}msgType") == "Update"
     assert [ref.split(",")[1].rsplit(".", 1)[1] for ref in cap.findtext(f"{CAP}references", "").split()] == [
-        str(n) for n in originals]
+        str(n) for n in originals
+    ]

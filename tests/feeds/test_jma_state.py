@@ -44,12 +44,16 @@ def _poll(driver: PollDriver) -> list[str]:
 
 
 def test_advisory_warning_emergency_switch_back_and_lift_for_kochi_city(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     with jma.server.running():
-        kochi, kochi_en, muroto = harness.subscribe(KOCHI[:5]), harness.subscribe(KOCHI[:5], lang="en"), \
-            harness.subscribe(MUROTO[:5])
+        kochi, kochi_en, muroto = (
+            harness.subscribe(KOCHI[:5]),
+            harness.subscribe(KOCHI[:5], lang="en"),
+            harness.subscribe(MUROTO[:5]),
+        )
         driver = driver_factory(jma.source())
         waves = ("波浪注意報", "16", "発表")
         sequence = [
@@ -64,8 +68,9 @@ def test_advisory_warning_emergency_switch_back_and_lift_for_kochi_city(
             jma.publish(kochi_warning(areas, report_datetime=_at(i)), "VPWW54", title="気象警報・注意報")
             _poll(driver)
         harness.run_worker()
-        portal = harness.client.get(f"/api/v1/portal/me?subscription={kochi.id}",
-                                    headers={"Authorization": f"Bearer {kochi.token}"}).json()
+        portal = harness.client.get(
+            f"/api/v1/portal/me?subscription={kochi.id}", headers={"Authorization": f"Bearer {kochi.token}"}
+        ).json()
         atom = ET.fromstring(harness.client.get("/api/v1/alerts.atom", params={"municipality": "39201"}).content)
 
     got = _messages(harness, kochi)
@@ -96,7 +101,8 @@ def test_advisory_warning_emergency_switch_back_and_lift_for_kochi_city(
 
 
 def test_a_warning_restated_for_20_hours_stays_listed_for_20_hours(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     with jma.server.running():
@@ -111,12 +117,14 @@ def test_a_warning_restated_for_20_hours_stays_listed_for_20_hours(
         with harness.db.sessionmaker() as s:  # 20 hours on, as the clock sees it: still in force
             later = datetime.now(UTC) + timedelta(hours=20)
             [n] = portal_alerts.public_alerts(s, municipality="39202", category=None, now=later)
-            assert n.id == listed["id"] and delivery.get_notification(s, n.id).expires_at.replace(
-                tzinfo=UTC) < later  # its push TTL ran out long ago; what is in force did not
+            assert (
+                n.id == listed["id"] and delivery.get_notification(s, n.id).expires_at.replace(tzinfo=UTC) < later
+            )  # its push TTL ran out long ago; what is in force did not
 
 
 def test_a_cancel_reaches_exactly_the_residents_the_cancelled_telegram_notified(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     with jma.server.running():
@@ -124,12 +132,17 @@ def test_a_cancel_reaches_exactly_the_residents_the_cancelled_telegram_notified(
         people = {code: [harness.subscribe(code) for _ in range(n)] for code, n in towns.items()}
         driver = driver_factory(jma.source())
         waves, rain = ("波浪注意報", "16", "発表"), ("大雨注意報", "10", "発表")
-        jma.publish(kochi_warning({MUROTO: [waves], NANKOKU: [rain], KOCHI: [], AKI: []}, report_datetime=_at(0)),
-                    "VPWW54")
+        jma.publish(
+            kochi_warning({MUROTO: [waves], NANKOKU: [rain], KOCHI: [], AKI: []}, report_datetime=_at(0)), "VPWW54"
+        )
         assert _poll(driver) == ["issued", "issued"]
         harness.run_worker()
-        warning = {KOCHI: [("大雨警報", "03", "発表")], MUROTO: [("波浪注意報", "16", "継続")],
-                   NANKOKU: [("大雨注意報", "10", "継続")], AKI: []}
+        warning = {
+            KOCHI: [("大雨警報", "03", "発表")],
+            MUROTO: [("波浪注意報", "16", "継続")],
+            NANKOKU: [("大雨注意報", "10", "継続")],
+            AKI: [],
+        }
         jma.publish(kochi_warning(warning, report_datetime=_at(1)), "VPWW54")
         assert _poll(driver) == ["issued"]
         harness.run_worker()
@@ -150,16 +163,20 @@ def test_a_cancel_reaches_exactly_the_residents_the_cancelled_telegram_notified(
     assert [a["title"] for a in _listed(harness, "39202")] == ["波浪注意報（発表）"]
     assert [a["title"] for a in _listed(harness, "39204")] == ["【警戒レベル2相当】大雨注意報（発表）"]
     with harness.db.sessionmaker() as s:
-        sent = list(s.execute(select(Notification).where(Notification.source == "jma").order_by(Notification.id))
-                    .scalars())
+        sent = list(
+            s.execute(select(Notification).where(Notification.source == "jma").order_by(Notification.id)).scalars()
+        )
     assert [(n.status, n.reference_id) for n in sent] == [
-        ("done", None), ("done", None),  # the older telegram's: not withdrawn
+        ("done", None),
+        ("done", None),  # the older telegram's: not withdrawn
         ("cancelled", None),  # the cancelled telegram's
-        ("done", sent[2].id)]  # the correction, referencing it
+        ("done", sent[2].id),
+    ]  # the correction, referencing it
 
 
 def test_a_correction_tells_only_the_municipalities_whose_situation_changed(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     jma = JmaPublisher()
     with jma.server.running():

@@ -21,41 +21,74 @@ PATH = "/kawabou/file/files/obslist/twninfo/tm/stg/3901.json"
 def _doc(level: float, minutes: int, *, other: float | str = 1.0) -> bytes:
     at = (datetime.now(UTC) - timedelta(hours=2) + timedelta(minutes=minutes)).astimezone()
     stamp = at.strftime("%Y/%m/%d %H:%M")
-    return json.dumps({"prefTwn": [{"twnCd": "39", "stg": [
-        {"obsFcd": EDAGAWA, "obsTime": stamp, "stg": level},
-        {"obsFcd": "0998500400018", "obsTime": stamp, "stg": other},  # 柳瀬: another station, quiet
-    ]}]}).encode()
+    return json.dumps(
+        {
+            "prefTwn": [
+                {
+                    "twnCd": "39",
+                    "stg": [
+                        {"obsFcd": EDAGAWA, "obsTime": stamp, "stg": level},
+                        {"obsFcd": "0998500400018", "obsTime": stamp, "stg": other},  # 柳瀬: another station, quiet
+                    ],
+                }
+            ]
+        }
+    ).encode()
 
 
 def test_kawabou_station_levels_become_lv3_lv4_lv5_alerts_and_the_fall_lifts_them(
-    harness: Harness, driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     body = {"doc": _doc(2.0, 0)}
     server = LocalFeedServer({PATH: lambda: body["doc"]})
     with server.running():
-        driver = driver_factory(SourceConfig(name="kochi-kawabou", kind="kawabou", url=server.url + PATH,
-                                             interval_s=0.05, timeout_s=1.0,
-                                             options={"stations_file": str(THRESHOLDS)}))
+        driver = driver_factory(
+            SourceConfig(
+                name="kochi-kawabou",
+                kind="kawabou",
+                url=server.url + PATH,
+                interval_s=0.05,
+                timeout_s=1.0,
+                options={"stations_file": str(THRESHOLDS)},
+            )
+        )
         assert driver.poll().ok
         stations = {s["code"]: s for s in harness.client.get("/api/v1/rivers/stations").json()["stations"]}
         town = stations[EDAGAWA]["municipality_code"]
-        assert stations[EDAGAWA]["thresholds"] == {"start": None, "standby": 1.9, "caution": 2.2, "evacuation": 2.8,
-                                                   "danger": 3.4, "flooding": 3.85}
+        assert stations[EDAGAWA]["thresholds"] == {
+            "start": None,
+            "standby": 1.9,
+            "caution": 2.2,
+            "evacuation": 2.8,
+            "danger": 3.4,
+            "flooding": 3.85,
+        }
         residents = [harness.subscribe(town) for _ in range(2)]
         listed: list[list[int | None]] = []
         for i, level in enumerate((2.5, 2.9, 3.2, 3.5, 3.9, 3.7, 2.5), start=1):
             body["doc"] = _doc(level, 10 * i, other="" if i == 3 else 1.0)  # a missing value: ignored
             result = driver.poll()
             assert result.ok, result.error
-            listed.append([a["level"] for a in harness.client.get(
-                "/api/v1/alerts", params={"municipality": town}).json()["alerts"]])
+            listed.append(
+                [
+                    a["level"]
+                    for a in harness.client.get("/api/v1/alerts", params={"municipality": town}).json()["alerts"]
+                ]
+            )
         harness.run_worker()
-    titles = [[m.json()["title"] for m in sorted(harness.push.received(r.device), key=lambda m: int(m.json()["id"]))]
-              for r in residents]
-    assert titles[0] == titles[1] == [
-        "【避難判断水位超過・警戒レベル3相当】枝川（宇治川）",
-        "【氾濫危険水位超過・警戒レベル4相当】枝川（宇治川）",
-        "【氾濫発生水位超過・警戒レベル5相当】枝川（宇治川）",
-        "【水位低下】枝川（宇治川）：氾濫発生水位を下回りました",
+    titles = [
+        [m.json()["title"] for m in sorted(harness.push.received(r.device), key=lambda m: int(m.json()["id"]))]
+        for r in residents
     ]
+    assert (
+        titles[0]
+        == titles[1]
+        == [
+            "【避難判断水位超過・警戒レベル3相当】枝川（宇治川）",
+            "【氾濫危険水位超過・警戒レベル4相当】枝川（宇治川）",
+            "【氾濫発生水位超過・警戒レベル5相当】枝川（宇治川）",
+            "【水位低下】枝川（宇治川）：氾濫発生水位を下回りました",
+        ]
+    )
     assert listed == [[], [3], [3], [4], [5], [5], []]  # what is in force, gauge by gauge, then nothing

@@ -17,14 +17,17 @@ from tests.feeds.seismic_harness import Seismic, seismic
 
 __all__ = ["seismic"]
 
-BOMB = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
-        b"<Report>&b;</Report>")
+BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><Report>&b;</Report>'
+)
 
 
 def _counts(s: Seismic) -> tuple[int, int]:
     with s.h.db.sessionmaker() as db:
-        return (int(db.execute(select(func.count()).select_from(Notification)).scalar_one()),
-                int(db.execute(select(func.count()).select_from(FeedAlert)).scalar_one()))
+        return (
+            int(db.execute(select(func.count()).select_from(Notification)).scalar_one()),
+            int(db.execute(select(func.count()).select_from(FeedAlert)).scalar_one()),
+        )
 
 
 def test_a_token_is_stored_hashed_audited_and_stops_working_when_revoked(seismic: Seismic) -> None:
@@ -45,10 +48,18 @@ def test_a_token_is_stored_hashed_audited_and_stops_working_when_revoked(seismic
     assert s.got(resident) == [] and _counts(s) == (0, 0)
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"not xml at all", b"<Report><Control>", BOMB, tg.eew()[:200],
-    b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>',
-], ids=["empty", "text", "truncated-tag", "entity-bomb", "truncated-telegram", "atom-feed"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not xml at all",
+        b"<Report><Control>",
+        BOMB,
+        tg.eew()[:200],
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>',
+    ],
+    ids=["empty", "text", "truncated-tag", "entity-bomb", "truncated-telegram", "atom-feed"],
+)
 def test_bad_input_is_a_problem_naming_the_body_and_reaches_no_one(seismic: Seismic, body: bytes) -> None:
     s = seismic
     resident = s.resident("39201")

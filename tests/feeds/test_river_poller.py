@@ -26,8 +26,10 @@ def _alerts(harness: Harness) -> list[FeedAlert]:
 
 
 def test_event_replay_alerts_exactly_the_crossing_municipalities_once_across_a_restart_and_a_crash(
-    harness: Harness, event_feed: tuple[KriverReplay, LocalFeedServer],
-    driver_factory: Callable[..., PollDriver], monkeypatch: pytest.MonkeyPatch,
+    harness: Harness,
+    event_feed: tuple[KriverReplay, LocalFeedServer],
+    driver_factory: Callable[..., PollDriver],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     replay, server = event_feed
     expected = raw_danger_crossings(river_file("series", EVENT_CSV.name))
@@ -78,7 +80,9 @@ def _boom(*args: object, **kwargs: object) -> None:
 
 
 def test_stations_api_and_portal_lookup_show_latest_level_and_stage(
-    harness: Harness, event_feed: tuple[KriverReplay, LocalFeedServer], driver_factory: Callable[..., PollDriver],
+    harness: Harness,
+    event_feed: tuple[KriverReplay, LocalFeedServer],
+    driver_factory: Callable[..., PollDriver],
 ) -> None:
     replay, server = event_feed
     driver = driver_factory(kriver_source(server.url + AREA_INFO_PATH))

@@ -17,9 +17,16 @@ from pushsvc.feeds.sources import SourceConfig
 from tests.feeds.conftest import kriver_source
 from tests.fixtures.delivery import Harness
 
-KAGAMI = Station(code="3900000099", name="鏡川橋", river="鏡川", municipality="39201", source="kochi-kriver",
-                 lat=33.5611, lon=133.5124,
-                 thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2))
+KAGAMI = Station(
+    code="3900000099",
+    name="鏡川橋",
+    river="鏡川",
+    municipality="39201",
+    source="kochi-kriver",
+    lat=33.5611,
+    lon=133.5124,
+    thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2),
+)
 CFG: SourceConfig = kriver_source("http://127.0.0.1:9/area_info")
 
 
@@ -28,10 +35,14 @@ def ingest(harness: Harness, readings: Sequence[tuple[datetime, float]], taken_a
     with session_scope(harness.db.sessionmaker) as s:
         feeds.sync_stations(s, CFG.name, {KAGAMI.code: KAGAMI}, now=taken_at)
         row = feeds.get_source(s, CFG, now=taken_at)
-        snap = Snapshot(source=CFG.name, taken_at=taken_at,
-                        readings=tuple(Reading(KAGAMI.code, at, level) for at, level in readings))
-        feeds.ingest_river_snapshot(s, row, snap, {KAGAMI.code: KAGAMI}, rules=None, settings=harness.settings,
-                                    now=taken_at)
+        snap = Snapshot(
+            source=CFG.name,
+            taken_at=taken_at,
+            readings=tuple(Reading(KAGAMI.code, at, level) for at, level in readings),
+        )
+        feeds.ingest_river_snapshot(
+            s, row, snap, {KAGAMI.code: KAGAMI}, rules=None, settings=harness.settings, now=taken_at
+        )
 
 
 def stored(harness: Harness) -> list[tuple[datetime, float]]:
@@ -58,8 +69,9 @@ def test_the_portal_returns_the_last_hours_of_each_gauge(harness: Harness) -> No
     for at, level in ((old, 1.8), (a, 2.2), (b, 2.6)):
         ingest(harness, [(at, level)], at)
     resident = harness.subscribe("39201")
-    r = harness.client.get(f"/api/v1/portal/me?subscription={resident.id}",
-                           headers={"Authorization": f"Bearer {resident.token}"})
+    r = harness.client.get(
+        f"/api/v1/portal/me?subscription={resident.id}", headers={"Authorization": f"Bearer {resident.token}"}
+    )
     assert r.status_code == 200
     [gauge] = [g for g in r.json()["places"][0]["rivers"] if g["code"] == KAGAMI.code]
     assert [(datetime.fromisoformat(p["observed_at"]), p["level"]) for p in gauge["history"]] == [(a, 2.2), (b, 2.6)]

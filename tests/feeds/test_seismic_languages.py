@@ -40,19 +40,25 @@ def test_eew_tsunami_and_nankai_reach_korean_and_vietnamese_residents_in_their_l
     s.deliver()
     warning, advisory = (m.json() for m in s.got(ko)[1:])
     assert warning["title"] == "쓰나미 경보" and warning["severity"] == "emergency"
-    assert warning["body"].startswith("즉시 높은 곳이나 쓰나미 대피 빌딩으로 대피하십시오. "  # ただちに高台へ
-                                      "高知県에 쓰나미 경보가 발표되었습니다.")
+    assert warning["body"].startswith(
+        "즉시 높은 곳이나 쓰나미 대피 빌딩으로 대피하십시오. "  # ただちに高台へ
+        "高知県에 쓰나미 경보가 발표되었습니다."
+    )
     assert warning["body"].endswith("(출처: 일본 기상청)")
     assert advisory["title"] == "쓰나미 주의보 (쓰나미 경보에서 전환)"
     assert advisory["body"].startswith("바다에 있는 사람은 즉시 물 밖으로 나와 해안에 가까이 가지 마십시오.")
     assert "(쓰나미 정보) 高知県: 제1파 도달 예상 10:18, 예상 높이 ３ｍ." in advisory["body"]  # VTSE51, translated
     warning, advisory = (m.json() for m in s.got(vi)[1:])
     assert warning["title"] == "Cảnh báo sóng thần"
-    assert warning["body"].startswith("Hãy lên ngay vùng đất cao hoặc tòa nhà sơ tán sóng thần. "
-                                      "Cảnh báo sóng thần đã được ban hành cho 高知県.")
+    assert warning["body"].startswith(
+        "Hãy lên ngay vùng đất cao hoặc tòa nhà sơ tán sóng thần. Cảnh báo sóng thần đã được ban hành cho 高知県."
+    )
     assert "(Thông tin sóng thần) 高知県: sóng đầu tiên dự kiến đến lúc 10:18" in advisory["body"]
-    assert s.got(ja)[1].json()["body"].startswith("ただちに高台や避難ビルへ避難してください。"
-                                                  "高知県に津波警報が発表されました。")
+    assert (
+        s.got(ja)[1]
+        .json()["body"]
+        .startswith("ただちに高台や避難ビルへ避難してください。高知県に津波警報が発表されました。")
+    )
 
     s.accept(tg.nankai("巨大地震警戒", minutes=90))
     s.deliver()

@@ -30,15 +30,17 @@ def _public(s: Seismic, municipality: str) -> list[dict]:  # type: ignore[type-a
 
 
 def _portal_alerts(s: Seismic, r: Resident) -> list[str]:
-    got = s.h.client.get("/api/v1/portal/me", params={"subscription": r.id},
-                         headers={"Authorization": f"Bearer {r.token}"})
+    got = s.h.client.get(
+        "/api/v1/portal/me", params={"subscription": r.id}, headers={"Authorization": f"Bearer {r.token}"}
+    )
     assert got.status_code == 200, got.text
     return [a["title"] for p in got.json()["places"] for a in p["alerts"]]
 
 
 def _portal_bodies(s: Seismic, r: Resident) -> list[str]:
-    got = s.h.client.get("/api/v1/portal/me", params={"subscription": r.id},
-                         headers={"Authorization": f"Bearer {r.token}"})
+    got = s.h.client.get(
+        "/api/v1/portal/me", params={"subscription": r.id}, headers={"Authorization": f"Bearer {r.token}"}
+    )
     return [a["body"] for p in got.json()["places"] for a in p["alerts"]]
 
 
@@ -100,8 +102,12 @@ def test_each_nankai_category_reaches_every_resident_of_all_34_municipalities_on
     s.accept(tg.nankai("定例解説", minutes=600))  # VYSE52: shown, never pushed
     s.deliver()
 
-    expected = ["南海トラフ地震臨時情報（調査中）", "南海トラフ地震臨時情報（巨大地震警戒）",
-                "南海トラフ地震臨時情報（巨大地震注意）", "南海トラフ地震臨時情報（調査終了）"]
+    expected = [
+        "南海トラフ地震臨時情報（調査中）",
+        "南海トラフ地震臨時情報（巨大地震警戒）",
+        "南海トラフ地震臨時情報（巨大地震注意）",
+        "南海トラフ地震臨時情報（調査終了）",
+    ]
     for code, r in {**residents, "both": both}.items():
         got = [m.json() for m in s.got(r) if m.json()["title"].startswith("南海")]  # coastal towns also got 注意報
         assert [m["title"] for m in got] == expected, code
@@ -129,7 +135,10 @@ def test_a_nankai_cancel_withdraws_only_its_own_telegram_and_commentary_is_pushe
     s.deliver()
     got = [m.json() for m in s.got(r)]
     assert [m["title"] for m in got[:3]] == [
-        "南海トラフ地震臨時情報（調査中）", "南海トラフ地震臨時情報（巨大地震注意）", "南海トラフ地震関連解説情報"]
+        "南海トラフ地震臨時情報（調査中）",
+        "南海トラフ地震臨時情報（巨大地震注意）",
+        "南海トラフ地震関連解説情報",
+    ]
     assert got[2]["severity"] == "info" and "取り消されました" in got[3]["body"] and len(got) == 4
     assert [a["title"] for a in _public(s, KOCHI)] == ["南海トラフ地震臨時情報（調査中）"]  # back to what was said
 

@@ -54,10 +54,13 @@ def test_real_kochi_file_gives_34_municipalities_with_islands_as_one_multipolygo
 
 
 def test_features_sharing_a_code_become_one_multipolygon(tmp_path: Path) -> None:
-    path = _write(tmp_path, [
-        _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.5, 33.5)}),
-        _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.6, 33.5)}),
-    ])
+    path = _write(
+        tmp_path,
+        [
+            _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.5, 33.5)}),
+            _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.6, 33.5)}),
+        ],
+    )
     [kochi] = load_boundaries(path)
     assert kochi.code == "39201" and len(kochi.geom.geoms) == 2
 
@@ -77,8 +80,10 @@ def test_invalid_ring_is_repaired_with_a_warning_naming_the_municipality(
     ("feature", "expected"),
     [
         (_feature(None, "所属未定地", {"type": "Polygon", "coordinates": _square(133.5, 33.5)}), "所属未定地"),
-        (_feature("39201", "高知市", {"type": "LineString", "coordinates": [[133.5, 33.5], [133.6, 33.6]]}),
-         "LineString"),
+        (
+            _feature("39201", "高知市", {"type": "LineString", "coordinates": [[133.5, 33.5], [133.6, 33.6]]}),
+            "LineString",
+        ),
         (_feature("39201", "高知市", None), "not a Polygon"),  # type: ignore[arg-type]
     ],
 )
@@ -91,10 +96,13 @@ def test_code_less_or_non_polygon_features_are_refused_naming_the_feature(
 
 
 def test_other_prefectures_in_a_national_file_are_skipped(tmp_path: Path) -> None:
-    path = _write(tmp_path, [
-        _feature("38201", "松山市", {"type": "Polygon", "coordinates": _square(132.7, 33.8)}),
-        _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.5, 33.5)}),
-    ])
+    path = _write(
+        tmp_path,
+        [
+            _feature("38201", "松山市", {"type": "Polygon", "coordinates": _square(132.7, 33.8)}),
+            _feature("39201", "高知市", {"type": "Polygon", "coordinates": _square(133.5, 33.5)}),
+        ],
+    )
     assert [b.code for b in load_boundaries(path, prefecture="39")] == ["39201"]
     with pytest.raises(BoundaryDataError, match="prefecture 37"):
         load_boundaries(path, prefecture="37")

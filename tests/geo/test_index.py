@@ -15,8 +15,10 @@ def test_single_point_lookup_agrees_with_the_vectorised_one(session: Session) ->
     idx, match, _ = index.locate_many(lats, lons)
     one_by_one = [index.locate(float(a), float(o)) for a, o in zip(lats, lons, strict=True)]
     got = [(f.place.code, f.match) if f else None for f in one_by_one]
-    want = [(index.places[i].code, "inside" if m == 1 else "coastal") if i >= 0 else None
-            for i, m in zip(idx, match, strict=True)]
+    want = [
+        (index.places[i].code, "inside" if m == 1 else "coastal") if i >= 0 else None
+        for i, m in zip(idx, match, strict=True)
+    ]
     assert got == want
     assert sum(g is not None and g[1] == "inside" for g in got) > 500  # the fast path was exercised
     assert any(g is not None and g[1] == "coastal" for g in got)  # and the fallback

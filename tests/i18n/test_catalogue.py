@@ -55,8 +55,9 @@ def test_nested_messages_and_per_language_parameters() -> None:
     assert title["ja"] == "大雨警報（発表）" and title["en"] == "Heavy rain warning issued"
     assert title["ko"] == "호우 경보 (발표)" and title["zh-Hant"] == "豪雨警報（發布）"
     # A {lang: text} parameter: other languages read English, never a missing value.
-    detail = i18n.texts("alert.issued", places="高知市", kind=kind,
-                        detail={"ja": "震源 土佐湾。", "en": "Epicentre Tosa Bay"})
+    detail = i18n.texts(
+        "alert.issued", places="高知市", kind=kind, detail={"ja": "震源 土佐湾。", "en": "Epicentre Tosa Bay"}
+    )
     assert detail["ja"] == "高知市に大雨警報。震源 土佐湾。" and detail["vi"].endswith("Epicentre Tosa Bay")
 
 
@@ -67,13 +68,25 @@ def test_join_puts_sentences_together_as_each_script_wants() -> None:
 
 def _message(title: dict[str, str], body: dict[str, str]) -> Message:
     now = datetime.now(UTC)
-    return Message(id=1, category="evacuation", severity="warning", title=title, body=body, url="https://x/alerts/1",
-                   ttl_seconds=60, topic="t", expires_at=now, status="sent")
+    return Message(
+        id=1,
+        category="evacuation",
+        severity="warning",
+        title=title,
+        body=body,
+        url="https://x/alerts/1",
+        ttl_seconds=60,
+        topic="t",
+        expires_at=now,
+        status="sent",
+    )
 
 
 def test_untranslated_messages_fall_back_to_easy_japanese_then_japanese() -> None:
-    m = _message({"ja": "避難指示", i18n.EASY_JAPANESE: "にげて ください", "en": "Evacuation order"},
-                 {"ja": "全員避難", i18n.EASY_JAPANESE: "みんな にげて ください"})
+    m = _message(
+        {"ja": "避難指示", i18n.EASY_JAPANESE: "にげて ください", "en": "Evacuation order"},
+        {"ja": "全員避難", i18n.EASY_JAPANESE: "みんな にげて ください"},
+    )
     assert m.text("en") == ("Evacuation order", "みんな にげて ください")
     assert m.text("vi") == ("にげて ください", "みんな にげて ください")
     assert m.text("ja") == ("避難指示", "全員避難")  # a Japanese reader gets the standard text
@@ -81,8 +94,15 @@ def test_untranslated_messages_fall_back_to_easy_japanese_then_japanese() -> Non
     assert plain.text("ko") == ("避難指示", "全員避難")
 
 
-INO = Station(code="3900000001", name="伊野", river="仁淀川", municipality="39386", downstream=("39205",),
-              source="kawabou", thresholds=Thresholds(evacuation=8.15, danger=8.8, flooding=9.6))
+INO = Station(
+    code="3900000001",
+    name="伊野",
+    river="仁淀川",
+    municipality="39386",
+    downstream=("39205",),
+    source="kawabou",
+    thresholds=Thresholds(evacuation=8.15, danger=8.8, flooding=9.6),
+)
 
 
 def test_river_messages_exist_in_every_language_with_place_names_in_japanese() -> None:

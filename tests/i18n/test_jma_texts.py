@@ -32,8 +32,9 @@ def _run(session: Session, data: bytes, minutes: int = 0) -> list[Transition]:
     if js.mode == "skip":
         return []
     if js.mode == "cancel":
-        return alerts.cancel_statement(session, source=SOURCE, ref=js.statement.ref, at=js.statement.at,
-                                       now=js.statement.at)
+        return alerts.cancel_statement(
+            session, source=SOURCE, ref=js.statement.ref, at=js.statement.at, now=js.statement.at
+        )
     return alerts.apply_statement(session, js.statement, now=js.statement.at)
 
 
@@ -72,8 +73,9 @@ def test_a_real_tsunami_telegram_reaches_residents_in_every_language(seismic: Se
     assert all(len(msgs) == 1 for msgs in got.values()), got
     title, body = {lang: m[0]["title"] for lang, m in got.items()}, {lang: m[0]["body"] for lang, m in got.items()}
     assert title["ja"] == "津波注意報" and title["en"] == "Tsunami advisory" and title["ko"] == "쓰나미 주의보"
-    assert body["ko"].startswith("바다에 있는 사람은 즉시 물 밖으로 나와 해안에 가까이 가지 마십시오. "
-                                 "高知県에 쓰나미 주의보가 발표되었습니다.")
+    assert body["ko"].startswith(
+        "바다에 있는 사람은 즉시 물 밖으로 나와 해안에 가까이 가지 마십시오. 高知県에 쓰나미 주의보가 발표되었습니다."
+    )
     for lang in LANGUAGES:
         assert body[lang].startswith(i18n.text("tsunami.action.advisory", lang)), lang  # what to do, first
         assert "高知県" in body[lang] and body[lang].endswith(i18n.text("source", lang, source=i18n.Msg("source.jma")))
@@ -82,9 +84,11 @@ def test_a_real_tsunami_telegram_reaches_residents_in_every_language(seismic: Se
 
 def test_the_catalogue_holds_the_same_japanese_and_english_as_compose(session: Session) -> None:
     """So a translator reading ja.po/en.po reads what residents get in Japanese and English."""
-    cases = [_run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]})),
-             _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1),
-             _run(session, kochi_warning({KOCHI: []}), minutes=2)]
+    cases = [
+        _run(session, kochi_warning({KOCHI: [("大雨注意報", "10", "発表")]})),
+        _run(session, kochi_warning({KOCHI: [("大雨警報", "03", "発表")]}), minutes=1),
+        _run(session, kochi_warning({KOCHI: []}), minutes=2),
+    ]
     for ts in cases:
         [g] = messages.group(ts, lambda c: NAMES.get(c, c), ("気象庁", "JMA"))
         mine = texts.catalogue_ja_en(g.transitions, "高知市", ("気象庁", "JMA"))

@@ -27,14 +27,19 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}  # the bootstrap token is n
 
 def test_subscribe_five_delete_one_leaves_four(harness: Harness, ops: Ops) -> None:
     residents = [harness.subscribe(KOCHI_KENCHO) for _ in range(3)] + [harness.subscribe(MUROTO) for _ in range(2)]
-    r = harness.client.delete(f"/api/v1/subscriptions/{residents[0].id}",
-                              headers={"Authorization": f"Bearer {residents[0].token}"})
+    r = harness.client.delete(
+        f"/api/v1/subscriptions/{residents[0].id}", headers={"Authorization": f"Bearer {residents[0].token}"}
+    )
     assert r.status_code == 204
     # Re-posting an existing browser's endpoint is not a new user.
-    again = harness.client.get(f"/api/v1/subscriptions/{residents[1].id}",
-                               headers={"Authorization": f"Bearer {residents[1].token}"}).json()
-    body = {"endpoint": again["endpoint"], "keys": again["keys"],
-            "places": [{"label": "home", "municipality_code": "39201"}]}
+    again = harness.client.get(
+        f"/api/v1/subscriptions/{residents[1].id}", headers={"Authorization": f"Bearer {residents[1].token}"}
+    ).json()
+    body = {
+        "endpoint": again["endpoint"],
+        "keys": again["keys"],
+        "places": [{"label": "home", "municipality_code": "39201"}],
+    }
     r = harness.client.post("/api/v1/subscriptions", json=body)
     assert r.status_code == 201, r.text
 
@@ -84,8 +89,13 @@ def test_page_views_count_unique_visitors_per_day_without_keeping_them(session: 
 def test_rollup_keeps_the_counts_and_deletes_old_raw_events(session: Session) -> None:
     now = datetime(2026, 9, 1, 3, 0, tzinfo=UTC)
     for days_ago, kind in [(200, "install"), (200, "install"), (100, "notification_open"), (1, "install")]:
-        service.record(session, kind, now=now - timedelta(days=days_ago), municipality_code="39202",
-                       category="river" if kind == "notification_open" else None)
+        service.record(
+            session,
+            kind,
+            now=now - timedelta(days=days_ago),
+            municipality_code="39202",
+            category="river" if kind == "notification_open" else None,
+        )
     session.flush()
     before = service.counts(session, date(2025, 1, 1), date(2026, 12, 31))
     assert service.rollup(session, now=now, retention_days=90) == 3
@@ -99,14 +109,18 @@ def test_rollup_keeps_the_counts_and_deletes_old_raw_events(session: Session) ->
 def test_events_endpoint_validates_and_rate_limits(harness: Harness) -> None:
     ok = harness.client.post("/api/v1/kpi/events", json={"kind": "install", "municipality": "39201"})
     assert ok.status_code == 204
-    for body, field in [({"kind": "login"}, "kind"), ({"kind": "install", "municipality": "99999"}, "municipality"),
-                        ({"kind": "install", "municipality": "x"}, "municipality"),
-                        ({"kind": "install", "email": "a@b.jp"}, "email"),
-                        ({"kind": "notification_open", "category": "spam"}, "category")]:
+    for body, field in [
+        ({"kind": "login"}, "kind"),
+        ({"kind": "install", "municipality": "99999"}, "municipality"),
+        ({"kind": "install", "municipality": "x"}, "municipality"),
+        ({"kind": "install", "email": "a@b.jp"}, "email"),
+        ({"kind": "notification_open", "category": "spam"}, "category"),
+    ]:
         r = harness.client.post("/api/v1/kpi/events", json=body)
         assert r.status_code == 422 and r.json()["field"] == field, (body, r.text)
-    statuses = [harness.client.post("/api/v1/kpi/events", json={"kind": "page_view_portal"}).status_code
-                for _ in range(60)]
+    statuses = [
+        harness.client.post("/api/v1/kpi/events", json={"kind": "page_view_portal"}).status_code for _ in range(60)
+    ]
     assert statuses[-1] == 429 and statuses.count(204) < 60
 
 
@@ -154,8 +168,11 @@ def test_metrics_are_prometheus_text(harness: Harness) -> None:
     with TestClient(harness.app, client=("127.0.0.1", 40000)) as local:  # no token set: loopback only
         r = local.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in r.text.splitlines()
-               if line and not line.startswith("#")}
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in r.text.splitlines()
+        if line and not line.startswith("#")
+    }
     assert samples["pushsvc_delivery_queue_depth"] == 1 and samples["pushsvc_subscriptions_active"] == 1
     assert samples['pushsvc_pushes_total{outcome="sent"}'] == 0 and samples["pushsvc_notifications_total"] == 1
     assert "# TYPE pushsvc_pushes_total counter" in r.text

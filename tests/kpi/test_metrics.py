@@ -14,8 +14,11 @@ from tests.fixtures.delivery import KOCHI_KENCHO, Harness
 
 
 def samples(text: str) -> dict[str, float]:
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def test_metrics_is_closed_to_the_public_without_a_token(harness: Harness) -> None:
@@ -40,8 +43,9 @@ def test_scrapes_within_the_cache_time_reuse_one_aggregation(harness: Harness) -
         harness.notify(target={"municipality_codes": ["39201"]})
         for _ in range(5):
             again = samples(c.get("/metrics").text)
-    collector = next(x for x in app.state.metrics_registry._collector_to_names
-                     if isinstance(x, metrics.DatabaseCollector))
+    collector = next(
+        x for x in app.state.metrics_registry._collector_to_names if isinstance(x, metrics.DatabaseCollector)
+    )
     assert collector.computed == 1
     assert again["pushsvc_delivery_queue_depth"] == first["pushsvc_delivery_queue_depth"] == 0
 
@@ -62,12 +66,12 @@ def test_on_call_metrics_after_a_delivery(harness: Harness) -> None:
     assert after['pushsvc_delivery_first_push_seconds_count{priority="emergency"}'] == 1
     assert after['pushsvc_delivery_last_push_seconds_bucket{le="+Inf",priority="emergency"}'] == 1
     assert after['pushsvc_pushes_total{outcome="sent"}'] == 1
-    assert after['pushsvc_http_request_duration_seconds_count{method="GET",route="/api/v1/geo/locate",'
-                 'status="200"}'] == 1
+    assert (
+        after['pushsvc_http_request_duration_seconds_count{method="GET",route="/api/v1/geo/locate",status="200"}'] == 1
+    )
     assert "# TYPE pushsvc_feed_age_seconds gauge" in text
     served = free_port()
     telemetry.serve_worker_metrics(f"127.0.0.1:{served}")
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-            f"http://127.0.0.1:{served}/metrics") as r:
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"http://127.0.0.1:{served}/metrics") as r:
         worker = samples(r.read().decode())
     assert worker[f'pushsvc_worker_push_outcomes_total{{outcome="sent",push_service="{host}"}}'] >= 1

@@ -14,8 +14,21 @@ from tests.fixtures.delivery import KOCHI_KENCHO, MUROTO, SHIMANTO, Harness, har
 from tests.fixtures.devpush import devpush, devpush_server
 from tests.fixtures.operators import KATSURAHAMA_SQUARE, KOCHI, MUROTO_CODE, Ops, message
 
-__all__ = ["KATSURAHAMA_SQUARE", "KOCHI", "KOCHI_KENCHO", "MUROTO", "MUROTO_CODE", "SHIMANTO", "Harness", "Ops",
-           "devpush", "devpush_server", "harness", "message"]
+__all__ = [
+    "KATSURAHAMA_SQUARE",
+    "KOCHI",
+    "KOCHI_KENCHO",
+    "MUROTO",
+    "MUROTO_CODE",
+    "SHIMANTO",
+    "Harness",
+    "Ops",
+    "devpush",
+    "devpush_server",
+    "harness",
+    "message",
+]
+
 
 @pytest.fixture
 def ops(harness: Harness) -> Ops:

@@ -12,11 +12,19 @@ from pushsvc.operators.models import AuditEntry, AuditLogIsAppendOnly, Operator
 from tests.operators.conftest import KATSURAHAMA_SQUARE, KOCHI, MUROTO_CODE, Harness, Ops, message
 
 OPERATOR_ROUTES = [
-    ("GET", "/api/v1/operators/me"), ("POST", "/api/v1/messages/preview"), ("POST", "/api/v1/messages"),
-    ("GET", "/api/v1/messages"), ("GET", "/api/v1/messages/1"), ("GET", "/api/v1/messages/1.cap"),
-    ("POST", "/api/v1/messages/1/approve"), ("POST", "/api/v1/messages/1/cancel"),
-    ("POST", "/api/v1/messages/1/correct"), ("GET", "/api/v1/audit"), ("POST", "/api/v1/cap"),
-    ("GET", "/api/v1/area-presets"), ("PUT", "/api/v1/area-presets/x"),
+    ("GET", "/api/v1/operators/me"),
+    ("POST", "/api/v1/messages/preview"),
+    ("POST", "/api/v1/messages"),
+    ("GET", "/api/v1/messages"),
+    ("GET", "/api/v1/messages/1"),
+    ("GET", "/api/v1/messages/1.cap"),
+    ("POST", "/api/v1/messages/1/approve"),
+    ("POST", "/api/v1/messages/1/cancel"),
+    ("POST", "/api/v1/messages/1/correct"),
+    ("GET", "/api/v1/audit"),
+    ("POST", "/api/v1/cap"),
+    ("GET", "/api/v1/area-presets"),
+    ("PUT", "/api/v1/area-presets/x"),
 ]
 
 
@@ -29,9 +37,11 @@ def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def test_cli_prints_the_token_once_alone_on_its_last_line_and_stores_only_its_hash(
-        harness: Harness, cli_env: CliRunner) -> None:
-    r = cli_env.invoke(cli, ["operators", "create", "--name", "kochi-1", "--role", "municipality",
-                             "--municipalities", "39201,39202"])
+    harness: Harness, cli_env: CliRunner
+) -> None:
+    r = cli_env.invoke(
+        cli, ["operators", "create", "--name", "kochi-1", "--role", "municipality", "--municipalities", "39201,39202"]
+    )
     assert r.exit_code == 0, r.output
     token = r.output.rstrip("\n").splitlines()[-1]
     assert token.startswith("pso_") and " " not in token and len(token) > 40
@@ -47,11 +57,13 @@ def test_cli_prints_the_token_once_alone_on_its_last_line_and_stores_only_its_ha
 
 
 def test_cli_refuses_unknown_codes_and_prefecture_lists(harness: Harness, cli_env: CliRunner) -> None:
-    bad = cli_env.invoke(cli, ["operators", "create", "--name", "x", "--role", "municipality",
-                               "--municipalities", "13101"])
+    bad = cli_env.invoke(
+        cli, ["operators", "create", "--name", "x", "--role", "municipality", "--municipalities", "13101"]
+    )
     assert bad.exit_code == 2 and "13101" in bad.output
-    pref = cli_env.invoke(cli, ["operators", "create", "--name", "y", "--role", "prefecture",
-                                "--municipalities", "39201"])
+    pref = cli_env.invoke(
+        cli, ["operators", "create", "--name", "y", "--role", "prefecture", "--municipalities", "39201"]
+    )
     assert pref.exit_code == 2
 
 
@@ -71,8 +83,11 @@ def test_a_wrong_token_is_refused_and_audited(ops: Ops) -> None:
 
 
 def test_municipal_operator_of_39201_cannot_reach_39202(ops: Ops) -> None:
-    for target in ({"municipality_codes": [MUROTO_CODE]}, {"municipality_codes": [KOCHI, MUROTO_CODE]},
-                   {"circle": {"lat": 33.29, "lon": 134.15, "radius_m": 3000}}):
+    for target in (
+        {"municipality_codes": [MUROTO_CODE]},
+        {"municipality_codes": [KOCHI, MUROTO_CODE]},
+        {"circle": {"lat": 33.29, "lon": 134.15, "radius_m": 3000}},
+    ):
         for path in ("/api/v1/messages", "/api/v1/messages/preview"):
             r = ops.call("POST", path, "kochi-city", json=message(target=target))
             assert r.status_code == 403, r.text
@@ -86,8 +101,11 @@ def test_municipal_operator_cannot_read_or_act_on_another_municipalitys_history(
     mine = ops.send("kochi-city")["id"]
     listed = ops.call("GET", "/api/v1/messages", "kochi-city").json()
     assert [m["id"] for m in listed] == [mine]
-    for method, path in (("GET", f"/api/v1/messages/{theirs}"), ("GET", f"/api/v1/messages/{theirs}.cap"),
-                         ("POST", f"/api/v1/messages/{theirs}/cancel")):
+    for method, path in (
+        ("GET", f"/api/v1/messages/{theirs}"),
+        ("GET", f"/api/v1/messages/{theirs}.cap"),
+        ("POST", f"/api/v1/messages/{theirs}/cancel"),
+    ):
         assert ops.call(method, path, "kochi-city").status_code == 403
     assert ops.call("GET", "/api/v1/messages", "kochi-city", params={"municipality": MUROTO_CODE}).status_code == 403
     assert ops.call("GET", "/api/v1/audit", "kochi-city").status_code == 403

@@ -18,8 +18,9 @@ SURROGATE = "Shelter open \ud83c"
 
 def _raw(ops: Ops, method: str, path: str, who: str, body: dict[str, Any]) -> Any:
     """Send ``body`` as JSON text the way a client would, lone surrogates written as ``\\ud83c`` escapes."""
-    return ops.call(method, path, who, content=json.dumps(body).encode("ascii"),
-                    headers={"Content-Type": "application/json"})
+    return ops.call(
+        method, path, who, content=json.dumps(body).encode("ascii"), headers={"Content-Type": "application/json"}
+    )
 
 
 def _messages(ops: Ops) -> int:
@@ -42,16 +43,20 @@ def test_a_lone_surrogate_in_a_translation_is_refused_up_front(ops: Ops) -> None
     assert ops.h.client.get("/api/v1/alerts", params={"lang": "en"}).status_code == 200
 
 
-@pytest.mark.parametrize(("field", "patch"), [
-    ("title", {"title": "避難\x00所"}),
-    ("body", {"body": "本文\x00"}),
-    ("title", {"title": "二行\nの題"}),  # a title is one line
-    ("lang.en.body", {"lang": {"en": {"title": "ok", "body": "bad \x07 bell"}}}),
-    ("lang.en.title", {"lang": {"en": {"title": "\x1b[31mred"}}}),
-    ("target.preset", {"target": {"preset": "桂浜\x00"}}),
-])
-def test_control_characters_in_message_text_are_422_naming_the_field(ops: Ops, field: str,
-                                                                      patch: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("field", "patch"),
+    [
+        ("title", {"title": "避難\x00所"}),
+        ("body", {"body": "本文\x00"}),
+        ("title", {"title": "二行\nの題"}),  # a title is one line
+        ("lang.en.body", {"lang": {"en": {"title": "ok", "body": "bad \x07 bell"}}}),
+        ("lang.en.title", {"lang": {"en": {"title": "\x1b[31mred"}}}),
+        ("target.preset", {"target": {"preset": "桂浜\x00"}}),
+    ],
+)
+def test_control_characters_in_message_text_are_422_naming_the_field(
+    ops: Ops, field: str, patch: dict[str, Any]
+) -> None:
     r = _raw(ops, "POST", "/api/v1/messages", "pref-a", message(**patch))
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
@@ -70,8 +75,12 @@ def test_follow_ups_presets_and_queries_refuse_nul(ops: Ops) -> None:
     cases = [
         ("POST", f"/api/v1/messages/{sent['id']}/correct", {"title": "訂正\x00"}, "title"),
         ("POST", f"/api/v1/messages/{sent['id']}/cancel", {"reason": "誤\x00報"}, "reason"),
-        ("PUT", "/api/v1/area-presets/x", {"name": "x", "description": "浸水\x00", "area": KATSURAHAMA_SQUARE},
-         "description"),
+        (
+            "PUT",
+            "/api/v1/area-presets/x",
+            {"name": "x", "description": "浸水\x00", "area": KATSURAHAMA_SQUARE},
+            "description",
+        ),
     ]
     for method, path, body, field in cases:
         r = _raw(ops, method, path, "pref-a", body)
@@ -87,9 +96,14 @@ def test_follow_ups_presets_and_queries_refuse_nul(ops: Ops) -> None:
 
 @pytest.mark.parametrize("big", [2**31, 2**63, 10**30])
 def test_ids_beyond_the_column_are_422_not_500(ops: Ops, big: int) -> None:
-    paths = [("GET", f"/api/v1/messages/{big}"), ("GET", f"/api/v1/messages/{big}.cap"),
-             ("POST", f"/api/v1/messages/{big}/approve"), ("POST", f"/api/v1/messages/{big}/cancel"),
-             ("GET", f"/api/v1/audit?message_id={big}"), ("GET", f"/api/v1/audit?operator_id={big}")]
+    paths = [
+        ("GET", f"/api/v1/messages/{big}"),
+        ("GET", f"/api/v1/messages/{big}.cap"),
+        ("POST", f"/api/v1/messages/{big}/approve"),
+        ("POST", f"/api/v1/messages/{big}/cancel"),
+        ("GET", f"/api/v1/audit?message_id={big}"),
+        ("GET", f"/api/v1/audit?operator_id={big}"),
+    ]
     for method, path in paths:
         r = ops.call(method, path, "pref-a")
         assert r.status_code == 422, (path, r.text)
@@ -131,8 +145,10 @@ def test_a_message_stored_with_bad_text_can_still_be_listed_read_and_cancelled(o
 
 def test_failed_logins_are_limited_per_address_and_audited_once_per_burst(ops: Ops) -> None:
     limit = 10  # PUSHSVC_OPERATOR_LOGIN_FAILURES_PER_MINUTE by default
-    codes = [ops.h.client.get("/api/v1/operators/me", headers={"Authorization": f"Bearer pso_guess{i}"}).status_code
-             for i in range(limit + 5)]
+    codes = [
+        ops.h.client.get("/api/v1/operators/me", headers={"Authorization": f"Bearer pso_guess{i}"}).status_code
+        for i in range(limit + 5)
+    ]
     assert codes == [401] * limit + [429] * 5
     blocked = ops.call("GET", "/api/v1/operators/me", "pref-a")  # guesses cannot go on, even a right one
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1

@@ -19,8 +19,15 @@ OFF_AKI = (33.49, 133.88)  # sea, 1.2 km off 安芸市
 
 
 def _square(lat: float, lon: float, half: float = 0.002) -> list[list[list[float]]]:
-    return [[[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half],
-             [lon - half, lat + half], [lon - half, lat - half]]]
+    return [
+        [
+            [lon - half, lat - half],
+            [lon + half, lat - half],
+            [lon + half, lat + half],
+            [lon - half, lat + half],
+            [lon - half, lat - half],
+        ]
+    ]
 
 
 def _notifications(h: Harness) -> int:
@@ -31,13 +38,19 @@ def _notifications(h: Harness) -> int:
 def test_bootstrap_token_only_creates_the_first_operator_and_then_stops_working(harness: Harness) -> None:
     h = harness
     h.subscribe(KOCHI_KENCHO)
-    wide = {"title": {"ja": "全県"}, "category": "evacuation", "severity": "emergency",
-            "target": {"municipality_codes": [KOCHI, MUROTO_CODE]}}
-    before = h.client.post("/api/v1/operators/bootstrap", json={"name": "first"},
-                           headers={"Authorization": "Bearer wrong"})
+    wide = {
+        "title": {"ja": "全県"},
+        "category": "evacuation",
+        "severity": "emergency",
+        "target": {"municipality_codes": [KOCHI, MUROTO_CODE]},
+    }
+    before = h.client.post(
+        "/api/v1/operators/bootstrap", json={"name": "first"}, headers={"Authorization": "Bearer wrong"}
+    )
     assert before.status_code == 401
-    r = h.client.post("/api/v1/operators/bootstrap", json={"name": "first"},
-                      headers={"Authorization": f"Bearer {ADMIN}"})
+    r = h.client.post(
+        "/api/v1/operators/bootstrap", json={"name": "first"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["role"] == "prefecture" and first["token"].startswith("pso_")
@@ -46,16 +59,18 @@ def test_bootstrap_token_only_creates_the_first_operator_and_then_stops_working(
 
     sent = h.client.post("/api/v1/notifications", json=wide, headers={"Authorization": f"Bearer {ADMIN}"})
     assert sent.status_code == 403 and sent.json()["field"] == "Authorization", sent.text
-    again = h.client.post("/api/v1/operators/bootstrap", json={"name": "second"},
-                          headers={"Authorization": f"Bearer {ADMIN}"})
+    again = h.client.post(
+        "/api/v1/operators/bootstrap", json={"name": "second"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
     assert again.status_code == 403
     with session_scope(h.db.sessionmaker) as s:  # the operator removed: the bootstrap token stays dead
         accounts.revoke_operator(s, "first")
-    for method, path, kw in (("POST", "/api/v1/notifications", {"json": wide}),
-                             ("POST", "/api/v1/operators/bootstrap", {"json": {"name": "third"}}),
-                             ("GET", "/api/v1/notifications/1", {})):
-        assert h.client.request(method, path, headers={"Authorization": f"Bearer {ADMIN}"},
-                                **kw).status_code == 403  # type: ignore[arg-type]
+    for method, path, kw in (
+        ("POST", "/api/v1/notifications", {"json": wide}),
+        ("POST", "/api/v1/operators/bootstrap", {"json": {"name": "third"}}),
+        ("GET", "/api/v1/notifications/1", {}),
+    ):
+        assert h.client.request(method, path, headers={"Authorization": f"Bearer {ADMIN}"}, **kw).status_code == 403  # type: ignore[arg-type]
     assert _notifications(h) == 0
     with h.db.sessionmaker() as s:
         assert [o.name for o in s.execute(select(Operator)).scalars()] == ["first"]
@@ -70,8 +85,7 @@ def test_offshore_squares_of_a_municipal_operator_reach_only_its_own_residents(o
     own = h.subscribe(KOCHI_KENCHO)
     muroto_coast, aki_coast = h.subscribe(OFF_MUROTO), h.subscribe(OFF_AKI)
     lat, lon = KOCHI_KENCHO
-    area = {"type": "MultiPolygon",
-            "coordinates": [_square(lat, lon), _square(*OFF_MUROTO), _square(*OFF_AKI)]}
+    area = {"type": "MultiPolygon", "coordinates": [_square(lat, lon), _square(*OFF_MUROTO), _square(*OFF_AKI)]}
     body = message(target={"area": area})
     p = ops.call("POST", "/api/v1/messages/preview", "kochi-city", json=body)
     assert p.status_code == 200, p.text
@@ -92,8 +106,13 @@ def test_offshore_squares_of_a_municipal_operator_reach_only_its_own_residents(o
 def test_prefecture_notice_pushed_to_everyone_needs_a_second_operator(ops: Ops) -> None:
     h = ops.h
     h.subscribe(KOCHI_KENCHO)
-    notice = {"title": {"ja": "避難指示"}, "body": {"ja": "全員避難"}, "category": "evacuation", "push": True,
-              "expires_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}
+    notice = {
+        "title": {"ja": "避難指示"},
+        "body": {"ja": "全員避難"},
+        "category": "evacuation",
+        "push": True,
+        "expires_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+    }
     r = ops.call("POST", "/api/v1/notices", "pref-a", json=notice)
     assert r.status_code == 403 and r.json()["field"] == "push", r.text
     assert "second operator" in r.json()["detail"]
@@ -130,8 +149,15 @@ def test_the_window_slides(ops: Ops) -> None:
     assert first["status"] == "sent"
     with session_scope(ops.h.db.sessionmaker) as s:
         op = s.execute(select(Operator).where(Operator.name == "pref-a")).scalar_one()
-        kwargs = {"municipality_codes": codes[17:], "area": None, "touched": codes[17:], "category": "evacuation",
-                  "severity": "warning", "test": False, "settings": ops.h.settings}
+        kwargs = {
+            "municipality_codes": codes[17:],
+            "area": None,
+            "touched": codes[17:],
+            "category": "evacuation",
+            "severity": "warning",
+            "test": False,
+            "settings": ops.h.settings,
+        }
         now = datetime.now(UTC)
         assert service.reach_needing_approval(s, op, now=now, **kwargs).needs_approval  # type: ignore[arg-type]
         later = service.reach_needing_approval(s, op, now=now + timedelta(minutes=11), **kwargs)  # type: ignore[arg-type]

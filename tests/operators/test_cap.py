@@ -24,9 +24,14 @@ def schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(CAP_DIR / "cap12.xsd"))  # read from the shared path, never copied
 
 
-def kochi_alert(identifier: str = "KOCHI-1", msg_type: str = "Alert", references: str = "",
-                area: str = "<polygon>33.485,133.560 33.485,133.590 33.510,133.590 33.510,133.560 "
-                            "33.485,133.560</polygon>", severity: str = "Severe", status: str = "Actual") -> bytes:
+def kochi_alert(
+    identifier: str = "KOCHI-1",
+    msg_type: str = "Alert",
+    references: str = "",
+    area: str = "<polygon>33.485,133.560 33.485,133.590 33.510,133.590 33.510,133.560 33.485,133.560</polygon>",
+    severity: str = "Severe",
+    status: str = "Actual",
+) -> bytes:
     expires = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     refs = f"<references>{references}</references>" if references else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -62,7 +67,9 @@ def test_shared_samples_are_refused_with_a_clear_reason_never_a_500(ops: Ops, na
 def test_shared_samples_reasons_name_the_element_to_blame(ops: Ops) -> None:
     reasons = {n: post_sample(ops, n).json() for n in SAMPLES}
     assert {n: r["status"] for n, r in reasons.items() if r["status"] != 422} == {
-        "ipaws-5e6dd9de023f1930ef6548d9.xml": 409, "nws_atom_feed_example.xml": 413}
+        "ipaws-5e6dd9de023f1930ef6548d9.xml": 409,
+        "nws_atom_feed_example.xml": 413,
+    }
     assert reasons["ipaws-5e6dd9de023f1930ef6548d9.xml"]["field"] == "references"  # a Cancel of an unknown alert
     assert "geocode SAME" in reasons["ipaws-5ea321f39fc226a7b44b6874.xml"]["detail"]
     assert reasons["v1dot2_appendix_adot2.xml"]["field"] == "info[0].area[0].polygon[0]"
@@ -100,42 +107,62 @@ def test_kochi_alert_update_and_cancel_go_through_the_same_flow(ops: Ops, schema
 
 def test_geocode_circle_and_emergency_via_cap(ops: Ops, schema: xmlschema.XMLSchema) -> None:
     geocode = "<geocode><valueName>JISX0402</valueName><value>392014</value></geocode>"
-    r = ops.call("POST", "/api/v1/cap", "pref-a", headers=CAP,
-                 content=kochi_alert("G-1", area=geocode, severity="Extreme"))
+    r = ops.call(
+        "POST", "/api/v1/cap", "pref-a", headers=CAP, content=kochi_alert("G-1", area=geocode, severity="Extreme")
+    )
     assert r.status_code == 202 and r.json()["status"] == "awaiting_approval", r.text
     circle = "<circle>33.497,133.575 1.5</circle>"
-    c = ops.call("POST", "/api/v1/cap", "kochi-city", headers=CAP, content=kochi_alert("C-1", area=circle,
-                                                                                        status="Exercise"))
+    c = ops.call(
+        "POST", "/api/v1/cap", "kochi-city", headers=CAP, content=kochi_alert("C-1", area=circle, status="Exercise")
+    )
     assert c.status_code == 202, c.text
     assert ops.get("kochi-city", c.json()["id"])["title"]["ja"].startswith("【訓練】")
     for m in (r.json()["id"], c.json()["id"]):
         schema.validate(ops.call("GET", f"/api/v1/messages/{m}.cap", "pref-a").content)
-    cancel = ops.call("POST", "/api/v1/cap", "pref-a", headers=CAP, content=kochi_alert(
-        "G-2", "Cancel", "bousai@pref.kochi.lg.jp,G-1,2026-11-23T10:00:00+09:00"))
+    cancel = ops.call(
+        "POST",
+        "/api/v1/cap",
+        "pref-a",
+        headers=CAP,
+        content=kochi_alert("G-2", "Cancel", "bousai@pref.kochi.lg.jp,G-1,2026-11-23T10:00:00+09:00"),
+    )
     assert cancel.status_code == 202 and cancel.json()["status"] == "cancelled"
 
 
 def test_own_messages_export_as_valid_cap(ops: Ops, schema: xmlschema.XMLSchema) -> None:
     ops.h.subscribe(KOCHI_KENCHO)
-    sent = ops.send("kochi-city", target={"municipality_codes": ["39201"],
-                                          "circle": {"lat": 33.497, "lon": 133.575, "radius_m": 800}})
+    sent = ops.send(
+        "kochi-city",
+        target={"municipality_codes": ["39201"], "circle": {"lat": 33.497, "lon": 133.575, "radius_m": 800}},
+    )
     xml = ops.call("GET", f"/api/v1/messages/{sent['id']}.cap", "kochi-city").content
     schema.validate(xml)
     assert "高知市".encode() in xml and b"<polygon>" in xml
 
 
-@pytest.mark.parametrize(("xml", "field"), [
-    (b"<alert", "body"),
-    (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
-     b"&x;</alert>", "body"),
-    (b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>a</identifier></alert>', "sender"),
-    (kochi_alert(status="Draft"), "status"),
-    (kochi_alert(area="<polygon>33.5,139.7 33.6,139.7 33.6,139.8 33.5,139.7</polygon>"), "info[0].area[0].polygon[0]"),
-    (kochi_alert(area="<polygon>nonsense</polygon>"), "info[0].area[0].polygon[0]"),
-    (kochi_alert(area="<geocode><valueName>SAME</valueName><value>006113</value></geocode>"),
-     "info[0].area[0].geocode[0]"),
-    (kochi_alert(msg_type="Update"), "references"),
-])
+@pytest.mark.parametrize(
+    ("xml", "field"),
+    [
+        (b"<alert", "body"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+            b"&x;</alert>",
+            "body",
+        ),
+        (b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>a</identifier></alert>', "sender"),
+        (kochi_alert(status="Draft"), "status"),
+        (
+            kochi_alert(area="<polygon>33.5,139.7 33.6,139.7 33.6,139.8 33.5,139.7</polygon>"),
+            "info[0].area[0].polygon[0]",
+        ),
+        (kochi_alert(area="<polygon>nonsense</polygon>"), "info[0].area[0].polygon[0]"),
+        (
+            kochi_alert(area="<geocode><valueName>SAME</valueName><value>006113</value></geocode>"),
+            "info[0].area[0].geocode[0]",
+        ),
+        (kochi_alert(msg_type="Update"), "references"),
+    ],
+)
 def test_bad_cap_is_a_problem_naming_the_element(ops: Ops, xml: bytes, field: str) -> None:
     r = ops.call("POST", "/api/v1/cap", "pref-a", content=xml, headers=CAP)
     assert r.status_code in (409, 422), r.text

@@ -48,13 +48,23 @@ def test_preview_of_a_circle_and_a_preset_and_refused_areas(ops: Ops) -> None:
     inside = h.subscribe((33.497, 133.575))  # 桂浜
     h.subscribe(KOCHI_KENCHO)
     circle = {"circle": {"lat": 33.497, "lon": 133.575, "radius_m": 1500}}
-    assert ops.call("POST", "/api/v1/messages/preview", "kochi-city", json=message(target=circle)).json()[
-        "recipients"] == 1
-    put = ops.call("PUT", "/api/v1/area-presets/桂浜", "pref-a",
-                   json={"name": "桂浜", "description": "津波浸水想定", "area": KATSURAHAMA_SQUARE})
+    assert (
+        ops.call("POST", "/api/v1/messages/preview", "kochi-city", json=message(target=circle)).json()["recipients"]
+        == 1
+    )
+    put = ops.call(
+        "PUT",
+        "/api/v1/area-presets/桂浜",
+        "pref-a",
+        json={"name": "桂浜", "description": "津波浸水想定", "area": KATSURAHAMA_SQUARE},
+    )
     assert put.status_code == 200 and put.json()["municipalities"] == [KOCHI]
-    assert ops.call("PUT", "/api/v1/area-presets/x", "kochi-city",
-                    json={"name": "x", "area": KATSURAHAMA_SQUARE}).status_code == 403
+    assert (
+        ops.call(
+            "PUT", "/api/v1/area-presets/x", "kochi-city", json={"name": "x", "area": KATSURAHAMA_SQUARE}
+        ).status_code
+        == 403
+    )
     sent = ops.send("kochi-city", target={"preset": "桂浜"})
     assert sent["recipients"] == 1
     h.run_worker(ops.notification_of("kochi-city", sent["id"]))
@@ -62,11 +72,14 @@ def test_preview_of_a_circle_and_a_preset_and_refused_areas(ops: Ops) -> None:
 
     tokyo = {"type": "Polygon", "coordinates": [[[139.7, 35.6], [139.8, 35.6], [139.8, 35.7], [139.7, 35.6]]]}
     unclosed = {"type": "Polygon", "coordinates": [[[133.56, 33.48], [133.59, 33.48], [133.59, 33.51]]]}
-    for target, field in (({"area": tokyo}, "target.area"), ({"area": unclosed}, "target.area"),
-                          ({"preset": "nope"}, "target.preset"), ({"municipality_codes": ["13101"]},
-                                                                  "target.municipality_codes"),
-                          ({}, "target"), ({"circle": {"lat": 33.5, "lon": 133.5, "radius_m": -1}},
-                                           "target.circle.radius_m")):
+    for target, field in (
+        ({"area": tokyo}, "target.area"),
+        ({"area": unclosed}, "target.area"),
+        ({"preset": "nope"}, "target.preset"),
+        ({"municipality_codes": ["13101"]}, "target.municipality_codes"),
+        ({}, "target"),
+        ({"circle": {"lat": 33.5, "lon": 133.5, "radius_m": -1}}, "target.circle.radius_m"),
+    ):
         r = ops.call("POST", "/api/v1/messages/preview", "pref-a", json=message(target=target))
         assert r.status_code == 422 and r.json()["field"] == field, (target, r.text)
 
@@ -93,8 +106,12 @@ def test_prefecture_wide_target_needs_approval_and_unapproved_expires_unsent(ops
     r1 = h.subscribe(SHIMANTO)
     with h.db.sessionmaker() as s:
         every = [p.code for p in geo_service.list_places(s)]
-    preview = ops.call("POST", "/api/v1/messages/preview", "pref-a",
-                       json=message(target={"municipality_codes": every}, severity="info")).json()
+    preview = ops.call(
+        "POST",
+        "/api/v1/messages/preview",
+        "pref-a",
+        json=message(target={"municipality_codes": every}, severity="info"),
+    ).json()
     assert preview["prefecture_wide"] and preview["needs_approval"]
     sent = ops.send("pref-a", target={"municipality_codes": every}, severity="info")
     assert sent["status"] == "awaiting_approval"
@@ -108,8 +125,9 @@ def test_prefecture_wide_target_needs_approval_and_unapproved_expires_unsent(ops
     assert h.push.received(r1.device) == []
     audit = ops.call("GET", "/api/v1/audit", "pref-a", params={"message_id": sent["id"]}).json()
     assert [a["action"] for a in audit] == ["message.expired", "message.send"]
-    assert [a["action"] for a in ops.call("GET", "/api/v1/audit", "pref-a",
-                                          params={"action": "message.preview"}).json()] == ["message.preview"]
+    assert [
+        a["action"] for a in ops.call("GET", "/api/v1/audit", "pref-a", params={"action": "message.preview"}).json()
+    ] == ["message.preview"]
 
 
 def test_test_messages_reach_only_test_devices_and_are_always_marked(ops: Ops) -> None:
@@ -138,8 +156,7 @@ def test_scheduled_message_can_be_cancelled_before_it_goes(ops: Ops) -> None:
     c = ops.call("POST", f"/api/v1/messages/{sent['id']}/cancel", "kochi-city", json={"reason": "中止"})
     assert c.status_code == 200 and c.json()["status"] == "cancelled" and c.json()["follow_ups"] == []
     assert c.json()["delivery"]["status"] == "cancelled"
-    past = ops.call("POST", "/api/v1/messages", "kochi-city",
-                    json=message(scheduled_at="2020-01-01T00:00:00+09:00"))
+    past = ops.call("POST", "/api/v1/messages", "kochi-city", json=message(scheduled_at="2020-01-01T00:00:00+09:00"))
     assert past.status_code == 422 and past.json()["field"] == "scheduled_at"
 
 
@@ -178,9 +195,17 @@ def test_correct_sends_the_new_text_with_the_same_topic_and_history_shows_timing
     h.run_worker(ops.notification_of("kochi-city", sent["id"]))
     bad = ops.call("POST", f"/api/v1/messages/{sent['id']}/correct", "kochi-city", json={"body": "x"})
     assert bad.status_code == 422 and bad.json()["field"] == "title"
-    r = ops.call("POST", f"/api/v1/messages/{sent['id']}/correct", "kochi-city",
-                 json={"title": "避難所変更", "body": "高知市立高知商業高校へ", "reason": "場所の誤り",
-                       "lang": {"en": {"title": "Shelter changed", "body": "Go to Kochi Commercial HS"}}})
+    r = ops.call(
+        "POST",
+        f"/api/v1/messages/{sent['id']}/correct",
+        "kochi-city",
+        json={
+            "title": "避難所変更",
+            "body": "高知市立高知商業高校へ",
+            "reason": "場所の誤り",
+            "lang": {"en": {"title": "Shelter changed", "body": "Go to Kochi Commercial HS"}},
+        },
+    )
     assert r.status_code == 200 and r.json()["status"] == "corrected"
     [fid] = r.json()["follow_ups"]
     h.run_worker(ops.notification_of("kochi-city", fid))
@@ -194,12 +219,13 @@ def test_correct_sends_the_new_text_with_the_same_topic_and_history_shows_timing
     t = d["timing"]
     assert t["accepted"] <= t["first_sent"] <= t["half_sent"] <= t["last_sent"]
     today = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
-    listed = ops.call("GET", "/api/v1/messages", "pref-a",
-                      params={"status": "corrected", "municipality": KOCHI}).json()
+    listed = ops.call("GET", "/api/v1/messages", "pref-a", params={"status": "corrected", "municipality": KOCHI}).json()
     assert [m["id"] for m in listed] == [sent["id"]]
     assert ops.call("GET", "/api/v1/messages", "pref-a", params={"date": "2001-01-01"}).json() == []
     assert ops.call("GET", "/api/v1/messages", "pref-a", params={"status": "bogus"}).status_code == 422
     assert [m["id"] for m in ops.call("GET", "/api/v1/messages", "pref-a", params={"date": today}).json()] == [
-        fid, sent["id"]]
+        fid,
+        sent["id"],
+    ]
     actions = [a["action"] for a in ops.call("GET", "/api/v1/audit", "pref-a").json()]
     assert {"message.send", "message.correct"} <= set(actions)

@@ -11,9 +11,13 @@ from tests.portal.conftest import Harness, Ops, admin, bearer
 
 
 def notice(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"title": {"ja": "重要なお知らせ", "en": "Important"}, "body": {"ja": "本文"},
-                            "important": True, "municipality_codes": ["39201"],
-                            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    body: dict[str, Any] = {
+        "title": {"ja": "重要なお知らせ", "en": "Important"},
+        "body": {"ja": "本文"},
+        "important": True,
+        "municipality_codes": ["39201"],
+        "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+    }
     return {**body, **fields}
 
 
@@ -47,8 +51,9 @@ def test_important_notice_stays_until_acknowledged(harness: Harness, ops: Ops) -
     for _ in range(2):  # acknowledging twice is fine
         assert harness.client.post(url, headers=bearer(resident.token)).status_code == 204
     assert notices(harness, resident.id, resident.token) == [everyone]
-    r = harness.client.post(f"/api/v1/portal/notices/{nid}/ack?subscription={elsewhere.id}",
-                            headers=bearer(elsewhere.token))
+    r = harness.client.post(
+        f"/api/v1/portal/notices/{nid}/ack?subscription={elsewhere.id}", headers=bearer(elsewhere.token)
+    )
     assert r.status_code == 404  # not a notice for 四万十市
 
 
@@ -72,8 +77,10 @@ def test_municipal_operators_publish_only_for_their_municipalities(harness: Harn
     assert harness.client.post("/api/v1/notices", json=notice(), headers=admin()).status_code == 401  # not an operator
     with harness.db.sessionmaker() as s:
         entries = accounts.list_audit(s, action="notice.publish")
-    assert [(e.operator_name, e.detail["notice_id"], e.detail["municipalities"]) for e in entries] == \
-        [("pref", wide, []), ("kochi-city", own, ["39201"])]
+    assert [(e.operator_name, e.detail["notice_id"], e.detail["municipalities"]) for e in entries] == [
+        ("pref", wide, []),
+        ("kochi-city", own, ["39201"]),
+    ]
     r = ops.call("POST", f"/api/v1/notices/{own}/withdraw", "kochi-city")
     assert r.status_code == 200 and r.json()["published_by"] == "kochi-city"
     with harness.db.sessionmaker() as s:
@@ -98,14 +105,23 @@ def test_publishing_validates_and_needs_an_operator_token(harness: Harness, ops:
 
 def test_a_pushed_notice_is_also_a_notification(harness: Harness, ops: Ops) -> None:
     resident = harness.subscribe("39201")
-    r = ops.call("POST", "/api/v1/notices", "kochi-city", json={
-        "title": {"ja": "断水のお知らせ"}, "municipality_codes": ["39201"], "push": True,
-        "expires_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat()})
+    r = ops.call(
+        "POST",
+        "/api/v1/notices",
+        "kochi-city",
+        json={
+            "title": {"ja": "断水のお知らせ"},
+            "municipality_codes": ["39201"],
+            "push": True,
+            "expires_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
+        },
+    )
     assert r.status_code == 201
     nid = r.json()["notification_id"]
     assert harness.status(nid)["targeted"] == 1
-    alerts = harness.client.get(f"/api/v1/portal/me?subscription={resident.id}",
-                                headers=bearer(resident.token)).json()["places"][0]["alerts"]
+    alerts = harness.client.get(f"/api/v1/portal/me?subscription={resident.id}", headers=bearer(resident.token)).json()[
+        "places"
+    ][0]["alerts"]
     assert [a["id"] for a in alerts] == [nid]
     assert harness.client.get("/api/v1/notices?municipality=39201").json()[0]["title"] == "断水のお知らせ"
 

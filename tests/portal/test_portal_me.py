@@ -17,12 +17,21 @@ def me(harness: Harness, rid: int, token: str, **headers: str) -> dict:  # type:
 
 def test_resident_of_kochi_and_muroto_sees_both_and_not_shimanto(harness: Harness, kochi_sites: None) -> None:
     resident = harness.subscribe(KOCHI_KENCHO, MUROTO, categories=["river", "quake_tsunami", "weather"])
-    kochi = harness.notify(title={"ja": "鏡川 氾濫危険"}, category="river", severity="warning",
-                           target={"municipality_codes": ["39201"]})
-    muroto = harness.notify(title={"ja": "津波注意報"}, category="quake_tsunami", severity="advisory",
-                            target={"municipality_codes": ["39202"]})
-    shimanto = harness.notify(title={"ja": "四万十川 氾濫注意"}, category="river", severity="warning",
-                              target={"municipality_codes": ["39210"]})
+    kochi = harness.notify(
+        title={"ja": "鏡川 氾濫危険"}, category="river", severity="warning", target={"municipality_codes": ["39201"]}
+    )
+    muroto = harness.notify(
+        title={"ja": "津波注意報"},
+        category="quake_tsunami",
+        severity="advisory",
+        target={"municipality_codes": ["39202"]},
+    )
+    shimanto = harness.notify(
+        title={"ja": "四万十川 氾濫注意"},
+        category="river",
+        severity="warning",
+        target={"municipality_codes": ["39210"]},
+    )
     harness.notify(title={"ja": "試験"}, category="river", test=True, target={"municipality_codes": ["39201"]})
 
     page = me(harness, resident.id, resident.token)
@@ -60,8 +69,10 @@ def test_alerts_are_most_severe_then_newest_and_cancelled_ones_leave(harness: Ha
 
 
 def test_area_alert_reaches_the_point_inside_it_only(harness: Harness) -> None:
-    square = {"type": "Polygon", "coordinates": [[[133.52, 33.55], [133.54, 33.55], [133.54, 33.57],
-                                                   [133.52, 33.57], [133.52, 33.55]]]}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[133.52, 33.55], [133.54, 33.55], [133.54, 33.57], [133.52, 33.57], [133.52, 33.55]]],
+    }
     inside = harness.subscribe(KOCHI_KENCHO)
     outside = harness.subscribe((33.50, 133.58))
     nid = harness.notify(title={"ja": "区域"}, target={"area": square})
@@ -102,8 +113,7 @@ def test_portal_needs_the_subscriptions_own_token(harness: Harness) -> None:
     assert harness.client.get("/api/v1/portal/me?subscription=999999", headers=bearer(a.token)).status_code == 404
 
 
-def test_the_per_process_snapshots_never_hide_a_new_or_cancelled_alert_or_notice(harness: Harness,
-                                                                                  ops: Ops) -> None:
+def test_the_per_process_snapshots_never_hide_a_new_or_cancelled_alert_or_notice(harness: Harness, ops: Ops) -> None:
     resident = harness.subscribe("39201")
 
     def seen() -> tuple[list[int], list[int]]:
@@ -115,19 +125,26 @@ def test_the_per_process_snapshots_never_hide_a_new_or_cancelled_alert_or_notice
     assert seen() == ([first], [])  # well within the snapshot's second
     harness.cancel(first)
     assert seen() == ([], [])
-    r = ops.call("POST", "/api/v1/notices", "kochi-city", json={
-        "title": {"ja": "お知らせ"}, "municipality_codes": ["39201"],
-        "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()})
+    r = ops.call(
+        "POST",
+        "/api/v1/notices",
+        "kochi-city",
+        json={
+            "title": {"ja": "お知らせ"},
+            "municipality_codes": ["39201"],
+            "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    )
     assert seen() == ([], [r.json()["id"]])
     assert ops.call("POST", f"/api/v1/notices/{r.json()['id']}/withdraw", "kochi-city").status_code == 200
     assert seen() == ([], [])
 
 
-def test_an_open_site_comes_before_nearer_closed_ones_with_how_full_it_is(harness: Harness,
-                                                                          kochi_sites: None) -> None:
+def test_an_open_site_comes_before_nearer_closed_ones_with_how_full_it_is(harness: Harness, kochi_sites: None) -> None:
     resident = harness.subscribe(KOCHI_KENCHO, categories=["river"])
-    harness.notify(title={"ja": "鏡川 氾濫危険"}, category="river", severity="warning",
-                   target={"municipality_codes": ["39201"]})
+    harness.notify(
+        title={"ja": "鏡川 氾濫危険"}, category="river", severity="warning", target={"municipality_codes": ["39201"]}
+    )
     with harness.db.sessionmaker() as s:
         near = shelters.nearest(s, KOCHI_KENCHO[0], KOCHI_KENCHO[1], hazard="flood", limit=6)
     farther = near[5]  # not among the three nearest: before, the resident never saw it

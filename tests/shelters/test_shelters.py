@@ -27,16 +27,31 @@ def test_merged_csv_and_per_city_geojson_give_the_same_2817_sites() -> None:
     assert all(csv_sites[k] == json_sites[k] for k in csv_sites)
     site = csv_sites["E3920100001201"]
     assert (site.name, site.municipality_code, hazards_of(site.hazards_mask)) == (
-        "ロイヤルガーデンはりまや町", "39201", ["tsunami"])
+        "ロイヤルガーデンはりまや町",
+        "39201",
+        ["tsunami"],
+    )
     assert len({s.municipality_code for s in csv_sites.values()}) == 31  # 大豊町, 土佐町, 大川村 published none
 
 
 def test_standard_open_data_layout_in_shift_jis_with_bad_rows_reported(tmp_path: Path) -> None:
-    header = ["全国地方公共団体コード", "ID", "名称", "所在地_連結表記", "緯度", "経度", "災害種別_洪水",
-              "災害種別_崖崩れ、土石流及び地滑り", "災害種別_津波", "指定避難所との重複"]
-    rows = [["392014", "001", "高知市立A小学校", "高知市A町1", "33.56", "133.53", "1", "", "1", "1"],
-            ["39201", "002", "B公園", "高知市B町", "", "133.5", "1", "", "", ""],
-            ["39201", "003", "C公民館", "高知市C町", "33.5", "133.5", "", "○", "", ""]]
+    header = [
+        "全国地方公共団体コード",
+        "ID",
+        "名称",
+        "所在地_連結表記",
+        "緯度",
+        "経度",
+        "災害種別_洪水",
+        "災害種別_崖崩れ、土石流及び地滑り",
+        "災害種別_津波",
+        "指定避難所との重複",
+    ]
+    rows = [
+        ["392014", "001", "高知市立A小学校", "高知市A町1", "33.56", "133.53", "1", "", "1", "1"],
+        ["39201", "002", "B公園", "高知市B町", "", "133.5", "1", "", "", ""],
+        ["39201", "003", "C公民館", "高知市C町", "33.5", "133.5", "", "○", "", ""],
+    ]
     path = tmp_path / "039_kinkyu.csv"
     with path.open("w", encoding="cp932", newline="") as f:
         csv.writer(f).writerows([header, *rows])
@@ -44,7 +59,11 @@ def test_standard_open_data_layout_in_shift_jis_with_bad_rows_reported(tmp_path:
     assert parsed.read == 3 and len(parsed.skipped) == 1 and "緯度" in parsed.skipped[0]
     a, c = parsed.sites
     assert (a.site_id, a.municipality_code, hazards_of(a.hazards_mask), a.also_evacuation_centre) == (
-        "001", "39201", ["flood", "tsunami"], True)
+        "001",
+        "39201",
+        ["flood", "tsunami"],
+        True,
+    )
     assert hazards_of(c.hazards_mask) == ["landslide"]
 
 
@@ -76,8 +95,17 @@ def test_import_is_idempotent_and_the_file_is_the_truth_for_its_towns(session: S
         w = csv.writer(f)
         w.writerow(["共通ID", "施設・場所名", "住所", "洪水", "津波", "緯度", "経度"])
         for s in parsed.sites[1:]:
-            w.writerow([s.site_id, s.name, s.address, "1" if s.hazards_mask & hazard_bit("flood") else "",
-                        "1" if s.hazards_mask & hazard_bit("tsunami") else "", s.lat, s.lon])
+            w.writerow(
+                [
+                    s.site_id,
+                    s.name,
+                    s.address,
+                    "1" if s.hazards_mask & hazard_bit("flood") else "",
+                    "1" if s.hazards_mask & hazard_bit("tsunami") else "",
+                    s.lat,
+                    s.lon,
+                ]
+            )
     result = _load(session, smaller)
     assert result.removed == 1 and service.count_sites(session) == 2816
 
@@ -103,12 +131,17 @@ def test_nearest_flood_sites_to_the_prefectural_office_come_from_the_real_data(s
 def test_nearest_api_is_public_and_validates(db: TestDatabase, client: TestClient) -> None:
     with db.sessionmaker() as s:
         _load(s, BY_CITY / "392014.json")
-    r = client.get("/api/v1/shelters/nearest", params={"lat": KENCHO[0], "lon": KENCHO[1], "hazard": "flood",
-                                                        "limit": 3})
+    r = client.get(
+        "/api/v1/shelters/nearest", params={"lat": KENCHO[0], "lon": KENCHO[1], "hazard": "flood", "limit": 3}
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["attribution"] == "国土地理院 指定緊急避難場所データ" and len(body["sites"]) == 3
-    for params, field in [({"lat": 95, "lon": 133}, "lat"), ({"lat": 33, "lon": 133, "hazard": "fire"}, "hazard"),
-                          ({"lat": 33, "lon": 133, "limit": 0}, "limit"), ({"lon": 133}, "lat")]:
+    for params, field in [
+        ({"lat": 95, "lon": 133}, "lat"),
+        ({"lat": 33, "lon": 133, "hazard": "fire"}, "hazard"),
+        ({"lat": 33, "lon": 133, "limit": 0}, "limit"),
+        ({"lon": 133}, "lat"),
+    ]:
         r = client.get("/api/v1/shelters/nearest", params=params)
         assert r.status_code == 422 and r.json()["field"] == field, (params, r.text)

@@ -21,8 +21,9 @@ NANKOKU_SITE = "E3920400137201"
 
 
 def test_operators_open_and_fill_sites_and_the_public_sees_them(evac: Evac) -> None:
-    r = evac.call("PUT", f"/api/v1/shelters/{USHIOE_SCHOOL}/state", "kochi-city",
-                  json={"open": True, "capacity": "混雑"})
+    r = evac.call(
+        "PUT", f"/api/v1/shelters/{USHIOE_SCHOOL}/state", "kochi-city", json={"open": True, "capacity": "混雑"}
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["open"], r.json()["capacity"], r.json()["capacity_label"]) == (True, "crowded", "混雑")
     evac.open_sites(USHIOE_HALL, capacity="満員")
@@ -39,12 +40,22 @@ def test_operators_open_and_fill_sites_and_the_public_sees_them(evac: Evac) -> N
 
 
 def test_a_bulk_update_with_one_bad_entry_changes_nothing(evac: Evac) -> None:
-    r = evac.call("POST", "/api/v1/shelters/states", "saigai-system", json=[
-        {"id": USHIOE_SCHOOL, "open": True, "capacity": "空き"},
-        {"id": USHIOE_HALL, "open": True, "capacity": "ぎゅうぎゅう"}])
+    r = evac.call(
+        "POST",
+        "/api/v1/shelters/states",
+        "saigai-system",
+        json=[
+            {"id": USHIOE_SCHOOL, "open": True, "capacity": "空き"},
+            {"id": USHIOE_HALL, "open": True, "capacity": "ぎゅうぎゅう"},
+        ],
+    )
     assert r.status_code == 422 and r.json()["field"] == "[1].capacity"
-    r = evac.call("POST", "/api/v1/shelters/states", "saigai-system", json=[
-        {"id": USHIOE_SCHOOL, "open": True}, {"id": "E0000000000000", "open": True}])
+    r = evac.call(
+        "POST",
+        "/api/v1/shelters/states",
+        "saigai-system",
+        json=[{"id": USHIOE_SCHOOL, "open": True}, {"id": "E0000000000000", "open": True}],
+    )
     assert r.status_code == 422 and r.json()["field"] == "id" and "E0000000000000" in r.json()["detail"]
     assert evac.h.client.get("/api/v1/shelters/open").json() == []
 
@@ -55,8 +66,7 @@ def test_a_municipal_operator_cannot_open_another_municipalitys_site(evac: Evac)
     assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
     r = evac.call("PUT", f"/api/v1/shelters/{NANKOKU_SITE}/state", "nankoku-city", json={"open": True})
     assert r.status_code == 200
-    assert evac.call("PUT", f"/api/v1/shelters/{NANKOKU_SITE}/state", "pref-a",
-                     json={"open": False}).status_code == 200
+    assert evac.call("PUT", f"/api/v1/shelters/{NANKOKU_SITE}/state", "pref-a", json={"open": False}).status_code == 200
 
 
 def test_a_site_id_that_is_not_text_is_a_422_naming_it_not_a_500(evac: Evac) -> None:
@@ -66,5 +76,7 @@ def test_a_site_id_that_is_not_text_is_a_422_naming_it_not_a_500(evac: Evac) -> 
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert "site_id" in r.text
-    assert evac.call("PUT", f"/api/v1/shelters/{USHIOE_SCHOOL}/state", "kochi-city",
-                     json={"open": True}).status_code == 200
+    assert (
+        evac.call("PUT", f"/api/v1/shelters/{USHIOE_SCHOOL}/state", "kochi-city", json={"open": True}).status_code
+        == 200
+    )

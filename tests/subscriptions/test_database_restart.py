@@ -20,9 +20,12 @@ def kill_connections(database: TestDatabase) -> int:
     admin = create_engine(database.url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as c:
-            killed = c.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+            killed = c.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
     finally:
         admin.dispose()
     database.engine.dispose()  # the test harness's own connections died too; only the app's are under test
@@ -36,8 +39,9 @@ def pg(db: TestDatabase) -> TestDatabase:
     return db
 
 
-def test_sign_up_survives_its_pooled_connection_being_killed(pg: TestDatabase, client: TestClient,
-                                                             session: Session) -> None:
+def test_sign_up_survives_its_pooled_connection_being_killed(
+    pg: TestDatabase, client: TestClient, session: Session
+) -> None:
     assert client.post("/api/v1/subscriptions", json=subscription_body()).status_code == 201
     assert kill_connections(pg) >= 1
     body = subscription_body()
@@ -45,8 +49,9 @@ def test_sign_up_survives_its_pooled_connection_being_killed(pg: TestDatabase, c
     assert r.status_code == 201, r.text
     assert r.json()["places"][0]["municipality_code"] == "39201"
     assert session.scalar(select(func.count()).where(Subscription.endpoint == body["endpoint"])) == 1
-    assert session.scalar(select(func.count()).select_from(KpiEvent)
-                          .where(KpiEvent.kind == "subscription_created")) == 2
+    assert (
+        session.scalar(select(func.count()).select_from(KpiEvent).where(KpiEvent.kind == "subscription_created")) == 2
+    )
 
 
 def test_other_routes_answer_503_then_recover(pg: TestDatabase, client: TestClient) -> None:
@@ -62,8 +67,9 @@ def test_other_routes_answer_503_then_recover(pg: TestDatabase, client: TestClie
     assert client.get(url, headers=auth).status_code == 200  # the pool replaced its dead connections
 
 
-def test_a_connection_idle_in_the_pool_is_pinged_and_replaced(pg: TestDatabase, client: TestClient,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_idle_in_the_pool_is_pinged_and_replaced(
+    pg: TestDatabase, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = client.post("/api/v1/subscriptions", json=subscription_body()).json()
     auth = {"Authorization": f"Bearer {created['token']}"}
     monkeypatch.setattr(pushsvc_db, "PING_IDLE_S", 0.0)  # every pooled connection counts as idle

@@ -26,8 +26,9 @@ def _get(client: TestClient, created: dict[str, Any]) -> dict[str, Any]:
     return dict(r.json())
 
 
-def test_new_endpoint_and_keys_keep_the_same_subscription_token_and_places(client: TestClient,
-                                                                            db: TestDatabase) -> None:
+def test_new_endpoint_and_keys_keep_the_same_subscription_token_and_places(
+    client: TestClient, db: TestDatabase
+) -> None:
     created = _subscribe(client, lang="en", categories=["river"])
     renewed = {"endpoint": new_endpoint(), "keys": browser_keys()}
     r = _patch(client, created, renewed)
@@ -49,8 +50,9 @@ def test_the_same_endpoint_again_only_updates_its_keys(client: TestClient) -> No
     assert _get(client, created)["keys"] == keys
 
 
-def test_an_endpoint_another_subscription_holds_is_refused_and_nothing_moves(client: TestClient,
-                                                                             db: TestDatabase) -> None:
+def test_an_endpoint_another_subscription_holds_is_refused_and_nothing_moves(
+    client: TestClient, db: TestDatabase
+) -> None:
     mine, theirs = _subscribe(client), _subscribe(client)
     r = _patch(client, mine, {"endpoint": theirs["endpoint"], "keys": browser_keys()})
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
@@ -63,8 +65,9 @@ def test_an_endpoint_another_subscription_holds_is_refused_and_nothing_moves(cli
 PUSH_INPUTS = [b for b in BAD_INPUTS if set(b[1]) <= {"endpoint", "keys"}]
 
 
-@pytest.mark.parametrize(("overrides", "field", "status"), [b[1:] for b in PUSH_INPUTS],
-                         ids=[b[0] for b in PUSH_INPUTS])
+@pytest.mark.parametrize(
+    ("overrides", "field", "status"), [b[1:] for b in PUSH_INPUTS], ids=[b[0] for b in PUSH_INPUTS]
+)
 def test_a_bad_endpoint_or_keys_is_refused_exactly_as_at_sign_up(
     client: TestClient, overrides: dict[str, Any], field: str, status: int
 ) -> None:
@@ -80,12 +83,15 @@ def test_a_bad_endpoint_or_keys_is_refused_exactly_as_at_sign_up(
     assert (got["endpoint"], got["keys"], got["lang"]) == (created["endpoint"], created["keys"], "ja")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"endpoint": "NEW"}, "keys"),
-    ({"keys": "NEW"}, "endpoint"),
-    ({"endpoint": None, "keys": "NEW"}, "endpoint"),
-    ({"endpoint": "NEW", "keys": None}, "keys"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"endpoint": "NEW"}, "keys"),
+        ({"keys": "NEW"}, "endpoint"),
+        ({"endpoint": None, "keys": "NEW"}, "endpoint"),
+        ({"endpoint": "NEW", "keys": None}, "keys"),
+    ],
+)
 def test_endpoint_and_keys_come_together(client: TestClient, body: dict[str, Any], field: str) -> None:
     created = _subscribe(client)
     fresh = {"endpoint": new_endpoint(), "keys": browser_keys()}
@@ -104,12 +110,16 @@ def test_only_the_token_holder_may_move_a_subscription(client: TestClient) -> No
 def test_alerts_go_to_the_renewed_push_subscription(harness: Harness) -> None:
     resident = harness.subscribe(KOCHI_KENCHO)
     renewed = harness.push.subscribe(vapid_key=harness.app.state.vapid.public_key_b64url)
-    r = harness.client.patch(f"/api/v1/subscriptions/{resident.id}", headers=_auth(resident.token), json={
-        "endpoint": harness.push.endpoint(renewed),
-        "keys": {"p256dh": renewed.keys.p256dh, "auth": renewed.keys.auth}})
+    r = harness.client.patch(
+        f"/api/v1/subscriptions/{resident.id}",
+        headers=_auth(resident.token),
+        json={
+            "endpoint": harness.push.endpoint(renewed),
+            "keys": {"p256dh": renewed.keys.p256dh, "auth": renewed.keys.auth},
+        },
+    )
     assert r.status_code == 200, r.text
     nid = harness.notify(target={"municipality_codes": ["39201"]}, title={"ja": "避難所開設"})
     harness.run_worker(nid)
     assert [m.json()["title"] for m in harness.push.received(renewed)] == ["避難所開設"]
     assert harness.push.received(resident.device) == []
-

@@ -26,15 +26,28 @@ def _count(db: TestDatabase) -> int:
         return int(s.execute(select(func.count()).select_from(Subscription)).scalar_one())
 
 
-@pytest.mark.parametrize("endpoint", [
-    FCM + "abc def", FCM + "abc\r\nX-Injected: 1", FCM + "abc\tdef", FCM + "abc\x00", FCM + "トークン",
-    FCM + "abc\u00e9", " " + FCM + "abc", FCM + "abc ",
-    "https://fcm.googleapis.com:22/fcm/send/abc", "https://fcm.googleapis.com:8443/fcm/send/abc",
-    "https://fcm.googleapis.com:0/fcm/send/abc", "http://fcm.googleapis.com/fcm/send/abc",
-    "https://user:pw@fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com.evil.example/fcm/send/abc",
-])
-def test_endpoints_the_sender_could_not_use_are_refused_at_sign_up(client: TestClient, db: TestDatabase,
-                                                                    endpoint: str) -> None:
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        FCM + "abc def",
+        FCM + "abc\r\nX-Injected: 1",
+        FCM + "abc\tdef",
+        FCM + "abc\x00",
+        FCM + "トークン",
+        FCM + "abc\u00e9",
+        " " + FCM + "abc",
+        FCM + "abc ",
+        "https://fcm.googleapis.com:22/fcm/send/abc",
+        "https://fcm.googleapis.com:8443/fcm/send/abc",
+        "https://fcm.googleapis.com:0/fcm/send/abc",
+        "http://fcm.googleapis.com/fcm/send/abc",
+        "https://user:pw@fcm.googleapis.com/fcm/send/abc",
+        "https://fcm.googleapis.com.evil.example/fcm/send/abc",
+    ],
+)
+def test_endpoints_the_sender_could_not_use_are_refused_at_sign_up(
+    client: TestClient, db: TestDatabase, endpoint: str
+) -> None:
     r = client.post("/api/v1/subscriptions", json=subscription_body(endpoint=endpoint))
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "endpoint" and r.headers["content-type"].startswith("application/problem+json")
@@ -43,9 +56,14 @@ def test_endpoints_the_sender_could_not_use_are_refused_at_sign_up(client: TestC
 
 def test_one_push_subscription_written_six_ways_is_one_row(client: TestClient, db: TestDatabase) -> None:
     token = "dGVzdA:APA91bHrandom-token_1234"
-    ways = [FCM + token, "https://FCM.GoogleAPIs.com/fcm/send/" + token,
-            "https://fcm.googleapis.com./fcm/send/" + token, "https://fcm.googleapis.com:443/fcm/send/" + token,
-            FCM + token + "#frag", "HTTPS://fcm.googleapis.com.:443/fcm/send/" + token + "#x"]
+    ways = [
+        FCM + token,
+        "https://FCM.GoogleAPIs.com/fcm/send/" + token,
+        "https://fcm.googleapis.com./fcm/send/" + token,
+        "https://fcm.googleapis.com:443/fcm/send/" + token,
+        FCM + token + "#frag",
+        "HTTPS://fcm.googleapis.com.:443/fcm/send/" + token + "#x",
+    ]
     ids = set()
     for way in ways:
         r = client.post("/api/v1/subscriptions", json=subscription_body(endpoint=way, keys=browser_keys()))
@@ -58,13 +76,21 @@ def test_one_push_subscription_written_six_ways_is_one_row(client: TestClient, d
 def test_a_renewed_endpoint_is_stored_canonical_and_cannot_take_another_rows(client: TestClient) -> None:
     a = client.post("/api/v1/subscriptions", json=subscription_body()).json()
     b = client.post("/api/v1/subscriptions", json=subscription_body()).json()
-    r = client.patch(f"/api/v1/subscriptions/{a['id']}", headers={"Authorization": f"Bearer {a['token']}"},
-                     json={"endpoint": b["endpoint"].replace("fcm.googleapis.com", "FCM.googleapis.com:443"),
-                           "keys": browser_keys()})
+    r = client.patch(
+        f"/api/v1/subscriptions/{a['id']}",
+        headers={"Authorization": f"Bearer {a['token']}"},
+        json={
+            "endpoint": b["endpoint"].replace("fcm.googleapis.com", "FCM.googleapis.com:443"),
+            "keys": browser_keys(),
+        },
+    )
     assert r.status_code == 409, r.text
     fresh = FCM + "renewed"
-    r = client.patch(f"/api/v1/subscriptions/{a['id']}", headers={"Authorization": f"Bearer {a['token']}"},
-                     json={"endpoint": "https://fcm.googleapis.com.:443/fcm/send/renewed#x", "keys": browser_keys()})
+    r = client.patch(
+        f"/api/v1/subscriptions/{a['id']}",
+        headers={"Authorization": f"Bearer {a['token']}"},
+        json={"endpoint": "https://fcm.googleapis.com.:443/fcm/send/renewed#x", "keys": browser_keys()},
+    )
     assert r.status_code == 200 and r.json()["endpoint"] == fresh
 
 
@@ -87,18 +113,26 @@ def test_wrong_token_and_no_such_subscription_are_the_same_404(client: TestClien
     missing = mine["id"] + other["id"] + 1000
 
     def answer(sid: int, method: str, **kw: Any) -> tuple[int, str, Any]:
-        r = client.request(method, f"/api/v1/subscriptions/{sid}",
-                           headers={"Authorization": f"Bearer {other['token']}"}, **kw)
+        r = client.request(
+            method, f"/api/v1/subscriptions/{sid}", headers={"Authorization": f"Bearer {other['token']}"}, **kw
+        )
         body = r.json() if r.content else {}
         return r.status_code, body.get("title"), body.get("field")
 
     for method, kw in (("GET", {}), ("DELETE", {}), ("PATCH", {"json": {"lang": "en"}})):
         assert answer(mine["id"], method, **kw) == answer(missing, method, **kw) == (404, "Not found", "id")
-    r = client.put(f"/api/v1/subscriptions/{mine['id']}/location", json={"lat": 33.56, "lon": 133.53},
-                   headers={"Authorization": f"Bearer {other['token']}"})
+    r = client.put(
+        f"/api/v1/subscriptions/{mine['id']}/location",
+        json={"lat": 33.56, "lon": 133.53},
+        headers={"Authorization": f"Bearer {other['token']}"},
+    )
     assert r.status_code == 404
-    assert client.get(f"/api/v1/subscriptions/{mine['id']}",
-                      headers={"Authorization": f"Bearer {mine['token']}"}).status_code == 200
+    assert (
+        client.get(
+            f"/api/v1/subscriptions/{mine['id']}", headers={"Authorization": f"Bearer {mine['token']}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_an_oversized_chunked_body_is_413_like_a_declared_one(client: TestClient, db: TestDatabase) -> None:
@@ -120,6 +154,8 @@ def test_an_oversized_chunked_body_is_413_like_a_declared_one(client: TestClient
         yield text[:10]
         yield text[10:]
 
-    assert client.post("/api/v1/subscriptions", content=small(),
-                       headers={"Content-Type": "application/json"}).status_code == 201
+    assert (
+        client.post("/api/v1/subscriptions", content=small(), headers={"Content-Type": "application/json"}).status_code
+        == 201
+    )
     assert _count(db) == 1

@@ -36,9 +36,15 @@ def _find(session: Session, **kw: Any) -> list[int]:
 
 
 def test_by_municipality_each_subscription_once(session: Session, settings: Settings) -> None:
-    both = _add(session, settings, places=[
-        _point("自宅", KOCHI_PREF_OFFICE), {"label": "職場", "municipality_code": "39201"}, _point("実家", MUROTO_CAPE),
-    ])
+    both = _add(
+        session,
+        settings,
+        places=[
+            _point("自宅", KOCHI_PREF_OFFICE),
+            {"label": "職場", "municipality_code": "39201"},
+            _point("実家", MUROTO_CAPE),
+        ],
+    )
     muroto = _add(session, settings, places=[_point("自宅", MUROTO_CAPE)])
     _add(session, settings, places=[_point("自宅", ASHIZURI_CAPE)])
     assert _find(session, municipality_codes=["39201", "39202"]) == sorted([both, muroto])
@@ -61,12 +67,18 @@ def test_area_reaches_points_in_it_and_whole_municipalities_it_touches(session: 
     area = box(133.52, 33.55, 133.54, 33.57)  # ~2 km around the prefectural office
     assert _find(session, area=area) == sorted([near_office, whole_city])
     assert _find(session, area=Point(134.177, 33.245).buffer(0.01), municipality_codes=["39201"]) == sorted(
-        _find(session, municipality_codes=["39201"]) + _find(session, municipality_codes=["39202"]))
+        _find(session, municipality_codes=["39201"]) + _find(session, municipality_codes=["39202"])
+    )
 
 
 def test_current_location_counts_until_it_expires(session: Session, settings: Settings) -> None:
-    visitor = _add(session, settings, places=[], follow_current_location=True,
-                   current_location={"lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]})
+    visitor = _add(
+        session,
+        settings,
+        places=[],
+        follow_current_location=True,
+        current_location={"lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]},
+    )
     assert _find(session, municipality_codes=["39202"]) == [visitor]
     assert _find(session, area=Point(MUROTO_CAPE[1], MUROTO_CAPE[0]).buffer(0.01)) == [visitor]
     later = NOW + timedelta(hours=settings.current_location_ttl_hours, minutes=1)
@@ -91,8 +103,12 @@ def test_unknown_category_is_an_error_not_silence(session: Session, settings: Se
 def test_counts_by_municipality_and_language(session: Session, settings: Settings) -> None:
     _add(session, settings, lang="en", places=[_point("a", KOCHI_PREF_OFFICE), _point("b", MUROTO_CAPE)])
     _add(session, settings, lang="ja", places=[_point("a", MUROTO_CAPE)])
-    _add(session, settings, lang="ja", places=[_point("a", KOCHI_PREF_OFFICE),
-                                               {"label": "b", "municipality_code": "39201"}])
+    _add(
+        session,
+        settings,
+        lang="ja",
+        places=[_point("a", KOCHI_PREF_OFFICE), {"label": "b", "municipality_code": "39201"}],
+    )
     counts = service.count_recipients_by(session, municipality_codes=["39201", "39202"], category="river", now=NOW)
     assert counts == {"total": 3, "by_municipality": {"39201": 2, "39202": 2}, "by_lang": {"en": 1, "ja": 2}}
 
@@ -102,7 +118,11 @@ def test_push_targets_and_delete(session: Session, settings: Settings) -> None:
     sub, _ = service.subscribe(session, SubscriptionIn(**body), settings=settings, now=NOW)
     [target] = service.get_push_targets(session, [sub.id, 999_999])
     assert (target.endpoint, target.p256dh, target.auth, target.lang) == (
-        body["endpoint"], body["keys"]["p256dh"], body["keys"]["auth"], "en")
+        body["endpoint"],
+        body["keys"]["p256dh"],
+        body["keys"]["auth"],
+        "en",
+    )
     assert (target.quiet_start, target.quiet_end) == (time(22, 0), time(6, 0))
     assert service.delete_subscription(session, sub.id) is True
     assert service.get_push_targets(session, [sub.id]) == []

@@ -37,8 +37,10 @@ UNLIMITED = 10**9
 
 def test_no_request_to_any_route_fails_with_5xx_or_off_spec(db: TestDatabase, tmp_path: Path) -> None:
     app_settings = db.settings(
-        vapid_key_file=tmp_path / "vapid.pem", operator_rate_limit_per_minute=UNLIMITED,
-        operator_login_failures_per_minute=UNLIMITED, kpi_events_per_minute=UNLIMITED,
+        vapid_key_file=tmp_path / "vapid.pem",
+        operator_rate_limit_per_minute=UNLIMITED,
+        operator_login_failures_per_minute=UNLIMITED,
+        kpi_events_per_minute=UNLIMITED,
         admin_token="fuzz-bootstrap-token-0123456789abcdef0123",
     )
     app = create_app(app_settings)
@@ -46,22 +48,29 @@ def test_no_request_to_any_route_fails_with_5xx_or_off_spec(db: TestDatabase, tm
         with session_scope(db.sessionmaker) as s:
             tokens = {
                 "prefecture": accounts.create_operator(s, name="fuzz-pref", role="prefecture")[1],
-                "municipal": accounts.create_operator(s, name="fuzz-kochi", role="municipality",
-                                                      municipalities=["39201"])[1],
+                "municipal": accounts.create_operator(
+                    s, name="fuzz-kochi", role="municipality", municipalities=["39201"]
+                )[1],
             }
         resident = client.post("/api/v1/subscriptions", json=subscription_body()).json()
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [op.ok() for op in schema.get_all_operations()]
         assert len(operations) >= 40
-        strategy = st.one_of([op.as_strategy(generation_mode=mode) for op in operations
-                              for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)])
+        strategy = st.one_of(
+            [
+                op.as_strategy(generation_mode=mode)
+                for op in operations
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+            ]
+        )
         run: dict[str, Any] = {"requests": 0, "server_errors": 0, "off_spec": 0, "failures": [], "operations": set()}
 
         @given(case=strategy, mode=st.sampled_from(MODES))
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def call(case: schemathesis.Case, mode: str) -> None:
-            headers = {k: v for k, v in (case.headers or {}).items()
-                       if mode == "anonymous" or k.lower() != "authorization"}
+            headers = {
+                k: v for k, v in (case.headers or {}).items() if mode == "anonymous" or k.lower() != "authorization"
+            }
             if mode == "resident":
                 headers["Authorization"] = f"Bearer {resident['token']}"
                 for params in (case.path_parameters, case.query):
@@ -93,7 +102,9 @@ def test_no_request_to_any_route_fails_with_5xx_or_off_spec(db: TestDatabase, tm
                 run["failures"].append((*what, str(exc)[:500]))
 
         call()
-    SCHEMATHESIS_RUNS.append(f"schemathesis [{db.backend}]: {run['requests']} requests over "
-                             f"{len(run['operations'])} of {len(operations)} operations, "
-                             f"{run['server_errors']} server errors, {run['off_spec']} responses off the spec")
+    SCHEMATHESIS_RUNS.append(
+        f"schemathesis [{db.backend}]: {run['requests']} requests over "
+        f"{len(run['operations'])} of {len(operations)} operations, "
+        f"{run['server_errors']} server errors, {run['off_spec']} responses off the spec"
+    )
     assert run["server_errors"] == 0 and run["off_spec"] == 0, run["failures"][:10]

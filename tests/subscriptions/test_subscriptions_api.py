@@ -20,8 +20,10 @@ def _auth(token: str) -> dict[str, str]:
 
 def _rows(db: TestDatabase) -> tuple[int, int]:
     with db.sessionmaker() as s:
-        return (s.execute(select(func.count()).select_from(Subscription)).scalar_one(),
-                s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one())
+        return (
+            s.execute(select(func.count()).select_from(Subscription)).scalar_one(),
+            s.execute(select(func.count()).select_from(SubscriptionPlace)).scalar_one(),
+        )
 
 
 def _subscribe(client: TestClient, **overrides: Any) -> dict[str, Any]:
@@ -31,12 +33,16 @@ def _subscribe(client: TestClient, **overrides: Any) -> dict[str, Any]:
 
 
 def test_places_in_kochi_city_and_muroto_list_both_municipalities(client: TestClient) -> None:
-    body = _subscribe(client, places=[
-        {"label": "自宅", "lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]},
-        {"label": "実家", "lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]},
-    ])
+    body = _subscribe(
+        client,
+        places=[
+            {"label": "自宅", "lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]},
+            {"label": "実家", "lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]},
+        ],
+    )
     assert [(p["label"], p["municipality_code"], p["municipality_name"]) for p in body["places"]] == [
-        ("自宅", "39201", "高知市"), ("実家", "39202", "室戸市"),
+        ("自宅", "39201", "高知市"),
+        ("実家", "39202", "室戸市"),
     ]
     assert body["places"][0]["match"] == "inside"
     assert body["categories"] == ["evacuation", "river", "weather", "landslide", "quake_tsunami", "area_info"]
@@ -45,8 +51,16 @@ def test_places_in_kochi_city_and_muroto_list_both_municipalities(client: TestCl
 
 def test_a_place_may_be_a_whole_municipality(client: TestClient) -> None:
     body = _subscribe(client, places=[{"label": "職場", "municipality_code": "39209"}])
-    assert body["places"] == [{"label": "職場", "municipality_code": "39209", "municipality_name": "土佐清水市",
-                               "match": "code", "lat": None, "lon": None}]
+    assert body["places"] == [
+        {
+            "label": "職場",
+            "municipality_code": "39209",
+            "municipality_name": "土佐清水市",
+            "match": "code",
+            "lat": None,
+            "lon": None,
+        }
+    ]
 
 
 def test_coordinates_are_stored_rounded_to_a_thousandth_of_a_degree(client: TestClient, db: TestDatabase) -> None:
@@ -98,14 +112,20 @@ def test_wrong_or_missing_token_is_refused(client: TestClient) -> None:
         r = client.request(method, url)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert client.patch(url, json={"lang": "en"}, headers=_auth("x" * 32)).status_code == 404
-    assert client.put(url + "/location", json={"lat": 33.56, "lon": 133.53},
-                      headers=_auth(other["token"])).status_code == 404
+    assert (
+        client.put(url + "/location", json={"lat": 33.56, "lon": 133.53}, headers=_auth(other["token"])).status_code
+        == 404
+    )
     assert client.get(url, headers=_auth(body["token"])).json()["lang"] == "ja"
 
 
 def test_get_shows_everything_stored(client: TestClient) -> None:
-    created = _subscribe(client, categories=["evacuation", "river"], quiet_hours={"start": "22:00", "end": "06:00"},
-                         follow_current_location=True)
+    created = _subscribe(
+        client,
+        categories=["evacuation", "river"],
+        quiet_hours={"start": "22:00", "end": "06:00"},
+        follow_current_location=True,
+    )
     got = client.get(f"/api/v1/subscriptions/{created['id']}", headers=_auth(created["token"])).json()
     assert got == {k: v for k, v in created.items() if k != "token"}
     assert got["keys"]["p256dh"] and got["quiet_hours"] == {"start": "22:00", "end": "06:00"}
@@ -113,13 +133,21 @@ def test_get_shows_everything_stored(client: TestClient) -> None:
 
 
 def test_delete_leaves_nothing_in_any_table(client: TestClient, db: TestDatabase) -> None:
-    body = _subscribe(client, follow_current_location=True, places=[
-        {"label": "自宅", "lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]},
-        {"label": "実家", "municipality_code": "39202"},
-    ])
+    body = _subscribe(
+        client,
+        follow_current_location=True,
+        places=[
+            {"label": "自宅", "lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]},
+            {"label": "実家", "municipality_code": "39202"},
+        ],
+    )
     url = f"/api/v1/subscriptions/{body['id']}"
-    assert client.put(url + "/location", json={"lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]},
-                      headers=_auth(body["token"])).status_code == 200
+    assert (
+        client.put(
+            url + "/location", json={"lat": MUROTO_CAPE[0], "lon": MUROTO_CAPE[1]}, headers=_auth(body["token"])
+        ).status_code
+        == 200
+    )
     assert _rows(db) == (1, 3)
     assert client.delete(url, headers=_auth(body["token"])).status_code == 204
     assert _rows(db) == (0, 0)
@@ -129,8 +157,11 @@ def test_delete_leaves_nothing_in_any_table(client: TestClient, db: TestDatabase
 def test_current_location_resolves_and_shows_its_expiry(client: TestClient) -> None:
     body = _subscribe(client, follow_current_location=True, places=[])
     url = f"/api/v1/subscriptions/{body['id']}"
-    r = client.put(url + "/location", json={"lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1],
-                                            "accuracy_m": 30}, headers=_auth(body["token"]))
+    r = client.put(
+        url + "/location",
+        json={"lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1], "accuracy_m": 30},
+        headers=_auth(body["token"]),
+    )
     assert r.status_code == 200, r.text
     assert r.json()["municipality_code"] == "39201" and r.json()["municipality_name"] == "高知市"
     got = client.get(url, headers=_auth(body["token"])).json()
@@ -139,25 +170,34 @@ def test_current_location_resolves_and_shows_its_expiry(client: TestClient) -> N
 
 def test_current_location_needs_consent(client: TestClient) -> None:
     body = _subscribe(client)
-    r = client.put(f"/api/v1/subscriptions/{body['id']}/location", json={"lat": 33.56, "lon": 133.53},
-                   headers=_auth(body["token"]))
+    r = client.put(
+        f"/api/v1/subscriptions/{body['id']}/location", json={"lat": 33.56, "lon": 133.53}, headers=_auth(body["token"])
+    )
     assert r.status_code == 409 and r.json()["field"] == "follow_current_location"
 
 
 def test_turning_off_follow_forgets_the_current_location(client: TestClient, db: TestDatabase) -> None:
-    body = _subscribe(client, follow_current_location=True, places=[],
-                      current_location={"lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]})
+    body = _subscribe(
+        client,
+        follow_current_location=True,
+        places=[],
+        current_location={"lat": KOCHI_PREF_OFFICE[0], "lon": KOCHI_PREF_OFFICE[1]},
+    )
     assert body["current_location"]["municipality_code"] == "39201"
-    r = client.patch(f"/api/v1/subscriptions/{body['id']}", json={"follow_current_location": False},
-                     headers=_auth(body["token"]))
+    r = client.patch(
+        f"/api/v1/subscriptions/{body['id']}", json={"follow_current_location": False}, headers=_auth(body["token"])
+    )
     assert r.status_code == 200 and r.json()["current_location"] is None
     assert _rows(db) == (1, 0)
 
 
 def test_patch_changes_only_what_was_sent(client: TestClient) -> None:
     body = _subscribe(client, lang="ja", categories=["river"])
-    r = client.patch(f"/api/v1/subscriptions/{body['id']}", headers=_auth(body["token"]),
-                     json={"places": [{"label": "職場", "municipality_code": "39204"}], "lang": "en"})
+    r = client.patch(
+        f"/api/v1/subscriptions/{body['id']}",
+        headers=_auth(body["token"]),
+        json={"places": [{"label": "職場", "municipality_code": "39204"}], "lang": "en"},
+    )
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["lang"] == "en" and got["categories"] == ["river"]
@@ -171,18 +211,25 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, int]] = [
     ("long endpoint", {"endpoint": "https://fcm.googleapis.com/" + "a" * 2100}, "endpoint", 422),
     ("p256dh not base64", {"keys": {"p256dh": "not base64!", "auth": "tBHItJI5svbpez7KI4CCXg"}}, "keys.p256dh", 422),
     ("p256dh short", {"keys": {"p256dh": "BAAA", "auth": "tBHItJI5svbpez7KI4CCXg"}}, "keys.p256dh", 422),
-    ("p256dh off curve", {"keys": {"p256dh": "BA" + "A" * 85, "auth": "tBHItJI5svbpez7KI4CCXg"}}, "keys.p256dh",
-     422),
+    ("p256dh off curve", {"keys": {"p256dh": "BA" + "A" * 85, "auth": "tBHItJI5svbpez7KI4CCXg"}}, "keys.p256dh", 422),
     ("auth 15 bytes", {"keys": {"auth": "tBHItJI5svbpez7KI4CC"}}, "keys.auth", 422),
-    ("unknown municipality", {"places": [{"label": "x", "municipality_code": "13101"}]},
-     "places[0].municipality_code", 422),
+    (
+        "unknown municipality",
+        {"places": [{"label": "x", "municipality_code": "13101"}]},
+        "places[0].municipality_code",
+        422,
+    ),
     ("six places", {"places": [{"label": str(i), "municipality_code": "39201"} for i in range(6)]}, "places", 422),
     ("unknown category", {"categories": ["sports"]}, "categories[0]", 422),
     ("unknown language", {"lang": "klingon"}, "lang", 422),
     ("outside the area", {"places": [{"label": "東京", "lat": 35.68, "lon": 139.76}]}, "places[0].lat", 422),
     ("lat without lon", {"places": [{"label": "x", "lat": 33.5}]}, "places[0].lon", 422),
-    ("point and code", {"places": [{"label": "x", "lat": 33.56, "lon": 133.53, "municipality_code": "39201"}]},
-     "places[0].municipality_code", 422),
+    (
+        "point and code",
+        {"places": [{"label": "x", "lat": 33.56, "lon": 133.53, "municipality_code": "39201"}]},
+        "places[0].municipality_code",
+        422,
+    ),
     ("empty label", {"places": [{"label": "  ", "municipality_code": "39201"}]}, "places[0].label", 422),
     ("latitude 91", {"places": [{"label": "x", "lat": 91, "lon": 133.5}]}, "places[0].lat", 422),
     ("quiet hours 25:00", {"quiet_hours": {"start": "25:00", "end": "06:00"}}, "quiet_hours.start", 422),

@@ -23,19 +23,27 @@ def _operator(h: Harness) -> dict[str, str]:
 
 
 def _redeem(h: Harness, resident: Any, code: str) -> Any:
-    return h.client.post(f"/api/v1/subscriptions/{resident.id}/training-enrolment", json={"code": code},
-                         headers={"Authorization": f"Bearer {resident.token}"})
+    return h.client.post(
+        f"/api/v1/subscriptions/{resident.id}/training-enrolment",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {resident.token}"},
+    )
 
 
 def test_the_public_api_cannot_set_the_test_device_flag(harness: Harness) -> None:
     r = harness.subscribe(KOCHI_KENCHO)
     device = harness.push.subscribe()
-    body = {"endpoint": harness.push.endpoint(device), "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-            "places": [{"label": "自宅", "municipality_code": "39201"}], "test_device": True}
+    body = {
+        "endpoint": harness.push.endpoint(device),
+        "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
+        "places": [{"label": "自宅", "municipality_code": "39201"}],
+        "test_device": True,
+    }
     created = harness.client.post("/api/v1/subscriptions", json=body)
     assert created.status_code == 422 and created.json()["field"] == "test_device"
-    patched = harness.client.patch(f"/api/v1/subscriptions/{r.id}", json={"test_device": True},
-                                   headers={"Authorization": f"Bearer {r.token}"})
+    patched = harness.client.patch(
+        f"/api/v1/subscriptions/{r.id}", json={"test_device": True}, headers={"Authorization": f"Bearer {r.token}"}
+    )
     assert patched.status_code == 422 and patched.json()["field"] == "test_device"
 
 
@@ -54,7 +62,8 @@ def test_an_operator_link_enrols_one_phone_once_and_training_messages_reach_it(h
     assert _redeem(harness, other, "x" * 43).status_code == 404
     listed = harness.client.get("/api/v1/training-devices", headers=auth).json()
     assert [(d["subscription_id"], d["label"], d["enrolled_by"]) for d in listed] == [
-        (phone.id, "訓練用1", "県防災-訓練係")]
+        (phone.id, "訓練用1", "県防災-訓練係")
+    ]
     nid = harness.notify(target={"municipality_codes": ["39201"]}, test=True)
     harness.run_worker(nid)
     assert len(harness.push.received(phone.device)) == 1
@@ -79,8 +88,10 @@ def test_an_expired_link_is_refused(harness: Harness) -> None:
 
 def test_re_subscribing_keeps_an_enrolled_phone_a_training_device(harness: Harness) -> None:
     phone = harness.subscribe(KOCHI_KENCHO, test_device=True)
-    body = {"endpoint": harness.push.endpoint(phone.device),
-            "keys": {"p256dh": phone.device.keys.p256dh, "auth": phone.device.keys.auth},
-            "places": [{"label": "自宅", "municipality_code": "39201"}]}
+    body = {
+        "endpoint": harness.push.endpoint(phone.device),
+        "keys": {"p256dh": phone.device.keys.p256dh, "auth": phone.device.keys.auth},
+        "places": [{"label": "自宅", "municipality_code": "39201"}],
+    }
     again = harness.client.post("/api/v1/subscriptions", json=body)
     assert again.status_code == 201 and again.json()["test_device"] is True

@@ -28,8 +28,11 @@ def _b64(raw: bytes, padded: bool) -> str:
 
 @given(scalar=st.integers(min_value=1, max_value=P256_ORDER - 1), padded=st.booleans())
 def test_every_real_p256_public_key_is_accepted_padded_or_not(scalar: int, padded: bool) -> None:
-    point = ec.derive_private_key(scalar, ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    point = (
+        ec.derive_private_key(scalar, ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
     text = _b64(point, padded)
     assert check_p256dh(text) == text
 

@@ -13,9 +13,17 @@ from pushsvc.webpush.sender import Outcome, backoff_delay, classify, parse_retry
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [
-        (201, Outcome.SENT), (202, Outcome.SENT), (404, Outcome.GONE), (410, Outcome.GONE),
-        (413, Outcome.PAYLOAD_ERROR), (429, Outcome.RATE_LIMITED), (500, Outcome.RETRY),
-        (502, Outcome.RETRY), (503, Outcome.RETRY), (400, Outcome.REJECTED), (401, Outcome.REJECTED),
+        (201, Outcome.SENT),
+        (202, Outcome.SENT),
+        (404, Outcome.GONE),
+        (410, Outcome.GONE),
+        (413, Outcome.PAYLOAD_ERROR),
+        (429, Outcome.RATE_LIMITED),
+        (500, Outcome.RETRY),
+        (502, Outcome.RETRY),
+        (503, Outcome.RETRY),
+        (400, Outcome.REJECTED),
+        (401, Outcome.REJECTED),
         (403, Outcome.REJECTED),
     ],
 )

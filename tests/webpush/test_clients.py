@@ -27,8 +27,16 @@ LIMITS = Limits(timeout_s=2.0, connect_timeout_s=1.0, per_origin=4)
 
 @pytest.fixture(autouse=True)
 def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-                 "NO_PROXY", "no_proxy"):
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -50,6 +58,7 @@ def test_a_408_on_an_idle_connection_is_retried_and_delivered_once(
     devpush.state.idle_408_s = 0.2
     sub = devpush.subscribe()
     try:
+
         async def go() -> tuple[list[PushResult], list[PushResult]]:
             async with make_sender(identity, transport=make_transport(client, LIMITS)) as sender:
                 first = await _send_until_final(sender, target(devpush, sub))
@@ -168,7 +177,9 @@ def _trusting(client: ClientName, trust: ssl.SSLContext) -> Transport:
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_pushes_go_through_the_https_proxy_and_no_proxy_bypasses_it(
-    client: ClientName, tls_devpush: tuple[DevPush, ssl.SSLContext], identity: VapidIdentity,
+    client: ClientName,
+    tls_devpush: tuple[DevPush, ssl.SSLContext],
+    identity: VapidIdentity,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     push, trust = tls_devpush

@@ -38,8 +38,16 @@ def check_declarative(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _payload(lang: str, title: str, body: str) -> bytes:
-    return build_payload(id="1234", title=title, body=body, category="quake_tsunami", severity="emergency",
-                         url=URL, lang=lang, sent_at="2026-12-01T18:00:00+09:00")
+    return build_payload(
+        id="1234",
+        title=title,
+        body=body,
+        category="quake_tsunami",
+        severity="emergency",
+        url=URL,
+        lang=lang,
+        sent_at="2026-12-01T18:00:00+09:00",
+    )
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

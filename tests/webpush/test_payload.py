@@ -19,19 +19,37 @@ URL = "https://bousai.pref.kochi.lg.jp/alerts/" + "x" * 200
 
 def payload(body: str, title: str = "大雨警報", id: str = "n-42") -> bytes:
     return build_payload(
-        id=id, title=title, body=body, category="weather", severity="warning",
-        url=URL, lang="ja", sent_at="2026-11-23T05:00:00+09:00",
+        id=id,
+        title=title,
+        body=body,
+        category="weather",
+        severity="warning",
+        url=URL,
+        lang="ja",
+        sent_at="2026-11-23T05:00:00+09:00",
     )
 
 
 def test_short_payload_is_left_whole() -> None:
     doc = json.loads(payload("土砂災害に警戒してください。"))
     assert doc == {
-        "id": "n-42", "title": "大雨警報", "body": "土砂災害に警戒してください。", "category": "weather",
-        "severity": "warning", "url": URL, "lang": "ja", "sent_at": "2026-11-23T05:00:00+09:00",
-        "web_push": 8030, "mutable": True,
-        "notification": {"title": "大雨警報", "body": "土砂災害に警戒してください。", "navigate": URL, "lang": "ja",
-                         "tag": "n-42"},
+        "id": "n-42",
+        "title": "大雨警報",
+        "body": "土砂災害に警戒してください。",
+        "category": "weather",
+        "severity": "warning",
+        "url": URL,
+        "lang": "ja",
+        "sent_at": "2026-11-23T05:00:00+09:00",
+        "web_push": 8030,
+        "mutable": True,
+        "notification": {
+            "title": "大雨警報",
+            "body": "土砂災害に警戒してください。",
+            "navigate": URL,
+            "lang": "ja",
+            "tag": "n-42",
+        },
     }
 
 

@@ -31,8 +31,14 @@ def send_one(identity: VapidIdentity, t: PushTarget, payload: bytes = b"hi", **k
 def test_sent_message_decrypts_to_the_same_text_with_valid_vapid(devpush: DevPush, identity: VapidIdentity) -> None:
     sub = devpush.subscribe(vapid_key=identity.public_key_b64url)
     payload = build_payload(
-        id="n-1", title="避難指示", body=TEXT, category="evacuation", severity="emergency",
-        url="https://bousai.example.jp/a/n-1", lang="ja", sent_at="2026-11-23T05:00:00+09:00",
+        id="n-1",
+        title="避難指示",
+        body=TEXT,
+        category="evacuation",
+        severity="emergency",
+        url="https://bousai.example.jp/a/n-1",
+        lang="ja",
+        sent_at="2026-11-23T05:00:00+09:00",
     )
 
     async def go() -> PushResult:
@@ -212,8 +218,10 @@ def test_endpoint_outside_the_allowlist_is_refused_without_a_request(identity: V
 
     keys = SubscriberKeys.generate()
     result = send_one(
-        identity, PushTarget(endpoint, keys.p256dh, keys.auth),
-        allowed_hosts=["fcm.googleapis.com"], transport=NoNetwork(),
+        identity,
+        PushTarget(endpoint, keys.p256dh, keys.auth),
+        allowed_hosts=["fcm.googleapis.com"],
+        transport=NoNetwork(),
     )
 
     assert (result.outcome, result.status) == (Outcome.REFUSED, None)
@@ -233,8 +241,14 @@ def test_what_is_decided_once_per_origin_still_refuses_per_endpoint(identity: Va
         async with make_sender(identity, allowed_hosts=["fcm.googleapis.com"], transport=Accepting()) as sender:
             out = []
             fcm = "https://fcm.googleapis.com/fcm/send/"
-            for endpoint in (fcm + "1", fcm + "x" * 2100, "https://evil.example.com/1", "https://fcm.googleapis.com.evil.example/1",
-                             "http://fcm.googleapis.com/1", "fcm/send/1"):
+            for endpoint in (
+                fcm + "1",
+                fcm + "x" * 2100,
+                "https://evil.example.com/1",
+                "https://fcm.googleapis.com.evil.example/1",
+                "http://fcm.googleapis.com/1",
+                "fcm/send/1",
+            ):
                 out.append(await sender.send(PushTarget(endpoint, keys.p256dh, keys.auth), b"hi", ttl=60))
             return out
 

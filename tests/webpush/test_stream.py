@@ -25,8 +25,9 @@ LIMITS = Limits(timeout_s=1.0, connect_timeout_s=1.0)
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length"))
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
     return head + await reader.readexactly(length)
 
 
@@ -54,6 +55,7 @@ def _answers(*responses: bytes, close_after: bool = False) -> Handler:
             await writer.drain()
         if not close_after:
             await reader.read()  # keep the connection open until the client leaves
+
     return handler
 
 
@@ -82,13 +84,13 @@ def test_keep_alive_reuses_one_connection_and_reads_retry_after(client: ClientNa
         assert len(conns) == 1
         await t.aclose()
         server.close()
+
     run(go())
 
 
 def test_chunked_and_close_delimited_answers_are_read_whole(client: ClientName) -> None:
     async def go() -> None:
-        chunked = (b"HTTP/1.1 410 Gone\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        chunked = b"HTTP/1.1 410 Gone\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
         server, port, _ = await _serve(_answers(chunked))
         t = _transport(client)
         r = await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
@@ -100,6 +102,7 @@ def test_chunked_and_close_delimited_answers_are_read_whole(client: ClientName) 
         assert (r.status, r.text) == (500, "broken")
         await t.aclose()
         server.close()
+
     run(go())
 
 
@@ -114,6 +117,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_transparently(cli
         assert len(conns) == 2
         await t.aclose()
         server.close()
+
     run(go())
 
 
@@ -126,6 +130,7 @@ def test_garbage_is_a_transport_error(reply: bytes, client: ClientName) -> None:
             await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
         await t.aclose()
         server.close()
+
     run(go())
 
 
@@ -134,6 +139,7 @@ def test_a_stalled_server_times_out_and_an_unreachable_one_fails(client: ClientN
         async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await _read_request(reader)
             await asyncio.sleep(5)
+
         server, port, _ = await _serve(stall)
         t = _transport(client, Limits(timeout_s=0.3, connect_timeout_s=0.3))
         with pytest.raises(TransportError, match="timed out"):
@@ -143,6 +149,7 @@ def test_a_stalled_server_times_out_and_an_unreachable_one_fails(client: ClientN
         with pytest.raises(TransportError):
             await t.post(f"http://127.0.0.1:{port}/p", {}, b"")
         await t.aclose()
+
     run(go())
 
 
@@ -153,6 +160,7 @@ def test_timeouts_still_fire_when_the_transport_outlives_an_event_loop() -> None
         async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await _read_request(reader)
             await asyncio.sleep(5)
+
         server, port, _ = await _serve(stall)
         started = asyncio.get_running_loop().time()
         with pytest.raises(TransportError, match="timed out"):
@@ -174,13 +182,19 @@ def test_the_request_line_keeps_the_query_and_drops_the_fragment(client: ClientN
                 seen.append((await _read_request(reader)).split(b"\r\n", 1)[0])
                 writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
+
         server, port, _ = await _serve(record)
         t = _transport(client)
-        for url in (f"http://127.0.0.1:{port}/push/a?x=1#frag", f"http://127.0.0.1:{port}?y=2", f"http://127.0.0.1:{port}"):
+        for url in (
+            f"http://127.0.0.1:{port}/push/a?x=1#frag",
+            f"http://127.0.0.1:{port}?y=2",
+            f"http://127.0.0.1:{port}",
+        ):
             assert (await t.post(url, {"TTL": "1"}, b"")).status == 201
         assert seen == [b"POST /push/a?x=1 HTTP/1.1", b"POST /?y=2 HTTP/1.1", b"POST / HTTP/1.1"]
         await t.aclose()
         server.close()
+
     run(go())
 
 
@@ -189,10 +203,16 @@ def test_header_injection_and_malformed_urls_are_refused_before_sending(client: 
         t = _transport(client)
         with pytest.raises(TransportError, match="line break"):
             await t.post("http://127.0.0.1:9/p", {"Topic": "a\r\nX-Evil: 1"}, b"")
-        for url in ("http://127.0.0.1:9/p q", "http://127.0.0.1:9/p\r\nX: 1", "127.0.0.1:9/p", "ftp://127.0.0.1/p",
-                    "http://127.0.0.1:9/プッシュ"):
+        for url in (
+            "http://127.0.0.1:9/p q",
+            "http://127.0.0.1:9/p\r\nX: 1",
+            "127.0.0.1:9/p",
+            "ftp://127.0.0.1/p",
+            "http://127.0.0.1:9/プッシュ",
+        ):
             with pytest.raises(TransportError, match="malformed"):
                 await t.post(url, {}, b"")
+
     run(go())
 
 
@@ -201,16 +221,21 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -231,4 +256,5 @@ def test_https_verifies_the_certificate(tmp_path: Path, client: ClientName) -> N
             await untrusting.post(f"https://127.0.0.1:{port}/p", {}, b"secret")
         await untrusting.aclose()
         server.close()
+
     run(go())

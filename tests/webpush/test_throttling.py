@@ -16,12 +16,25 @@ from tests.webpush.conftest import make_sender, target
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("header", "seconds"), [
-    ("120", 120.0), (" 7 ", 7.0), ("1000000000000", MAX_RETRY_AFTER_S), ("9" * 5000, MAX_RETRY_AFTER_S),
-    ("Tue, 01 Dec 2026 12:01:30 GMT", 90.0), ("Tue, 01 Dec 2026 11:00:00 GMT", 0.0),
-    ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_S),
-    ("-5", None), ("1.5", None), ("soon", None), ("", None), ("١٢٣", None), ("inf", None), ("nan", None),
-])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("1000000000000", MAX_RETRY_AFTER_S),
+        ("9" * 5000, MAX_RETRY_AFTER_S),
+        ("Tue, 01 Dec 2026 12:01:30 GMT", 90.0),
+        ("Tue, 01 Dec 2026 11:00:00 GMT", 0.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_S),
+        ("-5", None),
+        ("1.5", None),
+        ("soon", None),
+        ("", None),
+        ("١٢٣", None),
+        ("inf", None),
+        ("nan", None),
+    ],
+)
 def test_retry_after_is_seconds_or_an_http_date_capped_and_never_raises(header: str, seconds: float | None) -> None:
     assert parse_retry_after(header, now=NOW) == seconds
 
@@ -39,8 +52,11 @@ def test_a_429_for_one_subscription_pauses_only_that_endpoint(devpush: DevPush, 
         async with make_sender(identity) as sender:
             await sender.send(target(devpush, throttled), b"x", ttl=3600)
             result = await sender.send(target(devpush, other), b"y", ttl=3600)
-            return (sender.paused_for(devpush.endpoint(throttled)), sender.paused_for(devpush.endpoint(other)),
-                    result.outcome)
+            return (
+                sender.paused_for(devpush.endpoint(throttled)),
+                sender.paused_for(devpush.endpoint(other)),
+                result.outcome,
+            )
 
     paused, other_paused, outcome = asyncio.run(go())
     assert 290 < paused <= 300 and other_paused == 0.0 and outcome is Outcome.SENT

@@ -98,8 +98,9 @@ def serve(host: str, port: int, mode: Mode, latency_ms: float = 0.0) -> None:
 
 
 @contextlib.contextmanager
-def spawn_devpush(mode: Mode = "count", host: str = "127.0.0.1", latency_ms: float = 0.0,
-                  env: dict[str, str] | None = None) -> Iterator[str]:
+def spawn_devpush(
+    mode: Mode = "count", host: str = "127.0.0.1", latency_ms: float = 0.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run ``pushsvc devpush`` as a child process on a free port; yields its base URL.
 
     ``env``: the child's environment (a bench comparing an older checkout runs today's push service)."""

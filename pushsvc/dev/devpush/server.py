@@ -27,8 +27,16 @@ MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024  # the push route refuses more than 4 KiB itself; this only bounds buffering
 _CREATED = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n"
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-            413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+}
 
 
 class _Request:
@@ -84,8 +92,13 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         idle_408 = self.server.state.idle_408_s
-        if (idle_408 is not None and self.answered and not self.buf and not self.busy
-                and self.server.loop.time() - self.idle_since >= idle_408):
+        if (
+            idle_408 is not None
+            and self.answered
+            and not self.buf
+            and not self.busy
+            and self.server.loop.time() - self.idle_since >= idle_408
+        ):
             assert self.transport is not None  # our idle timer "fired" as the request arrived: never read it
             self.server.state.count("status_408")
             self.transport.write(_TIMED_OUT)
@@ -101,12 +114,14 @@ class _Connection(asyncio.Protocol):
 
     def _later(self, delay: float, response: bytes, close: bool) -> None:
         """Answer after the configured latency, as a push service across the internet does."""
+
         def write() -> None:
             if self.transport is not None and not self.transport.is_closing():
                 self.transport.write(response)
                 self._answered()
                 if close:
                     self.transport.close()
+
         self.server.loop.call_later(delay, write)
 
     def _drain(self) -> None:
@@ -126,10 +141,14 @@ class _Connection(asyncio.Protocol):
                 return
             if len(buf) < end + 4 + length:
                 return
-            request.body = bytes(buf[end + 4:end + 4 + length])
-            del buf[:end + 4 + length]
-            if (request.method == "POST" and request.target.startswith("/push/") and state.mode == "count"
-                    and not state.faults):
+            request.body = bytes(buf[end + 4 : end + 4 + length])
+            del buf[: end + 4 + length]
+            if (
+                request.method == "POST"
+                and request.target.startswith("/push/")
+                and state.mode == "count"
+                and not state.faults
+            ):
                 state.accept(request.target[6:].partition("?")[0], count_request=True)
                 if state.latency_s:
                     self._later(state.latency_s, _CREATED, not request.keep_alive)
@@ -148,8 +167,10 @@ class _Connection(asyncio.Protocol):
     def _fail(self, status: int, reason: str) -> None:
         assert self.transport is not None
         body = reason.encode()
-        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
-                             % (status, _REASONS.get(status, "Error").encode(), len(body), body))
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, _REASONS.get(status, "Error").encode(), len(body), body)
+        )
         self.transport.close()
 
     async def _asgi(self, request: _Request) -> None:
@@ -158,10 +179,18 @@ class _Connection(asyncio.Protocol):
         host, port = self.server.address
         peer = self.transport.get_extra_info("peername") or ("127.0.0.1", 0)
         scope: dict[str, Any] = {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": request.version[5:], "method": request.method, "scheme": self.server.scheme,
-            "path": unquote(path), "raw_path": path.encode("latin-1"), "query_string": query.encode("latin-1"),
-            "root_path": "", "headers": request.headers, "client": (peer[0], peer[1]), "server": (host, port),
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": request.version[5:],
+            "method": request.method,
+            "scheme": self.server.scheme,
+            "path": unquote(path),
+            "raw_path": path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "root_path": "",
+            "headers": request.headers,
+            "client": (peer[0], peer[1]),
+            "server": (host, port),
         }
         sent_body = False
         status, headers, chunks = 500, [], []

@@ -69,8 +69,9 @@ class Subscriber:
 
 
 class DevPushState:
-    def __init__(self, mode: Mode = "full", base_url: str = "", *, latency_s: float = 0.0,
-                 idle_408_s: float | None = None) -> None:
+    def __init__(
+        self, mode: Mode = "full", base_url: str = "", *, latency_s: float = 0.0, idle_408_s: float | None = None
+    ) -> None:
         self.mode: Mode = mode
         self.base_url = base_url
         # Real push services answer in tens of milliseconds (FCM, Mozilla, Apple): every push is answered
@@ -164,8 +165,9 @@ class DevPushState:
                 "duplicates": sum(n - 1 for n in counts.values() if n > 1),
                 "first_at": self.first_at,
                 "last_at": self.last_at,
-                "groups": {g: {"accepted": int(c), "first_at": f, "last_at": la}
-                           for g, (c, f, la) in self.groups.items()},
+                "groups": {
+                    g: {"accepted": int(c), "first_at": f, "last_at": la} for g, (c, f, la) in self.groups.items()
+                },
             }
 
     def reset(self) -> None:

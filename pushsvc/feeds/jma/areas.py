@@ -58,7 +58,8 @@ class AreaResolver:
     def weather_area(self, code: str) -> tuple[str, ...]:
         """A 6-digit 府県予報区/一次細分区域/市町村等をまとめた地域 code → its municipalities."""
         return tuple(
-            m.n03_code for m in self.municipalities
+            m.n03_code
+            for m in self.municipalities
             if code in (m.class15_code, m.class10_code) or code == f"{self.prefecture}0000"
         )
 
@@ -90,15 +91,17 @@ def _municipalities(rows: Iterable[dict[str, str]], prefecture: str) -> tuple[Mu
         code = r.get("city_code_7", "")
         if not code.startswith(prefecture):
             continue
-        out.append(Municipality(
-            jma_code=code,
-            n03_code=code[:5],
-            name=r.get("name", ""),
-            class15_code=r.get("class15_code(市町村等をまとめた地域)", ""),
-            class10_code=r.get("class10_code(一次細分区域)", ""),
-            class10_name=r.get("class10_name", ""),
-            coastal=r.get("storm_surge_target(高潮)") == "1" or r.get("wave_target(波浪)") == "1",
-        ))
+        out.append(
+            Municipality(
+                jma_code=code,
+                n03_code=code[:5],
+                name=r.get("name", ""),
+                class15_code=r.get("class15_code(市町村等をまとめた地域)", ""),
+                class10_code=r.get("class10_code(一次細分区域)", ""),
+                class10_name=r.get("class10_name", ""),
+                coastal=r.get("storm_surge_target(高潮)") == "1" or r.get("wave_target(波浪)") == "1",
+            )
+        )
     return tuple(out)
 
 

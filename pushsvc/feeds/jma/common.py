@@ -94,13 +94,15 @@ def _headline_items(headline: Element | None) -> tuple[HeadlineItem, ...]:
                 (text(a, NS_HEAD, "Code"), text(a, NS_HEAD, "Name"))
                 for a in children(child(item, NS_HEAD, "Areas"), NS_HEAD, "Area")
             )
-            items.append(HeadlineItem(
-                info_type=info.get("type", ""),
-                kind_name=text(kind, NS_HEAD, "Name"),
-                kind_code=text(kind, NS_HEAD, "Code"),
-                condition=text(kind, NS_HEAD, "Condition"),
-                areas=areas,
-            ))
+            items.append(
+                HeadlineItem(
+                    info_type=info.get("type", ""),
+                    kind_name=text(kind, NS_HEAD, "Name"),
+                    kind_code=text(kind, NS_HEAD, "Code"),
+                    condition=text(kind, NS_HEAD, "Condition"),
+                    areas=areas,
+                )
+            )
     return tuple(items)
 
 

@@ -50,12 +50,16 @@ def _areas(body: Element | None, ns: str) -> tuple[EewArea, ...]:
     out = []
     for pref in children(child(body, ns, "Intensity", "Forecast"), ns, "Pref"):
         for area in children(pref, ns, "Area"):
-            out.append(EewArea(
-                code=text(area, ns, "Code"), name=text(area, ns, "Name"),
-                kind_name=text(area, ns, "Category", "Kind", "Name"),
-                intensity_from=text(area, ns, "ForecastInt", "From"), intensity_to=text(area, ns, "ForecastInt", "To"),
-                condition=text(area, ns, "Condition"),
-            ))
+            out.append(
+                EewArea(
+                    code=text(area, ns, "Code"),
+                    name=text(area, ns, "Name"),
+                    kind_name=text(area, ns, "Category", "Kind", "Name"),
+                    intensity_from=text(area, ns, "ForecastInt", "From"),
+                    intensity_to=text(area, ns, "ForecastInt", "To"),
+                    condition=text(area, ns, "Condition"),
+                )
+            )
     return tuple(out)
 
 
@@ -64,17 +68,21 @@ def parse_eew(base: Telegram, body: Element | None, ns: str) -> EewTelegram:
     origin = text(quake, ns, "OriginTime")
     mag = child(quake, NS_EB, "Magnitude")
     areas = _areas(body, ns)
-    warned = tuple(dict.fromkeys(
-        a for item in base.head.headline_items if item.info_type == AREA_INFO for a in item.areas))
+    warned = tuple(
+        dict.fromkeys(a for item in base.head.headline_items if item.info_type == AREA_INFO for a in item.areas)
+    )
     if not warned:  # the Headline is the summary; fall back to the Body's areas under 警報
         warned = tuple((a.code, a.name) for a in areas if "警報" in a.kind_name)
     return EewTelegram(
-        base.control, base.head, base.telegram_id,
+        base.control,
+        base.head,
+        base.telegram_id,
         origin_time=parse_datetime(origin, "OriginTime") if origin else None,
         hypocentre_name=text(quake, ns, "Hypocenter", "Area", "Name"),
         magnitude=number(text(mag)) if mag is not None else None,
         magnitude_text=mag.get("description", "") if mag is not None else "",
-        warned_areas=warned, areas=areas,
+        warned_areas=warned,
+        areas=areas,
         final="最終報" in text(body, ns, "NextAdvisory"),
         comment=text(body, ns, "Comments", "WarningComment", "Text"),
     )

@@ -49,33 +49,35 @@ def parse_feed(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Feed:
     entries = []
     for e in children(root, NS_ATOM, "entry"):
         link = next((ln.get("href", "") for ln in children(e, NS_ATOM, "link")), "")
-        entries.append(FeedEntry(
-            id=text(e, NS_ATOM, "id"),
-            title=text(e, NS_ATOM, "title"),
-            updated=parse_datetime(text(e, NS_ATOM, "updated"), "entry/updated"),
-            author=text(e, NS_ATOM, "author", "name"),
-            link=link,
-            content=text(e, NS_ATOM, "content"),
-        ))
-    return Feed(text(root, NS_ATOM, "title"), parse_datetime(text(root, NS_ATOM, "updated"), "feed/updated"),
-                tuple(entries))
+        entries.append(
+            FeedEntry(
+                id=text(e, NS_ATOM, "id"),
+                title=text(e, NS_ATOM, "title"),
+                updated=parse_datetime(text(e, NS_ATOM, "updated"), "entry/updated"),
+                author=text(e, NS_ATOM, "author", "name"),
+                link=link,
+                content=text(e, NS_ATOM, "content"),
+            )
+        )
+    return Feed(
+        text(root, NS_ATOM, "title"), parse_datetime(text(root, NS_ATOM, "updated"), "feed/updated"), tuple(entries)
+    )
 
 
-def new_entries(entries: Sequence[FeedEntry], seen_ids: Collection[str] = (),
-                last_updated: datetime | None = None) -> list[FeedEntry]:
+def new_entries(
+    entries: Sequence[FeedEntry], seen_ids: Collection[str] = (), last_updated: datetime | None = None
+) -> list[FeedEntry]:
     """Entries not in ``seen_ids`` and not older than ``last_updated``, oldest first (processing order).
 
     Entries updated exactly at ``last_updated`` are kept unless seen: JMA stamps several files per second.
     """
-    fresh = [
-        e for e in entries
-        if e.id not in seen_ids and (last_updated is None or e.updated >= last_updated)
-    ]
+    fresh = [e for e in entries if e.id not in seen_ids and (last_updated is None or e.updated >= last_updated)]
     unique = {e.id: e for e in reversed(fresh)}  # a repeated id keeps its latest version
     return sorted(unique.values(), key=lambda e: (e.updated, e.id))
 
 
-def for_office(entries: Sequence[FeedEntry], office_code: str,
-               data_types: Collection[str] | None = None) -> list[FeedEntry]:
+def for_office(
+    entries: Sequence[FeedEntry], office_code: str, data_types: Collection[str] | None = None
+) -> list[FeedEntry]:
     """Entries published by one office (390000 = 高知地方気象台), optionally of some data types only."""
     return [e for e in entries if e.office_code == office_code and (data_types is None or e.data_type in data_types)]

@@ -60,12 +60,14 @@ def _flood_areas(body: Element | None, ns: str) -> tuple[FloodArea, ...]:
             if not text(item, ns, "Kind", "Name").startswith("浸水想定地区"):
                 continue
             for area in children(child(item, ns, "Areas"), ns, "Area"):
-                out.append(FloodArea(
-                    city_code=text(area, ns, "CityCode"),
-                    city_name=text(area, ns, "City"),
-                    station_code=text(area, ns, "Code"),
-                    districts=text(area, ns, "SubCityList"),
-                ))
+                out.append(
+                    FloodArea(
+                        city_code=text(area, ns, "CityCode"),
+                        city_name=text(area, ns, "City"),
+                        station_code=text(area, ns, "Code"),
+                        districts=text(area, ns, "SubCityList"),
+                    )
+                )
     return tuple(out)
 
 
@@ -91,14 +93,16 @@ def _stations(body: Element | None, ns: str) -> tuple[StationLevel, ...]:
             level = next((w for w in now if w.get("type") == "水位"), None)
             stage = next((w for w in now if w.get("type") == "レベル"), None)
             station = child(item, ns, "Station")
-            out.append(StationLevel(
-                code=text(station, ns, "Code"),
-                name=text(station, ns, "Name"),
-                location=text(station, ns, "Location"),
-                level_m=number(text(level)) if level is not None else None,
-                condition=level.get("condition", "") if level is not None else "",
-                stage=int(text(stage)) if stage is not None and text(stage).isdigit() else None,
-            ))
+            out.append(
+                StationLevel(
+                    code=text(station, ns, "Code"),
+                    name=text(station, ns, "Name"),
+                    location=text(station, ns, "Location"),
+                    level_m=number(text(level)) if level is not None else None,
+                    condition=level.get("condition", "") if level is not None else "",
+                    stage=int(text(stage)) if stage is not None and text(stage).isdigit() else None,
+                )
+            )
     return tuple(out)
 
 

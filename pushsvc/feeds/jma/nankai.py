@@ -16,8 +16,16 @@ from pushsvc.feeds.jma.xmlsafe import child, text
 EXTRA = "南海トラフ地震臨時情報"
 COMMENTARY = "南海トラフ地震関連解説情報"
 CATEGORIES = ("調査中", "巨大地震警戒", "巨大地震注意", "調査終了")
-SERIAL_CODES = {"111": "調査中", "112": "調査中", "113": "調査中", "120": "巨大地震警戒", "130": "巨大地震注意",
-                "190": "調査終了", "200": "定例解説", "210": "臨時解説"}
+SERIAL_CODES = {
+    "111": "調査中",
+    "112": "調査中",
+    "113": "調査中",
+    "120": "巨大地震警戒",
+    "130": "巨大地震注意",
+    "190": "調査終了",
+    "200": "定例解説",
+    "210": "臨時解説",
+}
 _KEYWORD = re.compile(r"（([^（）]+)）\s*$")
 
 
@@ -46,14 +54,19 @@ class NankaiTelegram(Telegram):
     @property
     def regular(self) -> bool:
         """VYSE52 定例解説: shown on the portal, never pushed."""
-        return self.is_commentary and (self.serial_code == "200" or "定例" in self.serial_name
-                                       or "定例" in self.head.title)
+        return self.is_commentary and (
+            self.serial_code == "200" or "定例" in self.serial_name or "定例" in self.head.title
+        )
 
 
 def parse_nankai(base: Telegram, body: Element | None, ns: str) -> NankaiTelegram:
     info = child(body, ns, "EarthquakeInfo")
     return NankaiTelegram(
-        base.control, base.head, base.telegram_id,
-        serial_code=text(info, ns, "InfoSerial", "Code"), serial_name=text(info, ns, "InfoSerial", "Name"),
-        text=text(info, ns, "Text") or text(body, ns, "Text"), next_advisory=text(body, ns, "NextAdvisory"),
+        base.control,
+        base.head,
+        base.telegram_id,
+        serial_code=text(info, ns, "InfoSerial", "Code"),
+        serial_name=text(info, ns, "InfoSerial", "Name"),
+        text=text(info, ns, "Text") or text(body, ns, "Text"),
+        next_advisory=text(body, ns, "NextAdvisory"),
     )

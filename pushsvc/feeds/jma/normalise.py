@@ -12,8 +12,12 @@ from pushsvc.feeds.jma.tsunami import TsunamiTelegram, forecast_detail
 from pushsvc.feeds.jma.warnings import LandslideTelegram, WeatherWarningTelegram
 from pushsvc.types import Severity
 
-TSUNAMI_EN = {1: "Tsunami forecast (slight sea-level change)", 2: "Tsunami advisory", 3: "Tsunami warning",
-              4: "Major tsunami warning"}
+TSUNAMI_EN = {
+    1: "Tsunami forecast (slight sea-level change)",
+    2: "Tsunami advisory",
+    3: "Tsunami warning",
+    4: "Major tsunami warning",
+}
 # 大津波警報・津波警報: leave the coast now (emergency); 津波注意報: out of the water (warning). A 津波予報
 # (若干の海面変動) needs no action: it is not a status, so going down to it is the 注意報's 解除.
 TSUNAMI_SEVERITY: dict[int, Severity] = {2: "warning", 3: "emergency", 4: "emergency"}
@@ -33,8 +37,19 @@ def weather_kind_en(name: str) -> str:
     return product(name).name_en
 
 
-def _status(n03: str, topic: str, category: Category, name: str, en: str, code: str, rank: int,
-            severity: Severity, detail_ja: str = "", detail_en: str = "", level: int | None = None) -> AreaStatus:
+def _status(
+    n03: str,
+    topic: str,
+    category: Category,
+    name: str,
+    en: str,
+    code: str,
+    rank: int,
+    severity: Severity,
+    detail_ja: str = "",
+    detail_en: str = "",
+    level: int | None = None,
+) -> AreaStatus:
     return AreaStatus(n03, topic, category, name, en, code, rank, severity, detail_ja, detail_en, level)
 
 
@@ -67,8 +82,9 @@ def _landslide(t: LandslideTelegram, r: AreaResolver) -> Snapshot:
         covered.add(n03)
         if any(k.code == "3" and k.status != "解除" for k in area.kinds):
             row = product("土砂災害警戒情報")
-            statuses.append(_status(n03, "landslide", "landslide", row.name_ja, row.name_en, "3", 2, row.severity,
-                                    level=row.level))
+            statuses.append(
+                _status(n03, "landslide", "landslide", row.name_ja, row.name_en, "3", 2, row.severity, level=row.level)
+            )
     return Snapshot(t, event_key(t), tuple(statuses), frozenset(covered), "landslide")
 
 
@@ -82,9 +98,18 @@ def _river(t: FloodForecastTelegram, r: AreaResolver) -> Snapshot:
             n03 = r.municipality(fa.city_code)
             if n03:
                 statuses[n03] = _status(
-                    n03, topic, "river", t.kind_name or t.head.title,
-                    f"Flood forecast level {t.level} for {river}", t.kind_code, t.level,
-                    severity_for(t.level), detail, f"River {river}: flood forecast level {t.level}.", level=t.level)
+                    n03,
+                    topic,
+                    "river",
+                    t.kind_name or t.head.title,
+                    f"Flood forecast level {t.level} for {river}",
+                    t.kind_code,
+                    t.level,
+                    severity_for(t.level),
+                    detail,
+                    f"River {river}: flood forecast level {t.level}.",
+                    level=t.level,
+                )
     return Snapshot(t, event_key(t), tuple(statuses.values()), None, "river:", frozenset({topic}))
 
 
@@ -93,17 +118,27 @@ def _quake(t: QuakeTelegram, r: AreaResolver) -> Snapshot:
     cities = [(r.resolve(i.code), i.max_int) for i in t.intensities if i.level == "city"]
     areas = [(r.quake_area(i.code), i.max_int) for i in t.intensities if i.level == "area"]
     best: dict[str, str] = {}
-    for codes, value in (cities if any(c for c, _ in cities) else areas):
+    for codes, value in cities if any(c for c, _ in cities) else areas:
         for n03 in codes:
             if intensity_rank(value) > intensity_rank(best.get(n03, "")):
                 best[n03] = value
     hypo = t.hypocentre.name if t.hypocentre else ""
     mag = f"M{t.magnitude:.1f}" if t.magnitude is not None else ""
     statuses = tuple(
-        _status(n03, topic, "quake_tsunami", intensity_ja(v), f"Earthquake, seismic intensity {v}", v,
-                intensity_rank(v), quake_severity(intensity_rank(v)),
-                f"震源 {hypo} {mag}".strip(), f"Epicentre {hypo} {mag}".strip())
-        for n03, v in sorted(best.items()) if intensity_rank(v) > 0
+        _status(
+            n03,
+            topic,
+            "quake_tsunami",
+            intensity_ja(v),
+            f"Earthquake, seismic intensity {v}",
+            v,
+            intensity_rank(v),
+            quake_severity(intensity_rank(v)),
+            f"震源 {hypo} {mag}".strip(),
+            f"Epicentre {hypo} {mag}".strip(),
+        )
+        for n03, v in sorted(best.items())
+        if intensity_rank(v) > 0
     )
     return Snapshot(t, event_key(t), statuses, None, "")
 
@@ -119,8 +154,18 @@ def _tsunami(t: TsunamiTelegram, r: AreaResolver) -> Snapshot | None:
         for n03 in r.tsunami_area(f.area_code):
             if n03 not in statuses or statuses[n03].rank < f.level:
                 statuses[n03] = AreaStatus(
-                    n03, "tsunami", "quake_tsunami", f.kind_name, TSUNAMI_EN[f.level], f.kind_code, f.level,
-                    TSUNAMI_SEVERITY[f.level], detail_ja, detail_en, area_name=f.area_name)
+                    n03,
+                    "tsunami",
+                    "quake_tsunami",
+                    f.kind_name,
+                    TSUNAMI_EN[f.level],
+                    f.kind_code,
+                    f.level,
+                    TSUNAMI_SEVERITY[f.level],
+                    detail_ja,
+                    detail_en,
+                    area_name=f.area_name,
+                )
     return Snapshot(t, event_key(t), tuple(statuses.values()), None, "tsunami")
 
 

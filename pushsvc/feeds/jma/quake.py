@@ -73,8 +73,9 @@ def _intensities(obs: Element | None, ns: str) -> tuple[AreaIntensity, ...]:
         for area in children(pref, ns, "Area"):
             out.append(AreaIntensity("area", text(area, ns, "Code"), text(area, ns, "Name"), text(area, ns, "MaxInt")))
             out.extend(
-                AreaIntensity("city", text(c, ns, "Code"), text(c, ns, "Name"), text(c, ns, "MaxInt"),
-                              text(area, ns, "Code"))
+                AreaIntensity(
+                    "city", text(c, ns, "Code"), text(c, ns, "Name"), text(c, ns, "MaxInt"), text(area, ns, "Code")
+                )
                 for c in children(area, ns, "City")
             )
     return tuple(out)
@@ -97,7 +98,9 @@ def parse_quake(base: Telegram, body: Element | None, ns: str) -> QuakeTelegram:
             code=text(hypo_area, ns, "Code"),
             coordinate=text(coord),
             description=coord.get("description", "") if coord is not None else "",
-        ) if hypo_area is not None else None,
+        )
+        if hypo_area is not None
+        else None,
         magnitude=magnitude,
         magnitude_text=magnitude_text,
         max_int=text(obs, ns, "MaxInt"),

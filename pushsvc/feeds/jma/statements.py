@@ -20,8 +20,13 @@ from pushsvc.feeds.jma.normalise import snapshot
 from pushsvc.feeds.jma.records import AreaStatus
 
 Mode = Literal["statement", "cancel", "correction", "skip"]
-CATEGORY_BY_PREFIX = (("weather:", "weather"), ("landslide", "landslide"), ("river:", "river"),
-                      ("quake:", "quake_tsunami"), ("tsunami", "quake_tsunami"))
+CATEGORY_BY_PREFIX = (
+    ("weather:", "weather"),
+    ("landslide", "landslide"),
+    ("river:", "river"),
+    ("quake:", "quake_tsunami"),
+    ("tsunami", "quake_tsunami"),
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,10 @@ def statement_of(t: Telegram, resolver: AreaResolver, *, source: str) -> JmaStat
     if snap is None:
         return JmaStatement("skip", empty, f"not a notifying telegram: {t.control.title}")
     items = tuple(AreaValue(s.topic, s.n03_code, _value(s)) for s in snap.statuses)
-    scope = Scope(prefix=snap.scope_prefix, phenomena=snap.scope_topics, areas=snap.covered) \
-        if snap.scope_prefix else None
-    st = Statement(source=source, ref=empty.ref, at=empty.at, items=items, scope=scope,
-                   only_raise=not snap.scope_prefix)
+    scope = (
+        Scope(prefix=snap.scope_prefix, phenomena=snap.scope_topics, areas=snap.covered) if snap.scope_prefix else None
+    )
+    st = Statement(
+        source=source, ref=empty.ref, at=empty.at, items=items, scope=scope, only_raise=not snap.scope_prefix
+    )
     return JmaStatement("correction" if t.head.info_type == "訂正" else "statement", st)

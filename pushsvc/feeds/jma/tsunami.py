@@ -53,27 +53,36 @@ def parse_tsunami(base: Telegram, body: Element | None, ns: str) -> TsunamiTeleg
         first = child(item, ns, "FirstHeight")
         arrival = text(first, ns, "ArrivalTime")
         height, height_text = _height(item, ns)
-        forecasts.append(TsunamiForecast(
-            area_code=text(item, ns, "Area", "Code"),
-            area_name=text(item, ns, "Area", "Name"),
-            kind_name=text(kind, ns, "Name"),
-            kind_code=text(kind, ns, "Code"),
-            last_kind_name=text(item, ns, "Category", "LastKind", "Name"),
-            arrival_time=parse_datetime(arrival, "ArrivalTime") if arrival else None,
-            arrival_condition=text(first, ns, "Condition"),
-            max_height_m=height,
-            max_height_text=height_text,
-        ))
-    return TsunamiTelegram(base.control, base.head, base.telegram_id, forecasts=tuple(forecasts),
-                           info_only=base.control.title.startswith("津波情報"))
+        forecasts.append(
+            TsunamiForecast(
+                area_code=text(item, ns, "Area", "Code"),
+                area_name=text(item, ns, "Area", "Name"),
+                kind_name=text(kind, ns, "Name"),
+                kind_code=text(kind, ns, "Code"),
+                last_kind_name=text(item, ns, "Category", "LastKind", "Name"),
+                arrival_time=parse_datetime(arrival, "ArrivalTime") if arrival else None,
+                arrival_condition=text(first, ns, "Condition"),
+                max_height_m=height,
+                max_height_text=height_text,
+            )
+        )
+    return TsunamiTelegram(
+        base.control,
+        base.head,
+        base.telegram_id,
+        forecasts=tuple(forecasts),
+        info_only=base.control.title.startswith("津波情報"),
+    )
 
 
 def forecast_detail(f: TsunamiForecast) -> tuple[str, str]:
-    """"予想される津波の高さ ３ｍ、第1波の到達予想 14:30" (and English), from one forecast item."""
+    """ "予想される津波の高さ ３ｍ、第1波の到達予想 14:30" (and English), from one forecast item."""
     height = f.max_height_text or (f"{f.max_height_m:g}m" if f.max_height_m is not None else "")
     when = f.arrival_time.strftime("%H:%M") if f.arrival_time else f.arrival_condition
-    ja = "、".join(p for p in (f"予想される津波の高さ {height}" if height else "",
-                               f"第1波の到達予想 {when}" if when else "") if p)
-    en = ", ".join(p for p in (f"expected height {height}" if height else "",
-                               f"first wave expected {when}" if when else "") if p)
+    ja = "、".join(
+        p for p in (f"予想される津波の高さ {height}" if height else "", f"第1波の到達予想 {when}" if when else "") if p
+    )
+    en = ", ".join(
+        p for p in (f"expected height {height}" if height else "", f"first wave expected {when}" if when else "") if p
+    )
     return (ja + "。" if ja else ""), (en + "." if en else "")

@@ -117,9 +117,7 @@ def read_warning_items(body: Element | None, ns: str) -> tuple[WarningArea, ...]
                 k for k in (_kind(el, ns) for el in children(item, ns, "Kind")) if k.name and k.status != NO_WARNINGS
             )
             areas = children(item, ns, "Area") + children(child(item, ns, "Areas"), ns, "Area")
-            out.extend(
-                WarningArea(area_class, text(a, ns, "Code"), text(a, ns, "Name"), kinds) for a in areas
-            )
+            out.extend(WarningArea(area_class, text(a, ns, "Code"), text(a, ns, "Name"), kinds) for a in areas)
     return tuple(out)
 
 

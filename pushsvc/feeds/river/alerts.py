@@ -20,8 +20,11 @@ from pushsvc.types import Severity
 
 ATTRIBUTION = "国土交通省「川の防災情報」"
 STAGE_PRODUCT = {Stage.EVACUATION: "避難判断水位", Stage.DANGER: "氾濫危険水位", Stage.FLOODING: "氾濫発生水位"}
-STAGE_EN = {Stage.EVACUATION: "evacuation judgement level", Stage.DANGER: "flood danger level",
-            Stage.FLOODING: "flooding level"}
+STAGE_EN = {
+    Stage.EVACUATION: "evacuation judgement level",
+    Stage.DANGER: "flood danger level",
+    Stage.FLOODING: "flooding level",
+}
 
 
 def stage_name_ja(station: Station, stage: Stage) -> str:
@@ -40,8 +43,11 @@ def _action(row: Product, lang: str) -> str:
     action = row.action
     if action is None or row.level is None:
         return ""
-    return f"【{level_label(row.level, 'ja')}】{action.ja}" if lang == "ja" else \
-        f"{level_label(row.level, 'en')}: {action.en}"
+    return (
+        f"【{level_label(row.level, 'ja')}】{action.ja}"
+        if lang == "ja"
+        else f"{level_label(row.level, 'en')}: {action.en}"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,14 +130,18 @@ def _level_action(row: Product | None) -> dict[str, str]:
     """【警戒レベルN相当】action in every language (the catalogue's words for ``_action``)."""
     if row is None or row.level is None or row.action is None:
         return {}
-    return i18n.texts("state.action", level=i18n.Msg("state.level", level=row.level),
-                      action=i18n.Msg(f"level.{row.level}.action"))
+    return i18n.texts(
+        "state.action", level=i18n.Msg("state.level", level=row.level), action=i18n.Msg(f"level.{row.level}.action")
+    )
 
 
 def _in_all_languages(alert: RiverAlert, title: dict[str, str], body: dict[str, str]) -> RiverAlert:
     """The alert with its texts in every language: its own Japanese and English, the catalogue's for the rest."""
-    return replace(alert, title={**title, "ja": alert.title_ja, "en": alert.title_en},
-                   body={**body, "ja": alert.body_ja, "en": alert.body_en})
+    return replace(
+        alert,
+        title={**title, "ja": alert.title_ja, "en": alert.title_en},
+        body={**body, "ja": alert.body_ja, "en": alert.body_en},
+    )
 
 
 def rise_alert(station: Station, stage: Stage, level: float, threshold: float, at: datetime) -> RiverAlert:
@@ -158,16 +168,29 @@ def rise_alert(station: Station, stage: Stage, level: float, threshold: float, a
         stage_after=stage.name.lower(),
     )
     common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": _stage_msg(station, stage)}
-    prefix: dict[str, str] = {lang: i18n.fragment("state.prefix", lang, level=i18n.Msg("state.level", level=row.level))
-                              for lang in i18n.LANGUAGES} if row.level else {}
+    prefix: dict[str, str] = (
+        {
+            lang: i18n.fragment("state.prefix", lang, level=i18n.Msg("state.level", level=row.level))
+            for lang in i18n.LANGUAGES
+        }
+        if row.level
+        else {}
+    )
     title = {lang: prefix.get(lang, "") + text for lang, text in i18n.texts("river.rise.title", **common).items()}
-    body = i18n.texts("river.rise.body", **common, level=f"{level:.2f}", time=_when_by_lang(at),
-                      threshold=f"{threshold:.2f}", action=_level_action(row))
+    body = i18n.texts(
+        "river.rise.body",
+        **common,
+        level=f"{level:.2f}",
+        time=_when_by_lang(at),
+        threshold=f"{threshold:.2f}",
+        action=_level_action(row),
+    )
     return _in_all_languages(alert, title, body)
 
 
-def fall_alert(station: Station, stage: Stage, level: float | None, threshold: float, at: datetime,
-               still: Stage | None = None) -> RiverAlert:
+def fall_alert(
+    station: Station, stage: Stage, level: float | None, threshold: float, at: datetime, still: Stage | None = None
+) -> RiverAlert:
     """Back below ``stage``; ``still`` is the stage that remains in force (its action is repeated)."""
     name_ja = stage_name_ja(station, stage)
     name_en = STAGE_EN[stage]
@@ -200,8 +223,15 @@ def fall_alert(station: Station, stage: Stage, level: float | None, threshold: f
         ),
         stage_after=still.name.lower() if still is not None else None,
     )
-    now: i18n.Param = {"ja": now_ja, "en": now_en} if level is not None else \
-        (i18n.Msg("river.below_start_at", start=f"{start:.2f}") if start is not None else i18n.Msg("river.below_start"))
+    now: i18n.Param = (
+        {"ja": now_ja, "en": now_en}
+        if level is not None
+        else (
+            i18n.Msg("river.below_start_at", start=f"{start:.2f}")
+            if start is not None
+            else i18n.Msg("river.below_start")
+        )
+    )
     common: dict[str, i18n.Param] = {"station": _station_names(station), "stage": _stage_msg(station, stage)}
     body = i18n.texts("river.fall.body", **common, level=now, time=_when_by_lang(at), threshold=f"{threshold:.2f}")
     if remaining is not None and still is not None:

@@ -192,8 +192,9 @@ def _reached(station: Station, level: float | None) -> Stage | None:
     return max((s for s in station.alert_stages if level >= _threshold(station, s)), default=None)
 
 
-def _fall(station: Station, latched: Stage | None, reading: Reading, rules: AlertRules
-          ) -> tuple[Stage | None, list[RiverAlert]]:
+def _fall(
+    station: Station, latched: Stage | None, reading: Reading, rules: AlertRules
+) -> tuple[Stage | None, list[RiverAlert]]:
     """Re-arm every stage the level is now clearly below (by the margin), and say so once, for the highest."""
     level = reading.level
     cleared: Stage | None = None
@@ -251,14 +252,17 @@ def _already_seen(state: StationState, reading: Reading) -> bool:
     return newest is not None and reading.observed_at <= newest
 
 
-def _suspicion(station: Station, state: StationState, level: float, at: datetime, rules: AlertRules,
-               held: HeldReading | None) -> tuple[str | None, bool]:
+def _suspicion(
+    station: Station, state: StationState, level: float, at: datetime, rules: AlertRules, held: HeldReading | None
+) -> tuple[str | None, bool]:
     """Why a reading is not trusted yet (None: it is), and whether it agrees with the reading held before."""
     base = state.level if state.level is not None else station.thresholds.start
     reason = rules.spike.implausible(station, level, at, base, state.at)
-    agrees = held is not None and rules.spike.implausible(
-        station, level, at, held.level, held.observed_at) is None and _jump(
-        station, state, rules, level, held.level) is None
+    agrees = (
+        held is not None
+        and rules.spike.implausible(station, level, at, held.level, held.observed_at) is None
+        and _jump(station, state, rules, level, held.level) is None
+    )
     if reason is None and state.at is not None:  # a gauge never seen before has nothing to jump from
         reason = _jump(station, state, rules, level, base)
     return reason, agrees
@@ -286,8 +290,9 @@ def step(station: Station, state: StationState, reading: Reading, rules: AlertRu
     return new
 
 
-def _unlisted(snapshot: Snapshot, stations: Mapping[str, Station], listed: set[str], rules: AlertRules,
-              out: Evaluation) -> None:
+def _unlisted(
+    snapshot: Snapshot, stations: Mapping[str, Station], listed: set[str], rules: AlertRules, out: Evaluation
+) -> None:
     """A complete snapshot that leaves a gauge out says it is below its start level, unless it was well
     above a moment ago: then it is "no data", not "water fell"."""
     low = StationState(at=snapshot.taken_at)  # shared: immutable, and most stations are low most of the time
@@ -300,8 +305,9 @@ def _unlisted(snapshot: Snapshot, stations: Mapping[str, Station], listed: set[s
         if state.level is None and state.latched is None and state.held_level is None:
             out.states[code] = low  # still low: only the time moves on
             continue
-        if state.level is not None and not rules.spike.plausibly_fallen(station, state.level, state.at,
-                                                                        snapshot.taken_at):
+        if state.level is not None and not rules.spike.plausibly_fallen(
+            station, state.level, state.at, snapshot.taken_at
+        ):
             out.states[code] = replace(state, missing_since=state.missing_since or snapshot.taken_at)
             out.no_data.append(code)  # gone from well above start level: no data, not "water fell"
             continue

@@ -104,8 +104,9 @@ def _checked(item: Mapping[str, Any], now: datetime) -> tuple[Reading | None, st
     return reading, ""
 
 
-def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "",
-                     now: datetime) -> tuple[Snapshot, list[str]]:
+def checked_snapshot(
+    doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "", now: datetime
+) -> tuple[Snapshot, list[str]]:
     """A live area_info document → (complete snapshot, why each rejected item was rejected).
 
     The document must be a list of gauges (or the crawler's ``{"items": [...]}``), and a non-empty one
@@ -126,8 +127,14 @@ def checked_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label
             continue
         readings.append(reading)
     taken_at = max((r.observed_at for r in readings), default=now)
-    return Snapshot(source=SOURCE, taken_at=taken_at, readings=tuple(readings), complete=True, label=label,
-                    unreadable=tuple(unreadable)), rejected
+    return Snapshot(
+        source=SOURCE,
+        taken_at=taken_at,
+        readings=tuple(readings),
+        complete=True,
+        label=label,
+        unreadable=tuple(unreadable),
+    ), rejected
 
 
 def area_info_snapshot(doc: Any, *, pref_code: str | None = KOCHI_PREF_CODE, label: str = "") -> Snapshot:

@@ -28,19 +28,34 @@ from pushsvc.feeds.seismic.quake import ingest_quake
 from pushsvc.feeds.seismic.tsunami import TSUNAMI_CHANGES, notify_tsunami, record_tsunami_info, tsunami_info_text
 
 __all__ = [
-    "CATEGORY", "EEW_TTL_S", "NANKAI_TTL_S", "QUAKE_TTL_S", "TSUNAMI_CHANGES", "TSUNAMI_TTL_S", "NankaiConfig",
-    "ingest", "ingest_eew", "ingest_nankai", "ingest_quake", "load_nankai_config", "nankai_status",
-    "notify_tsunami", "record_tsunami_info", "tsunami_info_text",
+    "CATEGORY",
+    "EEW_TTL_S",
+    "NANKAI_TTL_S",
+    "QUAKE_TTL_S",
+    "TSUNAMI_CHANGES",
+    "TSUNAMI_TTL_S",
+    "NankaiConfig",
+    "ingest",
+    "ingest_eew",
+    "ingest_nankai",
+    "ingest_quake",
+    "load_nankai_config",
+    "nankai_status",
+    "notify_tsunami",
+    "record_tsunami_info",
+    "tsunami_info_text",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def ingest(db_session: Session, row: FeedSource, t: Telegram, resolver: AreaResolver, *, settings: Settings,
-           now: datetime) -> list[SentAlert] | None:
+def ingest(
+    db_session: Session, row: FeedSource, t: Telegram, resolver: AreaResolver, *, settings: Settings, now: datetime
+) -> list[SentAlert] | None:
     """The kinds handled here; ``None`` for the others (``service.ingest_jma_telegram`` diffs those)."""
     if not isinstance(t, QuakeTelegram | EewTelegram | NankaiTelegram) and not (
-            isinstance(t, TsunamiTelegram) and t.info_only):
+        isinstance(t, TsunamiTelegram) and t.info_only
+    ):
         return None
     if not t.is_actual:
         log.info("%s: telegram %s skipped: Control/Status %s", row.name, t.telegram_id, t.control.status)

@@ -28,28 +28,55 @@ def _eew_texts(t: EewTelegram, names: str) -> tuple[dict[str, str], dict[str, st
     mag: i18n.Param = ""
     if t.magnitude is not None:  # a fragment: " (M7.2)" keeps its space
         mag = {lang: i18n.fragment("eew.magnitude", lang, magnitude=f"{t.magnitude:.1f}") for lang in i18n.LANGUAGES}
-    return (i18n.texts("eew.title", areas=names),
-            i18n.texts("eew.body", origin=origin, hypocentre=t.hypocentre_name, magnitude=mag))
+    return (
+        i18n.texts("eew.title", areas=names),
+        i18n.texts("eew.body", origin=origin, hypocentre=t.hypocentre_name, magnitude=mag),
+    )
 
 
-def _eew_draft(db_session: Session, before: set[str], fresh: list[str], *, title: Mapping[str, str],
-               body: Mapping[str, str], topic: str, detail: dict[str, Any],
-               now: datetime) -> delivery.NotificationDraft:
+def _eew_draft(
+    db_session: Session,
+    before: set[str],
+    fresh: list[str],
+    *,
+    title: Mapping[str, str],
+    body: Mapping[str, str],
+    topic: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> delivery.NotificationDraft:
     """Lane 0, never behind any backlog (delivery's priority lanes); a later serial that widened the warning
     goes only to residents no earlier serial could reach."""
     if before:
-        had = set(subscriptions.find_recipients(db_session, municipality_codes=sorted(before),
-                                                category=CATEGORY, now=now))
+        had = set(
+            subscriptions.find_recipients(db_session, municipality_codes=sorted(before), category=CATEGORY, now=now)
+        )
         now_in = subscriptions.find_recipients(db_session, municipality_codes=fresh, category=CATEGORY, now=now)
-        return _draft(severity="emergency", title=title, body=body, topic=f"jma-{topic}", ttl=EEW_TTL_S,
-                      recipients=[s for s in now_in if s not in had], extra=detail,
-                      priority=delivery.PRIORITY_LIFE)
-    return _draft(severity="emergency", title=title, body=body, topic=f"jma-{topic}", ttl=EEW_TTL_S,
-                  municipalities=fresh, extra=detail, priority=delivery.PRIORITY_LIFE)
+        return _draft(
+            severity="emergency",
+            title=title,
+            body=body,
+            topic=f"jma-{topic}",
+            ttl=EEW_TTL_S,
+            recipients=[s for s in now_in if s not in had],
+            extra=detail,
+            priority=delivery.PRIORITY_LIFE,
+        )
+    return _draft(
+        severity="emergency",
+        title=title,
+        body=body,
+        topic=f"jma-{topic}",
+        ttl=EEW_TTL_S,
+        municipalities=fresh,
+        extra=detail,
+        priority=delivery.PRIORITY_LIFE,
+    )
 
 
-def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: AreaResolver, *,
-               settings: Settings, now: datetime) -> list[SentAlert]:
+def ingest_eew(
+    db_session: Session, row: FeedSource, t: EewTelegram, resolver: AreaResolver, *, settings: Settings, now: datetime
+) -> list[SentAlert]:
     """To everyone with a place or current location in a warned area; a later serial adds only new areas."""
     event_id = event_key(t)
     topic = f"eew:{event_id}"
@@ -67,13 +94,29 @@ def ingest_eew(db_session: Session, row: FeedSource, t: EewTelegram, resolver: A
     sent: list[SentAlert] = []
     if fresh:
         title, body = _eew_texts(t, "・".join(name for _, name in areas))
-        detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "issued", "topic": topic,
-                  "serial": t.head.serial, "areas": [c for c, _ in areas]}
+        detail = {
+            "event_id": event_id,
+            "telegram_id": t.telegram_id,
+            "change": "issued",
+            "topic": topic,
+            "serial": t.head.serial,
+            "areas": [c for c, _ in areas],
+        }
         draft = _eew_draft(db_session, before, fresh, title=title, body=body, topic=topic, detail=detail, now=now)
-        done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:eew:{','.join(fresh)}"[:255],
-                          kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=fresh,
-                          summary=f"{title['ja']} → {len(fresh)} municipalities", settings=settings, now=now,
-                          detail=detail)
+        done = send_alert(
+            db_session,
+            source=row.name,
+            key=f"jma:{t.telegram_id}:eew:{','.join(fresh)}"[:255],
+            kind="issued",
+            topic=topic,
+            event_id=event_id,
+            draft=draft,
+            municipalities=fresh,
+            summary=f"{title['ja']} → {len(fresh)} municipalities",
+            settings=settings,
+            now=now,
+            detail=detail,
+        )
         if done:
             sent.append(done)
     known.update(municipalities=sorted(before | set(warned)), final=t.final, serial=t.head.serial)

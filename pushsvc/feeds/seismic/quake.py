@@ -55,8 +55,11 @@ def _en(value: str) -> str:
 def _intensity(value: str) -> dict[str, str]:
     """An intensity (``5+``) in every language, without the word 震度 (the message says it): 5強, 5 upper, 5강 …"""
     half = {"-": "intensity.lower", "+": "intensity.upper"}.get(value[-1:])
-    return {**{lang: i18n.text(half, lang, n=value[:-1]) if half else value for lang in LANGUAGES},
-            "ja": INTENSITY_JA.get(value, value), "en": _en(value)}
+    return {
+        **{lang: i18n.text(half, lang, n=value[:-1]) if half else value for lang in LANGUAGES},
+        "ja": INTENSITY_JA.get(value, value),
+        "en": _en(value),
+    }
 
 
 def _depth(depth: int | None) -> i18n.Param:
@@ -65,29 +68,39 @@ def _depth(depth: int | None) -> i18n.Param:
     return i18n.Msg("quake.depth.shallow") if depth == 0 else i18n.Msg("quake.depth.km", depth=depth)
 
 
-def _quake_texts(t: QuakeTelegram, shaking: _Shaking, town: str, town_name: str, value: str
-                 ) -> tuple[dict[str, str], dict[str, str]]:
+def _quake_texts(
+    t: QuakeTelegram, shaking: _Shaking, town: str, town_name: str, value: str
+) -> tuple[dict[str, str], dict[str, str]]:
     """Title and body in every language; JMA's forecast comment (津波の心配はありません …) is Japanese only."""
     at = t.origin_time or t.head.target_datetime
     when: i18n.Param = i18n.Msg("quake.when", time=_clock(at)) if at else ""
     intensity = _intensity(value)
     if not shaking.city_level and town in shaking.area_of:
         _, area = shaking.area_of[town]
-        return (i18n.texts("quake.title.area", area=area, intensity=intensity),
-                i18n.texts("quake.body.area", when=when, area=area, intensity=intensity, town=town_name))
+        return (
+            i18n.texts("quake.title.area", area=area, intensity=intensity),
+            i18n.texts("quake.body.area", when=when, area=area, intensity=intensity, town=town_name),
+        )
     if value:
         title = i18n.texts("quake.title.city", town=town_name, intensity=intensity)
         seen = i18n.Msg("quake.seen", town=town_name, intensity=intensity)
     else:  # reached by the first report, not listed in this one
         title, seen = i18n.texts("quake.title.unlisted", town=town_name), i18n.Msg("quake.unlisted", town=town_name)
     mag: i18n.Param = f"M{t.magnitude:.1f}" if t.magnitude is not None else i18n.Msg("quake.magnitude.unknown")
-    return title, i18n.texts("quake.body", when=when, hypocentre=t.hypocentre.name if t.hypocentre else "",
-                             seen=seen, depth=_depth(t.depth_km), magnitude=mag,
-                             comment=t.forecast_comment.replace("\n", ""))  # only the Japanese says it
+    return title, i18n.texts(
+        "quake.body",
+        when=when,
+        hypocentre=t.hypocentre.name if t.hypocentre else "",
+        seen=seen,
+        depth=_depth(t.depth_km),
+        magnitude=mag,
+        comment=t.forecast_comment.replace("\n", ""),
+    )  # only the Japanese says it
 
 
-def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolver: AreaResolver, *,
-                 settings: Settings, now: datetime) -> list[SentAlert]:
+def ingest_quake(
+    db_session: Session, row: FeedSource, t: QuakeTelegram, resolver: AreaResolver, *, settings: Settings, now: datetime
+) -> list[SentAlert]:
     """One message per resident per report: the highest intensity among their places, above their minimum."""
     event_id = event_key(t)
     topic = f"quake:{event_id}"
@@ -101,8 +114,9 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
     for a in earlier:
         reached.update(delivery.recipients_who_received(db_session, a.notification_id or 0))
     prior = max((SEVERITY_ORDER.index(a.detail.get("severity", "info")) for a in earlier), default=0)
-    residents = subscriptions.resident_places(db_session, category=CATEGORY, now=now,
-                                              municipality_codes=list(shaking.by_town), subscription_ids=reached)
+    residents = subscriptions.resident_places(
+        db_session, category=CATEGORY, now=now, municipality_codes=list(shaking.by_town), subscription_ids=reached
+    )
     groups: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
     for sid, rp in residents.items():
         ranked = [(intensity_rank(shaking.by_town.get(code, "")), code) for code, _ in rp.places]
@@ -115,13 +129,39 @@ def ingest_quake(db_session: Session, row: FeedSource, t: QuakeTelegram, resolve
         if follow_up:  # an update must not wait for quiet hours the report it corrects did not wait for
             severity = SEVERITY_ORDER[max(SEVERITY_ORDER.index(severity), prior)]
         title, body = _quake_texts(t, shaking, town, resolver.name(town), value)
-        detail = {"event_id": event_id, "telegram_id": t.telegram_id, "change": "report", "topic": topic,
-                  "municipality": town, "intensity": value, "severity": severity, "report": t.control.title}
-        draft = _draft(severity=severity, title=title, body=body, topic=f"jma-{topic}", ttl=QUAKE_TTL_S,
-                       recipients=sids, extra=detail)
-        done = send_alert(db_session, source=row.name, key=f"jma:{t.telegram_id}:quake:{town}:{value}:{follow_up}",
-                          kind="issued", topic=topic, event_id=event_id, draft=draft, municipalities=(town,),
-                          summary=f"{title['ja']} → {len(sids)}", settings=settings, now=now, detail=detail)
+        detail = {
+            "event_id": event_id,
+            "telegram_id": t.telegram_id,
+            "change": "report",
+            "topic": topic,
+            "municipality": town,
+            "intensity": value,
+            "severity": severity,
+            "report": t.control.title,
+        }
+        draft = _draft(
+            severity=severity,
+            title=title,
+            body=body,
+            topic=f"jma-{topic}",
+            ttl=QUAKE_TTL_S,
+            recipients=sids,
+            extra=detail,
+        )
+        done = send_alert(
+            db_session,
+            source=row.name,
+            key=f"jma:{t.telegram_id}:quake:{town}:{value}:{follow_up}",
+            kind="issued",
+            topic=topic,
+            event_id=event_id,
+            draft=draft,
+            municipalities=(town,),
+            summary=f"{title['ja']} → {len(sids)}",
+            settings=settings,
+            now=now,
+            detail=detail,
+        )
         if done:
             sent.append(done)
     return sent

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -51,8 +52,10 @@ def upgrade() -> None:
         sa.Column("geom", GeometryType("POINT"), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["subscriptions.id"],
-            name=op.f("fk_subscription_places_subscription_id_subscriptions"), ondelete="CASCADE",
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_subscription_places_subscription_id_subscriptions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription_places")),
     )

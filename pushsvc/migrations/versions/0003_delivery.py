@@ -4,6 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -37,16 +38,19 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reference_id", sa.Integer(), nullable=True),
         sa.Column("extra", sa.JSON(), nullable=False),
-        *[sa.Column(n, sa.Integer(), nullable=False)
-          for n in ("targeted", "sent", "gone", "failed", "retrying", "expired")],
+        *[
+            sa.Column(n, sa.Integer(), nullable=False)
+            for n in ("targeted", "sent", "gone", "failed", "retrying", "expired")
+        ],
         sa.Column("created_at", TS, server_default=sa.func.now(), nullable=False),
         sa.Column("expires_at", TS, nullable=False),
         sa.Column("first_sent_at", TS, nullable=True),
         sa.Column("half_sent_at", TS, nullable=True),
         sa.Column("last_sent_at", TS, nullable=True),
         sa.Column("finished_at", TS, nullable=True),
-        sa.ForeignKeyConstraint(["reference_id"], ["notifications.id"],
-                                name=op.f("fk_notifications_reference_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["reference_id"], ["notifications.id"], name=op.f("fk_notifications_reference_id_notifications")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
     op.create_index(op.f("ix_notifications_status"), "notifications", ["status"])
@@ -62,8 +66,12 @@ def upgrade() -> None:
         sa.Column("not_before", TS, nullable=False),
         sa.Column("lease_owner", sa.String(64), nullable=True),
         sa.Column("lease_expires_at", TS, nullable=True),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"], ondelete="CASCADE",
-                                name=op.f("fk_delivery_batches_notification_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_delivery_batches_notification_id_notifications"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_batches")),
     )
     op.create_index(op.f("ix_delivery_batches_notification_id"), "delivery_batches", ["notification_id"])
@@ -78,8 +86,12 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_at", TS, server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"], ondelete="CASCADE",
-                                name=op.f("fk_delivery_failures_notification_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_delivery_failures_notification_id_notifications"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_failures")),
     )
     op.create_index(op.f("ix_delivery_failures_notification_id"), "delivery_failures", ["notification_id"])

@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -51,8 +52,12 @@ def upgrade() -> None:
         sa.Column("notification_id", sa.Integer(), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"], ondelete="SET NULL",
-                                name=op.f("fk_feed_alerts_notification_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_feed_alerts_notification_id_notifications"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_alerts")),
         sa.UniqueConstraint("alert_key", name=op.f("uq_feed_alerts_alert_key")),
     )
@@ -68,8 +73,10 @@ def upgrade() -> None:
         sa.Column("downstream", sa.JSON(), nullable=False),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
-        *[sa.Column(f"{n}_level", sa.Float(), nullable=True)
-          for n in ("start", "standby", "caution", "evacuation", "danger", "flooding")],
+        *[
+            sa.Column(f"{n}_level", sa.Float(), nullable=True)
+            for n in ("start", "standby", "caution", "evacuation", "danger", "flooding")
+        ],
         sa.Column("level", sa.Float(), nullable=True),
         sa.Column("observed_at", TS, nullable=True),
         sa.Column("stage", sa.String(16), nullable=False),

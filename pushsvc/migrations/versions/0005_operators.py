@@ -4,6 +4,7 @@ Revision ID: 0005
 Revises: 0003
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -75,12 +76,15 @@ def upgrade() -> None:
         sa.Column("approved_at", TS, nullable=True),
         sa.Column("closed_at", TS, nullable=True),
         sa.ForeignKeyConstraint(["author_id"], ["operators.id"], name=op.f("fk_operator_messages_author_id_operators")),
-        sa.ForeignKeyConstraint(["approver_id"], ["operators.id"],
-                                name=op.f("fk_operator_messages_approver_id_operators")),
-        sa.ForeignKeyConstraint(["reference_id"], ["operator_messages.id"],
-                                name=op.f("fk_operator_messages_reference_id_operator_messages")),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"],
-                                name=op.f("fk_operator_messages_notification_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["approver_id"], ["operators.id"], name=op.f("fk_operator_messages_approver_id_operators")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reference_id"], ["operator_messages.id"], name=op.f("fk_operator_messages_reference_id_operator_messages")
+        ),
+        sa.ForeignKeyConstraint(
+            ["notification_id"], ["notifications.id"], name=op.f("fk_operator_messages_notification_id_notifications")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operator_messages")),
     )
     op.create_index(op.f("ix_operator_messages_status"), "operator_messages", ["status"])
@@ -90,12 +94,17 @@ def upgrade() -> None:
         "message_municipalities",
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("municipality_code", sa.String(5), nullable=False),
-        sa.ForeignKeyConstraint(["message_id"], ["operator_messages.id"], ondelete="CASCADE",
-                                name=op.f("fk_message_municipalities_message_id_operator_messages")),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["operator_messages.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_message_municipalities_message_id_operator_messages"),
+        ),
         sa.PrimaryKeyConstraint("message_id", "municipality_code", name=op.f("pk_message_municipalities")),
     )
-    op.create_index(op.f("ix_message_municipalities_municipality_code"), "message_municipalities",
-                    ["municipality_code"])
+    op.create_index(
+        op.f("ix_message_municipalities_municipality_code"), "message_municipalities", ["municipality_code"]
+    )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -4,6 +4,7 @@ Revision ID: 0006
 Revises: 0003
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -62,10 +63,15 @@ def upgrade() -> None:
         sa.Column("notice_id", sa.Integer(), nullable=False),
         sa.Column("subscription_id", sa.Integer(), nullable=False),
         sa.Column("acked_at", TS, server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["notice_id"], ["notices.id"], ondelete="CASCADE",
-                                name=op.f("fk_notice_acks_notice_id_notices")),
-        sa.ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"], ondelete="CASCADE",
-                                name=op.f("fk_notice_acks_subscription_id_subscriptions")),
+        sa.ForeignKeyConstraint(
+            ["notice_id"], ["notices.id"], ondelete="CASCADE", name=op.f("fk_notice_acks_notice_id_notices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_notice_acks_subscription_id_subscriptions"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_acks")),
         sa.UniqueConstraint("notice_id", "subscription_id", name=op.f("uq_notice_acks_notice_id")),
     )

@@ -4,6 +4,7 @@ Revision ID: 0007
 Revises: 0004, 0005, 0006
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 revision = "0007"

@@ -6,6 +6,7 @@ Revision ID: 0008_refs
 Revises: 0007
 Create Date: 2026-11-24
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -20,15 +21,17 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "notification_references",
-        sa.Column("notification_id", sa.Integer(), sa.ForeignKey("notifications.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("reference_id", sa.Integer(), sa.ForeignKey("notifications.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "notification_id", sa.Integer(), sa.ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("reference_id", sa.Integer(), sa.ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False),
         sa.PrimaryKeyConstraint("notification_id", "reference_id"),
     )
     op.create_index("ix_notification_references_reference_id", "notification_references", ["reference_id"])
-    op.execute("INSERT INTO notification_references (notification_id, reference_id) "
-               "SELECT id, reference_id FROM notifications WHERE reference_id IS NOT NULL")
+    op.execute(
+        "INSERT INTO notification_references (notification_id, reference_id) "
+        "SELECT id, reference_id FROM notifications WHERE reference_id IS NOT NULL"
+    )
 
 
 def downgrade() -> None:

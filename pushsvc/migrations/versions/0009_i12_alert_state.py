@@ -4,6 +4,7 @@ Revision ID: i12_alert_state
 Revises: 0008_refs
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -39,11 +40,16 @@ def upgrade() -> None:
         sa.Column("statement", sa.String(255), nullable=False),
         sa.Column("stale", sa.Boolean(), nullable=False),
         sa.Column("notification_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"], ondelete="SET NULL",
-                                name=op.f("fk_alert_states_notification_id_notifications")),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_alert_states_notification_id_notifications"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_states")),
-        sa.UniqueConstraint("source", "phenomenon", "area", "district",
-                            name=op.f("uq_alert_states_source_phenomenon_area_district")),
+        sa.UniqueConstraint(
+            "source", "phenomenon", "area", "district", name=op.f("uq_alert_states_source_phenomenon_area_district")
+        ),
     )
     op.create_index("ix_alert_states_status_area", "alert_states", ["status", "area"])
     op.create_table(
@@ -60,8 +66,12 @@ def upgrade() -> None:
         sa.Column("undoes", sa.String(16), nullable=True),
         sa.Column("stated_at", TS, nullable=False),
         sa.Column("created_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["alert_id"], ["alert_states.id"], ondelete="CASCADE",
-                                name=op.f("fk_alert_transitions_alert_id_alert_states")),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alert_states.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_alert_transitions_alert_id_alert_states"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_transitions")),
     )
     op.create_index(op.f("ix_alert_transitions_alert_id"), "alert_transitions", ["alert_id"])

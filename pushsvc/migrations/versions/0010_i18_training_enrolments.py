@@ -4,6 +4,7 @@ Revision ID: i18_training_enrol
 Revises: i12_alert_state
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -28,8 +29,12 @@ def upgrade() -> None:
         sa.Column("expires_at", TS, nullable=False),
         sa.Column("used_at", TS, nullable=True),
         sa.Column("subscription_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"], ondelete="SET NULL",
-                                name=op.f("fk_training_enrolments_subscription_id_subscriptions")),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_training_enrolments_subscription_id_subscriptions"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_enrolments")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_training_enrolments_code_hash")),
     )

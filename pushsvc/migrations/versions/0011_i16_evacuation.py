@@ -5,6 +5,7 @@ Revision ID: i16_evacuation
 Revises: i18_training_enrol
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -31,11 +32,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evacuation_districts")),
-        sa.UniqueConstraint("municipality_code", "name",
-                            name=op.f("uq_evacuation_districts_municipality_code")),
+        sa.UniqueConstraint("municipality_code", "name", name=op.f("uq_evacuation_districts_municipality_code")),
     )
-    op.create_index(op.f("ix_evacuation_districts_municipality_code"), "evacuation_districts",
-                    ["municipality_code"])
+    op.create_index(op.f("ix_evacuation_districts_municipality_code"), "evacuation_districts", ["municipality_code"])
     op.create_table(
         "evacuation_orders",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -4,6 +4,7 @@ Revision ID: i15_quakes
 Revises: i13_priority
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

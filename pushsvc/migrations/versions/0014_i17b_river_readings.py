@@ -4,6 +4,7 @@ Revision ID: i17b_river_readings
 Revises: i15_quakes
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

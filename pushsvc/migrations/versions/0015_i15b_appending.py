@@ -5,6 +5,7 @@ Revision ID: i15b_appending
 Revises: i17b_river_readings
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,10 +22,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("appending", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("followed_up", sa.Boolean(), nullable=False, server_default=sa.false()))
     # Workers look for unfinished appends every few seconds: only the (rare) appending rows are indexed.
-    op.create_index("ix_notifications_appending", "notifications", ["created_at"],
-                    postgresql_where=sa.text("appending"), sqlite_where=sa.text("appending"))
-    op.execute("UPDATE notifications SET followed_up = true"
-               " WHERE id IN (SELECT reference_id FROM notification_references)")
+    op.create_index(
+        "ix_notifications_appending",
+        "notifications",
+        ["created_at"],
+        postgresql_where=sa.text("appending"),
+        sqlite_where=sa.text("appending"),
+    )
+    op.execute(
+        "UPDATE notifications SET followed_up = true WHERE id IN (SELECT reference_id FROM notification_references)"
+    )
 
 
 def downgrade() -> None:

@@ -37,8 +37,15 @@ def sample(relative: str) -> str:
     return (JMA / relative).read_text(encoding="utf-8")
 
 
-def rewrite(xml: str, codes: Mapping[str, str] | None = None, *, status: str | None = None,
-            info_type: str | None = None, event_id: str | None = None, report_datetime: str | None = None) -> bytes:
+def rewrite(
+    xml: str,
+    codes: Mapping[str, str] | None = None,
+    *,
+    status: str | None = None,
+    info_type: str | None = None,
+    event_id: str | None = None,
+    report_datetime: str | None = None,
+) -> bytes:
     """Move areas (``<Code>``/``<CityCode>`` values) and change envelope fields of a real telegram."""
     for old, new in (codes or {}).items():
         xml = re.sub(rf"(<(?:Code|CityCode)(?: [^>]*)?>){old}(</(?:Code|CityCode)>)", rf"\g<1>{new}\g<2>", xml)
@@ -49,8 +56,12 @@ def rewrite(xml: str, codes: Mapping[str, str] | None = None, *, status: str | N
     if report_datetime is not None:  # each real telegram has its own; a 取消/訂正 repeats the cancelled one's
         xml = re.sub(r"<((?:\w+:)?ReportDateTime)>[^<]*</\1>", rf"<\g<1>>{report_datetime}</\g<1>>", xml, count=1)
     if event_id is not None:
-        xml = re.sub(r"<((?:\w+:)?EventID)\s*/>|<((?:\w+:)?EventID)>[^<]*</\2>",
-                     lambda m: f"<{m.group(1) or m.group(2)}>{event_id}</{m.group(1) or m.group(2)}>", xml, count=1)
+        xml = re.sub(
+            r"<((?:\w+:)?EventID)\s*/>|<((?:\w+:)?EventID)>[^<]*</\2>",
+            lambda m: f"<{m.group(1) or m.group(2)}>{event_id}</{m.group(1) or m.group(2)}>",
+            xml,
+            count=1,
+        )
     return xml.encode("utf-8")
 
 

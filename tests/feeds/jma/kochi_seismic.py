@@ -39,15 +39,27 @@ def _set(xml: str, tag: str, value: str) -> str:
 
 
 def _envelope(xml: str, *, event_id: str, at: datetime, serial: str = "1", info_type: str = "発表") -> bytes:
-    for tag, value in (("EventID", event_id), ("Serial", serial), ("ReportDateTime", at.isoformat()),
-                       ("InfoType", info_type), ("Status", "通常")):
+    for tag, value in (
+        ("EventID", event_id),
+        ("Serial", serial),
+        ("ReportDateTime", at.isoformat()),
+        ("InfoType", info_type),
+        ("Status", "通常"),
+    ):
         xml = _set(xml, tag, value)
     return xml.encode("utf-8")
 
 
-def eew(areas: tuple[str, ...] = ("631",), *, event_id: str = "20261201100000", serial: str = "1",
-        final: bool = False, info_type: str = "発表", title: str = "緊急地震速報（警報）",
-        magnitude: str = "7.2") -> bytes:
+def eew(
+    areas: tuple[str, ...] = ("631",),
+    *,
+    event_id: str = "20261201100000",
+    serial: str = "1",
+    final: bool = False,
+    info_type: str = "発表",
+    title: str = "緊急地震速報（警報）",
+    magnitude: str = "7.2",
+) -> bytes:
     """The real 2024-01-16 VXSE43, its two warned 細分区域 moved to Kochi (one or two areas)."""
     xml = sample(EEW_BASE)
     second = areas[1] if len(areas) > 1 else "999"  # a code of no Kochi area: warned elsewhere
@@ -97,8 +109,9 @@ def shindo(areas: Mapping[str, str], *, event_id: str = "20261201100000") -> byt
     return _envelope(ET.tostring(root, encoding="unicode"), event_id=event_id, at=T0 + timedelta(minutes=2))
 
 
-def report(cities: Mapping[str, str], *, event_id: str = "20261201100000", hypocentre: str = "土佐湾",
-           minutes: int = 5) -> bytes:
+def report(
+    cities: Mapping[str, str], *, event_id: str = "20261201100000", hypocentre: str = "土佐湾", minutes: int = 5
+) -> bytes:
     """震源・震度情報 (VXSE53): intensities per municipality (7-digit codes), with hypocentre and comment."""
     root = ET.fromstring(sample(REPORT_BASE))
     body = root.find(f"{{{NS_SEIS}}}Body")
@@ -112,8 +125,7 @@ def report(cities: Mapping[str, str], *, event_id: str = "20261201100000", hypoc
     name = body.find(f"{{{NS_SEIS}}}Earthquake/{{{NS_SEIS}}}Hypocenter/{{{NS_SEIS}}}Area/{{{NS_SEIS}}}Name")
     assert name is not None
     name.text = hypocentre
-    return _envelope(ET.tostring(root, encoding="unicode"), event_id=event_id,
-                     at=T0 + timedelta(minutes=minutes))
+    return _envelope(ET.tostring(root, encoding="unicode"), event_id=event_id, at=T0 + timedelta(minutes=minutes))
 
 
 def noto_in_kochi() -> bytes:
@@ -121,8 +133,16 @@ def noto_in_kochi() -> bytes:
     return sample(NOTO).encode("utf-8")
 
 
-def tsunami(kind: tuple[str, str], *, event_id: str = "20261201100000", minutes: int = 3, last: str = "津波なし",
-            height: str = "３ｍ", arrival: str | None = "2026-12-01T10:20:00+09:00", info: bool = False) -> bytes:
+def tsunami(
+    kind: tuple[str, str],
+    *,
+    event_id: str = "20261201100000",
+    minutes: int = 3,
+    last: str = "津波なし",
+    height: str = "３ｍ",
+    arrival: str | None = "2026-12-01T10:20:00+09:00",
+    info: bool = False,
+) -> bytes:
     """VTSE41 (or VTSE51 with ``info``) whose forecast is one item for 津波予報区 高知県 (610)."""
     root = ET.fromstring(sample(TSUNAMI_INFO_BASE if info else TSUNAMI_BASE))
     body = root.find(f"{{{NS_SEIS}}}Body")
@@ -150,22 +170,42 @@ def tsunami(kind: tuple[str, str], *, event_id: str = "20261201100000", minutes:
     return _envelope(ET.tostring(root, encoding="unicode"), event_id=event_id, at=T0 + timedelta(minutes=minutes))
 
 
-NANKAI_CODES = {"調査中": "111", "巨大地震警戒": "120", "巨大地震注意": "130", "調査終了": "190",
-                "臨時解説": "210", "定例解説": "200"}
+NANKAI_CODES = {
+    "調査中": "111",
+    "巨大地震警戒": "120",
+    "巨大地震注意": "130",
+    "調査終了": "190",
+    "臨時解説": "210",
+    "定例解説": "200",
+}
 
 
-def nankai(serial_name: str, *, event_id: str = "20261201100000", minutes: int = 30, info_type: str = "発表",
-           status: str = "通常") -> bytes:
+def nankai(
+    serial_name: str,
+    *,
+    event_id: str = "20261201100000",
+    minutes: int = 30,
+    info_type: str = "発表",
+    status: str = "通常",
+) -> bytes:
     """VYSE50 (臨時情報) or VYSE51/52 (解説情報: ``臨時解説``/``定例解説``) in JMA's published layout."""
     commentary = serial_name.endswith("解説")
     control_title = "南海トラフ地震関連解説情報" if commentary else "南海トラフ地震臨時情報"
     head_title = control_title if commentary else f"{control_title}（{serial_name}）"
     at = T0 + timedelta(minutes=minutes)
-    text = ("南海トラフ沿いの地震に関する評価検討会を開催し、地殻活動を評価しました。" if commentary else
-            "本日10時00分頃に土佐湾を震源とする地震が発生しました。南海トラフ地震との関連性について評価しました。")
-    serial = "" if info_type == "取消" else (
-        f'<InfoSerial codeType="地震関連情報番号コード"><Name>{serial_name}</Name>'
-        f"<Code>{NANKAI_CODES[serial_name]}</Code></InfoSerial>")
+    text = (
+        "南海トラフ沿いの地震に関する評価検討会を開催し、地殻活動を評価しました。"
+        if commentary
+        else "本日10時00分頃に土佐湾を震源とする地震が発生しました。南海トラフ地震との関連性について評価しました。"
+    )
+    serial = (
+        ""
+        if info_type == "取消"
+        else (
+            f'<InfoSerial codeType="地震関連情報番号コード"><Name>{serial_name}</Name>'
+            f"<Code>{NANKAI_CODES[serial_name]}</Code></InfoSerial>"
+        )
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><Report xmlns="{NS_JMX}" xmlns:jmx="{NS_JMX}">'
         f"<Control><Title>{control_title}</Title><DateTime>{at:%Y-%m-%dT%H:%M:%S}+09:00</DateTime>"

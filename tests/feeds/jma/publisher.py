@@ -23,8 +23,15 @@ class JmaPublisher:
         at = T0 + timedelta(minutes=len(self.entries))
         return f"/data/{at:%Y%m%d%H%M%S}_{len(self.entries)}_{data_type}_{office}.xml"
 
-    def publish(self, data: bytes | None, data_type: str, office: str = "390000", title: str = "telegram",
-                *, link: str | None = None) -> str:
+    def publish(
+        self,
+        data: bytes | None,
+        data_type: str,
+        office: str = "390000",
+        title: str = "telegram",
+        *,
+        link: str | None = None,
+    ) -> str:
         """Serve ``data`` (None: list it but serve nothing, a 404) and list it; returns its path."""
         at = T0 + timedelta(minutes=len(self.entries))
         path = self.path_for(data_type, office)
@@ -36,15 +43,23 @@ class JmaPublisher:
     def feed(self) -> bytes:
         items = "".join(
             f"<entry><title>{escape(t)}</title><id>{escape(u)}</id><updated>{at:%Y-%m-%dT%H:%M:%SZ}</updated>"
-            f"<author><name>高知地方気象台</name></author><link type=\"application/xml\" href=\"{escape(u)}\"/>"
-            f"<content type=\"text\">{escape(t)}</content></entry>"
+            f'<author><name>高知地方気象台</name></author><link type="application/xml" href="{escape(u)}"/>'
+            f'<content type="text">{escape(t)}</content></entry>'
             for t, u, at in reversed(self.entries)
         )
         updated = max((at for _, _, at in self.entries), default=T0)
-        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
-                f"<title>随時</title><id>urn:test</id><updated>{updated:%Y-%m-%dT%H:%M:%SZ}</updated>"
-                f"{items}</feed>").encode()
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" lang="ja">'
+            f"<title>随時</title><id>urn:test</id><updated>{updated:%Y-%m-%dT%H:%M:%SZ}</updated>"
+            f"{items}</feed>"
+        ).encode()
 
     def source(self, name: str = "jma-extra", **options: object) -> SourceConfig:
-        return SourceConfig(name=name, kind="jma_atom", url=self.server.url + "/feed.xml", interval_s=0.05,
-                            timeout_s=1.0, options={"codes_dir": str(CODES), **options})
+        return SourceConfig(
+            name=name,
+            kind="jma_atom",
+            url=self.server.url + "/feed.xml",
+            interval_s=0.05,
+            timeout_s=1.0,
+            options={"codes_dir": str(CODES), **options},
+        )

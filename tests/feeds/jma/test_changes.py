@@ -81,19 +81,29 @@ def test_single_hazard_form_never_lifts_other_hazards(session: Session) -> None:
 
 def test_training_and_test_telegrams_are_skipped() -> None:
     for status in ("訓練", "試験"):
-        js = statement_of(parse_telegram(kochi_warning({KOCHI: [RAIN_WARNING]}, status=status)), resolver(),
-                          source=SOURCE)
+        js = statement_of(
+            parse_telegram(kochi_warning({KOCHI: [RAIN_WARNING]}, status=status)), resolver(), source=SOURCE
+        )
         assert js.mode == "skip" and js.skipped == f"Control/Status {status}"
 
 
 def test_cancel_withdraws_what_the_cancelled_telegram_issued(session: Session) -> None:
-    issue = rewrite(sample("landslide/17_04_01_250630_VXWW50.xml"), {"1420600": KOCHI, "1438300": MUROTO},
-                    event_id="高知県土砂災害警戒情報")
+    issue = rewrite(
+        sample("landslide/17_04_01_250630_VXWW50.xml"),
+        {"1420600": KOCHI, "1438300": MUROTO},
+        event_id="高知県土砂災害警戒情報",
+    )
     _run(session, issue)
-    cancel = rewrite(sample("landslide/17_04_01_250630_VXWW50.xml"), {"1420600": KOCHI},
-                     event_id="高知県土砂災害警戒情報", info_type="取消")
-    assert _changes(_run(session, cancel)) == [("cancelled", "39201", "土砂災害警戒情報"),
-                                               ("cancelled", "39202", "土砂災害警戒情報")]
+    cancel = rewrite(
+        sample("landslide/17_04_01_250630_VXWW50.xml"),
+        {"1420600": KOCHI},
+        event_id="高知県土砂災害警戒情報",
+        info_type="取消",
+    )
+    assert _changes(_run(session, cancel)) == [
+        ("cancelled", "39201", "土砂災害警戒情報"),
+        ("cancelled", "39202", "土砂災害警戒情報"),
+    ]
     assert _force(session) == []
 
 
@@ -112,7 +122,6 @@ def test_quake_reports_only_stronger_intensities_for_the_same_event(session: Ses
 def test_a_telegram_kind_we_do_not_notify_is_skipped_with_a_reason() -> None:
     js = statement_of(parse_telegram(sample("tsunami/32-39_11_03_250206_VTSE51.xml")), resolver(), source=SOURCE)
     assert js.mode == "skip" and js.skipped is not None
-
 
 
 def _later(data: bytes, minutes: int = 1) -> bytes:

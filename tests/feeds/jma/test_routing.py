@@ -37,10 +37,10 @@ def test_resolver_for_another_prefecture_finds_nothing_in_kochi_tables() -> None
 
 
 def test_2026_heavy_rain_form_routes_to_kochi() -> None:
-    data = rewrite(sample("warnings/15_16_03_241226_VPWW55.xml"),
-                   {"0121400": KOCHI, "0151100": MUROTO, "0151200": AKI})
-    by_muni = {i.area: (i.value.product, i.value.level, i.value.severity, i.phenomenon)
-               for i in _items(data) if i.value}
+    data = rewrite(sample("warnings/15_16_03_241226_VPWW55.xml"), {"0121400": KOCHI, "0151100": MUROTO, "0151200": AKI})
+    by_muni = {
+        i.area: (i.value.product, i.value.level, i.value.severity, i.phenomenon) for i in _items(data) if i.value
+    }
     assert by_muni == {  # the level in the name is the level: レベル４ is emergency like every Lv4
         "39201": ("レベル４大雨危険警報", 4, "emergency", "weather:大雨"),
         "39202": ("レベル３大雨警報", 3, "warning", "weather:大雨"),
@@ -65,7 +65,9 @@ def test_flood_forecast_routes_to_the_cities_that_may_flood() -> None:
     data = rewrite(sample("flood/16_08_01_260312_VXKOii.xml"), {"1620900": KOCHI, "1620200": MUROTO})
     items = _items(data)
     assert sorted((i.area, i.value.severity, i.value.level, i.value.product) for i in items if i.value) == [
-        ("39201", "advisory", 2, "レベル２氾濫注意報"), ("39202", "advisory", 2, "レベル２氾濫注意報")]
+        ("39201", "advisory", 2, "レベル２氾濫注意報"),
+        ("39202", "advisory", 2, "レベル２氾濫注意報"),
+    ]
     assert items[0].phenomenon.startswith("river:") and "小矢部川" in items[0].value.name_en  # type: ignore[union-attr]
 
 
@@ -90,6 +92,9 @@ def test_tsunami_advisory_routes_to_coastal_kochi_only() -> None:
 
 
 def test_other_prefectures_produce_nothing() -> None:
-    for name in ("warnings/15_16_03_241226_VPWW55.xml", "landslide/17_04_01_250630_VXWW50.xml",
-                 "flood/16_02_02_220728_VXKOii.xml"):
+    for name in (
+        "warnings/15_16_03_241226_VPWW55.xml",
+        "landslide/17_04_01_250630_VXWW50.xml",
+        "flood/16_02_02_220728_VXKOii.xml",
+    ):
         assert _items(sample(name).encode()) == []

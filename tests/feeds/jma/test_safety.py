@@ -35,8 +35,10 @@ def test_truncated_telegram_is_refused() -> None:
         parse_telegram(whole[: len(whole) // 2])
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00\xff garbage", b"<html><body>503</body></html>",
-                                  b'<Report xmlns="http://xml.kishou.go.jp/jmaxml1/"/>'])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00\xff garbage", b"<html><body>503</body></html>", b'<Report xmlns="http://xml.kishou.go.jp/jmaxml1/"/>'],
+)
 def test_garbage_is_refused(data: bytes) -> None:
     with pytest.raises(TelegramError):
         parse_telegram(data)

@@ -56,17 +56,20 @@ def test_quake_types_are_split_by_title() -> None:
     assert info and all("VTSE51" in name for name in info)
 
 
-@pytest.mark.parametrize(("name", "form", "families"), [
-    ("15_16_03_241226_VPWW55.xml", "大雨", {"大雨"}),
-    ("15_16_01_241031_VPWW56.xml", "土砂", {"土砂災害"}),
-    ("15_17_01_250630_VPWW56.xml", "土砂", {"土砂災害"}),
-    ("15_16_08_241226_VPWW57.xml", "高潮", {"高潮"}),
-    ("15_16_04_241226_VPWW58.xml", "暴風", {"暴風", "暴風雪"}),
-    ("15_16_05_241226_VPWW59.xml", "波浪", {"波浪"}),
-    ("15_16_06_241226_VPWW60.xml", "大雪", {"大雪"}),
-    ("15_16_07_241226_VPWW61.xml", "その他注意報", OTHER_ADVISORIES),
-    ("15_12_01_161130_VPWW54.xml", "", set()),
-])
+@pytest.mark.parametrize(
+    ("name", "form", "families"),
+    [
+        ("15_16_03_241226_VPWW55.xml", "大雨", {"大雨"}),
+        ("15_16_01_241031_VPWW56.xml", "土砂", {"土砂災害"}),
+        ("15_17_01_250630_VPWW56.xml", "土砂", {"土砂災害"}),
+        ("15_16_08_241226_VPWW57.xml", "高潮", {"高潮"}),
+        ("15_16_04_241226_VPWW58.xml", "暴風", {"暴風", "暴風雪"}),
+        ("15_16_05_241226_VPWW59.xml", "波浪", {"波浪"}),
+        ("15_16_06_241226_VPWW60.xml", "大雪", {"大雪"}),
+        ("15_16_07_241226_VPWW61.xml", "その他注意報", OTHER_ADVISORIES),
+        ("15_12_01_161130_VPWW54.xml", "", set()),
+    ],
+)
 def test_each_warning_form_is_scoped_to_its_hazards(name: str, form: str, families: set[str]) -> None:
     t = parse_telegram(sample(f"warnings/{name}"))
     assert isinstance(t, WeatherWarningTelegram) and t.form == form

@@ -25,7 +25,8 @@ def _spike(station: Station) -> float:
 
 @pytest.mark.parametrize("before", ["absent", "just above start"])
 def test_a_one_reading_spike_into_every_one_of_the_155_crisis_gauges_pages_no_one(
-    crisis_stations: dict[str, Station], before: str,
+    crisis_stations: dict[str, Station],
+    before: str,
 ) -> None:
     assert len(crisis_stations) == 155
     snaps = [_snap(0)]  # everything low: the feed lists nothing
