@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pushsvc.config import Settings
 from pushsvc.db import session_scope
 from pushsvc.delivery import service
+from pushsvc.delivery.launch import UrgentGate, launch
 from pushsvc.delivery.service import ClaimedBatch, Message
 from pushsvc.subscriptions import service as subscriptions
 from pushsvc.telemetry import count_push
@@ -47,8 +48,6 @@ URGENT_FALLBACK_S = 1.0
 # so duplicates stay under one batch (500) however many batches are in flight.
 CHECKPOINT_EVERY = 200
 LISTEN_RETRY_S = 2.0
-LAUNCH_CHUNK = 32  # sends a batch starts (and encrypts) per turn of the event loop
-URGENT_HOLD_S = 1.0  # longest a routine batch pauses for urgent work (``_UrgentGate``)
 RESUME_EVERY_S = 5.0  # how often a worker looks for appends a dying API process left undone
 
 
@@ -97,7 +96,7 @@ class Worker:
         self._unwritten = 0  # accepted sends not yet checkpointed, over all batches
         self._flushing: asyncio.Task[None] | None = None
         self._woken: asyncio.Future[None] | None = None
-        self._gate = _UrgentGate()
+        self._gate = UrgentGate()
         self._resuming: asyncio.Task[list[int]] | None = None
         self._next_resume = 0.0
 
@@ -219,9 +218,7 @@ class Worker:
         try:
             urgent = message.priority <= service.PRIORITY_EMERGENCY
             sending = flight.sending = asyncio.ensure_future(
-                _launch(
-                    one, targets, gate=None if urgent else self._gate, started=self._gate.reopen if urgent else None
-                )
+                launch(one, targets, gate=None if urgent else self._gate, started=self._gate.reopen if urgent else None)
             )
             keeper = asyncio.create_task(self._keep_lease(claim, sending))
             try:
@@ -358,31 +355,6 @@ class Worker:
         stopping.cancel()
 
 
-class _UrgentGate:
-    """Closed while urgent work (lanes 0–1) is announced or being started: routine batches start no new
-    sends meanwhile, so the event loop and the CPU go to the warning first. On a busy worker the loop's
-    turns were what a 緊急地震速報 waited on: ~50 ms from NOTIFY to the claim, ~50 ms from the claim to its
-    first encryption (traced, bench/eew.py). Reopens when the urgent batch's sends have all started,
-    and after ``URGENT_HOLD_S`` whatever happens, so routine work is only ever paused, never starved."""
-
-    def __init__(self) -> None:
-        self.open = asyncio.Event()
-        self.open.set()
-        self._timer: asyncio.TimerHandle | None = None
-
-    def close(self) -> None:
-        self.open.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(URGENT_HOLD_S, self.reopen)
-
-    def reopen(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self.open.set()
-
-
 async def _connect(factory: sessionmaker[Session]) -> Any:
     """An autocommit asyncio connection of the worker's own (LISTEN), beside the pool."""
     import psycopg
@@ -390,38 +362,6 @@ async def _connect(factory: sessionmaker[Session]) -> Any:
     engine = factory.kw["bind"]
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-
-
-async def _launch(
-    one: Callable[[subscriptions.PushTarget], Awaitable[tuple[int, PushResult]]],
-    targets: list[subscriptions.PushTarget],
-    *,
-    gate: _UrgentGate | None = None,
-    started: Callable[[], None] | None = None,
-) -> list[tuple[int, PushResult]]:
-    """Start a batch's sends ``LAUNCH_CHUNK`` at a time, yielding to the loop in between.
-
-    Each send encrypts before it waits for a connection slot; started all at once, a batch's 500
-    encryptions would hold the event loop ~75 ms (more on a loaded machine) before any answer is read
-    or any slot handed on, so an emergency's first send would wait behind them. A routine batch
-    (``gate`` given) starts no new chunk while urgent work is being claimed and started; an urgent one
-    calls ``started`` once all its sends have started.
-    """
-    tasks: list[asyncio.Future[tuple[int, PushResult]]] = []
-    try:
-        for i in range(0, len(targets), LAUNCH_CHUNK):
-            if gate is not None and not gate.open.is_set():
-                await gate.open.wait()
-            elif i:
-                await asyncio.sleep(0)
-            tasks.extend(asyncio.ensure_future(one(t)) for t in targets[i : i + LAUNCH_CHUNK])
-        if started is not None:
-            started()
-        return await asyncio.gather(*tasks)
-    except asyncio.CancelledError:
-        for t in tasks:
-            t.cancel()
-        raise
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

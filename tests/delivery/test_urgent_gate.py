@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from pushsvc.delivery import worker
+from pushsvc.delivery import launch as worker
 from pushsvc.webpush.sender import Outcome, PushResult
 
 
@@ -26,16 +26,16 @@ def test_routine_sends_wait_while_urgent_work_starts_and_resume_without_it(monke
             await asyncio.sleep(0)
             return 0, PushResult(Outcome.SENT, 201, "")
 
-        gate = worker._UrgentGate()
+        gate = worker.UrgentGate()
         gate.close()  # urgent work announced
-        routine = asyncio.ensure_future(worker._launch(one, _targets(3 * worker.LAUNCH_CHUNK), gate=gate))  # type: ignore[arg-type]
+        routine = asyncio.ensure_future(worker.launch(one, _targets(3 * worker.LAUNCH_CHUNK), gate=gate))  # type: ignore[arg-type]
         await asyncio.sleep(0.05)
         while_closed = len(started)
-        urgent = await worker._launch(one, _targets(worker.LAUNCH_CHUNK), started=gate.reopen)  # type: ignore[arg-type]
+        urgent = await worker.launch(one, _targets(worker.LAUNCH_CHUNK), started=gate.reopen)  # type: ignore[arg-type]
         await routine
         after = len(started)
         gate.close()  # announced, but nobody here starts it: the hold runs out
-        late = asyncio.ensure_future(worker._launch(one, _targets(worker.LAUNCH_CHUNK), gate=gate))  # type: ignore[arg-type]
+        late = asyncio.ensure_future(worker.launch(one, _targets(worker.LAUNCH_CHUNK), gate=gate))  # type: ignore[arg-type]
         await asyncio.wait_for(late, 2.0)
         return while_closed, len(urgent), after
 
