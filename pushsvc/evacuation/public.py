@@ -18,9 +18,9 @@ from pushsvc.cache import Snapshot, detached
 from pushsvc.config import Settings
 from pushsvc.errors import NotFound
 from pushsvc.evacuation import texts
+from pushsvc.evacuation.changes import SOURCE, refresh
 from pushsvc.evacuation.districts import municipality_geom
 from pushsvc.evacuation.models import EvacuationOrder
-from pushsvc.evacuation.orders import SOURCE, refresh
 from pushsvc.evacuation.schemas import MunicipalityOut, OrderOut, PendingOut, PlaceEvacuation, PublicOrderOut
 from pushsvc.geo import service as geo_service
 from pushsvc.shelters import service as shelters

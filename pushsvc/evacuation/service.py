@@ -8,27 +8,16 @@ applied when that message is sent (``refresh``); until then the order stays at i
 Functions take ``db_session`` and never commit.
 
 This module is the domain's public face, what other domains and the routes import; the work is done in
-``districts`` (saved districts, the area of an order), ``orders`` (issuing, changing, lifting, approval)
-and ``public`` (what residents and open data see).
+``districts`` (saved districts, the area of an order), ``orders`` (issuing, changing, lifting),
+``changes`` (each change as an operator message, applied once sent or approved) and ``public`` (what
+residents and open data see).
 """
 
 from __future__ import annotations
 
+from pushsvc.evacuation.changes import LIFT_TTL_S, ORDER_TTL_S, SOURCE, refresh
 from pushsvc.evacuation.districts import district_out, list_districts, save_district
-from pushsvc.evacuation.orders import (
-    ATTRIBUTION,
-    IN_FORCE,
-    LIFT_TTL_S,
-    ORDER_TTL_S,
-    SOURCE,
-    change,
-    find_by_cap,
-    get_order,
-    issue,
-    lift,
-    list_orders,
-    refresh,
-)
+from pushsvc.evacuation.orders import ATTRIBUTION, IN_FORCE, change, find_by_cap, get_order, issue, lift, list_orders
 from pushsvc.evacuation.public import (
     SHELTERS_PER_PLACE,
     SNAPSHOT_TTL_S,
