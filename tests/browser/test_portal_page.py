@@ -10,187 +10,35 @@ the test's temporary directory: a test never rewrites a tracked file.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from pushsvc.alerts import service as alert_state
 from pushsvc.db import session_scope
-from pushsvc.delivery import service as delivery
-from pushsvc.feeds import gauges
 from pushsvc.feeds import service as feeds
-from pushsvc.feeds.models import RiverStation
-from pushsvc.feeds.river.alerts import rise_alert
-from pushsvc.feeds.river.records import Station, Thresholds
 from pushsvc.shelters import service as shelters
 from pushsvc.subscriptions.models import Subscription
-from tests.browser.test_resident_page import ARGS, CHROMIUM
-from tests.conftest import serve_app
+from tests.browser.portal_phone import (
+    CHROMIUM,
+    KAGAMI,
+    PHONE,
+    SHOW_IN_SERVICE_WORKER,
+    Phone,
+    deliver,
+    phone,
+    river_alert,
+    set_level,
+    shots,
+    site,
+)
 from tests.fixtures.delivery import ADMIN, Harness, harness
-from tests.portal.conftest import KOCHI_CITY_SITES, MUROTO_SITES, load_sites
 from tests.webpush.conftest import devpush, devpush_server
 
-__all__ = ["devpush", "devpush_server", "harness"]
+__all__ = ["devpush", "devpush_server", "harness", "phone", "site"]
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
-
-PHONE = {"width": 390, "height": 844}
-# 鏡川 at 高知市 (a real kawabou gauge name; thresholds as configured for it)
-KAGAMI = Station(
-    code="3900000099",
-    name="鏡川橋",
-    river="鏡川",
-    municipality="39201",
-    source="kawabou",
-    lat=33.5611,
-    lon=133.5124,
-    thresholds=Thresholds(caution=2.5, evacuation=3.2, danger=3.6, flooding=4.2),
-)
-
-FAKE_PUSH = """
-(() => {
-  window.PUSHSVC_POLL_MS = 400;
-  const sub = %s;
-  let active = null;
-  PushManager.prototype.subscribe = async function (options) {
-    window.__subscribeOptions = options;
-    if (sub === "hang") return new Promise(() => {});
-    active = { endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => { active = null; return true; } };
-    return active;
-  };
-  PushManager.prototype.getSubscription = async function () { return active; };
-  window.PUSHSVC_TIMEOUTS = { push: 1500, server: 3000 };
-})();
-"""
-
-SHOW_IN_SERVICE_WORKER = """
-async (msg) => {
-  for (const n of await self.registration.getNotifications()) n.close();
-  await showPush(msg);
-  return (await self.registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, lang: n.lang,
-    tag: n.tag, url: n.data && n.data.url }));
-}
-"""
-
-
-def shots(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("PUSHSVC_SCREENSHOT_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-@dataclass
-class Phone:
-    """One browser on one phone, with the errors and other-origin requests it saw."""
-
-    page: Any
-    context: Any
-    server: str
-    device: Any = None  # the local push service's subscriber behind this browser's push subscription
-    errors: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
-
-    def open(self) -> None:
-        self.page.goto(self.server + "/")
-        self.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-
-    def subscribe(self, *codes: str, labels: tuple[str, ...] = ("自宅", "実家")) -> dict[str, Any]:
-        for i, code in enumerate(codes):
-            if i:
-                self.page.locator("#add-place").click()
-            row = self.page.locator(".place").nth(i)
-            row.locator(".place-label").fill(labels[i])
-            row.locator(".place-muni").select_option(code)
-        with self.page.expect_response(lambda r: r.url.endswith("/api/v1/subscriptions")) as posted:
-            self.page.locator("#subscribe").click()
-        assert posted.value.status == 201, posted.value.text()
-        self.page.locator("#portal .place-view").first.wait_for()
-        return dict(posted.value.json())
-
-    def service_worker(self) -> Any:
-        return (
-            self.context.service_workers[0]
-            if self.context.service_workers
-            else self.context.wait_for_event("serviceworker")
-        )
-
-
-@pytest.fixture
-def site(harness: Harness) -> Iterator[str]:
-    load_sites(harness.db, KOCHI_CITY_SITES, MUROTO_SITES)
-    with session_scope(harness.db.sessionmaker) as s:
-        feeds.sync_stations(s, "kawabou", {KAGAMI.code: KAGAMI}, now=datetime.now(UTC))
-    set_level(harness, 3.7)
-    with serve_app(harness.app) as url:
-        yield url
-
-
-def set_level(harness: Harness, level: float) -> None:
-    with session_scope(harness.db.sessionmaker) as s:
-        row = s.execute(select(RiverStation).where(RiverStation.code == KAGAMI.code)).scalar_one()
-        row.level, row.observed_at = level, datetime.now(UTC)
-        row.stage = KAGAMI.stage(level).name.lower()
-
-
-def river_alert(harness: Harness, level: float = 3.7) -> int:
-    """An automatic river alert exactly as the poller makes it (texts from the catalogue)."""
-    now = datetime.now(UTC)
-    alert = rise_alert(KAGAMI, KAGAMI.stage(level), level, 3.6, now)
-    with session_scope(harness.db.sessionmaker) as s:
-        transitions = alert_state.apply_statement(s, gauges._river_statement("kawabou", alert, KAGAMI), now=now)
-        n = delivery.create_notification(s, gauges._river_draft(alert, ["39201"]), settings=harness.settings, now=now)
-        alert_state.attach_notification(s, transitions, n.id)
-        return n.id
-
-
-def deliver(harness: Harness, nid: int) -> None:
-    """Run the delivery worker to completion; in a thread, as Playwright's sync API owns this one's event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(harness.run_worker, nid).result()
-
-
-@pytest.fixture
-def phone(request: pytest.FixtureRequest, site: str, harness: Harness) -> Iterator[Phone]:
-    marker = request.node.get_closest_marker("phone")
-    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    push = options.pop("push", "devpush")
-    if push == "devpush":
-        device = harness.push.subscribe(vapid_key=harness.app.state.vapid.public_key_b64url)
-        fake: Any = {
-            "endpoint": harness.push.endpoint(device),
-            "expirationTime": None,
-            "keys": {"p256dh": device.keys.p256dh, "auth": device.keys.auth},
-        }
-        options.setdefault("device", device)
-    else:
-        fake = push
-    device = options.pop("device", None)
-    init = options.pop("init", "")
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=1,
-            **{"locale": "ja-JP", "timezone_id": "Asia/Tokyo", "permissions": ["notifications"], **options},
-        )
-        context.add_init_script(FAKE_PUSH % json.dumps(fake) + init)
-        page = context.new_page()
-        ph = Phone(page, context, site, device)
-        page.on("pageerror", lambda e: ph.errors.append(str(e)))
-        page.on("request", lambda r: ph.foreign.append(r.url) if not r.url.startswith((site, "data:")) else None)
-        try:
-            yield ph
-        finally:
-            browser.close()
 
 
 def test_subscribe_with_two_places_and_see_alerts_gauges_and_shelters_and_a_new_alert_without_reload(
@@ -341,81 +189,6 @@ def test_a_korean_browser_gets_korean_automatic_texts(phone: Phone, harness: Har
     assert alert.locator(".action").inner_text() == "위험한 장소에서 전원 대피하십시오(대피 지시 대상)."
     phone.page.screenshot(path=str(shots(tmp_path) / "portal-ko.png"), full_page=True)
     assert phone.errors == [] and phone.foreign == []
-
-
-IPHONE_SAFARI = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.4 Mobile/15E148 Safari/604.1"
-)
-
-
-@pytest.mark.phone(user_agent=IPHONE_SAFARI)
-def test_ios_safari_outside_the_home_screen_sees_the_two_steps_instead_of_a_button(
-    phone: Phone, tmp_path: Path
-) -> None:
-    phone.open()
-    page = phone.page
-    steps = page.get_by_role("region", name="iPhone・iPadで通知を受け取るには")
-    assert steps.is_visible()
-    assert steps.locator("ol li").count() == 2 and "共有ボタン" in steps.inner_text()
-    assert "ホーム画面に追加" in steps.inner_text()
-    picture = steps.get_by_role("img", name="共有ボタンと「ホーム画面に追加」の位置を示す図")
-    assert picture.is_visible() and page.evaluate("document.getElementById('ios-picture').naturalWidth") > 0
-    assert not page.locator("#subscribe").is_visible()  # no button that cannot work here
-    page.screenshot(path=str(shots(tmp_path) / "ios-home-screen-steps.png"), full_page=True)
-    assert phone.errors == [] and phone.foreign == []
-
-
-@pytest.mark.phone(user_agent=IPHONE_SAFARI, init="Object.defineProperty(navigator, 'standalone', {value: true});")
-def test_ios_home_screen_app_subscribes_normally(phone: Phone) -> None:
-    phone.open()
-    assert not phone.page.locator("#ios").is_visible()
-    created = phone.subscribe("39201")
-    assert created["places"][0]["municipality_code"] == "39201" and phone.errors == []
-
-
-@pytest.mark.phone(push="hang")
-def test_an_unreachable_push_service_times_out_with_a_message(phone: Phone, harness: Harness, tmp_path: Path) -> None:
-    phone.open()
-    page = phone.page
-    page.locator(".place-muni").select_option("39201")
-    page.locator("#subscribe").click()
-    error = page.get_by_role("alert")
-    error.filter(has_text="プッシュ通知サービスに接続できませんでした").wait_for(timeout=10_000)
-    assert "登録しています" not in page.locator("#status").inner_text()
-    assert page.locator("#subscribe").is_enabled()  # the resident can try again
-    page.screenshot(path=str(shots(tmp_path) / "signup-timeout.png"), full_page=True)
-    with session_scope(harness.db.sessionmaker) as s:
-        assert s.execute(select(Subscription)).first() is None
-    assert phone.errors == []
-
-
-@pytest.mark.phone(permissions=[])
-def test_blocked_notifications_say_how_to_allow_them(phone: Phone) -> None:
-    phone.open()
-    phone.page.evaluate("Notification.requestPermission = async () => 'denied'")
-    phone.page.locator(".place-muni").select_option("39201")
-    phone.page.locator("#subscribe").click()
-    phone.page.get_by_role("alert").filter(has_text="通知がブロックされています").wait_for(timeout=10_000)
-    assert "設定" in phone.page.get_by_role("alert").inner_text()
-
-
-@pytest.mark.phone(
-    geolocation={"latitude": 35.6812, "longitude": 139.7671},  # 東京駅
-    permissions=["geolocation", "notifications"],
-)
-def test_an_unreachable_server_and_a_place_outside_kochi_have_their_own_messages(
-    phone: Phone, harness: Harness
-) -> None:
-    harness.client.get("/api/v1/geo/locate?lat=33.5597&lon=133.5311")  # builds the point index (seconds, once)
-    phone.open()
-    page = phone.page
-    page.locator(".place-here").click()
-    page.get_by_role("alert").filter(has_text="高知県外の場所は登録できません").wait_for(timeout=10_000)
-    page.route("**/api/v1/push/vapid-public-key", lambda route: route.abort())
-    page.locator(".place-muni").select_option("39201")
-    page.locator("#subscribe").click()
-    page.get_by_role("alert").filter(has_text="サーバーに接続できませんでした").wait_for(timeout=10_000)
 
 
 def test_unsubscribe_asks_first_saying_what_is_deleted(phone: Phone, harness: Harness) -> None:
