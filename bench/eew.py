@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from bench._common import BOUNDARIES, SHARED, machine, publish, serve, throwaway_database
+from bench.fanout import insert_residents
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.dev.devpush.keys import SubscriberKeys
 from pushsvc.dev.devpush.runner import spawn_devpush
@@ -34,9 +35,6 @@ from pushsvc.feeds import pushin
 from pushsvc.geo import service as geo_service
 from pushsvc.geo.n03 import load_boundaries
 from pushsvc.migrate import upgrade
-from pushsvc.subscriptions.models import Subscription, SubscriptionPlace
-from pushsvc.subscriptions.service import category_mask
-from pushsvc.types import CATEGORIES
 
 ADMIN = secrets.token_urlsafe(32)
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
@@ -77,43 +75,18 @@ def populate(url: str, bases: dict[str, tuple[str, list[str], int]]) -> tuple[fl
         geo_service.import_boundaries(s, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
         _, token = pushin.create_source(s, "bench-relay", now=datetime.now(UTC))
     pool = [SubscriberKeys.generate() for _ in range(16)]
-    mask = category_mask(CATEGORIES)
     t0 = time.perf_counter()
     next_id = 1
     with engine.begin() as conn:
         for name, (base, munis, n) in bases.items():
             for start in range(0, n, 5000):
-                ids = range(next_id + start, next_id + min(n, start + 5000))
-                conn.execute(
-                    insert(Subscription),
-                    [
-                        {
-                            "id": i,
-                            "endpoint": f"{base}/push/{name}{i}",
-                            "p256dh": pool[i % 16].p256dh,
-                            "auth": pool[i % 16].auth,
-                            "token_hash": secrets.token_hex(32),
-                            "lang": "ja",
-                            "categories_mask": mask,
-                            "follow_current_location": False,
-                            "test_device": name == "warmup",
-                        }
-                        for i in ids
-                    ],
-                )
-                conn.execute(
-                    insert(SubscriptionPlace),
-                    [
-                        {
-                            "subscription_id": i,
-                            "kind": "registered",
-                            "position": 0,
-                            "label": "自宅",
-                            "municipality_code": munis[i % len(munis)],
-                            "match": "code",
-                        }
-                        for i in ids
-                    ],
+                insert_residents(
+                    conn,
+                    range(next_id + start, next_id + min(n, start + 5000)),
+                    codes=munis,
+                    pool=pool,
+                    test_device=name == "warmup",
+                    endpoint=lambda i, base=base, name=name: f"{base}/push/{name}{i}",
                 )
             next_id += n
         conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": next_id})

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 
 from bench._common import BOUNDARIES, machine, serve, throwaway_database
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
@@ -93,6 +93,52 @@ def cpu_by_role(database: str) -> dict[str, float]:
     return out
 
 
+def insert_residents(
+    conn: Connection,
+    ids: range,
+    *,
+    endpoint: Callable[[int], str],
+    codes: Sequence[str],
+    pool: Sequence[SubscriberKeys],
+    test_device: bool = False,
+    label: str = "自宅",
+) -> None:
+    """Subscribers ``ids`` straight into the tables (sign-up over HTTP is bench/subscribe.py's job), each with
+    one registered place, the municipality taken round-robin from ``codes``, keys from ``pool``."""
+    mask = category_mask(CATEGORIES)
+    conn.execute(
+        insert(Subscription),
+        [
+            {
+                "id": i,
+                "endpoint": endpoint(i),
+                "p256dh": pool[i % len(pool)].p256dh,
+                "auth": pool[i % len(pool)].auth,
+                "token_hash": secrets.token_hex(32),
+                "lang": "ja",
+                "categories_mask": mask,
+                "follow_current_location": False,
+                "test_device": test_device,
+            }
+            for i in ids
+        ],
+    )
+    conn.execute(
+        insert(SubscriptionPlace),
+        [
+            {
+                "subscription_id": i,
+                "kind": "registered",
+                "position": 0,
+                "label": label,
+                "municipality_code": codes[i % len(codes)],
+                "match": "code",
+            }
+            for i in ids
+        ],
+    )
+
+
 def populate(url: str, push_base: str, n: int, groups: Sequence[tuple[str, str, int]] | None = None) -> float:
     """``n`` subscribers in 高知市 (endpoints ``b1``…), or ``groups`` of (municipality code, endpoint prefix,
     count), plus one test device for the warm-up drill; returns the seconds it took."""
@@ -102,75 +148,29 @@ def populate(url: str, push_base: str, n: int, groups: Sequence[tuple[str, str, 
     with session_scope(factory) as s:
         geo_service.import_boundaries(s, load_boundaries(BOUNDARIES, prefecture="39"), source=str(BOUNDARIES))
     pool = [SubscriberKeys.generate() for _ in range(16)]  # every message is still encrypted on its own
-    mask = category_mask(CATEGORIES)
     t0 = time.perf_counter()
     chunk = 5000
     first = 1
     with engine.begin() as conn:
         for code, prefix, count in groups or [("39201", "b", n)]:
             for start in range(first, first + count, chunk):
-                ids = range(start, min(first + count, start + chunk))
-                conn.execute(
-                    insert(Subscription),
-                    [
-                        {
-                            "id": i,
-                            "endpoint": f"{push_base}/push/{prefix}{i}",
-                            "p256dh": pool[i % 16].p256dh,
-                            "auth": pool[i % 16].auth,
-                            "token_hash": secrets.token_hex(32),
-                            "lang": "ja",
-                            "categories_mask": mask,
-                            "follow_current_location": False,
-                            "test_device": False,
-                        }
-                        for i in ids
-                    ],
-                )
-                conn.execute(
-                    insert(SubscriptionPlace),
-                    [
-                        {
-                            "subscription_id": i,
-                            "kind": "registered",
-                            "position": 0,
-                            "label": "自宅",
-                            "municipality_code": code,
-                            "match": "code",
-                        }
-                        for i in ids
-                    ],
+                insert_residents(
+                    conn,
+                    range(start, min(first + count, start + chunk)),
+                    codes=[code],
+                    pool=pool,
+                    endpoint=lambda i, prefix=prefix: f"{push_base}/push/{prefix}{i}",
                 )
             first += count
         # One test device: the warm-up drill goes only to it, proving the workers are up and connected.
-        conn.execute(
-            insert(Subscription),
-            [
-                {
-                    "id": first,
-                    "endpoint": f"{push_base}/push/warmup",
-                    "p256dh": pool[0].p256dh,
-                    "auth": pool[0].auth,
-                    "token_hash": secrets.token_hex(32),
-                    "lang": "ja",
-                    "categories_mask": mask,
-                    "follow_current_location": False,
-                    "test_device": True,
-                }
-            ],
-        )
-        conn.execute(
-            insert(SubscriptionPlace),
-            [
-                {
-                    "subscription_id": first,
-                    "kind": "registered",
-                    "position": 0,
-                    "label": "庁舎",
-                    "municipality_code": "39201",
-                    "match": "code",
-                }
-            ],
+        insert_residents(
+            conn,
+            range(first, first + 1),
+            codes=["39201"],
+            pool=pool[:1],
+            test_device=True,
+            label="庁舎",
+            endpoint=lambda _: f"{push_base}/push/warmup",
         )
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), :n)"), {"n": first})
