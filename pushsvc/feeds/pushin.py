@@ -179,7 +179,7 @@ def accept(
     except Exception as exc:  # TelegramError is a 422 problem already; keep its message, name the field
         raise ValidationProblem(str(exc), field="body", title="Unusable JMA telegram") from exc
     identity = telegram_identity(parsed)
-    telegram = parse_telegram(data, telegram_id=identity)
+    telegram = replace(parsed, telegram_id=identity)  # not parsed twice: this is a 緊急地震速報's path
     row = _state_row(db_session, now)
     seen = list(row.state.get("seen", []))
     src.last_used_at = now
