@@ -1,9 +1,9 @@
-"""Recording what a worker's attempt did: results, mid-batch checkpoints, follow-ups reaching the late, completion."""
+"""Recording what a worker's attempt did: results, follow-ups reaching the late, completion (checkpoints: progress)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -168,63 +168,6 @@ def record_results(
     )
     _finish_if_complete(db_session, n.id, now)
     return True
-
-
-def record_progress(
-    db_session: Session, claim: ClaimedBatch, sent: Collection[int], *, now: datetime | None = None
-) -> bool:
-    """Write down, mid-batch, who a push service already accepted it for (the holder only)."""
-    return claim.batch_id not in record_progress_many(db_session, [(claim, sent)], now=now)
-
-
-def record_progress_many(
-    db_session: Session, progress: Sequence[tuple[ClaimedBatch, Collection[int]]], *, now: datetime | None = None
-) -> set[int]:
-    """Checkpoint several batches in one short transaction: move who was accepted from pending to sent.
-
-    A worker killed mid-batch makes its successor resend only what was accepted since the last
-    checkpoint, so the worker checkpoints all its batches together every ``CHECKPOINT_EVERY`` accepted
-    (worker.py): duplicates after a crash stay under that, however many batches were in flight.
-    Core statements, one row read and one write per batch: this runs several times per batch.
-    Returns the ids of the batches whose lease ``claim`` no longer holds (nothing written for those).
-    """
-    now = _utc(now or datetime.now(UTC))
-    claims = {c.batch_id: (c, set(ids)) for c, ids in progress}
-    stmt = select(
-        DeliveryBatch.id,
-        DeliveryBatch.lease_owner,
-        DeliveryBatch.attempt,
-        DeliveryBatch.pending_ids,
-        DeliveryBatch.sent_ids,
-        DeliveryBatch.notification_id,
-    ).where(DeliveryBatch.id.in_(sorted(claims)), DeliveryBatch.status == "leased")
-    if is_postgres(db_session):
-        stmt = stmt.with_for_update()
-    lost = set(claims)
-    writes: list[dict[str, Any]] = []
-    done_by_notification: dict[int, list[int]] = {}
-    for batch_id, owner, attempt, pending, already, notification_id in db_session.execute(stmt):
-        claim, wanted = claims[batch_id]
-        if owner != claim.worker_id or attempt != claim.attempt:
-            continue
-        lost.discard(batch_id)
-        done = [sid for sid in pending if sid in wanted]
-        if done:
-            writes.append(
-                {
-                    "id": batch_id,
-                    "sent_ids": [*already, *done],
-                    "pending_ids": [sid for sid in pending if sid not in wanted],
-                }
-            )
-            done_by_notification.setdefault(notification_id, []).extend(done)
-    if writes:
-        db_session.execute(update(DeliveryBatch), writes)
-    for notification_id, done in done_by_notification.items():
-        _count(db_session, notification_id, now, done, {})
-    for batch_id in lost:
-        log.warning("batch %s is no longer held by this worker; its checkpoint is dropped", batch_id)
-    return lost
 
 
 def _held(db_session: Session, claim: ClaimedBatch) -> DeliveryBatch | None:

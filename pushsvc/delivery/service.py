@@ -2,7 +2,7 @@
 
 The domain's public face (other domains import only this module); the work is split by stage:
 ``drafts`` (vocabulary), ``enqueue`` (accept, cancel), ``claim`` (leases), ``record`` (results,
-checkpoints, follow-ups), ``queries`` (read-only).
+follow-ups), ``progress`` (mid-batch checkpoints), ``queries`` (read-only).
 
 Acceptance is one transaction: the notification, its resolved recipients and every batch are written
 together, so a crash either loses the whole request (the caller saw an error) or loses nothing.
@@ -77,6 +77,7 @@ from pushsvc.delivery.enqueue import (
     wake_workers,
 )
 from pushsvc.delivery.models import Notification as Notification  # handed out: others may name the type
+from pushsvc.delivery.progress import record_progress, record_progress_many
 from pushsvc.delivery.queries import (
     KNOWN_DEAD_MIN_MESSAGES,
     KNOWN_DEAD_WINDOW,
@@ -96,8 +97,6 @@ from pushsvc.delivery.record import (
     batches_in_flight,
     failures_of,
     recipients_who_received,
-    record_progress,
-    record_progress_many,
     record_results,
 )
 

@@ -169,3 +169,24 @@ def test_a_checkpoint_mid_batch_counts_who_got_it_and_only_for_the_lease_holder(
         assert service.record_progress(s, stale[0], [residents[2].id]) is False
         s.commit()
     assert harness.status(nid)["sent"] == 2
+
+
+def test_a_resident_written_down_twice_counts_once_in_the_console_and_in_who_received(harness: Harness) -> None:
+    """A checkpoint repeated (its commit failed after the server wrote it, say) or naming someone who
+    is not pending in the batch moves and counts only who is still pending."""
+    residents, nid, _now, claim = _leased_briefly(harness, 4)
+    stranger = harness.subscribe(KOCHI_KENCHO)  # subscribed after the batch was cut: not in it
+    with harness.db.sessionmaker() as s:
+        assert service.record_progress(s, claim, [residents[0].id, residents[1].id]) is True
+        assert service.record_progress(s, claim, [residents[1].id, residents[2].id, stranger.id]) is True
+        s.commit()
+    assert harness.status(nid)["sent"] == 3
+    sent = {r.id: PushResult(Outcome.SENT, 201, "") for r in residents}
+    with harness.db.sessionmaker() as s:
+        assert service.record_results(s, claim, sent) is True
+        s.commit()
+    assert harness.status(nid)["sent"] == 4
+    with harness.db.sessionmaker() as s:
+        assert service.recipients_who_received(s, nid) == sorted(r.id for r in residents)
+        (written,) = s.execute(select(DeliveryBatch.sent_ids).where(DeliveryBatch.id == claim.batch_id)).one()
+    assert sorted(written) == sorted(r.id for r in residents)
