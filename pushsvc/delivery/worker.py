@@ -99,6 +99,8 @@ class Worker:
         self._gate = UrgentGate()
         self._resuming: asyncio.Task[list[int]] | None = None
         self._next_resume = 0.0
+        self._announced = False  # urgent work was announced since a full worker last probed for it
+        self._next_probe = 0.0
 
     # -- database steps, each its own short transaction, run in a thread ------------------------
     @contextlib.contextmanager
@@ -279,6 +281,7 @@ class Worker:
                     self.listening = True
                     async for _ in conn.notifies():
                         self._gate.close()
+                        self._announced = True
                         if self._woken is not None and not self._woken.done():
                             self._woken.set_result(None)
             except asyncio.CancelledError:
@@ -336,9 +339,20 @@ class Worker:
     async def _next_claim(self, in_flight: dict[asyncio.Task[None], int]) -> Claimed | None:
         limit = self.settings.worker_concurrency
         urgent = self._urgent_room(in_flight)
-        if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent):
+        if len(in_flight) < limit or (len(in_flight) < 2 * limit and urgent and self._probe_now()):
             return await asyncio.to_thread(self._claim, urgent)
         return None
+
+    def _probe_now(self) -> bool:
+        """Whether a full worker looks for more urgent work now: when it is announced (NOTIFY), else every
+        ``URGENT_FALLBACK_S`` (``URGENT_POLL_S`` without notifications). Probing at every turn of the claim
+        loop cost a transaction per batch started, for work the announcement already tells of."""
+        now = asyncio.get_running_loop().time()
+        if not self._announced and now < self._next_probe:
+            return False
+        self._announced = False
+        self._next_probe = now + (URGENT_FALLBACK_S if self.listening else URGENT_POLL_S)
+        return True
 
     async def _wait_for_work(self, stop: asyncio.Event, in_flight: dict[asyncio.Task[None], int]) -> None:
         """Until a batch finishes, urgent work is announced, the poll interval passes, or ``stop``."""

@@ -10,20 +10,37 @@ through NOTIFY instead of waiting for its next poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
+from pushsvc.config import Settings
 from pushsvc.delivery.models import DeliveryBatch
 from pushsvc.delivery.worker import CHECKPOINT_EVERY, Worker
 from pushsvc.dev.devpush.state import Fault
 from pushsvc.webpush.sender import PushSender
 from tests.delivery.test_worker_killed import _finish_with_a_second_worker, _wait, _worker
-from tests.fixtures.delivery import KOCHI_KENCHO, Harness
+from tests.fixtures.delivery import KOCHI_KENCHO, MUROTO, Harness
 
 BATCH = 250  # a halfway checkpoint leaves 125 of each batch unwritten: 4 in flight, 500 > CHECKPOINT_EVERY
+
+
+@contextlib.asynccontextmanager
+async def _running(harness: Harness, settings: Settings) -> AsyncIterator[Worker]:
+    """An in-process worker running until the block ends (then it finishes what it holds)."""
+    stop = asyncio.Event()
+    async with PushSender.from_settings(settings, harness.app.state.vapid) as sender:
+        worker = Worker(settings, harness.db.sessionmaker, sender)
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield worker
+        finally:
+            stop.set()
+            await task
 
 
 @pytest.mark.slow
@@ -80,34 +97,52 @@ def test_an_urgent_notification_wakes_a_waiting_worker_before_its_next_poll(harn
     settings = harness.settings.model_copy(update={"worker_poll_s": 120.0})
 
     async def go() -> float:
-        stop = asyncio.Event()
-        async with PushSender.from_settings(settings, harness.app.state.vapid) as sender:
-            worker = Worker(settings, harness.db.sessionmaker, sender)
-            task = asyncio.create_task(worker.run(stop))
-            try:
-                for _ in range(200):
-                    if getattr(worker, "listening", False):  # (a worker without a listener just polls)
-                        break
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.5)  # its first look found nothing: it now waits out a 120 s poll
-                assert not harness.push.received(resident.device)
-                started = time.monotonic()
-                await asyncio.to_thread(
-                    harness.notify,
-                    target={"municipality_codes": ["39201"]},
-                    category="evacuation",
-                    severity="emergency",
-                )
-                while not harness.push.received(resident.device) and time.monotonic() - started < 30:
-                    await asyncio.sleep(0.02)
-                return time.monotonic() - started
-            finally:
-                stop.set()
-                await task
+        async with _running(harness, settings) as worker:
+            for _ in range(200):
+                if getattr(worker, "listening", False):  # (a worker without a listener just polls)
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # its first look found nothing: it now waits out a 120 s poll
+            assert not harness.push.received(resident.device)
+            started = time.monotonic()
+            await asyncio.to_thread(
+                harness.notify,
+                target={"municipality_codes": ["39201"]},
+                category="evacuation",
+                severity="emergency",
+            )
+            while not harness.push.received(resident.device) and time.monotonic() - started < 30:
+                await asyncio.sleep(0.02)
+            return time.monotonic() - started
 
     took = asyncio.run(go())
     assert harness.push.received(resident.device), "the emergency waited for the worker's next poll"
     assert took < 30
+
+
+def test_a_worker_full_of_ordinary_batches_still_sends_an_emergency_at_once(harness: Harness) -> None:
+    """A full worker takes more urgent work beside what it is sending: announced (PostgreSQL's NOTIFY)
+    or found by its fallback probe, never only once an ordinary batch is done."""
+    slow = harness.subscribe(KOCHI_KENCHO)
+    harness.push.fault(slow.device, Fault(stall_s=4, remaining=1))
+    town = [harness.subscribe(MUROTO) for _ in range(3)]
+    settings = harness.settings.model_copy(update={"worker_concurrency": 1, "push_timeout_s": 20.0})
+    harness.notify(target={"municipality_codes": ["39201"]}, severity="info")
+
+    async def go() -> bool:
+        """Whether the ordinary batch was still unfinished when the emergency had reached the town."""
+        async with _running(harness, settings):
+            while slow.device.id in harness.push.state.faults:  # its batch is being sent, and stalls
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.5)  # full (one batch, stalled): past its first fallback probes
+            await asyncio.to_thread(
+                harness.notify, target={"municipality_codes": ["39202"]}, category="evacuation", severity="emergency"
+            )
+            while not all(harness.push.received(r.device) for r in town):
+                await asyncio.sleep(0.02)
+            return not harness.push.received(slow.device)
+
+    assert asyncio.run(go()), "the emergency waited for the ordinary batch to finish"
 
 
 def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_the_follow_up(
@@ -128,11 +163,7 @@ def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_t
     nid = harness.notify(target={"municipality_codes": ["39201"]}, severity="warning")
 
     async def go() -> None:
-        stop = asyncio.Event()
-        async with PushSender.from_settings(
-            harness.settings.model_copy(update={"push_timeout_s": 5.0}), harness.app.state.vapid
-        ) as sender:
-            task = asyncio.create_task(Worker(harness.settings, harness.db.sessionmaker, sender).run(stop))
+        async with _running(harness, harness.settings.model_copy(update={"push_timeout_s": 5.0})):
             while sum(bool(harness.push.received(r.device)) for r in residents) < 1:
                 await asyncio.sleep(0.01)
 
@@ -156,8 +187,6 @@ def test_residents_written_down_mid_batch_after_a_follow_up_was_sent_still_get_t
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not all(len(harness.push.received(r.device)) == 2 for r in residents):
                 await asyncio.sleep(0.05)
-            stop.set()
-            await task
 
     asyncio.run(go())
     for r in residents:
