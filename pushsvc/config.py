@@ -112,7 +112,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     push_timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout talking to a push service.")
     push_per_origin_concurrency: int = Field(
-        default=256, gt=0, description="Requests in flight at once to one push service (per worker process)."
+        default=256,
+        gt=0,
+        description="The most requests in flight at once to one push service (per worker process); a worker "
+        "starts at 64 and goes up while the service is slow to answer (webpush/slots.py).",
     )
     push_client: Literal["stream", "aiohttp", "httpx"] = Field(
         default="stream",

@@ -28,8 +28,6 @@ stream client's cached header bytes and swept timeouts, a send went from 211–2
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import random
 import time
@@ -44,6 +42,7 @@ from pushsvc.webpush import ece
 from pushsvc.webpush.auth import VapidSigner, origin_of
 from pushsvc.webpush.hosts import endpoint_problem, origin_prefix, plain
 from pushsvc.webpush.payload import topic_for
+from pushsvc.webpush.slots import Slots
 from pushsvc.webpush.transport import ClientName, Limits, Transport, TransportError, make_transport
 from pushsvc.webpush.vapid import VapidIdentity
 
@@ -154,40 +153,6 @@ def backoff_delay(
     ceiling = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
     jitter = rng.uniform(0, ceiling / 2) if rng is not None else random.uniform(0, ceiling / 2)
     return ceiling / 2 + jitter
-
-
-class Slots:
-    """Requests in flight to one origin, handed out most urgent first (then first come, first served).
-
-    A plain semaphore is FIFO: an emergency's requests would queue behind every ordinary request a
-    worker already has waiting for a connection. Here a waiter with a lower ``priority`` goes first.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.free = capacity
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    async def acquire(self, priority: int) -> None:
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if not fut.cancelled():  # the slot was handed over just as we were cancelled: pass it on
-                self.release()
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
-                fut.set_result(None)
-                return
-        self.free += 1
 
 
 @dataclass(frozen=True)
@@ -359,12 +324,16 @@ class PushSender:
             return PushResult(Outcome.REFUSED, None, f"unusable subscription keys: {exc}")
         headers = self._headers_for(origin, ttl, urgency, topic)
         await info.slots.acquire(priority)
+        answered_in: float | None = None
         try:
+            started = time.monotonic()
             resp = await self.transport.post(target.endpoint, headers, body)
+            if resp.status < 300:  # a refusal may come back at once, before any work: it says nothing of the wait
+                answered_in = time.monotonic() - started
         except TransportError as exc:
             return PushResult(Outcome.RETRY, None, str(exc))
         finally:
-            info.slots.release()
+            info.slots.release(answered_in)
         result = classify(resp.status, resp.text, resp.retry_after)
         if result.outcome is Outcome.RATE_LIMITED:
             return self._throttled(result, resp.text, origin, target.endpoint)

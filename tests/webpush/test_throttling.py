@@ -81,7 +81,7 @@ def test_a_429_that_says_the_sender_is_over_quota_pauses_the_origin_for_a_bounde
 
 
 def test_the_next_free_connection_goes_to_the_most_urgent_waiting_request() -> None:
-    from pushsvc.webpush.sender import Slots
+    from pushsvc.webpush.slots import Slots
 
     async def go() -> list[str]:
         slots, order = Slots(1), []

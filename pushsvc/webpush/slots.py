@@ -1,0 +1,90 @@
+"""Requests in flight to one push service: most urgent first, and as many as the service's latency needs.
+
+Real push services answer in tens of milliseconds. At 30 ms, 64 requests in flight per worker cap it
+near 2,100 messages/s, so a slow service needs more (issue 13). At our local push service's 0 ms,
+256 in flight only queue in our own event loop: measured 2-4 % more CPU per message than 64
+(docs/BENCHMARKS.md, session 5). So the capacity adapts between a floor and a ceiling, by TCP Vegas'
+reasoning. While requests take about as long as the quickest recent one, the time is the service's, and
+one more in flight adds throughput (Little's law: in flight = rate × latency). When they take much
+longer than that, the time is our own queue, and more in flight adds nothing but cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Callable
+
+FLOOR = 64  # what one worker kept in flight before issue 13: enough when answers are quick
+MIN_WINDOW_S = 1.0  # the quickest answer is looked for over this long, then afresh
+GROW_BELOW = (3.0, 0.0)  # grow while the average answer takes < 3 × the quickest
+SHRINK_ABOVE = (6.0, 0.005)  # shrink while it takes > 6 × the quickest + 5 ms
+SMOOTHING = 0.05  # weight of each answer in the running average
+
+
+class Slots:
+    """Requests in flight to one origin, handed out most urgent first (then first come, first served).
+
+    A plain semaphore is FIFO: an emergency's requests would queue behind every ordinary request a
+    worker already has waiting for a connection. Here a waiter with a lower ``priority`` goes first.
+    ``capacity`` moves between ``floor`` and ``ceiling`` with how long answers take (module docstring);
+    ``release(answered_in)`` feeds it.
+    """
+
+    def __init__(self, ceiling: int, floor: int = FLOOR, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = ceiling
+        self.floor = min(floor, ceiling)
+        self.capacity = self.floor
+        self.free = self.floor
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._clock = clock
+        self._quickest = math.inf
+        self._window_ends = 0.0
+        self._average = 0.0
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if not fut.cancelled():  # the slot was handed over just as we were cancelled: pass it on
+                self.release()
+            raise
+
+    def release(self, answered_in: float | None = None) -> None:
+        """Give the slot back; ``answered_in``: how long the request's answer took (None if it failed)."""
+        if answered_in is not None:
+            self._adapt(answered_in)
+        self.free += 1
+        while self.free > 0 and self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                self.free -= 1
+                fut.set_result(None)
+
+    def _adapt(self, answered_in: float) -> None:
+        now = self._clock()
+        if now >= self._window_ends:
+            self._quickest, self._window_ends = answered_in, now + MIN_WINDOW_S
+        else:
+            self._quickest = min(self._quickest, answered_in)
+        self._average = answered_in if not self._average else self._average + SMOOTHING * (answered_in - self._average)
+        if self._waiters and self.capacity < self.ceiling and self._average < _bound(self._quickest, GROW_BELOW):
+            self.capacity += 1
+            self.free += 1
+        elif self.capacity > self.floor and self._average > _bound(self._quickest, SHRINK_ABOVE):
+            self.capacity -= 1
+            self.free -= 1  # may go below 0 while full: the next release then keeps its slot
+
+
+def _bound(quickest: float, rule: tuple[float, float]) -> float:
+    factor, plus = rule
+    return quickest * factor + plus
