@@ -12,7 +12,7 @@ from typing import Any
 import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Integer, Select, and_, any_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -41,15 +41,18 @@ class PushTarget:
 # --- targeting (called by delivery) -------------------------------------------------------------
 
 
+def _live(now: datetime) -> ColumnElement[bool]:
+    """A place that counts: registered, or a current location not yet expired."""
+    return or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+
+
 def _live_places(*columns: Any, category: str, test_only: bool, now: datetime) -> Select[Any]:
-    """``columns`` of every live place (registered, or a current location not yet expired) of a
-    subscription that takes ``category`` (only training devices when ``test_only``): the one filter
-    every recipient query starts from."""
-    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
+    """``columns`` of every live place (``_live``) of a subscription that takes ``category`` (only
+    training devices when ``test_only``): the one filter every recipient query starts from."""
     stmt = (
         select(*columns)
         .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
-        .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
+        .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, _live(now))
     )
     return stmt.where(Subscription.test_device.is_(True)) if test_only else stmt
 
@@ -142,11 +145,10 @@ def find_recipients(
 
 def count_residents(db_session: Session, *, prefecture: str, now: datetime) -> int:
     """Subscriptions with a registered place or unexpired current location in the prefecture (approval's base)."""
-    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
     return int(
         db_session.execute(
             select(func.count(func.distinct(SubscriptionPlace.subscription_id))).where(
-                live, SubscriptionPlace.municipality_code.startswith(prefecture)
+                _live(now), SubscriptionPlace.municipality_code.startswith(prefecture)
             )
         ).scalar_one()
     )
@@ -262,23 +264,19 @@ def resident_places(
     Earthquake reports are sent once per resident, for the highest intensity among all their places, so
     the caller needs each resident's whole set of places, not only those in the shaken area.
     """
-    live = or_(SubscriptionPlace.kind == REGISTERED, SubscriptionPlace.expires_at > _utc(now))
-    cols = (
+    base = _live_places(
         SubscriptionPlace.subscription_id,
         Subscription.min_quake_intensity,
         SubscriptionPlace.municipality_code,
         SubscriptionPlace.label,
-    )
-    base = (
-        select(*cols)
-        .join(Subscription, Subscription.id == SubscriptionPlace.subscription_id)
-        .where(Subscription.categories_mask.op("&")(category_mask([category])) != 0, live)
-        .order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position)
-    )
+        category=category,
+        test_only=False,
+        now=now,
+    ).order_by(SubscriptionPlace.subscription_id, SubscriptionPlace.position)
     rows: list[Any] = []
     if municipality_codes is not None:
         hit = select(SubscriptionPlace.subscription_id).where(
-            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), live
+            SubscriptionPlace.municipality_code.in_(set(municipality_codes)), _live(now)
         )
         rows += db_session.execute(base.where(SubscriptionPlace.subscription_id.in_(hit))).all()
     for chunk in _chunks(sorted(set(subscription_ids or ()))):
