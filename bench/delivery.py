@@ -14,7 +14,12 @@ checkout's bench/); only ``pushsvc`` differs. Scenarios:
 - lanes: ``--backlog`` ordinary messages queued and being sent, then an emergency to ``--emergency``
   residents of another town: its first and last receipt against the backlog's last;
 - kill: a ``--kill-n`` fan-out undisturbed, then again with one of the 2 workers SIGKILLed a fifth of the
-  way through: residents never reached, duplicates, last receipt against the undisturbed run.
+  way through: residents never reached, duplicates, last receipt against the undisturbed run;
+- instructions: one ``pushsvc worker --until-idle`` under valgrind's callgrind, once for a fan-out of
+  ``--instr-small`` residents and once for ``--instr-large``: the difference in instructions over the
+  difference in messages is the worker's instructions per message, start-up cancelled out. Unlike CPU
+  seconds it does not move with what else the shared machine runs (the same count twice in a row), so it
+  settles what "worker CPU per message" drifts on; it leaves out the kernel's share (system calls).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -38,7 +44,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from bench._common import ROOT, machine, publish, serve, throwaway_database
-from bench.fanout import ADMIN, RUN_MARKER, SUBJECT, cpu_by_role, populate
+from bench.fanout import ADMIN, DRILL, RUN_MARKER, SUBJECT, cpu_by_role, populate
 from pushsvc.dev.devpush.runner import spawn_devpush
 
 RESULT = "RESULT "
@@ -68,22 +74,17 @@ def stack(url: str, groups: list[tuple[str, str, int]], workers: int = 2) -> Ite
                     procs.append(
                         subprocess.Popen([sys.executable, "-m", "pushsvc.cli", "worker"], env={**os.environ, **env})
                     )
-                drill = {
-                    "title": {"ja": "訓練"},
-                    "category": "evacuation",
-                    "severity": "warning",
-                    "test": True,
-                    "target": {"municipality_codes": ["39201"]},
-                }
-                assert httpx.post(f"{api}/api/v1/notifications", headers=AUTH, json=drill).status_code == 202
-                until(lambda: stats(push)["counters"].get("accepted", 0) >= 1, 60)
-                httpx.post(f"{push}/control/reset")
+                if workers:  # a drill to the test device: the workers are up and connected
+                    assert httpx.post(f"{api}/api/v1/notifications", headers=AUTH, json=DRILL).status_code == 202
+                    until(lambda: stats(push)["counters"].get("accepted", 0) >= 1, 60)
+                    httpx.post(f"{push}/control/reset")
                 yield {
                     "api": api,
                     "push": push,
                     "procs": procs,
                     "populate_s": took,
                     "database": make_url(url).database or "",
+                    "env": env,
                 }
         finally:
             for p in procs:
@@ -149,6 +150,7 @@ def scenario_latency(url: str, args: argparse.Namespace) -> dict[str, Any]:
                 "last_s": st["last_at"] - t0,
                 "rate": got / max(1e-9, st["last_at"] - st["first_at"]),
                 "worker_cpu_us": (cpu1["worker"] - cpu0["worker"]) / max(got, 1) * 1e6,
+                "postgres_cpu_us": (cpu1["postgres"] - cpu0["postgres"]) / max(got, 1) * 1e6,
                 "total_cpu_us": sum(cpu1[r] - cpu0[r] for r in cpu1) / max(got, 1) * 1e6,
             }
     out["0 cold"], out["0"] = out["0"], out.pop("0 warm")
@@ -200,7 +202,44 @@ def scenario_kill(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-SCENARIOS = {"latency": scenario_latency, "lanes": scenario_lanes, "kill": scenario_kill}
+def scenario_instructions(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("the instructions scenario needs valgrind (Debian package valgrind)")
+    small, large = args.instr_small, args.instr_large
+    out: dict[str, Any] = {}
+    # A long lease: under callgrind a batch takes ~50 times as long, and no renewal may fall due in it.
+    env = {"PUSHSVC_WORKER_LEASE_S": "3600", "PYTHONHASHSEED": "0"}
+    with stack(url, [("39201", "s", small), ("39202", "l", large)], workers=0) as s:
+        for name, code in (("small", "39201"), ("large", "39202")):
+            httpx.post(f"{s['push']}/control/reset")
+            notify(s["api"], code, "emergency", "evacuation", "避難指示")
+            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+            run = subprocess.run(
+                [*cmd, "-m", "pushsvc.cli", "worker", "--until-idle"],
+                env={**os.environ, **s["env"], **env},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            collected = re.search(r"Collected : (\d+)", run.stderr)
+            if run.returncode or collected is None:
+                raise RuntimeError(f"the worker under callgrind failed:\n{run.stderr[-3000:]}")
+            out[name] = {
+                "instructions": int(collected.group(1)),
+                "got": stats(s["push"])["counters"].get("accepted", 0),
+            }
+    out["per_message"] = (out["large"]["instructions"] - out["small"]["instructions"]) / max(
+        1, out["large"]["got"] - out["small"]["got"]
+    )
+    return out
+
+
+SCENARIOS = {
+    "latency": scenario_latency,
+    "lanes": scenario_lanes,
+    "kill": scenario_kill,
+    "instructions": scenario_instructions,
+}
 
 
 def inner(args: argparse.Namespace) -> None:
@@ -233,6 +272,10 @@ def run_tree(tree: Path, scenario: str, args: argparse.Namespace) -> dict[str, A
         str(args.emergency),
         "--kill-n",
         str(args.kill_n),
+        "--instr-small",
+        str(args.instr_small),
+        "--instr-large",
+        str(args.instr_large),
         "--timeout",
         str(args.timeout),
     ]
@@ -267,14 +310,15 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         lines += [
             f"\n### Fan-out to {args.n:,} residents at push-service latency 0 / 30 / 100 ms\n",
             "| code | latency | messages/s (sending phase) | first receipt | last receipt | "
-            "worker CPU/message | all CPU/message |",
-            "|---|---|---|---|---|---|---|",
+            "worker CPU/message | PostgreSQL CPU/message | all CPU/message |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for label, res in results["latency"].items():
             for ms, r in res.items():
                 lines.append(
                     f"| {label} | {ms} ms | {r['rate']:,.0f} | {r['first_s']:.2f} s | {r['last_s']:.2f} s | "
-                    f"{r['worker_cpu_us']:,.0f} µs | {r['total_cpu_us']:,.0f} µs |"
+                    f"{r['worker_cpu_us']:,.0f} µs | {r.get('postgres_cpu_us', 0):,.0f} µs | "
+                    f"{r['total_cpu_us']:,.0f} µs |"
                 )
         for label, res in results["latency"].items():
             ratio = res["30"]["rate"] / max(1e-9, res["0"]["rate"])
@@ -288,6 +332,24 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
                 "\nWorker CPU per message at 0 ms, after/before, each pair run back to back: "
                 + ", ".join(f"{r:.2f}×" for r in ratios)
                 + f"; median {statistics.median(ratios):.2f}×.\n"
+            )
+    if "instructions" in results:
+        res = results["instructions"]
+        lines += [
+            f"\n### Worker instructions per message (callgrind; fan-outs of {args.instr_small:,} and "
+            f"{args.instr_large:,})\n",
+            "| code | instructions, smaller fan-out | instructions, larger fan-out | per message |",
+            "|---|---|---|---|",
+        ]
+        for label, r in res.items():
+            lines.append(
+                f"| {label} | {r['small']['instructions']:,} | {r['large']['instructions']:,} | "
+                f"{r['per_message']:,.0f} |"
+            )
+        if "before" in res and "after" in res:
+            lines.append(
+                f"\nAfter/before: {res['after']['per_message'] / res['before']['per_message']:.3f}× "
+                "(user-space instructions; the kernel's share is not counted).\n"
             )
     if "lanes" in results:
         lines += [
@@ -338,6 +400,8 @@ def main() -> None:
     ap.add_argument("--emergency", type=int, default=10_000)
     ap.add_argument("--kill-n", type=int, default=20_000)
     ap.add_argument("--timeout", type=float, default=240)
+    ap.add_argument("--instr-small", type=int, default=500, help="instructions: the smaller fan-out")
+    ap.add_argument("--instr-large", type=int, default=2000, help="instructions: the larger fan-out")
     ap.add_argument("--append", type=Path)
     ap.add_argument("--repeat", type=int, default=1, help="pairs of latency runs (worker CPU is noisy)")
     args = ap.parse_args()

@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import text
 
 from bench._common import BOUNDARIES, SHARED, machine, publish, serve, throwaway_database
-from bench.fanout import insert_residents
+from bench.fanout import DRILL, insert_residents
 from pushsvc.db import make_engine, make_sessionmaker, session_scope
 from pushsvc.dev.devpush.keys import SubscriberKeys
 from pushsvc.dev.devpush.runner import spawn_devpush
@@ -147,14 +147,7 @@ def main() -> None:
                     for _ in range(args.workers)
                 ]
                 auth = {"Authorization": f"Bearer {ADMIN}"}
-                drill = {
-                    "title": {"ja": "訓練"},
-                    "category": "evacuation",
-                    "severity": "warning",
-                    "test": True,
-                    "target": {"municipality_codes": ["39201"]},
-                }
-                assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=drill).status_code == 202
+                assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=DRILL).status_code == 202
                 wait_for(f"{eew_base}/control/stats", 1, 60)
                 httpx.post(f"{eew_base}/control/reset")
                 ordinary = {

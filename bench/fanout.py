@@ -45,6 +45,14 @@ from pushsvc.webpush.payload import build_payload
 
 ADMIN = secrets.token_urlsafe(32)
 SUBJECT = "mailto:bousai@pref.kochi.lg.jp"
+# A test-device drill (only test devices get it): proves the workers are up and connected before a run.
+DRILL = {
+    "title": {"ja": "訓練"},
+    "category": "evacuation",
+    "severity": "warning",
+    "test": True,
+    "target": {"municipality_codes": ["39201"]},
+}
 
 
 def encode_rate(encrypt: Callable[[bytes, str, str], bytes], seconds: float = 3.0) -> float:
@@ -222,14 +230,7 @@ def run(url: str, args: argparse.Namespace) -> None:
                     )
                 stats_url = f"{push_base}/control/stats"
                 auth = {"Authorization": f"Bearer {ADMIN}"}
-                drill = {
-                    "title": {"ja": "訓練"},
-                    "category": "evacuation",
-                    "severity": "warning",
-                    "test": True,
-                    "target": {"municipality_codes": ["39201"]},
-                }
-                assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=drill).status_code == 202
+                assert httpx.post(f"{api}/api/v1/notifications", headers=auth, json=DRILL).status_code == 202
                 while httpx.get(stats_url).json()["counters"].get("accepted", 0) < 1:
                     time.sleep(0.1)
                 httpx.post(f"{push_base}/control/reset")
