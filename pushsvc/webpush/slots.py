@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 FLOOR = 64  # what one worker kept in flight before issue 13: enough when answers are quick
 MIN_WINDOW_S = 1.0  # the quickest answer is looked for over this long, then afresh
-GROW_BELOW = (3.0, 0.0)  # grow while the average answer takes < 3 × the quickest
-SHRINK_ABOVE = (6.0, 0.005)  # shrink while it takes > 6 × the quickest + 5 ms
+GROW_BELOW = 3.0  # grow while the average answer takes < 3 × the quickest
+SHRINK_ABOVE, SHRINK_MARGIN_S = 6.0, 0.005  # shrink while it takes > 6 × the quickest + 5 ms
 SMOOTHING = 0.05  # weight of each answer in the running average
 
 
@@ -77,14 +77,9 @@ class Slots:
         else:
             self._quickest = min(self._quickest, answered_in)
         self._average = answered_in if not self._average else self._average + SMOOTHING * (answered_in - self._average)
-        if self._waiters and self.capacity < self.ceiling and self._average < _bound(self._quickest, GROW_BELOW):
+        if self._waiters and self.capacity < self.ceiling and self._average < self._quickest * GROW_BELOW:
             self.capacity += 1
             self.free += 1
-        elif self.capacity > self.floor and self._average > _bound(self._quickest, SHRINK_ABOVE):
+        elif self.capacity > self.floor and self._average > self._quickest * SHRINK_ABOVE + SHRINK_MARGIN_S:
             self.capacity -= 1
             self.free -= 1  # may go below 0 while full: the next release then keeps its slot
-
-
-def _bound(quickest: float, rule: tuple[float, float]) -> float:
-    factor, plus = rule
-    return quickest * factor + plus
