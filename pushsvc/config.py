@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         default=256,
         gt=0,
         description="The most requests in flight at once to one push service (per worker process); a worker "
-        "starts at 64 and goes up while the service is slow to answer (webpush/slots.py).",
+        "starts at 64 and goes up while the service is slow to answer and the worker waits for it (webpush/slots.py).",
     )
     push_client: Literal["stream", "aiohttp", "httpx"] = Field(
         default="stream",
