@@ -317,7 +317,7 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
             for ms, r in res.items():
                 lines.append(
                     f"| {label} | {ms} ms | {r['rate']:,.0f} | {r['first_s']:.2f} s | {r['last_s']:.2f} s | "
-                    f"{r['worker_cpu_us']:,.0f} µs | {r.get('postgres_cpu_us', 0):,.0f} µs | "
+                    f"{r['worker_cpu_us']:,.0f} µs | {r['postgres_cpu_us']:,.0f} µs | "
                     f"{r['total_cpu_us']:,.0f} µs |"
                 )
         for label, res in results["latency"].items():
